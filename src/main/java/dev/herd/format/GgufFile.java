@@ -1,0 +1,152 @@
+package dev.herd.format;
+
+import dev.herd.HerdException;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * An open GGUF file: its metadata and tensor directory, with the tensor data memory-mapped (no copy).
+ * Metadata values are Java objects: Byte, Short, Integer, Long (unsigned kept as bit patterns), Float, Double,
+ * Boolean, String, and arrays of those (byte[], short[], int[], long[], float[], double[], boolean[], String[],
+ * Object[] for arrays of arrays).
+ */
+public final class GgufFile implements AutoCloseable {
+
+    /** One tensor's directory entry; dims as GGUF stores them, fastest-varying first. */
+    public record TensorInfo(String name, long[] dims, GgmlType type, int typeId, long offset, long bytes) {
+        public long elements() {
+            long n = 1;
+            for (long d : dims) n *= d;
+            return n;
+        }
+    }
+
+    private final Path path;
+    private final int version;
+    private final Map<String, Object> metadata;
+    private final Map<String, TensorInfo> tensors;
+    private final MemorySegment data;
+    private final Arena arena;
+
+    GgufFile(Path path, int version, Map<String, Object> metadata, Map<String, TensorInfo> tensors,
+             MemorySegment data, Arena arena) {
+        this.path = path;
+        this.version = version;
+        this.metadata = Collections.unmodifiableMap(metadata);
+        this.tensors = Collections.unmodifiableMap(tensors);
+        this.data = data;
+        this.arena = arena;
+    }
+
+    public static GgufFile open(Path path) {
+        return GgufReader.read(path);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    public Map<String, Object> metadata() {
+        return metadata;
+    }
+
+    public Map<String, TensorInfo> tensors() {
+        return tensors;
+    }
+
+    public boolean has(String key) {
+        return metadata.containsKey(key);
+    }
+
+    public String string(String key) {
+        return (String) require(key, String.class);
+    }
+
+    public String string(String key, String fallback) {
+        Object v = metadata.get(key);
+        return v instanceof String s ? s : fallback;
+    }
+
+    /** An integral value of any width. */
+    public long integer(String key) {
+        Object v = require(key, Number.class);
+        if (v instanceof Float || v instanceof Double) throw wrongType(key, v, "an integer");
+        return ((Number) v).longValue();
+    }
+
+    public long integer(String key, long fallback) {
+        return metadata.containsKey(key) ? integer(key) : fallback;
+    }
+
+    public float real(String key, float fallback) {
+        Object v = metadata.get(key);
+        if (v == null) return fallback;
+        if (v instanceof Number n) return n.floatValue();
+        throw wrongType(key, v, "a number");
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T> T array(String key, Class<T> arrayType) {
+        return (T) require(key, arrayType);
+    }
+
+    private Object require(String key, Class<?> type) {
+        Object v = metadata.get(key);
+        if (v == null) throw new HerdException(path + ": metadata key '" + key + "' is missing");
+        if (!type.isInstance(v)) throw wrongType(key, v, type.getSimpleName());
+        return v;
+    }
+
+    private HerdException wrongType(String key, Object v, String expected) {
+        return new HerdException(path + ": metadata key '" + key + "' holds " + v.getClass().getSimpleName() + ", expected " + expected);
+    }
+
+    public boolean hasTensor(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** The tensor as a matrix over the mapped file; fails for types Herd does not compute with. */
+    public Tensor tensor(String name) {
+        TensorInfo info = tensors.get(name);
+        if (info == null) throw new HerdException(path + ": tensor '" + name + "' is missing");
+        if (info.type() == null || !info.type().supported) {
+            String type = info.type() == null ? "type id " + info.typeId() : info.type().name();
+            throw new HerdException(path + ": tensor '" + name + "' has type " + type
+                    + ", which Herd does not support (supported: F32, F16, BF16, Q8_0, Q4_0)");
+        }
+        long[] d = info.dims();
+        long cols = d[0];
+        long rows = info.elements() / Math.max(cols, 1);
+        if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE) {
+            throw new HerdException(path + ": tensor '" + name + "' is too large (" + rows + " x " + cols + ")");
+        }
+        return new Tensor(name, info.type(), (int) rows, (int) cols, data.asSlice(info.offset(), info.bytes()));
+    }
+
+    /** Raw bytes of a tensor, whatever its type. */
+    public MemorySegment bytes(String name) {
+        TensorInfo info = tensors.get(name);
+        if (info == null) throw new HerdException(path + ": tensor '" + name + "' is missing");
+        return data.asSlice(info.offset(), info.bytes());
+    }
+
+    @Override
+    public void close() {
+        if (arena != null) arena.close();
+    }
+
+    static Map<String, TensorInfo> newDirectory() {
+        return new LinkedHashMap<>();
+    }
+}
