@@ -1,27 +1,58 @@
 package dev.herd.cli;
 
+import dev.herd.HerdException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** The {@code herd} command: one jar, every mode as a subcommand. */
+import java.io.PrintWriter;
+
+/** The {@code herd} command: one jar, every mode a subcommand. Errors are one line unless --verbose. */
 @Command(name = "herd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed LLM inference in Java.",
         subcommands = {CommandLine.HelpCommand.class})
 public final class Main {
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")
+    boolean verbose;
 
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
     public static int run(String... args) {
-        return new CommandLine(new Main()).execute(args);
+        return command().execute(args);
+    }
+
+    static CommandLine command() {
+        Main main = new Main();
+        CommandLine cl = new CommandLine(main);
+        cl.setParameterExceptionHandler((e, args) -> {
+            PrintWriter err = e.getCommandLine().getErr();
+            err.println(e.getCommandLine().getCommandName() + ": " + e.getMessage());
+            err.println("Run '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((e, command, parsed) -> {
+            PrintWriter err = command.getErr();
+            if (main.verbose) e.printStackTrace(err);
+            String message = e instanceof HerdException ? e.getMessage()
+                    : "internal error: " + e + (main.verbose ? "" : " (run with --verbose for details)");
+            err.println("herd: " + message);
+            return 1;
+        });
+        return cl;
     }
 
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[]{"herd " + (v == null ? "dev" : v)};
+            return new String[]{"herd " + version()};
         }
+    }
+
+    public static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
     }
 }
