@@ -1,0 +1,91 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How one model is split across {@code nodes} machines (tensor parallelism, after distributed-llama section 1.3).
+ * Per layer, node i holds:
+ * <ul>
+ *   <li>Wq rows of its query heads; Wk, Wv rows of the KV heads those queries use (whole heads), and the KV cache of
+ *       those KV heads only. With more nodes than KV heads, each KV head is replicated on the nodes that share it.</li>
+ *   <li>Wo columns of its query heads: its partial output is a full dim vector, summed across nodes (sync 1).</li>
+ *   <li>W1, W3 rows [hiddenFrom, hiddenTo); W2 the same columns: partial dim vector, summed (sync 2).</li>
+ *   <li>the output matrix rows [vocabFrom, vocabTo): its slice of the logits, gathered by the root.</li>
+ *   <li>norms replicated; the token embedding on the root only.</li>
+ * </ul>
+ * Column slices must fall on quantization block boundaries, so that each node's slice is whole blocks.
+ */
+public record SplitPlan(int nodes, Shape shape) {
+
+    /** The dimensions that decide a split. {@code colBlock} is the block size of the column-split matrices (Wo, W2). */
+    public record Shape(int dim, int hidden, int heads, int kvHeads, int headDim, int vocab, int colBlock) {}
+
+    /** Node i's share of one layer. */
+    public record Slice(int node, int headFrom, int headTo, int kvHeadFrom, int kvHeadTo,
+                        int hiddenFrom, int hiddenTo, int vocabFrom, int vocabTo) {
+        public int heads() {
+            return headTo - headFrom;
+        }
+
+        public int kvHeads() {
+            return kvHeadTo - kvHeadFrom;
+        }
+
+        public int hidden() {
+            return hiddenTo - hiddenFrom;
+        }
+
+        public int vocab() {
+            return vocabTo - vocabFrom;
+        }
+    }
+
+    public SplitPlan {
+        String why = invalidReason(shape, nodes);
+        if (why != null) {
+            throw new HerdException("cannot split this model across " + nodes + " node" + (nodes == 1 ? "" : "s") + ": " + why
+                    + "; valid node counts: " + validCounts(shape, 64));
+        }
+    }
+
+    public Slice slice(int node) {
+        int headsPer = shape.heads / nodes;
+        int headFrom = node * headsPer, headTo = headFrom + headsPer;
+        int group = shape.heads / shape.kvHeads;
+        int kvFrom = headFrom / group, kvTo = (headTo - 1) / group + 1;
+        int hiddenPer = shape.hidden / nodes;
+        int vocabFrom = (int) ((long) shape.vocab * node / nodes), vocabTo = (int) ((long) shape.vocab * (node + 1) / nodes);
+        return new Slice(node, headFrom, headTo, kvFrom, kvTo, node * hiddenPer, (node + 1) * hiddenPer, vocabFrom, vocabTo);
+    }
+
+    /** Why {@code nodes} cannot split this shape, or null if it can. */
+    public static String invalidReason(Shape s, int nodes) {
+        if (nodes < 1) return "the node count must be at least 1";
+        if (s.heads % nodes != 0) return s.heads + " attention heads do not divide evenly into " + nodes;
+        if (nodes <= s.kvHeads) {
+            if (s.kvHeads % nodes != 0) return s.kvHeads + " KV heads do not divide evenly into " + nodes;
+        } else if (nodes % s.kvHeads != 0) {
+            return "with more nodes than the " + s.kvHeads + " KV heads, the node count must be a multiple of " + s.kvHeads;
+        }
+        int woCols = s.heads / nodes * s.headDim;
+        if (woCols % s.colBlock != 0) {
+            return "each node's " + woCols + " attention-output columns would cut " + s.colBlock + "-value quantization blocks";
+        }
+        if (s.hidden % nodes != 0) return "the FFN size " + s.hidden + " does not divide evenly into " + nodes;
+        if (s.hidden / nodes % s.colBlock != 0) {
+            return "each node's " + s.hidden / nodes + " FFN-down columns would cut " + s.colBlock + "-value quantization blocks";
+        }
+        if (s.vocab < nodes) return "the vocabulary is smaller than the node count";
+        return null;
+    }
+
+    /** The node counts from 1 to {@code max} that can split this shape. */
+    public static List<Integer> validCounts(Shape s, int max) {
+        List<Integer> valid = new ArrayList<>();
+        for (int n = 1; n <= max; n++) if (invalidReason(s, n) == null) valid.add(n);
+        return valid;
+    }
+}

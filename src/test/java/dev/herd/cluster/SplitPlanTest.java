@@ -1,0 +1,55 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SplitPlanTest {
+    static final SplitPlan.Shape STORIES_F32 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 1);
+    static final SplitPlan.Shape STORIES_Q8 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 32);
+    static final SplitPlan.Shape LLAMA_1B = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 32);
+
+    @Test
+    void quantizedStoriesCannotSplitInTwoBecauseSlicesCutBlocks() {
+        assertThat(SplitPlan.validCounts(STORIES_Q8, 8)).containsExactly(1, 3);
+        assertThatThrownBy(() -> new SplitPlan(2, STORIES_Q8)).isInstanceOf(HerdException.class)
+                .hasMessageContaining("144 attention-output columns").hasMessageContaining("valid node counts: [1, 3]");
+    }
+
+    @Test
+    void floatStoriesSplitsIntoEveryDivisorOfItsHeads() {
+        assertThat(SplitPlan.validCounts(STORIES_F32, 8)).containsExactly(1, 2, 3, 6);
+    }
+
+    @Test
+    void moreNodesThanKvHeadsReplicateKvHeads() {
+        assertThat(SplitPlan.validCounts(LLAMA_1B, 32)).containsExactly(1, 2, 4, 8, 16, 32);
+        SplitPlan plan = new SplitPlan(16, LLAMA_1B);
+        for (int i = 0; i < 16; i++) {
+            SplitPlan.Slice s = plan.slice(i);
+            assertThat(s.heads()).isEqualTo(2);
+            assertThat(s.kvHeads()).isEqualTo(1);
+            assertThat(s.kvHeadFrom()).isEqualTo(i / 2); // nodes 2k and 2k+1 share KV head k
+        }
+    }
+
+    @Test
+    void slicesCoverEveryRowExactlyOnce() {
+        SplitPlan plan = new SplitPlan(3, STORIES_Q8);
+        int hidden = 0, vocab = 0, heads = 0;
+        for (int i = 0; i < 3; i++) {
+            SplitPlan.Slice s = plan.slice(i);
+            assertThat(s.hiddenFrom()).isEqualTo(hidden);
+            assertThat(s.vocabFrom()).isEqualTo(vocab);
+            assertThat(s.headFrom()).isEqualTo(heads);
+            hidden = s.hiddenTo();
+            vocab = s.vocabTo();
+            heads = s.headTo();
+        }
+        assertThat(hidden).isEqualTo(768);
+        assertThat(vocab).isEqualTo(32000);
+        assertThat(heads).isEqualTo(6);
+    }
+}
