@@ -1,0 +1,136 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+import dev.herd.cli.Main;
+
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+
+/**
+ * Opens a root-worker session: versions are checked, and with a cluster key both sides prove they hold it by an HMAC
+ * over fresh nonces from both sides (so a recorded handshake cannot be replayed).
+ * <pre>
+ * root   → HELLO   magic, protocol, herd version, model fingerprint, node index, node count, root nonce, keyed
+ * worker → WELCOME protocol, herd version, worker nonce, HMAC(key, "worker" | both nonces) or nothing
+ * root   → PROOF   HMAC(key, "root" | both nonces) or nothing
+ * worker → READY
+ * </pre>
+ * Either side answers a problem with ERROR (a readable reason) and closes.
+ */
+public final class Handshake {
+    public static final int MAGIC = 0x44524548; // "HERD"
+    public static final int PROTOCOL = 1;
+    static final int NONCE = 32;
+    static final int MAX_HELLO = 4096;
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private Handshake() {}
+
+    /** What the root tells a worker about the session. */
+    public record Hello(int protocol, String version, byte[] fingerprint, int node, int nodes) {}
+
+    /** Root side. Returns normally when the worker accepted; throws HerdException naming the worker otherwise. */
+    public static void asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key) throws IOException {
+        asRoot(wire, fingerprint, node, nodes, key, PROTOCOL);
+    }
+
+    static void asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key, int protocol) throws IOException {
+        byte[] rootNonce = nonce();
+        wire.send(new Message.Builder(Message.HELLO).i32(MAGIC).i32(protocol).string(Main.version()).bytes(fingerprint)
+                .i32(node).i32(nodes).bytes(rootNonce).i32(key != null ? 1 : 0).build());
+        Message.Reader welcome = wire.expect(Message.WELCOME, MAX_HELLO).reader();
+        int theirs = welcome.i32();
+        String theirVersion = welcome.string();
+        if (theirs != protocol) {
+            throw new HerdException("worker " + wire.peer() + " speaks protocol " + theirs + " (herd " + theirVersion + "), this root speaks " + protocol);
+        }
+        byte[] workerNonce = welcome.bytes(NONCE);
+        byte[] workerProof = welcome.bytes(64);
+        if (key != null) {
+            if (workerProof.length == 0) {
+                wire.send(Message.error("this root requires a cluster key and the worker has none"));
+                throw new HerdException("worker " + wire.peer() + " has no cluster key (start it with --cluster-key or HERD_CLUSTER_KEY)");
+            }
+            if (!MessageDigest.isEqual(workerProof, proof(key, "worker", rootNonce, workerNonce))) {
+                wire.send(Message.error("cluster key mismatch: the worker's proof does not match the root's key"));
+                throw new HerdException("worker " + wire.peer() + " holds a different cluster key");
+            }
+        }
+        wire.send(new Message.Builder(Message.PROOF).bytes(key == null ? new byte[0] : proof(key, "root", rootNonce, workerNonce)).build());
+        wire.expect(Message.READY, 0);
+    }
+
+    /**
+     * Worker side. Returns the session's hello when the root is accepted. Throws HerdException (after telling the
+     * root why, when it speaks the protocol) when the root is rejected.
+     */
+    public static Hello asWorker(Wire wire, byte[] key) throws IOException {
+        Message m = wire.receive(MAX_HELLO);
+        Message.Reader hello = m.reader();
+        if (m.type() != Message.HELLO || m.length() < 8 || hello.i32() != MAGIC) {
+            throw new Wire.ProtocolException(wire.peer() + ": not a Herd root (bad greeting)");
+        }
+        int protocol = hello.i32();
+        String version = hello.string();
+        if (protocol != PROTOCOL) {
+            wire.send(Message.error("worker speaks protocol " + PROTOCOL + " (herd " + Main.version() + "), not " + protocol));
+            throw new HerdException(wire.peer() + ": root speaks protocol " + protocol + " (herd " + version + "), this worker speaks " + PROTOCOL);
+        }
+        byte[] fingerprint = hello.bytes(64);
+        int node = hello.i32(), nodes = hello.i32();
+        byte[] rootNonce = hello.bytes(NONCE);
+        boolean keyed = hello.i32() == 1;
+        if (node < 1 || node >= nodes || nodes > 1024) {
+            wire.send(Message.error("bad node index " + node + " of " + nodes));
+            throw new Wire.ProtocolException(wire.peer() + ": bad node index " + node + " of " + nodes);
+        }
+        if (key != null && !keyed) {
+            wire.send(Message.error("this worker requires a cluster key (--cluster-key or HERD_CLUSTER_KEY)"));
+            throw new HerdException(wire.peer() + ": rejected a root without the cluster key");
+        }
+        byte[] workerNonce = nonce();
+        wire.send(new Message.Builder(Message.WELCOME).i32(PROTOCOL).string(Main.version()).bytes(workerNonce)
+                .bytes(key == null ? new byte[0] : proof(key, "worker", rootNonce, workerNonce)).build());
+        Message reply = wire.receive(MAX_HELLO);
+        if (reply.type() == Message.ERROR) throw new HerdException(wire.peer() + ": root refused: " + reply.reader().string());
+        if (reply.type() != Message.PROOF) throw new Wire.ProtocolException(wire.peer() + ": expected PROOF, got " + Message.name(reply.type()));
+        byte[] rootProof = reply.reader().bytes(64);
+        if (key != null && !MessageDigest.isEqual(rootProof, proof(key, "root", rootNonce, workerNonce))) {
+            wire.send(Message.error("cluster key mismatch: the root's proof does not match the worker's key"));
+            throw new HerdException(wire.peer() + ": rejected a root with a different cluster key");
+        }
+        wire.send(Message.of(Message.READY));
+        return new Hello(protocol, version, fingerprint, node, nodes);
+    }
+
+    static byte[] nonce() {
+        byte[] n = new byte[NONCE];
+        RANDOM.nextBytes(n);
+        return n;
+    }
+
+    static byte[] proof(byte[] key, String role, byte[] rootNonce, byte[] workerNonce) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key, "HmacSHA256"));
+            mac.update(role.getBytes(StandardCharsets.US_ASCII));
+            mac.update(rootNonce);
+            mac.update(workerNonce);
+            return mac.doFinal();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
+        }
+    }
+
+    /** The cluster key from a flag value or the HERD_CLUSTER_KEY variable; null when neither is set. */
+    public static byte[] key(String flag) {
+        String k = flag != null ? flag : System.getenv("HERD_CLUSTER_KEY");
+        return k == null || k.isEmpty() ? null : k.getBytes(StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,119 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.Closeable;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+
+/**
+ * Length-framed messages over one TCP connection: {@code u32 length, u8 type, payload}. The reader checks every
+ * length against a bound before allocating, so a hostile or buggy peer cannot make it allocate without limit.
+ * Counts the bytes each way for the per-token statistics.
+ */
+public final class Wire implements Closeable {
+    /** Largest frame accepted unless a caller allows more (weight chunks are sent in pieces of at most this). */
+    public static final int MAX_FRAME = 8 << 20;
+
+    private final Socket socket;
+    private final String peer;
+    private final DataInputStream in;
+    private final DataOutputStream out;
+    private long sent, received;
+
+    public Wire(Socket socket, String peer) throws IOException {
+        this.socket = socket;
+        this.peer = peer;
+        socket.setTcpNoDelay(true);
+        this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
+        this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+    }
+
+    public String peer() {
+        return peer;
+    }
+
+    /** Read timeout for the next reads, in milliseconds (0 = wait forever). */
+    public void timeout(int millis) throws IOException {
+        socket.setSoTimeout(millis);
+    }
+
+    public void send(Message m) throws IOException {
+        write(m);
+        out.flush();
+    }
+
+    /** Queues a message without flushing (flush with {@link #flush}). */
+    public void write(Message m) throws IOException {
+        out.writeInt(m.length() + 1);
+        out.writeByte(m.type());
+        out.write(m.payload(), 0, m.length());
+        sent += 5 + m.length();
+    }
+
+    public void flush() throws IOException {
+        out.flush();
+    }
+
+    /** Reads the next message, whose payload may not exceed {@code maxPayload} bytes. */
+    public Message receive(int maxPayload) throws IOException {
+        int length;
+        try {
+            length = in.readInt();
+        } catch (SocketTimeoutException e) {
+            throw new HerdException(peer + ": no message within " + socket.getSoTimeout() + " ms (timed out)");
+        } catch (EOFException e) {
+            throw new HerdException(peer + ": connection closed");
+        }
+        if (length < 1 || length - 1 > maxPayload) {
+            throw new ProtocolException(peer + ": frame of " + Integer.toUnsignedString(length) + " bytes exceeds the limit of " + (maxPayload + 1));
+        }
+        int type = in.readUnsignedByte();
+        byte[] payload = new byte[length - 1];
+        in.readFully(payload);
+        received += 4 + length;
+        return new Message(type, payload, payload.length);
+    }
+
+    public Message receive() throws IOException {
+        return receive(MAX_FRAME);
+    }
+
+    /** Receives a message and checks its type. */
+    public Message expect(int type, int maxPayload) throws IOException {
+        Message m = receive(maxPayload);
+        if (m.type() == Message.ERROR) throw new HerdException(peer + ": " + m.reader().string());
+        if (m.type() != type) throw new ProtocolException(peer + ": expected message " + Message.name(type) + ", got " + Message.name(m.type()));
+        return m;
+    }
+
+    public long sent() {
+        return sent;
+    }
+
+    public long received() {
+        return received;
+    }
+
+    @Override
+    public void close() {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // closing a broken connection: nothing left to do
+        }
+    }
+
+    /** The peer broke the protocol (bad magic, bad length, unexpected message). */
+    public static final class ProtocolException extends HerdException {
+        public ProtocolException(String message) {
+            super(message);
+        }
+    }
+}

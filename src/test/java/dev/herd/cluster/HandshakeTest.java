@@ -1,0 +1,108 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class HandshakeTest {
+    static final byte[] FINGERPRINT = new byte[32];
+
+    interface Root {
+        void run(Wire wire, Socket socket) throws Exception;
+    }
+
+    /** Runs the worker side on a loopback server socket and {@code root} as a client; returns the worker's outcome. */
+    private static CompletableFuture<Object> session(byte[] workerKey, Root root) throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Object> worker = CompletableFuture.supplyAsync(() -> {
+                try (Socket s = server.accept(); Wire w = new Wire(s, "root")) {
+                    w.timeout(5000);
+                    return Handshake.asWorker(w, workerKey);
+                } catch (Exception e) {
+                    return e;
+                }
+            });
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort()); Wire w = new Wire(s, "worker")) {
+                w.timeout(5000);
+                root.run(w, s);
+            }
+            worker.get(10, TimeUnit.SECONDS);
+            return worker;
+        }
+    }
+
+    private static byte[] key(String k) {
+        return k.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void acceptsWithoutKeyOnBothSides() throws Exception {
+        var worker = session(null, (w, s) -> Handshake.asRoot(w, FINGERPRINT, 1, 3, null));
+        assertThat(worker.get()).isInstanceOfSatisfying(Handshake.Hello.class, h -> {
+            assertThat(h.node()).isEqualTo(1);
+            assertThat(h.nodes()).isEqualTo(3);
+        });
+    }
+
+    @Test
+    void acceptsMatchingKeys() throws Exception {
+        var worker = session(key("s3cret"), (w, s) -> Handshake.asRoot(w, FINGERPRINT, 2, 3, key("s3cret")));
+        assertThat(worker.get()).isInstanceOf(Handshake.Hello.class);
+    }
+
+    @Test
+    void wrongKeyIsAClearErrorOnBothSides() throws Exception {
+        var worker = session(key("s3cret"), (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, key("other")))
+                .isInstanceOf(HerdException.class).hasMessageContaining("different cluster key"));
+        assertThat(worker.get()).isInstanceOfSatisfying(HerdException.class,
+                e -> assertThat(e.getMessage()).contains("cluster key mismatch"));
+    }
+
+    @Test
+    void rootWithoutKeyIsRejectedByKeyedWorker() throws Exception {
+        var worker = session(key("s3cret"), (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null))
+                .hasMessageContaining("requires a cluster key"));
+        assertThat(worker.get()).isInstanceOf(HerdException.class);
+    }
+
+    @Test
+    void keyedRootRejectsWorkerWithoutKey() throws Exception {
+        var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, key("k")))
+                .hasMessageContaining("has no cluster key"));
+        assertThat(worker.get()).isInstanceOf(HerdException.class);
+    }
+
+    @Test
+    void otherProtocolVersionIsRejected() throws Exception {
+        var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null, 99))
+                .hasMessageContaining("protocol 1"));
+        assertThat(worker.get()).isInstanceOfSatisfying(HerdException.class,
+                e -> assertThat(e.getMessage()).contains("protocol 99"));
+    }
+
+    @Test
+    void randomBytesAreRejectedWithoutLargeAllocation() throws Exception {
+        byte[] junk = new byte[4096];
+        new Random(7).nextBytes(junk);
+        junk[0] = 0x7f; // a length far above any bound
+        var worker = session(null, (w, s) -> {
+            OutputStream out = s.getOutputStream();
+            out.write(junk);
+            out.flush();
+        });
+        assertThat(worker.get()).isInstanceOfSatisfying(Wire.ProtocolException.class,
+                e -> assertThat(e.getMessage()).contains("exceeds the limit"));
+    }
+}
