@@ -20,9 +20,12 @@ public interface Tokenizer {
     /** The token's text as stored in the vocabulary, e.g. {@code ▁Hello}, {@code <|eot_id|>}. */
     String piece(int id);
 
+    /** The id of a token by its vocabulary text, or -1. */
+    int id(String piece);
+
     int bos();
 
-    /** Ids that end generation: the EOS token and end-of-turn tokens such as {@code <|eot_id|>}. */
+    /** Ids that end generation: the EOS token first, then end-of-turn tokens such as {@code <|eot_id|>}. */
     Set<Integer> eos();
 
     /** Whether the model expects BOS at the start of a prompt. */

@@ -69,6 +69,11 @@ abstract sealed class VocabTokenizer implements Tokenizer permits SpmTokenizer, 
     }
 
     @Override
+    public int id(String piece) {
+        return vocab.id(piece);
+    }
+
+    @Override
     public int bos() {
         return vocab.bos();
     }

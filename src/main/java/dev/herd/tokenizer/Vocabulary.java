@@ -1,6 +1,7 @@
 package dev.herd.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -38,7 +39,7 @@ record Vocabulary(String[] tokens, int[] types, Map<String, Integer> ids, int bo
         controls.addAll(userDefined);
         controls.sort(Comparator.comparingInt(String::length).reversed());
         userDefined.sort(Comparator.comparingInt(String::length).reversed());
-        return new Vocabulary(tokens, types, ids, bos, Set.copyOf(eosSet), addBos, List.copyOf(controls), List.copyOf(userDefined));
+        return new Vocabulary(tokens, types, ids, bos, Collections.unmodifiableSet(eosSet), addBos, List.copyOf(controls), List.copyOf(userDefined));
     }
 
     int id(String text) {
