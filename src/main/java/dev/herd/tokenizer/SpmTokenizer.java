@@ -18,7 +18,14 @@ final class SpmTokenizer extends VocabTokenizer {
         super(vocab);
         this.scores = scores;
         this.addSpacePrefix = addSpacePrefix;
-        for (int b = 0; b < 256; b++) byteIds[b] = vocab.id("<0x%02X>".formatted(b));
+        int unknown = 0;
+        while (unknown < vocab.types().length - 1 && vocab.types()[unknown] != Vocabulary.UNKNOWN) unknown++;
+        for (int b = 0; b < 256; b++) {
+            // like llama.cpp: the byte token, else the byte as a one-character token; beyond that the unknown token
+            int id = vocab.id("<0x%02X>".formatted(b));
+            if (id < 0 && b < 0x80) id = vocab.id(String.valueOf((char) b));
+            byteIds[b] = id >= 0 ? id : unknown;
+        }
     }
 
     private record Bigram(int left, int right, float score, int size) {}

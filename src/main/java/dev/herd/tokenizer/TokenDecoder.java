@@ -6,6 +6,8 @@ import java.util.Arrays;
 /**
  * Streams generated ids to text. A character may span tokens (Llama 2 byte tokens, byte-level BPE pieces), so bytes
  * of an unfinished UTF-8 sequence are held back until the sequence completes; invalid bytes come out as U+FFFD.
+ * Meant for generated text that continues a prompt, so unlike {@link Tokenizer#decode} it keeps a leading space.
+ * One decoder per stream; not thread-safe.
  */
 public final class TokenDecoder {
     private final Tokenizer tokenizer;

@@ -25,6 +25,20 @@ class TokenizerTest {
         assertThat(bpe.vocabSize()).isEqualTo(128256);
     }
 
+    /** Encodings from the project's golden-stories15M.json (llama2.c's stories15M uses the Llama 2 tokenizer). */
+    @Test
+    void stories15MGolden() {
+        Tokenizer t = Resources.tokenizer("llama2-tokenizer.model");
+        assertThat(t.withBos(t.encode(""))).containsExactly(1);
+        assertThat(t.withBos(t.encode("Lily and Ben went to the park."))).containsExactly(1, 365, 2354, 322, 4111, 3512, 304, 278, 14089, 29889);
+        assertThat(t.encode("naïve café 🦙 日本語")).containsExactly(1055, 30085, 345, 274, 28059, 29871, 243, 162, 169, 156, 29871, 30325, 30346, 30968);
+        assertThat(t.encode("I'm here\n\ttabs")).containsExactly(306, 29915, 29885, 1244, 13, 12, 21175);
+        int[] greedy = {1, 9038, 2501, 263, 931, 29892, 727, 471, 263, 2217, 7826, 4257, 365, 2354, 29889, 2296, 18012, 304, 1708,
+                5377, 297, 278, 6575, 845, 457, 29889, 3118, 2462, 29892, 1183, 4446, 263, 4802, 29892, 2654, 8287, 297, 278, 14744, 29889};
+        assertThat(t.decode(greedy)).isEqualTo("Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. "
+                + "One day, she saw a big, red ball in the sky.");
+    }
+
     @Test
     void specialTextsAreTextUnlessAskedFor() {
         Tokenizer bpe = Resources.bpe();
