@@ -68,11 +68,11 @@ final class Llama3Splitter {
         return Character.toLowerCase(c);
     }
 
-    static boolean letter(int c) {
+    private static boolean letter(int c) {
         return Character.isLetter(c);
     }
 
-    static boolean number(int c) {
+    private static boolean number(int c) {
         return switch (Character.getType(c)) {
             case Character.DECIMAL_DIGIT_NUMBER, Character.LETTER_NUMBER, Character.OTHER_NUMBER -> true;
             default -> false;
@@ -80,7 +80,7 @@ final class Llama3Splitter {
     }
 
     /** Unicode White_Space, the set llama.cpp uses for \s. */
-    static boolean space(int c) {
+    private static boolean space(int c) {
         return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680
                 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
     }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -32,14 +31,14 @@ public final class TokenizerMetadata {
     }
 
     /** JSON starts with '{' and ends with '}' (a protobuf starts with the tag byte 0x0a, so both ends are checked). */
-    static boolean isJson(byte[] bytes) {
+    private static boolean isJson(byte[] bytes) {
         int a = 0, b = bytes.length - 1;
         while (a <= b && (bytes[a] <= ' ' || (bytes[a] & 0xff) >= 0xbb)) a++; // whitespace and a UTF-8 BOM
         while (b >= a && bytes[b] <= ' ') b--;
         return a < b && bytes[a] == '{' && bytes[b] == '}';
     }
 
-    static Map<String, Object> fromSentencePiece(SentencePieceModel m) {
+    private static Map<String, Object> fromSentencePiece(SentencePieceModel m) {
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("tokenizer.ggml.model", "llama");
         meta.put("tokenizer.ggml.pre", "default");
@@ -77,7 +76,7 @@ public final class TokenizerMetadata {
         return null;
     }
 
-    static Map<String, Object> fromHuggingFace(JsonNode tokenizer, JsonNode config, String source) {
+    private static Map<String, Object> fromHuggingFace(JsonNode tokenizer, JsonNode config, String source) {
         JsonNode model = tokenizer.path("model");
         if (!"BPE".equals(model.path("type").asText()) || !tokenizer.path("decoder").toString().contains("ByteLevel")) {
             throw new HerdException(source + ": only byte-level BPE tokenizer.json is supported (for a SentencePiece model use its tokenizer.model)");
@@ -90,8 +89,7 @@ public final class TokenizerMetadata {
         for (JsonNode t : tokenizer.path("added_tokens")) size = Math.max(size, t.path("id").asInt() + 1);
         String[] tokens = new String[size];
         int[] types = new int[size];
-        for (Iterator<Map.Entry<String, JsonNode>> it = model.path("vocab").properties().iterator(); it.hasNext(); ) {
-            var e = it.next();
+        for (var e : model.path("vocab").properties()) {
             tokens[e.getValue().asInt()] = e.getKey();
             types[e.getValue().asInt()] = Vocabulary.NORMAL;
         }
