@@ -43,14 +43,10 @@ public final class Llama implements AutoCloseable {
     // The step being run: layer index, tokens in the batch, position of the first.
     private int layer, batch, startPos;
 
-    private final ComputePool.Op attnNormStep = this::attentionNorm;
-    private final ComputePool.Op ffnNormStep = this::ffnNorm;
-    private final ComputePool.Op outputNormStep = this::outputNorm;
     private final ComputePool.Op quantizeXb = this::quantizeXb;
     private final ComputePool.Op quantizeAtt = this::quantizeAtt;
     private final ComputePool.Op quantizeHb = this::quantizeHb;
     private final ComputePool.Op qkvStep = this::qkv;
-    private final ComputePool.Op ropeStep = this::ropeAndStore;
     private final ComputePool.Op attentionStep = this::attention;
     private final ComputePool.Op outputStep = this::output;
     private final ComputePool.Op gateUpStep = this::gateUp;
@@ -147,8 +143,8 @@ public final class Llama implements AutoCloseable {
                 batch = 1;
                 xb.batch(1);
             }
-            pool.run(outputNormStep);
-            quantizeIfNeeded(weights.output(), xb, quantizeXb);
+            normRows(outputNorm);
+            quantize(weights.output(), xb, quantizeXb);
             pool.run(logitsStep);
             if (!logitsForLastOnly) System.arraycopy(batchLogits, 0, all, from * vocab, n * vocab);
         }
@@ -171,35 +167,29 @@ public final class Llama implements AutoCloseable {
         rope.prepare(pos0, n);
         for (layer = 0; layer < config.layers(); layer++) {
             Weights.Layer w = weights.layers()[layer];
-            pool.run(attnNormStep);
-            quantizeIfNeeded(w.q(), xb, quantizeXb);
+            normRows(attnNorm[layer]);
+            quantize(w.q(), xb, quantizeXb);
             pool.run(qkvStep);
-            pool.run(ropeStep);
+            ropeAndStore();
             pool.run(attentionStep);
-            quantizeIfNeeded(w.o(), att, quantizeAtt);
+            quantize(w.o(), att, quantizeAtt);
             pool.run(outputStep);
-            pool.run(ffnNormStep);
-            quantizeIfNeeded(w.gate(), xb, quantizeXb);
+            normRows(ffnNorm[layer]);
+            quantize(w.gate(), xb, quantizeXb);
             pool.run(gateUpStep);
-            quantizeIfNeeded(w.down(), hb, quantizeHb);
+            quantize(w.down(), hb, quantizeHb);
             pool.run(downStep);
         }
     }
 
-    private void quantizeIfNeeded(Tensor w, Activations a, ComputePool.Op quantize) {
-        if (Matmul.needsQuantized(w, a)) pool.run(quantize);
-    }
-
-    private void attentionNorm(int index, int count) {
-        normRows(attnNorm[layer], index, count);
-    }
-
-    private void ffnNorm(int index, int count) {
-        normRows(ffnNorm[layer], index, count);
-    }
-
-    private void outputNorm(int index, int count) {
-        normRows(outputNorm, index, count);
+    /**
+     * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where
+     * a barrier costs more than the work.
+     */
+    private void quantize(Tensor w, Activations a, ComputePool.Op onPool) {
+        if (!Matmul.needsQuantized(w, a)) return;
+        if (batch == 1) a.quantize();
+        else pool.run(onPool);
     }
 
     private void quantizeXb(int index, int count) {
@@ -214,12 +204,10 @@ public final class Llama implements AutoCloseable {
         hb.quantize(index, count);
     }
 
-    /** xb = rmsnorm(x) * weight, this thread's share of the batch rows. */
-    private void normRows(float[] weight, int index, int count) {
+    /** xb = rmsnorm(x) * weight for every batch row. Done on this thread: O(dim) per token, cheaper than a barrier. */
+    private void normRows(float[] weight) {
         int dim = config.dim();
-        for (int b = ComputePool.start(batch, index, count), to = ComputePool.start(batch, index + 1, count); b < to; b++) {
-            VectorMath.rmsNorm(x, b * dim, weight, xb.values, b * xb.n, dim, config.eps());
-        }
+        for (int b = 0; b < batch; b++) VectorMath.rmsNorm(x, b * dim, weight, xb.values, b * xb.n, dim, config.eps());
     }
 
     private void qkv(int index, int count) {
@@ -229,18 +217,18 @@ public final class Llama implements AutoCloseable {
         Matmul.rows(w.v(), xb, v, Matmul.from(w.v(), index, count), Matmul.from(w.v(), index + 1, count));
     }
 
-    /** Q/K norms (Qwen3) and RoPE for every head of every token; K and V go into the cache. */
-    private void ropeAndStore(int index, int count) {
-        int heads = config.heads(), kvHeads = config.kvHeads(), hd = config.headDim(), items = batch * (heads + kvHeads);
+    /** Q/K norms (Qwen3) and RoPE for every head of every token; K and V go into the cache. On this thread: O(qDim). */
+    private void ropeAndStore() {
+        int hd = config.headDim();
         float[] keys = cache.keys[layer], values = cache.values[layer];
-        for (int it = ComputePool.start(items, index, count), to = ComputePool.start(items, index + 1, count); it < to; it++) {
-            int b = it / (heads + kvHeads), h = it % (heads + kvHeads);
-            if (h < heads) {
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < config.heads(); h++) {
                 int off = b * config.qDim() + h * hd;
                 if (qNorm[layer] != null) VectorMath.rmsNorm(q, off, qNorm[layer], q, off, hd, config.eps());
                 rope.apply(q, off, b);
-            } else {
-                int kvh = h - heads, off = b * config.kvDim() + kvh * hd, at = cache.at(kvh, startPos + b);
+            }
+            for (int h = 0; h < config.kvHeads(); h++) {
+                int off = b * config.kvDim() + h * hd, at = cache.at(h, startPos + b);
                 if (kNorm[layer] != null) VectorMath.rmsNorm(k, off, kNorm[layer], k, off, hd, config.eps());
                 rope.apply(k, off, b);
                 System.arraycopy(k, off, keys, at, hd);
