@@ -1,0 +1,296 @@
+package dev.herd.engine;
+
+import dev.herd.HerdException;
+import dev.herd.format.GgufFile;
+import dev.herd.kernel.Activations;
+import dev.herd.kernel.ComputePool;
+import dev.herd.model.LlamaConfig;
+import dev.herd.model.Weights;
+import dev.herd.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * The Llama / Qwen3 forward pass, in llama2.c's order, over a batch of up to {@code batchSize} consecutive tokens:
+ * each weight matrix is read once per batch. Every step runs on all threads of the pool: matmuls split by output
+ * rows, attention by (token, head). Buffers are allocated once; a forward pass allocates nothing (except the
+ * all-positions logits array when asked for one).
+ *
+ * <p>Buffers hold one row per batch token: {@code x} (residual stream), {@code xb} (normed input of a matmul),
+ * {@code q, k, v}, {@code att} (attention output), {@code gate, up} and {@code hb} (FFN), {@code out} (a matmul
+ * result before it is added to {@code x}).
+ */
+public final class Llama implements AutoCloseable {
+    public final LlamaConfig config;
+    public final Weights weights;
+    public final KvCache cache;
+    private final ComputePool pool;
+    private final GgufFile file;
+    private final int batchSize;
+    private final Rope rope;
+
+    private final float[][] attnNorm, ffnNorm, qNorm, kNorm;
+    private final float[] outputNorm;
+
+    private final float[] x, q, k, v, gate, up, out, logits;
+    private final Activations xb, att, hb;
+    private final float[][] scores; // per thread
+    private float[] batchLogits;
+    private float[] logitsOut; // logits or batchLogits
+    private final int[] one = new int[1];
+
+    // The step being run: layer index, tokens in the batch, position of the first.
+    private int layer, batch, startPos;
+
+    private final ComputePool.Op quantizeXb = this::quantizeXb;
+    private final ComputePool.Op quantizeAtt = this::quantizeAtt;
+    private final ComputePool.Op quantizeHb = this::quantizeHb;
+    private final ComputePool.Op qkvStep = this::qkv;
+    private final ComputePool.Op attentionStep = this::attention;
+    private final ComputePool.Op outputStep = this::output;
+    private final ComputePool.Op gateUpStep = this::gateUp;
+    private final ComputePool.Op downStep = this::down;
+    private final ComputePool.Op logitsStep = this::classify;
+
+    /**
+     * @param maxSeqLen KV cache length (at most the model's context length)
+     * @param batchSize tokens per forward chunk during prompt evaluation (e.g. 32)
+     */
+    public Llama(LlamaConfig config, Weights weights, int maxSeqLen, int threads, int batchSize) {
+        this(config, weights, maxSeqLen, threads, batchSize, null);
+    }
+
+    private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file) {
+        if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
+        this.config = c;
+        this.weights = w;
+        this.file = file;
+        this.batchSize = batchSize;
+        this.cache = new KvCache(c.layers(), c.kvHeads(), c.headDim(), maxSeqLen);
+        this.pool = new ComputePool(threads);
+        this.rope = new Rope(c, w.ropeFreqs() == null ? null : Dequant.all(w.ropeFreqs()), batchSize);
+        int layers = c.layers();
+        attnNorm = new float[layers][];
+        ffnNorm = new float[layers][];
+        qNorm = new float[layers][];
+        kNorm = new float[layers][];
+        for (int l = 0; l < layers; l++) {
+            Weights.Layer wl = w.layers()[l];
+            attnNorm[l] = Dequant.all(wl.attnNorm());
+            ffnNorm[l] = Dequant.all(wl.ffnNorm());
+            qNorm[l] = wl.qNorm() == null ? null : Dequant.all(wl.qNorm());
+            kNorm[l] = wl.kNorm() == null ? null : Dequant.all(wl.kNorm());
+        }
+        outputNorm = Dequant.all(w.outputNorm());
+        x = new float[batchSize * c.dim()];
+        q = new float[batchSize * c.qDim()];
+        k = new float[batchSize * c.kvDim()];
+        v = new float[batchSize * c.kvDim()];
+        gate = new float[batchSize * c.hidden()];
+        up = new float[batchSize * c.hidden()];
+        out = new float[batchSize * c.dim()];
+        logits = new float[c.vocab()];
+        xb = Matmul.activations(c.dim(), batchSize);
+        att = Matmul.activations(c.qDim(), batchSize);
+        hb = Matmul.activations(c.hidden(), batchSize);
+        scores = new float[threads][maxSeqLen];
+    }
+
+    /** Opens a GGUF model; {@link #close} also closes the file. maxSeqLen is capped at the model's context length. */
+    public static Llama load(Path path, int maxSeqLen, int threads, int batchSize) {
+        GgufFile f = GgufFile.open(path);
+        try {
+            LlamaConfig c = LlamaConfig.from(f);
+            return new Llama(c, Weights.from(f, c), Math.min(maxSeqLen, c.contextLength()), threads, batchSize, f);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    public int maxSeqLen() {
+        return cache.maxSeqLen;
+    }
+
+    /** Decodes one token at {@code pos}; returns the logits (a reused array, valid until the next call). */
+    public float[] forward(int token, int pos) {
+        one[0] = token;
+        return forward(one, pos, true);
+    }
+
+    /**
+     * Evaluates {@code tokens} at positions startPos.. in chunks of batchSize, filling the KV cache. Returns the
+     * last token's logits (a reused float[vocab]) if {@code logitsForLastOnly}, else a new array of
+     * tokens.length x vocab logits, row-major.
+     */
+    public float[] forward(int[] tokens, int startPos, boolean logitsForLastOnly) {
+        if (startPos < 0 || startPos + tokens.length > cache.maxSeqLen) {
+            throw new HerdException("positions " + startPos + ".." + (startPos + tokens.length - 1)
+                    + " exceed the context of " + cache.maxSeqLen + " tokens");
+        }
+        int vocab = config.vocab();
+        float[] all = logitsForLastOnly ? null : new float[tokens.length * vocab];
+        if (!logitsForLastOnly && batchLogits == null) batchLogits = new float[batchSize * vocab];
+        for (int from = 0; from < tokens.length; from += batchSize) {
+            int n = Math.min(batchSize, tokens.length - from);
+            boolean last = from + n == tokens.length;
+            layers(tokens, from, n, startPos + from);
+            if (logitsForLastOnly && !last) continue;
+            logitsOut = logitsForLastOnly ? logits : batchLogits;
+            if (logitsForLastOnly) {
+                System.arraycopy(x, (n - 1) * config.dim(), x, 0, config.dim()); // only the last row matters
+                batch = 1;
+                xb.batch(1);
+            }
+            normRows(outputNorm);
+            quantize(weights.output(), xb, quantizeXb);
+            pool.run(logitsStep);
+            if (!logitsForLastOnly) System.arraycopy(batchLogits, 0, all, from * vocab, n * vocab);
+        }
+        return logitsForLastOnly ? logits : all;
+    }
+
+    /** Runs all layers for tokens[from .. from + n) at positions pos0.., leaving the residual stream in x. */
+    private void layers(int[] tokens, int from, int n, int pos0) {
+        batch = n;
+        startPos = pos0;
+        xb.batch(n);
+        att.batch(n);
+        hb.batch(n);
+        int dim = config.dim();
+        for (int b = 0; b < n; b++) {
+            int t = tokens[from + b];
+            if (t < 0 || t >= config.vocab()) throw new HerdException("token id " + t + " outside the vocabulary 0.." + (config.vocab() - 1));
+            Dequant.row(weights.tokenEmbd(), t, x, b * dim);
+        }
+        rope.prepare(pos0, n);
+        for (layer = 0; layer < config.layers(); layer++) {
+            Weights.Layer w = weights.layers()[layer];
+            normRows(attnNorm[layer]);
+            quantize(w.q(), xb, quantizeXb);
+            pool.run(qkvStep);
+            ropeAndStore();
+            pool.run(attentionStep);
+            quantize(w.o(), att, quantizeAtt);
+            pool.run(outputStep);
+            normRows(ffnNorm[layer]);
+            quantize(w.gate(), xb, quantizeXb);
+            pool.run(gateUpStep);
+            quantize(w.down(), hb, quantizeHb);
+            pool.run(downStep);
+        }
+    }
+
+    /**
+     * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where
+     * a barrier costs more than the work.
+     */
+    private void quantize(Tensor w, Activations a, ComputePool.Op onPool) {
+        if (!Matmul.needsQuantized(w, a)) return;
+        if (batch == 1) a.quantize();
+        else pool.run(onPool);
+    }
+
+    private void quantizeXb(int index, int count) {
+        xb.quantize(index, count);
+    }
+
+    private void quantizeAtt(int index, int count) {
+        att.quantize(index, count);
+    }
+
+    private void quantizeHb(int index, int count) {
+        hb.quantize(index, count);
+    }
+
+    /** xb = rmsnorm(x) * weight for every batch row. Done on this thread: O(dim) per token, cheaper than a barrier. */
+    private void normRows(float[] weight) {
+        int dim = config.dim();
+        for (int b = 0; b < batch; b++) VectorMath.rmsNorm(x, b * dim, weight, xb.values, b * xb.n, dim, config.eps());
+    }
+
+    private void qkv(int index, int count) {
+        Weights.Layer w = weights.layers()[layer];
+        Matmul.rows(w.q(), xb, q, Matmul.from(w.q(), index, count), Matmul.from(w.q(), index + 1, count));
+        Matmul.rows(w.k(), xb, k, Matmul.from(w.k(), index, count), Matmul.from(w.k(), index + 1, count));
+        Matmul.rows(w.v(), xb, v, Matmul.from(w.v(), index, count), Matmul.from(w.v(), index + 1, count));
+    }
+
+    /** Q/K norms (Qwen3) and RoPE for every head of every token; K and V go into the cache. On this thread: O(qDim). */
+    private void ropeAndStore() {
+        int hd = config.headDim();
+        float[] keys = cache.keys[layer], values = cache.values[layer];
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < config.heads(); h++) {
+                int off = b * config.qDim() + h * hd;
+                if (qNorm[layer] != null) VectorMath.rmsNorm(q, off, qNorm[layer], q, off, hd, config.eps());
+                rope.apply(q, off, b);
+            }
+            for (int h = 0; h < config.kvHeads(); h++) {
+                int off = b * config.kvDim() + h * hd, at = cache.at(h, startPos + b);
+                if (kNorm[layer] != null) VectorMath.rmsNorm(k, off, kNorm[layer], k, off, hd, config.eps());
+                rope.apply(k, off, b);
+                System.arraycopy(k, off, keys, at, hd);
+                System.arraycopy(v, off, values, at, hd);
+            }
+        }
+    }
+
+    /** Causal grouped-query attention: token b attends to positions 0 .. startPos + b. */
+    private void attention(int index, int count) {
+        int heads = config.heads(), hd = config.headDim(), group = heads / config.kvHeads(), items = batch * heads;
+        float[] keys = cache.keys[layer], values = cache.values[layer], s = scores[index];
+        float scale = (float) (1 / Math.sqrt(hd));
+        for (int it = ComputePool.start(items, index, count), to = ComputePool.start(items, index + 1, count); it < to; it++) {
+            int b = it / heads, h = it % heads, kvh = h / group, len = startPos + b + 1;
+            int qOff = b * config.qDim() + h * hd, base = cache.at(kvh, 0), outOff = b * att.n + h * hd;
+            for (int t = 0; t < len; t++) s[t] = VectorMath.dot(q, qOff, keys, base + t * hd, hd) * scale;
+            VectorMath.softmax(s, len);
+            Arrays.fill(att.values, outOff, outOff + hd, 0f);
+            for (int t = 0; t < len; t++) VectorMath.axpy(s[t], values, base + t * hd, att.values, outOff, hd);
+        }
+    }
+
+    private void output(int index, int count) {
+        matmulAdd(weights.layers()[layer].o(), att, index, count);
+    }
+
+    private void down(int index, int count) {
+        matmulAdd(weights.layers()[layer].down(), hb, index, count);
+    }
+
+    /** x += w a, each thread adding the rows it computed. */
+    private void matmulAdd(Tensor w, Activations a, int index, int count) {
+        int from = Matmul.from(w, index, count), to = Matmul.from(w, index + 1, count), dim = config.dim();
+        Matmul.rows(w, a, out, from, to);
+        for (int b = 0; b < batch; b++) {
+            for (int r = from; r < to; r++) x[b * dim + r] += out[b * dim + r];
+        }
+    }
+
+    /** hb = silu(gate xb) * (up xb), each thread combining the rows it computed. */
+    private void gateUp(int index, int count) {
+        Weights.Layer w = weights.layers()[layer];
+        int from = Matmul.from(w.gate(), index, count), to = Matmul.from(w.gate(), index + 1, count), hidden = config.hidden();
+        Matmul.rows(w.gate(), xb, gate, from, to);
+        Matmul.rows(w.up(), xb, up, from, to);
+        for (int b = 0; b < batch; b++) {
+            for (int r = from; r < to; r++) {
+                float g = gate[b * hidden + r];
+                hb.values[b * hb.n + r] = g / (1 + (float) Math.exp(-g)) * up[b * hidden + r];
+            }
+        }
+    }
+
+    private void classify(int index, int count) {
+        Tensor w = weights.output();
+        Matmul.rows(w, xb, logitsOut, Matmul.from(w, index, count), Matmul.from(w, index + 1, count));
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+        if (file != null) file.close();
+    }
+}

@@ -1,0 +1,45 @@
+package dev.herd.engine;
+
+import dev.herd.kernel.Activations;
+import dev.herd.kernel.ComputePool;
+import dev.herd.kernel.Kernels;
+import dev.herd.tensor.Tensor;
+
+/**
+ * Row-split matmul through the kernel API. The engine picks the row range itself (rather than calling
+ * {@link Kernels#matmul}) so that the same thread can post-process exactly the rows it computed (residual add,
+ * SwiGLU) without another barrier. Activations need lengths that are multiples of 32; float models with other
+ * sizes (stories260K's hidden 172) get zero-padded activations and a plain loop here, since a kernel may assume
+ * {@code x.n == w.cols()}.
+ */
+final class Matmul {
+    private Matmul() {}
+
+    /** First row of thread {@code index}'s share of {@code w}. */
+    static int from(Tensor w, int index, int count) {
+        return ComputePool.start(w.rows(), index, count);
+    }
+
+    /** {@code out[b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to). */
+    static void rows(Tensor w, Activations x, float[] out, int from, int to) {
+        if (from >= to) return;
+        if (x.n == w.cols()) {
+            Kernels.of(w.type()).matmul(w, x, out, from, w.rows(), from, to);
+            return;
+        }
+        float[] row = new float[w.cols()]; // rare path (tiny odd-sized models only)
+        for (int r = from; r < to; r++) {
+            Dequant.row(w, r, row, 0);
+            for (int b = 0; b < x.batch(); b++) out[b * w.rows() + r] = VectorMath.dot(row, 0, x.values, b * x.n, row.length);
+        }
+    }
+
+    static boolean needsQuantized(Tensor w, Activations x) {
+        return x.n == w.cols() && Kernels.of(w.type()).needsQuantized();
+    }
+
+    /** Activations for vectors of length n, zero-padded to a multiple of 32. */
+    static Activations activations(int n, int batch) {
+        return new Activations((n + Activations.BLOCK - 1) / Activations.BLOCK * Activations.BLOCK, batch);
+    }
+}

@@ -1,0 +1,60 @@
+package dev.herd.model;
+
+import dev.herd.HerdException;
+import dev.herd.format.GgufFile;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tensor.Tensor;
+
+/**
+ * The model's tensors as views over the memory-mapped GGUF file (nothing is copied), each checked against the
+ * shape the config implies. Matrices are [out rows x in cols].
+ *
+ * @param output    the classifier; the token embedding itself when the file ties them
+ * @param ropeFreqs Llama 3.1 per-frequency divisors (ropeDim/2 floats), or null
+ */
+public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tensor output, Tensor ropeFreqs) {
+
+    /** One transformer block; qNorm and kNorm are null unless the config asks for q/k norms. */
+    public record Layer(Tensor attnNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor qNorm, Tensor kNorm,
+                        Tensor ffnNorm, Tensor gate, Tensor up, Tensor down) {}
+
+    public static Weights from(GgufFile f, LlamaConfig c) {
+        Layer[] layers = new Layer[c.layers()];
+        for (int i = 0; i < layers.length; i++) {
+            String b = "blk." + i + ".";
+            layers[i] = new Layer(
+                    norm(f, b + "attn_norm.weight", c.dim()),
+                    matrix(f, b + "attn_q.weight", c.qDim(), c.dim()),
+                    matrix(f, b + "attn_k.weight", c.kvDim(), c.dim()),
+                    matrix(f, b + "attn_v.weight", c.kvDim(), c.dim()),
+                    matrix(f, b + "attn_output.weight", c.dim(), c.qDim()),
+                    c.qkNorm() ? norm(f, b + "attn_q_norm.weight", c.headDim()) : null,
+                    c.qkNorm() ? norm(f, b + "attn_k_norm.weight", c.headDim()) : null,
+                    norm(f, b + "ffn_norm.weight", c.dim()),
+                    matrix(f, b + "ffn_gate.weight", c.hidden(), c.dim()),
+                    matrix(f, b + "ffn_up.weight", c.hidden(), c.dim()),
+                    matrix(f, b + "ffn_down.weight", c.dim(), c.hidden()));
+        }
+        Tensor embd = matrix(f, "token_embd.weight", c.vocab(), c.dim());
+        Tensor output = f.hasTensor("output.weight") ? matrix(f, "output.weight", c.vocab(), c.dim()) : embd;
+        Tensor freqs = f.hasTensor("rope_freqs.weight") ? norm(f, "rope_freqs.weight", c.ropeDim() / 2) : null;
+        return new Weights(embd, layers, norm(f, "output_norm.weight", c.dim()), output, freqs);
+    }
+
+    private static Tensor matrix(GgufFile f, String name, int rows, int cols) {
+        Tensor t = f.tensor(name);
+        if (t.rows() != rows || t.cols() != cols) {
+            throw new HerdException(f.path() + ": tensor '" + name + "' has shape [" + t.rows() + " x " + t.cols()
+                    + "], expected [" + rows + " x " + cols + "] (rows x cols)");
+        }
+        return t;
+    }
+
+    /** A vector of F32 values (norm weights, rope divisors). */
+    private static Tensor norm(GgufFile f, String name, int n) {
+        Tensor t = f.tensor(name);
+        if (t.type() != GgmlType.F32) throw new HerdException(f.path() + ": tensor '" + name + "' has type " + t.type() + ", expected F32");
+        if (t.size() != n) throw new HerdException(f.path() + ": tensor '" + name + "' has " + t.size() + " elements, expected [" + n + "]");
+        return t;
+    }
+}

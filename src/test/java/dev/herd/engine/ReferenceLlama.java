@@ -1,0 +1,140 @@
+package dev.herd.engine;
+
+import java.util.Map;
+
+/**
+ * A slow, obviously correct forward pass: one token at a time, plain float loops with double sums, no threads,
+ * weights already dequantized to floats. If the engine's kernel quantizes activations to Q8_0 (as ggml does for
+ * quantized weights), {@code q8Activations} makes this reference round the matmul inputs the same way, so the
+ * two compute the same arithmetic and can be compared tightly.
+ */
+final class ReferenceLlama {
+    private final SyntheticModel.Spec s;
+    private final Map<String, float[]> w;
+    private final float[] divisors;
+    private final boolean q8Activations;
+    private final float[][][] keys, values; // [layer][pos][kvDim]
+
+    ReferenceLlama(SyntheticModel.Spec spec, Map<String, float[]> weights, float[] divisors, boolean q8Activations, int maxSeq) {
+        this.s = spec;
+        this.w = weights;
+        this.divisors = divisors;
+        this.q8Activations = q8Activations;
+        int kvDim = spec.kvHeads() * spec.headDim();
+        keys = new float[spec.layers()][maxSeq][kvDim];
+        values = new float[spec.layers()][maxSeq][kvDim];
+    }
+
+    float[] forward(int token, int pos) {
+        int dim = s.dim(), hd = s.headDim(), qDim = s.heads() * hd, group = s.heads() / s.kvHeads();
+        float[] x = new float[dim];
+        System.arraycopy(w.get("token_embd.weight"), token * dim, x, 0, dim);
+        for (int l = 0; l < s.layers(); l++) {
+            String b = "blk." + l + ".";
+            float[] xn = rmsnorm(x, w.get(b + "attn_norm.weight"));
+            float[] q = matmul(b + "attn_q.weight", xn, qDim);
+            float[] k = matmul(b + "attn_k.weight", xn, s.kvHeads() * hd);
+            float[] v = matmul(b + "attn_v.weight", xn, s.kvHeads() * hd);
+            for (int h = 0; h < s.heads(); h++) headNormAndRope(q, h * hd, w.get(b + "attn_q_norm.weight"), pos);
+            for (int h = 0; h < s.kvHeads(); h++) headNormAndRope(k, h * hd, w.get(b + "attn_k_norm.weight"), pos);
+            keys[l][pos] = k;
+            values[l][pos] = v;
+            float[] att = new float[qDim];
+            for (int h = 0; h < s.heads(); h++) {
+                int kvOff = h / group * hd;
+                double[] score = new double[pos + 1];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t <= pos; t++) {
+                    double dot = 0;
+                    for (int i = 0; i < hd; i++) dot += q[h * hd + i] * keys[l][t][kvOff + i];
+                    score[t] = dot / Math.sqrt(hd);
+                    max = Math.max(max, score[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t <= pos; t++) sum += score[t] = Math.exp(score[t] - max);
+                for (int i = 0; i < hd; i++) {
+                    double a = 0;
+                    for (int t = 0; t <= pos; t++) a += score[t] / sum * values[l][t][kvOff + i];
+                    att[h * hd + i] = (float) a;
+                }
+            }
+            add(x, matmul(b + "attn_output.weight", att, dim));
+            xn = rmsnorm(x, w.get(b + "ffn_norm.weight"));
+            float[] g = matmul(b + "ffn_gate.weight", xn, s.hidden());
+            float[] u = matmul(b + "ffn_up.weight", xn, s.hidden());
+            for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+            add(x, matmul(b + "ffn_down.weight", g, dim));
+        }
+        float[] xn = rmsnorm(x, w.get("output_norm.weight"));
+        return matmul(w.containsKey("output.weight") ? "output.weight" : "token_embd.weight", xn, s.vocab());
+    }
+
+    private void headNormAndRope(float[] x, int off, float[] norm, int pos) {
+        int hd = s.headDim(), half = hd / 2;
+        if (norm != null) {
+            float[] head = new float[hd];
+            System.arraycopy(x, off, head, 0, hd);
+            System.arraycopy(rmsnorm(head, norm), 0, x, off, hd);
+        }
+        for (int i = 0; i < half; i++) {
+            double freq = Math.pow(s.theta(), -2.0 * i / hd) / (divisors == null ? 1 : divisors[i]);
+            double c = Math.cos(pos * freq), sn = Math.sin(pos * freq);
+            int a = s.neox() ? off + i : off + 2 * i, b = s.neox() ? off + i + half : off + 2 * i + 1;
+            double x0 = x[a], x1 = x[b];
+            x[a] = (float) (x0 * c - x1 * sn);
+            x[b] = (float) (x0 * sn + x1 * c);
+        }
+    }
+
+    static float[] llama3Divisors(float theta, int headDim, float factor, float low, float high, int original) {
+        float[] d = new float[headDim / 2];
+        for (int i = 0; i < d.length; i++) {
+            double wavelen = 2 * Math.PI * Math.pow(theta, 2.0 * i / headDim);
+            if (wavelen < original / high) d[i] = 1;
+            else if (wavelen > original / low) d[i] = factor;
+            else {
+                double smooth = (original / wavelen - low) / (high - low);
+                d[i] = (float) (1 / ((1 - smooth) / factor + smooth));
+            }
+        }
+        return d;
+    }
+
+    private float[] rmsnorm(float[] x, float[] weight) {
+        double ss = 0;
+        for (float v : x) ss += v * v;
+        double inv = 1 / Math.sqrt(ss / x.length + SyntheticModel.EPS);
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) out[i] = (float) (x[i] * inv * weight[i]);
+        return out;
+    }
+
+    private float[] matmul(String name, float[] x, int rows) {
+        float[] m = w.get(name);
+        int cols = x.length;
+        if (q8Activations) x = q8(x);
+        float[] out = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            double sum = 0;
+            for (int i = 0; i < cols; i++) sum += (double) m[r * cols + i] * x[i];
+            out[r] = (float) sum;
+        }
+        return out;
+    }
+
+    /** x rounded through Q8_0 blocks, as ggml quantizes activations. */
+    private static float[] q8(float[] x) {
+        float[] y = new float[x.length];
+        for (int blk = 0; blk < x.length; blk += 32) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[blk + i]));
+            float d = amax / 127, id = d != 0 ? 1 / d : 0;
+            for (int i = 0; i < 32; i++) y[blk + i] = d * SyntheticModel.roundf(x[blk + i] * id);
+        }
+        return y;
+    }
+
+    private static void add(float[] x, float[] y) {
+        for (int i = 0; i < x.length; i++) x[i] += y[i];
+    }
+}
