@@ -70,7 +70,7 @@ public final class Quantizer {
     }
 
     /** Round to nearest even on the upper 16 bits; NaN stays a quiet NaN (as ggml does). */
-    static short bf16(float v) {
+    public static short bf16(float v) {
         int bits = Float.floatToRawIntBits(v);
         if ((bits & 0x7fffffff) > 0x7f800000) return (short) ((bits >>> 16) | 64);
         return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
