@@ -87,10 +87,10 @@ public final class HfConverter {
         }
     }
 
-    /** Reads config.json of a Hugging Face model folder. */
-    public static ModelConfig config(Path dir) {
-        Path file = dir.resolve("config.json");
-        if (!Files.exists(file)) throw new HerdException(dir + ": no config.json (is this a Hugging Face model folder?)");
+    /** Reads a Hugging Face config.json, given as the file or its model folder. */
+    public static ModelConfig config(Path dirOrFile) {
+        Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve("config.json") : dirOrFile;
+        if (!Files.exists(file)) throw new HerdException(dirOrFile + ": no config.json (is this a Hugging Face model folder?)");
         JsonNode c = readJson(file);
         String archName = c.path("architectures").path(0).asText(c.path("model_type").asText("?"));
         String arch = ARCHS.get(archName);
