@@ -33,11 +33,19 @@ public final class GgufFile implements AutoCloseable {
     private final Map<String, Object> metadata;
     private final Map<String, TensorInfo> tensors;
     private final MemorySegment data;
+    private final Map<String, MemorySegment> computed;
     private final Arena arena;
 
     GgufFile(Path path, int version, Map<String, Object> metadata, Map<String, TensorInfo> tensors,
              MemorySegment data, Arena arena) {
+        this(path, version, metadata, tensors, data, Map.of(), arena);
+    }
+
+    /** {@code computed} holds tensors that live in memory instead of the file (rope factors derived from a header). */
+    GgufFile(Path path, int version, Map<String, Object> metadata, Map<String, TensorInfo> tensors,
+             MemorySegment data, Map<String, MemorySegment> computed, Arena arena) {
         this.path = path;
+        this.computed = computed;
         this.version = version;
         this.metadata = Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableMap(tensors);
@@ -131,14 +139,19 @@ public final class GgufFile implements AutoCloseable {
         if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE) {
             throw new HerdException(path + ": tensor '" + name + "' is too large (" + rows + " x " + cols + ")");
         }
-        return new Tensor(name, info.type(), (int) rows, (int) cols, data.asSlice(info.offset(), info.bytes()));
+        return new Tensor(name, info.type(), (int) rows, (int) cols, slice(info));
     }
 
     /** Raw bytes of a tensor, whatever its type. */
     public MemorySegment bytes(String name) {
         TensorInfo info = tensors.get(name);
         if (info == null) throw new HerdException(path + ": tensor '" + name + "' is missing");
-        return data.asSlice(info.offset(), info.bytes());
+        return slice(info);
+    }
+
+    private MemorySegment slice(TensorInfo info) {
+        MemorySegment m = computed.get(info.name());
+        return m != null ? m : data.asSlice(info.offset(), info.bytes());
     }
 
     @Override

@@ -1,0 +1,221 @@
+package dev.herd.convert;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.herd.HerdException;
+import dev.herd.format.GgufWriter;
+import dev.herd.format.ModelConfig;
+import dev.herd.format.ModelConfig.Kind;
+import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.format.Quantizer;
+import dev.herd.format.Safetensors;
+import dev.herd.tensor.GgmlType;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Converts a Hugging Face model folder (config.json, safetensors, optional generation_config.json) of a
+ * LlamaForCausalLM, MistralForCausalLM or Qwen3ForCausalLM to GGUF with llama.cpp's names. Tensors stream from the
+ * mapped safetensors one row at a time, so the heap holds a row, never a tensor.
+ */
+public final class HfConverter {
+    private static final Map<String, String> ARCHS = Map.of(
+            "LlamaForCausalLM", "llama", "MistralForCausalLM", "llama", "Qwen3ForCausalLM", "qwen3");
+    private static final Map<String, String> LAYER_NAMES = Map.ofEntries(
+            Map.entry("attn_norm", "input_layernorm"), Map.entry("attn_q", "self_attn.q_proj"),
+            Map.entry("attn_k", "self_attn.k_proj"), Map.entry("attn_v", "self_attn.v_proj"),
+            Map.entry("attn_output", "self_attn.o_proj"), Map.entry("attn_q_norm", "self_attn.q_norm"),
+            Map.entry("attn_k_norm", "self_attn.k_norm"), Map.entry("ffn_norm", "post_attention_layernorm"),
+            Map.entry("ffn_gate", "mlp.gate_proj"), Map.entry("ffn_up", "mlp.up_proj"), Map.entry("ffn_down", "mlp.down_proj"));
+
+    private HfConverter() {}
+
+    /** Weight type from distributed-llama's --weights-float-type names. */
+    public static GgmlType weightType(String name) {
+        return switch (name.toLowerCase()) {
+            case "q40" -> GgmlType.Q4_0;
+            case "q80" -> GgmlType.Q8_0;
+            case "f16" -> GgmlType.F16;
+            case "bf16" -> GgmlType.BF16;
+            case "f32" -> GgmlType.F32;
+            default -> throw new HerdException("unknown weight float type '" + name + "' (use q40, q80, f16, bf16 or f32)");
+        };
+    }
+
+    /**
+     * Writes {@code out} from the model in {@code dir}; {@code extra} metadata (for example the tokenizer's) is added
+     * last and wins over the converter's own entries.
+     */
+    public static void convert(Path dir, Path out, GgmlType weights, Map<String, Object> extra, Progress progress) {
+        ModelConfig cfg = config(dir);
+        try (Safetensors st = Safetensors.open(dir)) {
+            ModelConfig model = !cfg.tied() && !st.has("lm_head.weight") ? tie(cfg) : cfg; // some configs omit tie_word_embeddings
+            List<TensorSpec> specs = model.tensors();
+            check(st, specs, weights);
+            GgufWriter w = new GgufWriter();
+            model.metadata().forEach(w::put);
+            w.put("general.name", dir.toAbsolutePath().normalize().getFileName().toString());
+            w.put("general.file_type", fileType(weights));
+            tokenIds(dir).forEach(w::put);
+            extra.forEach(w::put);
+            Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> s.type(weights).bytes(s.elements())).sum());
+            for (TensorSpec s : specs) {
+                GgmlType type = s.type(weights);
+                GgufWriter.TensorSource source = s.kind() == Kind.ROPE
+                        ? o -> {
+                            Quantizer.write(GgmlType.F32, model.ropeFreqs(), 0, s.cols(), o);
+                            tracker.add(4L * s.cols());
+                        }
+                        : o -> copyRows(st.get(hfName(s.name())), s, type, permuteHeads(model, s), o, tracker);
+                w.tensor(s.name(), type, s.dims(), o -> {
+                    source.write(o);
+                    tracker.tensorDone();
+                });
+            }
+            w.write(out);
+        } catch (IOException e) {
+            throw new HerdException(out + ": cannot write (" + e.getMessage() + ")", e);
+        } catch (UncheckedIOException e) {
+            throw new HerdException(out + ": cannot write (" + e.getCause().getMessage() + ")", e);
+        }
+    }
+
+    /** Reads a Hugging Face config.json, given as the file or its model folder. */
+    public static ModelConfig config(Path dirOrFile) {
+        Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve("config.json") : dirOrFile;
+        if (!Files.exists(file)) throw new HerdException(dirOrFile + ": no config.json (is this a Hugging Face model folder?)");
+        JsonNode c = readJson(file);
+        String archName = c.path("architectures").path(0).asText(c.path("model_type").asText("?"));
+        String arch = ARCHS.get(archName);
+        if (arch == null) throw new HerdException(file + ": architecture '" + archName + "' is not supported (supported: " + String.join(", ", ARCHS.keySet().stream().sorted().toList()) + ")");
+        String act = c.path("hidden_act").asText("silu");
+        if (!act.equals("silu")) throw new HerdException(file + ": hidden_act '" + act + "' is not supported (only silu)");
+        int dim = required(c, file, "hidden_size"), heads = required(c, file, "num_attention_heads");
+        int headDim = c.path("head_dim").isNumber() ? c.get("head_dim").asInt() : dim / heads;
+        return new ModelConfig(arch, dim, required(c, file, "intermediate_size"), required(c, file, "num_hidden_layers"), heads,
+                c.path("num_key_value_heads").asInt(heads), headDim, required(c, file, "vocab_size"),
+                c.path("max_position_embeddings").asInt(4096), (float) c.path("rms_norm_eps").asDouble(1e-5),
+                (float) c.path("rope_theta").asDouble(10000), scaling(c.path("rope_scaling"), file),
+                c.path("tie_word_embeddings").asBoolean(false));
+    }
+
+    private static ModelConfig.RopeScaling scaling(JsonNode s, Path file) {
+        if (s.isMissingNode() || s.isNull()) return null;
+        String type = s.path("rope_type").asText(s.path("type").asText("?"));
+        if (type.equals("default")) return null;
+        if (!type.equals("llama3")) throw new HerdException(file + ": rope_scaling type '" + type + "' is not supported (only llama3)");
+        return new ModelConfig.RopeScaling((float) s.path("factor").asDouble(8), (float) s.path("low_freq_factor").asDouble(1),
+                (float) s.path("high_freq_factor").asDouble(4), s.path("original_max_position_embeddings").asInt(8192));
+    }
+
+    /** bos/eos ids: generation_config.json wins over config.json; a list of eos ids is kept whole as well. */
+    private static Map<String, Object> tokenIds(Path dir) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (String name : List.of("config.json", "generation_config.json")) {
+            Path file = dir.resolve(name);
+            if (!Files.exists(file)) continue;
+            JsonNode c = readJson(file);
+            if (c.path("bos_token_id").isNumber()) m.put("tokenizer.ggml.bos_token_id", c.get("bos_token_id").asInt());
+            JsonNode eos = c.path("eos_token_id");
+            if (eos.isNumber()) {
+                m.put("tokenizer.ggml.eos_token_id", eos.asInt());
+                m.remove("tokenizer.ggml.eos_token_ids");
+            } else if (eos.isArray() && !eos.isEmpty()) {
+                m.put("tokenizer.ggml.eos_token_id", eos.get(0).asInt());
+                m.put("tokenizer.ggml.eos_token_ids", eos.valueStream().mapToInt(JsonNode::asInt).toArray());
+            }
+        }
+        return m;
+    }
+
+    private static void check(Safetensors st, List<TensorSpec> specs, GgmlType weights) {
+        for (TensorSpec s : specs) {
+            if (s.kind() == Kind.ROPE) continue;
+            Safetensors.Entry e = st.get(hfName(s.name()));
+            Safetensors.floatType(e);
+            long[] want = s.kind() == Kind.NORM ? new long[]{s.cols()} : new long[]{s.rows(), s.cols()};
+            if (!Arrays.equals(e.shape(), want)) {
+                throw new HerdException(e.file() + ": tensor '" + e.name() + "' has shape " + Arrays.toString(e.shape())
+                        + ", but config.json implies " + Arrays.toString(want));
+            }
+            GgmlType type = s.type(weights);
+            if (s.cols() % type.blockSize != 0) {
+                throw new HerdException(st.path() + ": tensor '" + e.name() + "' has rows of " + s.cols() + " values, not a multiple of "
+                        + type.blockSize + " as " + type + " needs; choose f16, bf16 or f32");
+            }
+        }
+    }
+
+    /** Llama Q/K rows go from HF's rotate-half order to interleaved pairs (llama.cpp's and distributed-llama's permute). */
+    private static int permuteHeads(ModelConfig cfg, TensorSpec s) {
+        if (cfg.qwen3()) return 0;
+        if (s.name().endsWith(".attn_q.weight")) return cfg.heads();
+        if (s.name().endsWith(".attn_k.weight")) return cfg.kvHeads();
+        return 0;
+    }
+
+    /** Source row of output row {@code r} under permute(w, heads): reshape(heads, 2, half, cols).swapaxes(1, 2). */
+    static int permutedRow(int r, int rows, int heads) {
+        int headRows = rows / heads, half = headRows / 2, w = r % headRows;
+        return r - w + (w % 2) * half + w / 2;
+    }
+
+    private static void copyRows(Safetensors.Entry e, TensorSpec s, GgmlType type, int heads, OutputStream out,
+                                 Progress.Tracker tracker) throws IOException {
+        int cols = s.cols();
+        float[] row = new float[cols];
+        byte[] bytes = new byte[(int) type.bytes(cols)];
+        for (int r = 0; r < s.rows(); r++) {
+            int src = heads > 0 ? permutedRow(r, s.rows(), heads) : r;
+            Safetensors.read(e, (long) src * cols, row, 0, cols);
+            Quantizer.encode(type, row, 0, cols, bytes, 0);
+            out.write(bytes);
+            tracker.add(bytes.length);
+        }
+    }
+
+    static String hfName(String gguf) {
+        return switch (gguf) {
+            case "token_embd.weight" -> "model.embed_tokens.weight";
+            case "output_norm.weight" -> "model.norm.weight";
+            case "output.weight" -> "lm_head.weight";
+            default -> {
+                String[] p = gguf.split("\\.");  // blk.N.name.weight
+                yield "model.layers." + p[1] + "." + LAYER_NAMES.get(p[2]) + ".weight";
+            }
+        };
+    }
+
+    private static ModelConfig tie(ModelConfig c) {
+        return new ModelConfig(c.arch(), c.dim(), c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(),
+                c.context(), c.normEps(), c.ropeTheta(), c.scaling(), true);
+    }
+
+    /** llama.cpp's general.file_type (LLAMA_FTYPE_*) for a weight type. */
+    static int fileType(GgmlType t) {
+        return switch (t) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 7;
+            case BF16 -> 32;
+            default -> throw new IllegalArgumentException(t.name());
+        };
+    }
+
+    private static int required(JsonNode c, Path file, String key) {
+        if (!c.path(key).isNumber()) throw new HerdException(file + ": '" + key + "' is missing");
+        return c.get(key).asInt();
+    }
+
+    private static JsonNode readJson(Path file) {
+        return Safetensors.json(file);
+    }
+}

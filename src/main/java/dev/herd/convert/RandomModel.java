@@ -1,0 +1,116 @@
+package dev.herd.convert;
+
+import dev.herd.HerdException;
+import dev.herd.format.GgufWriter;
+import dev.herd.format.ModelConfig;
+import dev.herd.format.ModelConfig.RopeScaling;
+import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.format.Quantizer;
+import dev.herd.tensor.GgmlType;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Random-weight GGUF models of real shapes, for benchmarks and tests: the work per token is that of the real model,
+ * the text is garbage. Weights are small (about ±0.03) and norms 1, so activations stay finite. Written row by row.
+ */
+public final class RandomModel {
+    private static final RopeScaling LLAMA31 = new RopeScaling(8, 1, 4, 8192);
+    private static final Map<String, ModelConfig> SHAPES = new LinkedHashMap<>();
+    static {
+        SHAPES.put("tiny", new ModelConfig("llama", 256, 512, 2, 8, 4, 32, 128256, 1024, 1e-5f, 500000, null, true));
+        SHAPES.put("llama3.2-1b", new ModelConfig("llama", 2048, 8192, 16, 32, 8, 64, 128256, 131072, 1e-5f, 500000,
+                new RopeScaling(32, 1, 4, 8192), true));
+        SHAPES.put("llama3.1-8b", new ModelConfig("llama", 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
+        SHAPES.put("llama3.1-70b", new ModelConfig("llama", 8192, 28672, 80, 64, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
+        SHAPES.put("llama3.1-405b", new ModelConfig("llama", 16384, 53248, 126, 128, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
+        SHAPES.put("qwen3-8b", new ModelConfig("qwen3", 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1e-6f, 1000000, null, false));
+    }
+
+    private RandomModel() {}
+
+    /** A named shape: tiny, llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b. */
+    public static ModelConfig shape(String name) {
+        ModelConfig c = SHAPES.get(name);
+        if (c == null) throw new HerdException("unknown model shape '" + name + "' (known: " + String.join(", ", SHAPES.keySet()) + ")");
+        return c;
+    }
+
+    /** A named shape, or the shape in a Hugging Face config.json (the file or its folder) when {@code nameOrConfig} is a path. */
+    public static ModelConfig shapeOf(String nameOrConfig) {
+        Path p = Path.of(nameOrConfig);
+        return SHAPES.containsKey(nameOrConfig) || !Files.exists(p) ? shape(nameOrConfig) : HfConverter.config(p);
+    }
+
+    /** Writes the model; {@code extra} metadata (a tokenizer, typically) is added last. */
+    public static void write(ModelConfig cfg, GgmlType weights, Path out, long seed, Map<String, Object> extra, Progress progress) {
+        if (!Arrays.asList(GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.F16, GgmlType.BF16, GgmlType.F32).contains(weights)) {
+            throw new HerdException("random models take Q4_0, Q8_0, F16, BF16 or F32 weights, not " + weights);
+        }
+        var specs = cfg.tensors();
+        GgufWriter w = new GgufWriter();
+        cfg.metadata().forEach(w::put);
+        w.put("general.name", "random-" + cfg.arch());
+        w.put("general.file_type", HfConverter.fileType(weights));
+        extra.forEach(w::put);
+        Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> s.type(weights).bytes(s.elements())).sum());
+        for (int i = 0; i < specs.size(); i++) {
+            TensorSpec s = specs.get(i);
+            GgmlType type = s.type(weights);
+            if (s.cols() % type.blockSize != 0) throw new HerdException(s.name() + ": rows of " + s.cols() + " values do not fit " + type + " blocks");
+            SplittableRandom rnd = new SplittableRandom(seed * 1_000_003 + i);
+            w.tensor(s.name(), type, s.dims(), o -> {
+                switch (s.kind()) {
+                    case NORM -> fill(s, o, tracker, row -> Arrays.fill(row, 1f));
+                    case ROPE -> fill(s, o, tracker, row -> System.arraycopy(cfg.ropeFreqs(), 0, row, 0, row.length));
+                    default -> random(s, type, rnd, o, tracker);
+                }
+                tracker.tensorDone();
+            });
+        }
+        try {
+            w.write(out);
+        } catch (IOException e) {
+            throw new HerdException(out + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private interface Filler {
+        void fill(float[] row);
+    }
+
+    private static void fill(TensorSpec s, OutputStream o, Progress.Tracker tracker, Filler filler) throws IOException {
+        float[] row = new float[s.cols()];
+        filler.fill(row);
+        Quantizer.write(GgmlType.F32, row, 0, row.length, o);
+        tracker.add(4L * row.length);
+    }
+
+    /** Quantized types get random codes under a fixed small scale; float types get uniform values in ±0.03. */
+    private static void random(TensorSpec s, GgmlType type, SplittableRandom rnd, OutputStream o, Progress.Tracker tracker) throws IOException {
+        byte[] bytes = new byte[(int) type.bytes(s.cols())];
+        float[] row = new float[s.cols()];
+        for (int r = 0; r < s.rows(); r++) {
+            if (type.quantized()) {
+                rnd.nextBytes(bytes);
+                short d = Float.floatToFloat16(type == GgmlType.Q4_0 ? 0.004f : 0.0003f);
+                for (int b = 0; b < bytes.length; b += type.blockBytes) {
+                    bytes[b] = (byte) d;
+                    bytes[b + 1] = (byte) (d >> 8);
+                }
+            } else {
+                for (int j = 0; j < row.length; j++) row[j] = (float) (rnd.nextDouble() * 0.06 - 0.03);
+                Quantizer.encode(type, row, 0, row.length, bytes, 0);
+            }
+            o.write(bytes);
+            tracker.add(bytes.length);
+        }
+    }
+}

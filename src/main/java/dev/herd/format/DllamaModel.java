@@ -1,0 +1,158 @@
+package dev.herd.format;
+
+import dev.herd.HerdException;
+import dev.herd.format.ModelConfig.Kind;
+import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.tensor.GgmlType;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A distributed-llama {@code .m} model exposed as a {@link GgufFile} with llama.cpp's names, its tensors pointing
+ * into the mapped .m (no copy). Its Q40/Q80/F16 blocks are ggml's Q4_0/Q8_0/F16, and its Llama Q/K rows are
+ * already in interleaved rope order, so nothing needs converting.
+ */
+public final class DllamaModel {
+    static final int MAGIC = 0x0A00ABCD;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final String[] KEYS = {"version", "arch_type", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
+            "n_experts", "n_active_experts", "vocab_size", "max_seq_len", "hidden_act", "rope_theta", "weights_float_type",
+            "rope_scaling_factor", "rope_scaling_low_freq_factor", "rope_scaling_high_freq_factory",
+            "rope_scaling_orig_max_seq_len", "rope_type", "head_dim", "norm_epsilon", "moe_hidden_dim"};
+    private static final int LLAMA = 0xABCD00, QWEN3 = 0xABCD01, QWEN3_MOE = 0xABCD02, ROPE_FALCON = 1, ROPE_LLAMA3_1 = 2;
+
+    private DllamaModel() {}
+
+    public static GgufFile open(Path path) {
+        return open(path, Map.of());
+    }
+
+    /** Opens {@code path}; {@code extra} metadata (such as {@link DllamaTokenizerFile#metadata()}) is added last. */
+    public static GgufFile open(Path path, Map<String, Object> extra) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            return read(path, file, arena, extra);
+        } catch (NoSuchFileException e) {
+            arena.close();
+            throw new HerdException(path + ": no such file");
+        } catch (IOException e) {
+            arena.close();
+            throw new HerdException(path + ": cannot read (" + e.getMessage() + ")", e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static GgufFile read(Path path, MemorySegment file, Arena arena, Map<String, Object> extra) {
+        if (file.byteSize() < 8) throw error(path, "file is too short to be a distributed-llama model (" + file.byteSize() + " bytes)");
+        int magic = file.get(I32, 0);
+        if (magic == 0xABCD00 || magic == 0xABCD01) throw error(path, "old model format is not supported (magic 0x" + Integer.toHexString(magic) + "); convert the model again");
+        if (magic != MAGIC) throw error(path, String.format("not a distributed-llama model (magic 0x%08x, expected 0x%08x)", magic, MAGIC));
+        int headerSize = file.get(I32, 4);
+        if (headerSize < 8 || (headerSize - 8) % 8 != 0 || headerSize > file.byteSize()) {
+            throw error(path, "bad header size " + headerSize + " (file has " + file.byteSize() + " bytes)");
+        }
+        Map<String, Integer> h = new HashMap<>();
+        for (int at = 8; at < headerSize; at += 8) {
+            int key = file.get(I32, at);
+            if (key < 0 || key >= KEYS.length) throw error(path, "unknown header key " + key);
+            h.put(KEYS[key], file.get(I32, at + 4));
+        }
+        ModelConfig cfg = config(path, h);
+        GgmlType wt = switch (need(path, h, "weights_float_type")) {
+            case 0 -> GgmlType.F32;
+            case 1 -> GgmlType.F16;
+            case 2 -> GgmlType.Q4_0;
+            case 3 -> GgmlType.Q8_0;
+            default -> throw error(path, "unknown weights_float_type " + h.get("weights_float_type"));
+        };
+
+        Map<String, GgufFile.TensorInfo> dir = GgufFile.newDirectory();
+        long offset = headerSize;
+        for (TensorSpec s : order(cfg)) {
+            GgmlType type = s.kind() == Kind.MATRIX ? wt : GgmlType.F32; // the .m embedding is always F32
+            if (s.cols() % type.blockSize != 0) throw error(path, s.name() + " rows of " + s.cols() + " values are not a multiple of the " + type + " block");
+            long bytes = type.bytes(s.elements());
+            dir.put(s.name(), new GgufFile.TensorInfo(s.name(), s.dims(), type, type.id, offset, bytes));
+            offset += bytes;
+        }
+        if (offset > file.byteSize()) throw error(path, "file is truncated: missing " + (offset - file.byteSize()) + " bytes");
+        if (offset < file.byteSize()) throw error(path, (file.byteSize() - offset) + " bytes more than the header implies: not a model of this shape");
+
+        Map<String, MemorySegment> computed = new HashMap<>();
+        if (cfg.scaling() != null) {
+            float[] f = cfg.ropeFreqs();
+            MemorySegment m = arena.allocate(4L * f.length);
+            MemorySegment.copy(f, 0, m, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, f.length);
+            dir.put("rope_freqs.weight", new GgufFile.TensorInfo("rope_freqs.weight", new long[]{f.length}, GgmlType.F32, 0, 0, m.byteSize()));
+            computed.put("rope_freqs.weight", m);
+        }
+        Map<String, Object> meta = new LinkedHashMap<>(cfg.metadata());
+        meta.put("general.name", path.getFileName().toString().replaceFirst("\\.m$", ""));
+        meta.putAll(extra);
+        return new GgufFile(path, 3, meta, dir, file, computed, arena);
+    }
+
+    private static ModelConfig config(Path path, Map<String, Integer> h) {
+        int arch = need(path, h, "arch_type");
+        if (arch == QWEN3_MOE || h.getOrDefault("n_experts", 0) > 0) throw error(path, "Qwen3 MoE (mixture of experts) models are not supported");
+        if (arch != LLAMA && arch != QWEN3) throw error(path, "unknown arch_type 0x" + Integer.toHexString(arch));
+        int ropeType = arch == QWEN3 ? ROPE_FALCON : h.getOrDefault("rope_type", 0);
+        if (arch == LLAMA && ropeType == ROPE_FALCON) throw error(path, "a Llama model with NeoX (falcon) rope is not supported");
+        float eps = switch (h.getOrDefault("norm_epsilon", 5)) {
+            case 5 -> 1e-5f;
+            case 6 -> 1e-6f;
+            default -> throw error(path, "unknown norm_epsilon " + h.get("norm_epsilon") + " (5 or 6 expected)");
+        };
+        int dim = need(path, h, "dim"), heads = need(path, h, "n_heads");
+        float factor = h.getOrDefault("rope_scaling_factor", 1);
+        ModelConfig.RopeScaling scaling = null;
+        if (ropeType == ROPE_LLAMA3_1 || factor != 1) { // distributed-llama scales whenever factor != 1
+            scaling = new ModelConfig.RopeScaling(factor, need(path, h, "rope_scaling_low_freq_factor"),
+                    need(path, h, "rope_scaling_high_freq_factory"), need(path, h, "rope_scaling_orig_max_seq_len"));
+        }
+        // hidden_act is ignored, as distributed-llama does: its graph always uses SiLU.
+        return new ModelConfig(arch == QWEN3 ? "qwen3" : "llama", dim, need(path, h, "hidden_dim"), need(path, h, "n_layers"),
+                heads, h.getOrDefault("n_kv_heads", heads), h.getOrDefault("head_dim", dim / heads), need(path, h, "vocab_size"),
+                need(path, h, "max_seq_len"), eps, h.getOrDefault("rope_theta", 10000), scaling, false);
+    }
+
+    /** Tensors in .m file order (distributed-llama's loadLlmNetWeight): note FFN order gate, down, up. */
+    private static List<TensorSpec> order(ModelConfig c) {
+        Map<String, TensorSpec> byName = new HashMap<>();
+        for (TensorSpec s : c.tensors()) byName.put(s.name(), s);
+        List<String> names = new java.util.ArrayList<>(List.of("token_embd.weight"));
+        for (int l = 0; l < c.layers(); l++) {
+            String b = "blk." + l + ".";
+            for (String n : List.of("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up")) names.add(b + n + ".weight");
+            if (c.qwen3()) names.addAll(List.of(b + "attn_q_norm.weight", b + "attn_k_norm.weight"));
+            names.addAll(List.of(b + "attn_norm.weight", b + "ffn_norm.weight"));
+        }
+        names.addAll(List.of("output_norm.weight", "output.weight"));
+        return names.stream().map(byName::get).toList();
+    }
+
+    private static int need(Path path, Map<String, Integer> h, String key) {
+        Integer v = h.get(key);
+        if (v == null) throw error(path, "header lacks " + key);
+        return v;
+    }
+
+    private static HerdException error(Path path, String message) {
+        return new HerdException(path + ": " + message);
+    }
+}

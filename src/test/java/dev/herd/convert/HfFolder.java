@@ -1,0 +1,127 @@
+package dev.herd.convert;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.herd.format.Quantizer;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/** Writes small Hugging Face model folders with random weights, and keeps the values for comparison. */
+final class HfFolder {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    record Tensor(String name, long[] shape, float[] values) {}
+
+    final Map<String, Object> config = new LinkedHashMap<>();
+    final Map<String, Tensor> tensors = new LinkedHashMap<>();
+
+    /** A Llama (or Qwen3 with {@code headDim} > 0) shaped model, tensors named as transformers names them. */
+    static HfFolder of(String architecture, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
+                       boolean tied, long seed) {
+        HfFolder f = new HfFolder();
+        f.config.put("architectures", List.of(architecture));
+        f.config.put("hidden_size", dim);
+        f.config.put("intermediate_size", hidden);
+        f.config.put("num_hidden_layers", layers);
+        f.config.put("num_attention_heads", heads);
+        f.config.put("num_key_value_heads", kvHeads);
+        if (headDim > 0) f.config.put("head_dim", headDim);
+        f.config.put("vocab_size", vocab);
+        f.config.put("max_position_embeddings", 2048);
+        f.config.put("rms_norm_eps", 1e-6);
+        f.config.put("rope_theta", 500000.0);
+        f.config.put("hidden_act", "silu");
+        f.config.put("tie_word_embeddings", tied);
+        f.config.put("bos_token_id", 1);
+        f.config.put("eos_token_id", 2);
+        int hd = headDim > 0 ? headDim : dim / heads, q = heads * hd, kv = kvHeads * hd;
+        Random r = new Random(seed);
+        f.add(r, "model.embed_tokens.weight", vocab, dim);
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            f.add(r, p + "self_attn.q_proj.weight", q, dim);
+            f.add(r, p + "self_attn.k_proj.weight", kv, dim);
+            f.add(r, p + "self_attn.v_proj.weight", kv, dim);
+            f.add(r, p + "self_attn.o_proj.weight", dim, q);
+            if (architecture.startsWith("Qwen3")) {
+                f.add(r, p + "self_attn.q_norm.weight", hd);
+                f.add(r, p + "self_attn.k_norm.weight", hd);
+            }
+            f.add(r, p + "mlp.gate_proj.weight", hidden, dim);
+            f.add(r, p + "mlp.up_proj.weight", hidden, dim);
+            f.add(r, p + "mlp.down_proj.weight", dim, hidden);
+            f.add(r, p + "input_layernorm.weight", dim);
+            f.add(r, p + "post_attention_layernorm.weight", dim);
+        }
+        f.add(r, "model.norm.weight", dim);
+        if (!tied) f.add(r, "lm_head.weight", vocab, dim);
+        return f;
+    }
+
+    private void add(Random r, String name, long... shape) {
+        long n = 1;
+        for (long d : shape) n *= d;
+        float[] v = new float[(int) n];
+        for (int i = 0; i < v.length; i++) v[i] = shape.length == 1 ? 1 + 0.1f * (float) r.nextGaussian() : 0.05f * (float) r.nextGaussian();
+        tensors.put(name, new Tensor(name, shape, v));
+    }
+
+    /** Writes config.json and the weights in {@code shards} files (an index when more than one); BF16 rounds the kept values. */
+    Path write(Path dir, String dtype, int shards) throws IOException {
+        Files.createDirectories(dir);
+        JSON.writeValue(dir.resolve("config.json").toFile(), config);
+        List<List<Tensor>> parts = new ArrayList<>();
+        for (int i = 0; i < shards; i++) parts.add(new ArrayList<>());
+        int i = 0;
+        for (Tensor t : tensors.values()) parts.get(i++ * shards / tensors.size()).add(t);
+        Map<String, String> weightMap = new LinkedHashMap<>();
+        for (int s = 0; s < shards; s++) {
+            String file = shards == 1 ? "model.safetensors" : String.format("model-%05d-of-%05d.safetensors", s + 1, shards);
+            writeSafetensors(dir.resolve(file), parts.get(s), dtype);
+            for (Tensor t : parts.get(s)) weightMap.put(t.name, file);
+        }
+        if (shards > 1) JSON.writeValue(dir.resolve("model.safetensors.index.json").toFile(), Map.of("metadata", Map.of(), "weight_map", weightMap));
+        return dir;
+    }
+
+    static void writeSafetensors(Path file, List<Tensor> tensors, String dtype) throws IOException {
+        int size = dtype.equals("F32") ? 4 : 2;
+        Map<String, Object> header = new LinkedHashMap<>();
+        header.put("__metadata__", Map.of("format", "pt"));
+        long off = 0;
+        for (Tensor t : tensors) {
+            long bytes = (long) t.values.length * size;
+            header.put(t.name, Map.of("dtype", dtype, "shape", t.shape, "data_offsets", List.of(off, off + bytes)));
+            off += bytes;
+        }
+        byte[] h = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (h.length + 7) / 8 * 8;
+        try (OutputStream out = Files.newOutputStream(file)) {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+            out.write(h);
+            out.write(" ".repeat(padded - h.length).getBytes(StandardCharsets.US_ASCII));
+            for (Tensor t : tensors) {
+                ByteBuffer b = ByteBuffer.allocate(t.values.length * size).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < t.values.length; i++) {
+                    if (size == 4) b.putFloat(t.values[i]);
+                    else {
+                        short v = dtype.equals("BF16") ? Quantizer.bf16(t.values[i]) : Float.floatToFloat16(t.values[i]);
+                        b.putShort(v);
+                        t.values[i] = dtype.equals("BF16") ? Float.intBitsToFloat(v << 16) : Float.float16ToFloat(v);
+                    }
+                }
+                out.write(b.array());
+            }
+        }
+    }
+}
