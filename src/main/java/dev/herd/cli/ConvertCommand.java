@@ -1,0 +1,110 @@
+package dev.herd.cli;
+
+import dev.herd.HerdException;
+import dev.herd.convert.DllamaConverter;
+import dev.herd.convert.GgufRequantizer;
+import dev.herd.convert.HfConverter;
+import dev.herd.convert.Progress;
+import dev.herd.convert.RandomModel;
+import dev.herd.format.DllamaTokenizerFile;
+import dev.herd.format.Llama2cCheckpoint;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tokenizer.TokenizerMetadata;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Any model file a user has (Hugging Face folder, llama2.c .bin, distributed-llama .m, GGUF) to one GGUF. */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = {"Convert a model to GGUF: a Hugging Face folder, a llama2.c .bin (with --tokenizer tokenizer.model),",
+                "a distributed-llama .m (with --tokenizer .t), a GGUF (to another weight type), or --random SHAPE."})
+final class ConvertCommand implements Callable<Integer> {
+    static final class Input {
+        @Option(names = "--model", paramLabel = "PATH", description = "Model folder or file to convert.")
+        Path model;
+
+        @Option(names = "--random", paramLabel = "SHAPE", description = "Random weights of a named shape (llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, tiny) or of a config.json.")
+        String random;
+    }
+
+    @ArgGroup(multiplicity = "1")
+    Input input;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "tokenizer.model, tokenizer.json or .t to embed (a Hugging Face folder's own is used by default).")
+    Path tokenizer;
+
+    @Option(names = "--output", required = true, paramLabel = "FILE", description = "The GGUF to write.")
+    Path output;
+
+    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32 (default: ${DEFAULT-VALUE}).")
+    String weightsFloatType;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of --random weights.")
+    long seed;
+
+    @Override
+    public Integer call() throws IOException {
+        GgmlType type = HfConverter.weightType(weightsFloatType);
+        long start = System.nanoTime();
+        Progress bar = new ProgressBar(System.err, "converting");
+        if (input.random != null) {
+            RandomModel.write(RandomModel.shapeOf(input.random), type, output, seed, tokenizerMetadata(tokenizer), bar);
+        } else {
+            convert(input.model, type, bar);
+        }
+        System.err.printf("wrote %s (%s) in %.1f s%n", output, ProgressBar.size(Files.size(output)), (System.nanoTime() - start) / 1e9);
+        return 0;
+    }
+
+    private void convert(Path in, GgmlType type, Progress bar) throws IOException {
+        if (!Files.exists(in)) throw new HerdException(in + ": no such file or folder");
+        if (Files.isDirectory(in)) {
+            Path tok = tokenizer != null ? tokenizer : in.resolve("tokenizer.json");
+            if (!Files.exists(tok)) tok = in.resolve("tokenizer.model");
+            HfConverter.convert(in, output, type, tokenizerMetadata(Files.exists(tok) ? tok : null), bar);
+        } else if (in.getFileName().toString().endsWith(".m")) {
+            DllamaConverter.convert(in, tokenizer, output, bar);
+        } else if (isGguf(in)) {
+            GgufRequantizer.convert(in, output, type, bar);
+        } else {
+            if (tokenizer == null) throw new HerdException("a llama2.c checkpoint has no tokenizer: add --tokenizer tokenizer.model");
+            Map<String, Object> tok = tokenizerMetadata(tokenizer);
+            if (type == GgmlType.F32) {
+                Llama2cCheckpoint.convert(in, output, tok);
+                return;
+            }
+            Path f32 = temp();
+            try {
+                Llama2cCheckpoint.convert(in, f32, tok);
+                GgufRequantizer.convert(f32, output, type, bar);
+            } finally {
+                Files.deleteIfExists(f32);
+            }
+        }
+    }
+
+    private Path temp() throws IOException {
+        Path dir = output.toAbsolutePath().getParent();
+        return Files.createTempFile(dir, "herd-convert-", ".gguf");
+    }
+
+    private static Map<String, Object> tokenizerMetadata(Path file) {
+        if (file == null) return Map.of();
+        if (file.getFileName().toString().endsWith(".t")) return DllamaTokenizerFile.read(file).metadata();
+        return TokenizerMetadata.read(file);
+    }
+
+    private static boolean isGguf(Path p) throws IOException {
+        try (InputStream in = Files.newInputStream(p)) {
+            return Arrays.equals(in.readNBytes(4), new byte[]{'G', 'G', 'U', 'F'});
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package dev.herd.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.herd.HerdException;
+import dev.herd.engine.Generator;
+import dev.herd.engine.Model;
+import dev.herd.tokenizer.TokenDecoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Benchmark run: generated text to stdout, one timing line per token and a summary to stderr. */
+@Command(name = "inference", mixinStandardHelpOptions = true, description = "Generate text from a prompt and report timings.")
+final class InferenceCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt.")
+    String prompt;
+
+    @Option(names = "--steps", required = true, paramLabel = "N", description = "Positions to run, the prompt included.")
+    int steps;
+
+    @Option(names = "--report", paramLabel = "FILE", description = "Write a JSON report: token ids and per-token timings.")
+    Path report;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintStream out = System.out, err = System.err;
+        try (Model m = model.open()) {
+            int[] ids = m.encodePrompt(prompt);
+            if (ids.length == 0) throw new HerdException("--prompt is empty and the model adds no BOS token");
+            int limit = Math.min(steps, m.llama.maxSeqLen());
+            if (ids.length >= limit) {
+                throw new HerdException("the prompt has " + ids.length + " tokens; --steps " + steps + " (context " + m.llama.maxSeqLen()
+                        + ") leaves no room to generate");
+            }
+            err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%n", m.name, m.llama.config.arch(),
+                    m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length);
+            TokenDecoder decoder = m.tokenizer.decoder();
+            List<Map<String, Object>> perToken = new ArrayList<>();
+            out.print(prompt);
+            out.flush();
+            Generator.Result r = new Generator(m.llama, sampling.sampler(m.llama.config.vocab()), m.eosIds())
+                    .generate(ids, 0, limit - ids.length, (token, nanos) -> {
+                        String piece = decoder.next(token);
+                        boolean first = perToken.isEmpty();
+                        double ms = nanos / 1e6;
+                        if (first) err.printf("Eval %8.2f ms | %d prompt tokens%n", ms, ids.length);
+                        else err.printf("Pred %8.2f ms | %s%n", ms, printable(piece));
+                        out.print(piece);
+                        out.flush();
+                        Map<String, Object> t = new LinkedHashMap<>();
+                        t.put("id", token);
+                        t.put("evalMs", ms);
+                        perToken.add(t);
+                    });
+            out.print(decoder.flush());
+            out.println();
+            double promptTokS = r.promptTokens() / (r.promptNanos() / 1e9);
+            int decoded = Math.max(r.tokens().length - 1, 0);
+            double decodeTokS = decoded == 0 ? 0 : decoded / (r.decodeNanos() / 1e9);
+            err.printf("Prompt:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", r.promptTokens(), promptTokS, r.promptNanos() / 1e6 / r.promptTokens());
+            err.printf("Decode:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", decoded, decodeTokS, decoded == 0 ? 0 : r.decodeNanos() / 1e6 / decoded);
+            err.printf("Stopped: %s%n", r.stop().name().toLowerCase());
+            if (report != null) {
+                Map<String, Object> json = new LinkedHashMap<>();
+                json.put("model", model.model.toString());
+                json.put("threads", model.threads);
+                json.put("prompt", prompt);
+                json.put("promptIds", ids);
+                json.put("generatedIds", r.tokens());
+                json.put("text", m.tokenizer.decode(r.tokens()));
+                json.put("stop", r.stop().name().toLowerCase());
+                json.put("promptMs", r.promptNanos() / 1e6);
+                json.put("promptTokensPerSecond", promptTokS);
+                json.put("decodeTokensPerSecond", decodeTokS);
+                json.put("tokens", perToken);
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(report.toFile(), json);
+            }
+        }
+        return 0;
+    }
+
+    /** A piece for a one-line log: control characters escaped. */
+    static String printable(String piece) {
+        return piece.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t");
+    }
+}

@@ -1,0 +1,35 @@
+package dev.herd.cli;
+
+import dev.herd.HerdException;
+import dev.herd.engine.Model;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** The flags that choose and size a model run, named as distributed-llama names them. */
+final class ModelOptions {
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Model file: GGUF, or distributed-llama .m (with --tokenizer).")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "Tokenizer (tokenizer.model, tokenizer.json or .t); optional when the GGUF carries one.")
+    Path tokenizer;
+
+    @Option(names = "--nthreads", defaultValue = "1", paramLabel = "N", description = "Compute threads (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--max-seq-len", defaultValue = "0", paramLabel = "N", description = "KV cache length; 0 = the model's context length.")
+    int maxSeqLen;
+
+    @Option(names = "--buffer-float-type", defaultValue = "q80", paramLabel = "TYPE",
+            description = "Type of the activations nodes exchange: q80 or f32 (default: ${DEFAULT-VALUE}).")
+    String bufferFloatType;
+
+    Model open() {
+        if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
+        if (maxSeqLen < 0) throw new HerdException("--max-seq-len must be >= 0, got " + maxSeqLen);
+        if (!bufferFloatType.equals("q80") && !bufferFloatType.equals("f32")) {
+            throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");
+        }
+        return Model.open(model, tokenizer, maxSeqLen, threads);
+    }
+}

@@ -1,0 +1,57 @@
+package dev.herd.convert;
+
+import dev.herd.HerdException;
+import dev.herd.format.GgufFile;
+import dev.herd.format.GgufWriter;
+import dev.herd.format.Quantizer;
+import dev.herd.tensor.GgmlType;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * GGUF to GGUF with another weight type: every matrix ({@code .weight} with two dimensions) is decoded and encoded
+ * row by row; vectors (norms) and everything else are copied. Metadata is kept, {@code general.file_type} updated.
+ */
+public final class GgufRequantizer {
+    private GgufRequantizer() {}
+
+    public static void convert(Path in, Path out, GgmlType target, Progress progress) {
+        try (GgufFile f = GgufFile.open(in)) {
+            GgufWriter w = new GgufWriter();
+            f.metadata().forEach(w::put);
+            w.put("general.file_type", HfConverter.fileType(target));
+            var infos = f.tensors().values();
+            long total = 0;
+            for (GgufFile.TensorInfo t : infos) total += typeOf(t, target).bytes(t.elements());
+            Progress.Tracker tracker = progress.tracker(infos.size(), total);
+            for (GgufFile.TensorInfo t : infos) {
+                GgmlType type = typeOf(t, target);
+                if (t.type() == null) throw new HerdException(in + ": tensor '" + t.name() + "' has unknown type id " + t.typeId());
+                w.tensor(t.name(), type, t.dims(), o -> {
+                    int cols = (int) t.dims()[0];
+                    long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
+                    var src = f.bytes(t.name());
+                    float[] row = new float[cols];
+                    byte[] buf = new byte[(int) type.bytes(cols)];
+                    for (long r = 0; r < rows; r++) {
+                        Quantizer.decode(t.type(), src, r * rowBytes, row, 0, cols);
+                        Quantizer.encode(type, row, 0, cols, buf, 0);
+                        o.write(buf);
+                        tracker.add(buf.length);
+                    }
+                    tracker.tensorDone();
+                });
+            }
+            w.write(out);
+        } catch (IOException e) {
+            throw new HerdException(out + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Matrices whose rows hold whole blocks take the target type; the rest keep theirs. */
+    private static GgmlType typeOf(GgufFile.TensorInfo t, GgmlType target) {
+        boolean matrix = t.dims().length == 2 && t.name().endsWith(".weight") && t.dims()[0] % target.blockSize == 0;
+        return matrix ? target : t.type();
+    }
+}

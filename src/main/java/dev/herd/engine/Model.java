@@ -1,0 +1,94 @@
+package dev.herd.engine;
+
+import dev.herd.HerdException;
+import dev.herd.format.DllamaModel;
+import dev.herd.format.DllamaTokenizerFile;
+import dev.herd.format.GgufFile;
+import dev.herd.model.LlamaConfig;
+import dev.herd.model.Weights;
+import dev.herd.tokenizer.ChatTemplate;
+import dev.herd.tokenizer.Tokenizer;
+import dev.herd.tokenizer.Tokenizers;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A model ready to run: the mapped file (GGUF, or a distributed-llama .m seen as one), the forward pass and the
+ * tokenizer (from the file's metadata, or from a separate tokenizer file).
+ */
+public final class Model implements AutoCloseable {
+    /** Tokens per forward chunk in prompt evaluation: weights are read once per chunk. */
+    public static final int BATCH = 32;
+
+    public final String name;
+    public final GgufFile file;
+    public final Llama llama;
+    public final Tokenizer tokenizer;
+
+    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer) {
+        this.name = name;
+        this.file = file;
+        this.llama = llama;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * @param tokenizerPath null to use the tokenizer in the model file
+     * @param maxSeqLen     KV cache length; 0 for the model's context length
+     */
+    public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads) {
+        if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
+        GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
+        try {
+            Tokenizer tokenizer = tokenizerPath != null && !isDllama(modelPath) ? Tokenizers.fromFile(tokenizerPath) : tokenizerOf(file);
+            LlamaConfig config = LlamaConfig.from(file);
+            if (tokenizer.vocabSize() > config.vocab()) {
+                throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
+            }
+            int seqLen = maxSeqLen > 0 ? Math.min(maxSeqLen, config.contextLength()) : config.contextLength();
+            Llama llama = new Llama(config, Weights.from(file, config), seqLen, threads, BATCH);
+            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    private static boolean isDllama(Path p) {
+        return p.getFileName().toString().endsWith(".m");
+    }
+
+    private static Map<String, Object> dllamaTokenizer(Path t) {
+        if (t == null) throw new HerdException("a distributed-llama .m model needs its tokenizer: add --tokenizer FILE.t");
+        return DllamaTokenizerFile.read(t).metadata();
+    }
+
+    private static Tokenizer tokenizerOf(GgufFile file) {
+        if (!file.has("tokenizer.ggml.model")) {
+            throw new HerdException(file.path() + ": the model file carries no tokenizer: add --tokenizer (tokenizer.model, tokenizer.json or .t)");
+        }
+        return Tokenizers.fromGguf(file);
+    }
+
+    /** The chat template the model file declares (recognised by its markers), else one guessed from its tokens. */
+    public ChatTemplate chatTemplate() {
+        return ChatTemplate.detect(file.string("tokenizer.chat_template", null), tokenizer);
+    }
+
+    /** Prompt text to token ids, with BOS when the tokenizer asks for it. */
+    public int[] encodePrompt(String text) {
+        return tokenizer.withBos(tokenizer.encode(text));
+    }
+
+    public int[] eosIds() {
+        return tokenizer.eos().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Override
+    public void close() {
+        llama.close();
+        file.close();
+    }
+}
