@@ -49,6 +49,7 @@ class TokenizerTest {
         Tokenizer spm = Resources.spm();
         assertThat(spm.encode("</s>")).hasSizeGreaterThan(1);
         assertThat(spm.encodeWithSpecials("Hi</s>")).containsExactly(6324, 2);
+        assertThat(spm.encodeWithSpecials("<s></s><unk>")).containsExactly(1, 2, 0);
         // like SentencePiece, the prefix space goes even after a leading BOS (llama.cpp would keep it there)
         assertThat(spm.decode(spm.encodeWithSpecials("<s>Hi</s>"))).isEqualTo("Hi");
     }
