@@ -122,7 +122,7 @@ class TokenizerTest {
             long start = System.nanoTime();
             int[] ids = t.encode(text);
             long ms = (System.nanoTime() - start) / 1_000_000;
-            assertThat(ms).as(t.getClass().getSimpleName() + " ms for 8 KB").isLessThan(500);
+            assertThat(ms).as(t.getClass().getSimpleName() + " ms for 8 KB").isLessThan(1000); // about 50 ms on an idle core
             assertThat(t.decode(ids)).isEqualTo(text);
         }
     }
