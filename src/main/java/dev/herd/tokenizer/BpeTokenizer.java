@@ -79,7 +79,7 @@ final class BpeTokenizer extends VocabTokenizer {
         }
         Ids out = new Ids();
         for (int i = 0; i >= 0; i = next[i]) {
-            if (id[i] >= 0) out.add(id[i]); // a character that is no token has no bytes to fall back on here
+            if (id[i] >= 0) out.add(id[i]); // a byte character missing from the vocabulary is dropped, as in llama.cpp
         }
         return out.toArray();
     }

@@ -18,8 +18,8 @@ final class SpmTokenizer extends VocabTokenizer {
         super(vocab);
         this.scores = scores;
         this.addSpacePrefix = addSpacePrefix;
-        int unknown = 0;
-        while (unknown < vocab.types().length - 1 && vocab.types()[unknown] != Vocabulary.UNKNOWN) unknown++;
+        int unknown = 0; // the first token of type unknown, else id 0
+        for (int i = vocab.types().length - 1; i >= 0; i--) if (vocab.types()[i] == Vocabulary.UNKNOWN) unknown = i;
         for (int b = 0; b < 256; b++) {
             // like llama.cpp: the byte token, else the byte as a one-character token; beyond that the unknown token
             int id = vocab.id("<0x%02X>".formatted(b));

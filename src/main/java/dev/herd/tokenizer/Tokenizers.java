@@ -41,7 +41,7 @@ public final class Tokenizers {
             case "llama" -> new SpmTokenizer(
                     Vocabulary.of(tokens, types, id(meta, "tokenizer.ggml.bos_token_id", 1), id(meta, "tokenizer.ggml.eos_token_id", 2),
                             flag(meta, "tokenizer.ggml.add_bos_token", true)),
-                    get(meta, "tokenizer.ggml.scores", float[].class, source),
+                    meta.get("tokenizer.ggml.scores") instanceof float[] scores ? scores : new float[tokens.length], // optional in llama.cpp
                     flag(meta, "tokenizer.ggml.add_space_prefix", true));
             case "gpt2" -> {
                 String pre = meta.get("tokenizer.ggml.pre") instanceof String s ? s : "default";

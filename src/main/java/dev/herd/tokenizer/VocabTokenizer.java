@@ -2,6 +2,7 @@ package dev.herd.tokenizer;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -25,35 +26,44 @@ abstract sealed class VocabTokenizer implements Tokenizer permits SpmTokenizer, 
 
     @Override
     public int[] encodeWithSpecials(String text) {
-        return encode(text, vocab.controls());
+        return encode(text, vocab.specials());
     }
 
-    /** Splits at the leftmost, longest special text; the rest is plain text. */
+    /**
+     * Cuts the text at special-token texts as llama.cpp does (each special, longest first, is cut out of all text
+     * still plain), then tokenizes the plain pieces, telling each whether a special token came before it.
+     */
     private int[] encode(String text, List<String> specials) {
+        List<Object> fragments = new ArrayList<>(); // plain String or special Integer id
+        if (!text.isEmpty()) fragments.add(text);
+        for (String special : specials) {
+            for (int f = 0; f < fragments.size(); f++) {
+                if (!(fragments.get(f) instanceof String plain) || !plain.contains(special)) continue;
+                List<Object> parts = new ArrayList<>();
+                int from = 0;
+                for (int at = plain.indexOf(special); at >= 0; at = plain.indexOf(special, from)) {
+                    if (at > from) parts.add(plain.substring(from, at));
+                    parts.add(vocab.id(special));
+                    from = at + special.length();
+                }
+                if (from < plain.length()) parts.add(plain.substring(from));
+                fragments.remove(f);
+                fragments.addAll(f, parts);
+                f += parts.size() - 1;
+            }
+        }
         Ids out = new Ids();
         boolean afterSpecial = true;
-        int start = 0;
-        for (int i = 0; i < text.length(); ) {
-            String special = specials.isEmpty() ? null : specialAt(text, i, specials);
-            if (special == null) {
-                i++;
-                continue;
+        for (Object fragment : fragments) {
+            if (fragment instanceof String plain) {
+                encodeText(plain, afterSpecial, out);
+                afterSpecial = false;
+            } else {
+                out.add((Integer) fragment);
+                afterSpecial = true;
             }
-            if (i > start) encodeText(text.substring(start, i), afterSpecial, out);
-            out.add(vocab.id(special));
-            afterSpecial = true;
-            i += special.length();
-            start = i;
         }
-        if (start < text.length()) encodeText(text.substring(start), afterSpecial, out);
         return out.toArray();
-    }
-
-    private static String specialAt(String text, int i, List<String> specials) {
-        for (String s : specials) {
-            if (text.startsWith(s, i)) return s;
-        }
-        return null;
     }
 
     @Override

@@ -9,9 +9,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Token texts, llama.cpp token types and special ids. */
+/**
+ * Token texts, llama.cpp token types and special ids. specials holds the texts of control, unknown and user-defined
+ * tokens, userDefined those of user-defined ones only, both longest first.
+ */
 record Vocabulary(String[] tokens, int[] types, Map<String, Integer> ids, int bos, Set<Integer> eos, boolean addBos,
-                  List<String> controls, List<String> userDefined) {
+                  List<String> specials, List<String> userDefined) {
 
     static final int NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
 
@@ -21,25 +24,25 @@ record Vocabulary(String[] tokens, int[] types, Map<String, Integer> ids, int bo
 
     static Vocabulary of(String[] tokens, int[] types, int bos, int eos, boolean addBos) {
         Map<String, Integer> ids = HashMap.newHashMap(tokens.length);
-        for (int i = 0; i < tokens.length; i++) ids.putIfAbsent(tokens[i], i);
+        for (int i = 0; i < tokens.length; i++) ids.put(tokens[i], i); // a later duplicate wins, as in llama.cpp
         Set<Integer> eosSet = new LinkedHashSet<>();
         if (eos >= 0) eosSet.add(eos);
-        List<String> controls = new ArrayList<>(), userDefined = new ArrayList<>();
+        List<String> specials = new ArrayList<>(), userDefined = new ArrayList<>();
         for (int i = 0; i < tokens.length; i++) {
             switch (types[i]) {
                 case CONTROL, UNKNOWN -> {
-                    controls.add(tokens[i]);
+                    specials.add(tokens[i]);
                     if (types[i] == CONTROL && END_OF_TURN.contains(tokens[i])) eosSet.add(i);
                 }
                 case USER_DEFINED -> userDefined.add(tokens[i]);
                 default -> {}
             }
         }
-        // llama.cpp matches longer special texts first
-        controls.addAll(userDefined);
-        controls.sort(Comparator.comparingInt(String::length).reversed());
+        // llama.cpp cuts out longer special texts first
+        specials.addAll(userDefined);
+        specials.sort(Comparator.comparingInt(String::length).reversed());
         userDefined.sort(Comparator.comparingInt(String::length).reversed());
-        return new Vocabulary(tokens, types, ids, bos, Collections.unmodifiableSet(eosSet), addBos, List.copyOf(controls), List.copyOf(userDefined));
+        return new Vocabulary(tokens, types, ids, bos, Collections.unmodifiableSet(eosSet), addBos, List.copyOf(specials), List.copyOf(userDefined));
     }
 
     int id(String text) {

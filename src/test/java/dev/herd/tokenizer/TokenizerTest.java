@@ -49,6 +49,7 @@ class TokenizerTest {
         Tokenizer spm = Resources.spm();
         assertThat(spm.encode("</s>")).hasSizeGreaterThan(1);
         assertThat(spm.encodeWithSpecials("Hi</s>")).containsExactly(6324, 2);
+        assertThat(spm.encodeWithSpecials("<s></s><unk>")).containsExactly(1, 2, 0);
         // like SentencePiece, the prefix space goes even after a leading BOS (llama.cpp would keep it there)
         assertThat(spm.decode(spm.encodeWithSpecials("<s>Hi</s>"))).isEqualTo("Hi");
     }
@@ -121,7 +122,7 @@ class TokenizerTest {
             long start = System.nanoTime();
             int[] ids = t.encode(text);
             long ms = (System.nanoTime() - start) / 1_000_000;
-            assertThat(ms).as(t.getClass().getSimpleName() + " ms for 8 KB").isLessThan(500);
+            assertThat(ms).as(t.getClass().getSimpleName() + " ms for 8 KB").isLessThan(1000); // about 50 ms on an idle core
             assertThat(t.decode(ids)).isEqualTo(text);
         }
     }

@@ -1,5 +1,6 @@
 package dev.herd.tokenizer;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -20,6 +21,14 @@ class VectorsTest {
 
     static List<Resources.Vector> bpe() {
         return Resources.vectors("ggml-vocab-llama-bpe.gguf");
+    }
+
+    @Test
+    void expectedIdsCarryNoBos() {
+        for (var vectors : List.of(spm(), bpe())) {
+            assertThat(vectors).filteredOn(v -> v.text().isEmpty()).singleElement().extracting(Resources.Vector::ids).isEqualTo(new int[0]);
+            assertThat(vectors).noneMatch(v -> v.ids().length > 0 && (v.ids()[0] == 1 || v.ids()[0] == 128000));
+        }
     }
 
     @ParameterizedTest(name = "{0}")
