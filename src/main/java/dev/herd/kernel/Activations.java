@@ -16,6 +16,8 @@ public final class Activations {
     final short[] q;
     /** One scale per block of 32 values. */
     final float[] scales;
+    /** q times its scale, for batches: batched kernels multiply floats (see {@link RowKernel}). Valid if batch > 1. */
+    final float[] dequantized;
     int batch = 1;
 
     public Activations(int n, int capacity) {
@@ -25,6 +27,7 @@ public final class Activations {
         this.values = new float[n * capacity];
         this.q = new short[n * capacity];
         this.scales = new float[n / BLOCK * capacity];
+        this.dequantized = new float[capacity > 1 ? n * capacity : 0];
     }
 
     public int batch() {
@@ -41,6 +44,9 @@ public final class Activations {
         int blocks = batch * n / BLOCK;
         int from = ComputePool.start(blocks, index, count), to = ComputePool.start(blocks, index + 1, count);
         Quant.quantizeQ8(values, q, scales, from, to);
+        if (batch > 1) {
+            for (int i = from * BLOCK; i < to * BLOCK; i++) dequantized[i] = q[i] * scales[i / BLOCK];
+        }
     }
 
     public void quantize() {

@@ -59,7 +59,7 @@ public final class ComputePool implements AutoCloseable {
         } catch (Throwable t) {
             mine = t;
         }
-        while (pending.get() != 0) Thread.onSpinWait();
+        for (int spins = 0; pending.get() != 0; spins++) backOff(spins);
         this.op = null;
         Throwable theirs = failure;
         failure = null;
@@ -76,11 +76,11 @@ public final class ComputePool implements AutoCloseable {
         long seen = 0;
         while (!closed) {
             long spinStart = System.nanoTime();
-            while (generation == seen && !closed) {
+            for (int spins = 0; generation == seen && !closed; spins++) {
                 if (System.nanoTime() - spinStart > SPIN_NANOS) {
                     LockSupport.parkNanos(this, 50_000_000);
                 } else {
-                    Thread.onSpinWait();
+                    backOff(spins);
                 }
             }
             if (closed) return;
@@ -91,6 +91,18 @@ public final class ComputePool implements AutoCloseable {
                 failure = t;
             }
             pending.decrementAndGet();
+        }
+    }
+
+    /**
+     * Spins briefly, then yields: when the machine has fewer free cores than threads, the thread being waited for
+     * may be off-CPU, and pure spinning then burns whole scheduler slices (milliseconds per op) before it runs.
+     */
+    private static void backOff(int spins) {
+        if (spins < 200) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
         }
     }
 

@@ -3,7 +3,6 @@ package dev.herd.kernel;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
@@ -14,13 +13,19 @@ public final class Kernels {
     static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    private static final Kernel Q4_0 = new Q4Kernel();
+    private static final Kernel Q8_0 = new Q8Kernel();
+    private static final Kernel F32_KERNEL = new FloatKernels.F32();
+    private static final Kernel F16_KERNEL = new FloatKernels.F16();
+    private static final Kernel BF16_KERNEL = new FloatKernels.BF16();
+
     public static Kernel of(GgmlType type) {
         return switch (type) {
-            case F32 -> SCALAR_F32;
-            case F16 -> SCALAR_F16;
-            case BF16 -> SCALAR_BF16;
-            case Q8_0 -> SCALAR_Q8_0;
-            case Q4_0 -> SCALAR_Q4_0;
+            case F32 -> F32_KERNEL;
+            case F16 -> F16_KERNEL;
+            case BF16 -> BF16_KERNEL;
+            case Q8_0 -> Q8_0;
+            case Q4_0 -> Q4_0;
             default -> throw new IllegalArgumentException("no kernel for " + type);
         };
     }
@@ -30,56 +35,4 @@ public final class Kernels {
         int from = ComputePool.start(w.rows(), index, count), to = ComputePool.start(w.rows(), index + 1, count);
         if (from < to) of(w.type()).matmul(w, x, out, from, w.rows(), from, to);
     }
-
-    private abstract static class Scalar implements Kernel {
-        abstract float weight(MemorySegment row, int i);
-
-        @Override
-        public void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
-            for (int r = rowFrom; r < rowTo; r++) {
-                MemorySegment row = w.data().asSlice(r * w.rowBytes(), w.rowBytes());
-                for (int b = 0; b < x.batch; b++) {
-                    float sum = 0;
-                    for (int i = 0; i < w.cols(); i++) sum += weight(row, i) * x.values[b * x.n + i];
-                    out[b * outStride + outOffset + r - rowFrom] = sum;
-                }
-            }
-        }
-
-        @Override
-        public boolean needsQuantized() {
-            return false;
-        }
-    }
-
-    static final Kernel SCALAR_F32 = new Scalar() {
-        float weight(MemorySegment row, int i) {
-            return row.getAtIndex(F32, i);
-        }
-    };
-    static final Kernel SCALAR_F16 = new Scalar() {
-        float weight(MemorySegment row, int i) {
-            return Float.float16ToFloat(row.getAtIndex(F16, i));
-        }
-    };
-    static final Kernel SCALAR_BF16 = new Scalar() {
-        float weight(MemorySegment row, int i) {
-            return Float.intBitsToFloat(row.getAtIndex(F16, i) << 16);
-        }
-    };
-    static final Kernel SCALAR_Q8_0 = new Scalar() {
-        float weight(MemorySegment row, int i) {
-            long block = i / 32 * 34L;
-            return Float.float16ToFloat(row.get(F16, block)) * row.get(ValueLayout.JAVA_BYTE, block + 2 + i % 32);
-        }
-    };
-    static final Kernel SCALAR_Q4_0 = new Scalar() {
-        float weight(MemorySegment row, int i) {
-            long block = i / 32 * 18L;
-            int j = i % 32;
-            int packed = row.get(ValueLayout.JAVA_BYTE, block + 2 + (j & 15)) & 0xff;
-            int nibble = j < 16 ? packed & 15 : packed >>> 4;
-            return Float.float16ToFloat(row.get(F16, block)) * (nibble - 8);
-        }
-    };
 }

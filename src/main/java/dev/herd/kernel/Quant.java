@@ -13,7 +13,12 @@ public final class Quant {
             float d = amax / 127f;
             float id = d != 0 ? 1f / d : 0f;
             scales[b] = d;
-            for (int i = 0; i < Activations.BLOCK; i++) q[base + i] = (short) Math.round(x[base + i] * id);
+            for (int i = 0; i < Activations.BLOCK; i++) q[base + i] = (short) roundHalfAway(x[base + i] * id);
         }
+    }
+
+    /** C's roundf: halves round away from zero (Math.round rounds -2.5 to -2, ggml to -3). */
+    static int roundHalfAway(float v) {
+        return v < 0 ? -Math.round(-v) : Math.round(v);
     }
 }

@@ -1,0 +1,51 @@
+package dev.herd.kernel;
+
+import dev.herd.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/** The scalar reference: every weight dequantized on its own, products summed in double. */
+final class Oracle {
+    private Oracle() {}
+
+    static float weight(Tensor w, int r, int i) {
+        MemorySegment row = w.data().asSlice(r * w.rowBytes(), w.rowBytes());
+        return switch (w.type()) {
+            case F32 -> row.getAtIndex(Kernels.F32, i);
+            case F16 -> Float.float16ToFloat(row.getAtIndex(Kernels.F16, i));
+            case BF16 -> Float.intBitsToFloat(row.getAtIndex(Kernels.F16, i) << 16);
+            case Q8_0 -> {
+                long block = i / 32 * 34L;
+                yield Float.float16ToFloat(row.get(Kernels.F16, block)) * row.get(ValueLayout.JAVA_BYTE, block + 2 + i % 32);
+            }
+            case Q4_0 -> {
+                long block = i / 32 * 18L;
+                int j = i % 32;
+                int packed = row.get(ValueLayout.JAVA_BYTE, block + 2 + (j & 15)) & 0xff;
+                int nibble = j < 16 ? packed & 15 : packed >>> 4;
+                yield Float.float16ToFloat(row.get(Kernels.F16, block)) * (nibble - 8);
+            }
+            default -> throw new IllegalArgumentException(w.type().toString());
+        };
+    }
+
+    /** The activation a kernel of this weight type multiplies: Q8_0-rounded for quantized weights. */
+    static float input(Tensor w, Activations x, int b, int i) {
+        int k = b * x.n + i;
+        return w.type().quantized() ? x.q[k] * x.scales[k / Activations.BLOCK] : x.values[k];
+    }
+
+    static double dot(Tensor w, int r, Activations x, int b) {
+        double sum = 0;
+        for (int i = 0; i < w.cols(); i++) sum += (double) weight(w, r, i) * input(w, x, b, i);
+        return sum;
+    }
+
+    /** Sum of |w_i x_i|: float rounding errors of a dot product scale with it, not with the result. */
+    static double magnitude(Tensor w, int r, Activations x, int b) {
+        double sum = 0;
+        for (int i = 0; i < w.cols(); i++) sum += Math.abs((double) weight(w, r, i) * input(w, x, b, i));
+        return sum;
+    }
+}
