@@ -16,6 +16,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -102,7 +103,7 @@ public final class Safetensors {
 
     private static Iterable<Path> files(Path path) {
         if (!Files.exists(path)) throw new HerdException(path + ": no such file or folder");
-        if (!Files.isDirectory(path)) return java.util.List.of(path);
+        if (!Files.isDirectory(path)) return List.of(path);
         Path index = path.resolve("model.safetensors.index.json");
         TreeSet<Path> files = new TreeSet<>();
         if (Files.exists(index)) {
