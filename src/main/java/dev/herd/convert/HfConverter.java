@@ -12,7 +12,8 @@ import dev.herd.tensor.GgmlType;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,6 +27,7 @@ import java.util.Map;
  * mapped safetensors one row at a time, so the heap holds a row, never a tensor.
  */
 public final class HfConverter {
+    static long windowBytes = 64 << 20; // tests shrink it to cross many windows
     private static final Map<String, String> ARCHS = Map.of(
             "LlamaForCausalLM", "llama", "MistralForCausalLM", "llama", "Qwen3ForCausalLM", "qwen3");
     private static final Map<String, String> LAYER_NAMES = Map.ofEntries(
@@ -55,35 +57,34 @@ public final class HfConverter {
      */
     public static void convert(Path dir, Path out, GgmlType weights, Map<String, Object> extra, Progress progress) {
         ModelConfig cfg = config(dir);
-        try (Safetensors st = Safetensors.open(dir)) {
-            ModelConfig model = !cfg.tied() && !st.has("lm_head.weight") ? tie(cfg) : cfg; // some configs omit tie_word_embeddings
-            List<TensorSpec> specs = model.tensors();
-            check(st, specs, weights);
-            GgufWriter w = new GgufWriter();
-            model.metadata().forEach(w::put);
-            w.put("general.name", dir.toAbsolutePath().normalize().getFileName().toString());
-            w.put("general.file_type", fileType(weights));
-            tokenIds(dir).forEach(w::put);
-            extra.forEach(w::put);
-            Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> s.type(weights).bytes(s.elements())).sum());
-            for (TensorSpec s : specs) {
-                GgmlType type = s.type(weights);
-                GgufWriter.TensorSource source = s.kind() == Kind.ROPE
-                        ? o -> {
-                            Quantizer.write(GgmlType.F32, model.ropeFreqs(), 0, s.cols(), o);
-                            tracker.add(4L * s.cols());
-                        }
-                        : o -> copyRows(st.get(hfName(s.name())), s, type, permuteHeads(model, s), o, tracker);
-                w.tensor(s.name(), type, s.dims(), o -> {
-                    source.write(o);
-                    tracker.tensorDone();
-                });
-            }
+        Safetensors st = Safetensors.open(dir);
+        ModelConfig model = !cfg.tied() && !st.has("lm_head.weight") ? tie(cfg) : cfg; // some configs omit tie_word_embeddings
+        List<TensorSpec> specs = model.tensors();
+        check(st, specs, weights);
+        GgufWriter w = new GgufWriter();
+        model.metadata().forEach(w::put);
+        w.put("general.name", dir.toAbsolutePath().normalize().getFileName().toString());
+        w.put("general.file_type", fileType(weights));
+        tokenIds(dir).forEach(w::put);
+        extra.forEach(w::put);
+        Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> s.type(weights).bytes(s.elements())).sum());
+        for (TensorSpec s : specs) {
+            GgmlType type = s.type(weights);
+            GgufWriter.TensorSource source = s.kind() == Kind.ROPE
+                    ? o -> {
+                        Quantizer.write(GgmlType.F32, model.ropeFreqs(), 0, s.cols(), o);
+                        tracker.add(4L * s.cols());
+                    }
+                    : o -> copyRows(st.get(hfName(s.name())), s, type, permuteHeads(model, s), o, tracker);
+            w.tensor(s.name(), type, s.dims(), o -> {
+                source.write(o);
+                tracker.tensorDone();
+            });
+        }
+        try {
             w.write(out);
         } catch (IOException e) {
             throw new HerdException(out + ": cannot write (" + e.getMessage() + ")", e);
-        } catch (UncheckedIOException e) {
-            throw new HerdException(out + ": cannot write (" + e.getCause().getMessage() + ")", e);
         }
     }
 
@@ -167,17 +168,30 @@ public final class HfConverter {
         return r - w + (w % 2) * half + w / 2;
     }
 
+    /**
+     * Streams rows through mapped windows of about 64 MiB, unmapped as soon as they are done, so resident memory
+     * stays near one window. Windows hold whole heads because the permutation moves rows only within a head.
+     */
     private static void copyRows(Safetensors.Entry e, TensorSpec s, GgmlType type, int heads, OutputStream out,
                                  Progress.Tracker tracker) throws IOException {
-        int cols = s.cols();
+        int cols = s.cols(), rows = s.rows();
+        long srcRowBytes = e.bytes() / rows;
+        int unit = heads > 0 ? rows / heads : 1;
+        int window = (int) Math.max(unit, windowBytes / srcRowBytes / unit * unit);
         float[] row = new float[cols];
         byte[] bytes = new byte[(int) type.bytes(cols)];
-        for (int r = 0; r < s.rows(); r++) {
-            int src = heads > 0 ? permutedRow(r, s.rows(), heads) : r;
-            Safetensors.read(e, (long) src * cols, row, 0, cols);
-            Quantizer.encode(type, row, 0, cols, bytes, 0);
-            out.write(bytes);
-            tracker.add(bytes.length);
+        for (int first = 0; first < rows; first += window) {
+            int n = Math.min(window, rows - first);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment data = Safetensors.map(e, first * srcRowBytes, n * srcRowBytes, arena);
+                for (int r = 0; r < n; r++) {
+                    int src = heads > 0 ? permutedRow(first + r, rows, heads) - first : r;
+                    Safetensors.read(e, data, (long) src * cols, row, 0, cols);
+                    Quantizer.encode(type, row, 0, cols, bytes, 0);
+                    out.write(bytes);
+                    tracker.add(bytes.length);
+                }
+            }
         }
     }
 

@@ -14,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -135,7 +136,7 @@ public final class DllamaModel {
     private static List<TensorSpec> order(ModelConfig c) {
         Map<String, TensorSpec> byName = new HashMap<>();
         for (TensorSpec s : c.tensors()) byName.put(s.name(), s);
-        List<String> names = new java.util.ArrayList<>(List.of("token_embd.weight"));
+        List<String> names = new ArrayList<>(List.of("token_embd.weight"));
         for (int l = 0; l < c.layers(); l++) {
             String b = "blk." + l + ".";
             for (String n : List.of("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up")) names.add(b + n + ".weight");

@@ -3,6 +3,7 @@ package dev.herd.format;
 import dev.herd.HerdException;
 
 import java.io.IOException;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
@@ -35,7 +36,7 @@ public record DllamaTokenizerFile(byte[][] tokens, float[] scores, int bos, int[
         }
         try {
             return parse(path, b);
-        } catch (java.nio.BufferUnderflowException e) {
+        } catch (BufferUnderflowException e) {
             throw new HerdException(path + ": truncated at byte " + b.position());
         }
     }

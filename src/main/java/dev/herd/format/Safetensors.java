@@ -8,7 +8,7 @@ import dev.herd.tensor.GgmlType;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -16,15 +16,17 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
  * Hugging Face safetensors: one file, or a folder (sharded through model.safetensors.index.json, or every
- * *.safetensors file in it). Files are memory-mapped; tensors are read as F32 a slice at a time.
+ * *.safetensors file in it). Opening reads only the headers; callers map a window of a tensor at a time
+ * into an arena they close, so resident memory stays at one window, not the model.
  */
-public final class Safetensors implements AutoCloseable {
+public final class Safetensors {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<String, Integer> SIZES = Map.ofEntries(
             Map.entry("F64", 8), Map.entry("F32", 4), Map.entry("F16", 2), Map.entry("BF16", 2),
@@ -32,8 +34,8 @@ public final class Safetensors implements AutoCloseable {
             Map.entry("U64", 8), Map.entry("U32", 4), Map.entry("U16", 2), Map.entry("U8", 1), Map.entry("BOOL", 1),
             Map.entry("F8_E4M3", 1), Map.entry("F8_E5M2", 1));
 
-    /** One tensor: dtype as safetensors names it, shape slowest-first, and its bytes in the mapped file. */
-    public record Entry(String name, String dtype, long[] shape, MemorySegment data, Path file) {
+    /** One tensor: dtype as safetensors names it, shape slowest-first, and where its bytes lie in its file. */
+    public record Entry(String name, String dtype, long[] shape, Path file, long offset, long bytes) {
         public long elements() {
             long n = 1;
             for (long d : shape) n *= d;
@@ -43,24 +45,16 @@ public final class Safetensors implements AutoCloseable {
 
     private final Path path;
     private final Map<String, Entry> tensors;
-    private final Arena arena;
 
-    private Safetensors(Path path, Map<String, Entry> tensors, Arena arena) {
+    private Safetensors(Path path, Map<String, Entry> tensors) {
         this.path = path;
         this.tensors = tensors;
-        this.arena = arena;
     }
 
     public static Safetensors open(Path path) {
-        Arena arena = Arena.ofShared();
-        try {
-            Map<String, Entry> tensors = new LinkedHashMap<>();
-            for (Path file : files(path)) parse(file, arena, tensors);
-            return new Safetensors(path, tensors, arena);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        Map<String, Entry> tensors = new LinkedHashMap<>();
+        for (Path file : files(path)) parse(file, tensors);
+        return new Safetensors(path, tensors);
     }
 
     public Path path() {
@@ -92,20 +86,24 @@ public final class Safetensors implements AutoCloseable {
         };
     }
 
-    /** Reads {@code n} elements starting at element {@code from} as F32. */
-    public static void read(Entry e, long from, float[] dst, int off, int n) {
-        GgmlType t = floatType(e);
-        Quantizer.decode(t, e.data, from * t.bytes(1), dst, off, n);
+    /** Maps {@code bytes} bytes of the tensor from byte {@code from} (memory-mapped, unmapped when {@code arena} closes). */
+    public static MemorySegment map(Entry e, long from, long bytes, Arena arena) {
+        try (FileChannel ch = FileChannel.open(e.file, StandardOpenOption.READ)) {
+            return ch.map(FileChannel.MapMode.READ_ONLY, e.offset + from, bytes, arena);
+        } catch (IOException x) {
+            throw new HerdException(e.file + ": cannot read (" + x.getMessage() + ")", x);
+        }
     }
 
-    @Override
-    public void close() {
-        arena.close();
+    /** Reads {@code n} elements as F32 from element {@code from} of a window mapped with {@link #map}. */
+    public static void read(Entry e, MemorySegment window, long from, float[] dst, int off, int n) {
+        GgmlType t = floatType(e);
+        Quantizer.decode(t, window, from * t.bytes(1), dst, off, n);
     }
 
     private static Iterable<Path> files(Path path) {
         if (!Files.exists(path)) throw new HerdException(path + ": no such file or folder");
-        if (!Files.isDirectory(path)) return java.util.List.of(path);
+        if (!Files.isDirectory(path)) return List.of(path);
         Path index = path.resolve("model.safetensors.index.json");
         TreeSet<Path> files = new TreeSet<>();
         if (Files.exists(index)) {
@@ -136,39 +134,44 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
-    private static void parse(Path file, Arena arena, Map<String, Entry> out) {
-        MemorySegment map;
+    private static void parse(Path file, Map<String, Entry> out) {
+        long size;
+        byte[] headerBytes;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            map = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            size = ch.size();
+            if (size < 8) throw new HerdException(file + ": too short for a safetensors file (" + size + " bytes)");
+            ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(length, 0);
+            long n = length.getLong(0);
+            if (n <= 0 || n > size - 8 || n > 100_000_000) {
+                throw new HerdException(file + ": bad safetensors header length " + Long.toUnsignedString(n)
+                        + " (file has " + size + " bytes): not a safetensors file, or truncated");
+            }
+            ByteBuffer h = ByteBuffer.allocate((int) n);
+            while (h.hasRemaining()) if (ch.read(h, 8 + h.position()) < 0) break;
+            headerBytes = h.array();
         } catch (NoSuchFileException e) {
             throw new HerdException(file + ": no such file");
         } catch (IOException e) {
             throw new HerdException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
-        long size = map.byteSize();
-        if (size < 8) throw new HerdException(file + ": too short for a safetensors file (" + size + " bytes)");
-        long headerLength = map.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
-        if (headerLength <= 0 || headerLength > size - 8 || headerLength > 100_000_000) {
-            throw new HerdException(file + ": bad safetensors header length " + Long.toUnsignedString(headerLength)
-                    + " (file has " + size + " bytes): not a safetensors file, or truncated");
-        }
         JsonNode header;
         try {
-            header = JSON.readTree(map.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE));
+            header = JSON.readTree(headerBytes);
         } catch (IOException e) {
             throw new HerdException(file + ": bad safetensors header: not valid JSON", e);
         }
         if (header == null || !header.isObject()) throw new HerdException(file + ": bad safetensors header: not a JSON object");
-        MemorySegment data = map.asSlice(8 + headerLength);
+        long dataStart = 8 + headerBytes.length;
         for (var it = header.properties().iterator(); it.hasNext(); ) {
             var field = it.next();
             if (field.getKey().equals("__metadata__")) continue;
-            Entry e = entry(file, field.getKey(), field.getValue(), data);
+            Entry e = entry(file, field.getKey(), field.getValue(), dataStart, size - dataStart);
             if (out.put(e.name, e) != null) throw new HerdException(file + ": tensor '" + e.name + "' appears twice");
         }
     }
 
-    private static Entry entry(Path file, String name, JsonNode n, MemorySegment data) {
+    private static Entry entry(Path file, String name, JsonNode n, long dataStart, long dataBytes) {
         JsonNode shapeNode = n.path("shape"), offsets = n.path("data_offsets");
         String dtype = n.path("dtype").asText(null);
         if (dtype == null || !shapeNode.isArray() || !offsets.isArray() || offsets.size() != 2) {
@@ -184,14 +187,14 @@ public final class Safetensors implements AutoCloseable {
             elements = Math.multiplyExact(elements, shape[i]);
         }
         long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
-        if (begin < 0 || end < begin || end > data.byteSize()) {
+        if (begin < 0 || end < begin || end > dataBytes) {
             throw new HerdException(file + ": tensor '" + name + "' data_offsets " + offsets + " run past the end of the data ("
-                    + data.byteSize() + " bytes): the file is truncated or corrupt");
+                    + dataBytes + " bytes): the file is truncated or corrupt");
         }
         if (elements * size != end - begin) {
             throw new HerdException(file + ": tensor '" + name + "' has shape " + shapeNode + " of " + dtype + " (" + elements * size
                     + " bytes), but its data_offsets span " + (end - begin) + " bytes");
         }
-        return new Entry(name, dtype, shape, data.asSlice(begin, end - begin), file);
+        return new Entry(name, dtype, shape, file, dataStart + begin, end - begin);
     }
 }

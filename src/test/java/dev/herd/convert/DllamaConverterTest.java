@@ -1,35 +1,26 @@
 package dev.herd.convert;
 
+import dev.herd.Shared;
 import dev.herd.format.DllamaModel;
 import dev.herd.format.GgufFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 class DllamaConverterTest {
     @TempDir
     Path dir;
 
-    static Path shared(String file) {
-        String root = System.getProperty("herd.shared");
-        if (root == null) fail("system property herd.shared is not set (the Maven build sets it to ../shared)");
-        Path p = Path.of(root, "models", file);
-        if (!Files.exists(p)) fail(p + " is missing: tests need the shared models folder (herd.shared=" + root + ")");
-        return p;
-    }
-
     @Test
     void tinyModelAndTokenizerBecomeAGgufWithTheSameBytes() {
         Path out = dir.resolve("tiny.gguf");
         AtomicLong done = new AtomicLong();
-        DllamaConverter.convert(shared("tiny_q40.m"), shared("tiny.t"), out, (t, n, d, total) -> done.set(d == total && t == n ? d : -1));
-        try (GgufFile m = DllamaModel.open(shared("tiny_q40.m")); GgufFile g = GgufFile.open(out)) {
+        DllamaConverter.convert(Shared.model("tiny_q40.m"), Shared.model("tiny.t"), out, (t, n, d, total) -> done.set(d == total && t == n ? d : -1));
+        try (GgufFile m = DllamaModel.open(Shared.model("tiny_q40.m")); GgufFile g = GgufFile.open(out)) {
             assertThat(g.tensors().keySet()).containsExactlyElementsOf(m.tensors().keySet());
             for (String name : m.tensors().keySet()) {
                 assertThat(g.tensors().get(name).dims()).as(name).containsExactly(m.tensors().get(name).dims());

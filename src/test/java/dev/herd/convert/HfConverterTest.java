@@ -144,6 +144,25 @@ class HfConverterTest {
     }
 
     @Test
+    void smallMappedWindowsGiveTheSameResult() throws IOException {
+        HfFolder hf = llama(false);
+        Path in = hf.write(dir.resolve("w"), "F32", 1);
+        long saved = HfConverter.windowBytes;
+        HfConverter.windowBytes = 3 * 64 * 4; // 3 rows: one head of K (16 rows) per window, 3 rows elsewhere
+        try {
+            HfConverter.convert(in, dir.resolve("w.gguf"), GgmlType.F32, Map.of(), Progress.NONE);
+        } finally {
+            HfConverter.windowBytes = saved;
+        }
+        try (GgufFile f = GgufFile.open(dir.resolve("w.gguf"))) {
+            Close.check(f, "blk.0.attn_q.weight", permuted(hf.tensors.get("model.layers.0.self_attn.q_proj.weight").values(), 64, 64, 4));
+            Close.check(f, "blk.1.attn_k.weight", permuted(hf.tensors.get("model.layers.1.self_attn.k_proj.weight").values(), 32, 64, 2));
+            Close.check(f, "token_embd.weight", hf.tensors.get("model.embed_tokens.weight").values());
+            Close.check(f, "blk.1.ffn_down.weight", hf.tensors.get("model.layers.1.mlp.down_proj.weight").values());
+        }
+    }
+
+    @Test
     void mistralIsLlama() throws IOException {
         HfFolder hf = HfFolder.of("MistralForCausalLM", 64, 128, 1, 4, 1, 16, 32, false, 3);
         Path out = dir.resolve("mi.gguf");

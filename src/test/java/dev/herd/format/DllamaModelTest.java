@@ -1,6 +1,7 @@
 package dev.herd.format;
 
 import dev.herd.HerdException;
+import dev.herd.Shared;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,20 +18,10 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.fail;
 
 class DllamaModelTest {
     @TempDir
     Path dir;
-
-    /** The project's shared model folder; the build sets herd.shared, and its absence is a failure, never a skip. */
-    static Path shared(String file) {
-        String root = System.getProperty("herd.shared");
-        if (root == null) fail("system property herd.shared is not set (the Maven build sets it to ../shared)");
-        Path p = Path.of(root, "models", file);
-        if (!Files.exists(p)) fail(p + " is missing: tests need the shared models folder (herd.shared=" + root + ")");
-        return p;
-    }
 
     /** A .m writer as distributed-llama's converter lays it out; tensor i of the file holds values i + j/1000. */
     static final class MFile {
@@ -106,7 +97,7 @@ class DllamaModelTest {
 
     @Test
     void sharedTinyQ40ModelOpensAsGguf() {
-        try (GgufFile f = DllamaModel.open(shared("tiny_q40.m"))) {
+        try (GgufFile f = DllamaModel.open(Shared.model("tiny_q40.m"))) {
             assertThat(f.string("general.architecture")).isEqualTo("llama");
             assertThat(f.integer("llama.embedding_length")).isEqualTo(384);
             assertThat(f.integer("llama.feed_forward_length")).isEqualTo(1152);
@@ -134,7 +125,7 @@ class DllamaModelTest {
 
     @Test
     void sharedTinyTokenizerYieldsGgufTokenizerMetadata() {
-        DllamaTokenizerFile t = DllamaTokenizerFile.read(shared("tiny.t"));
+        DllamaTokenizerFile t = DllamaTokenizerFile.read(Shared.model("tiny.t"));
         assertThat(t.tokens().length).isEqualTo(384);
         assertThat(t.bos()).isEqualTo(379);
         assertThat(t.eos()).containsExactly(380, 381);
@@ -231,7 +222,7 @@ class DllamaModelTest {
     void tokenizerErrorsAreNamed() throws IOException {
         ByteBuffer old = ByteBuffer.allocate(28).order(ByteOrder.LITTLE_ENDIAN).putInt(0x567123);
         assertThatThrownBy(() -> DllamaTokenizerFile.read(write("old.t", old.array()))).hasMessageContaining("old tokenizer format");
-        byte[] t = Files.readAllBytes(shared("tiny.t"));
+        byte[] t = Files.readAllBytes(Shared.model("tiny.t"));
         assertThatThrownBy(() -> DllamaTokenizerFile.read(write("cut.t", Arrays.copyOf(t, t.length - 3)))).hasMessageContaining("cut.t");
         ByteBuffer key = ByteBuffer.wrap(t.clone()).order(ByteOrder.LITTLE_ENDIAN).putInt(8, 42);
         assertThatThrownBy(() -> DllamaTokenizerFile.read(write("key.t", key.array()))).hasMessageContaining("unknown tokenizer header key 42");
