@@ -23,8 +23,8 @@ import java.util.Map;
 
 /**
  * Converts a Hugging Face model folder (config.json, safetensors, optional generation_config.json) of a
- * LlamaForCausalLM, MistralForCausalLM or Qwen3ForCausalLM to GGUF with llama.cpp's names. Tensors stream from the
- * mapped safetensors one row at a time, so the heap holds a row, never a tensor.
+ * LlamaForCausalLM, MistralForCausalLM or Qwen3ForCausalLM to GGUF with llama.cpp's names. Tensors stream row by row
+ * through mapped windows of the safetensors, so neither the heap nor resident memory ever holds a whole tensor.
  */
 public final class HfConverter {
     static long windowBytes = 64 << 20; // tests shrink it to cross many windows
