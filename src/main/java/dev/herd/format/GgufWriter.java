@@ -21,7 +21,9 @@ import java.util.Map;
  * at a time while writing, so a converter never holds more than one tensor in memory.
  * Java values map to GGUF types as: Integer → UINT32 (INT32 if negative), Long → UINT64, Float → FLOAT32,
  * Double → FLOAT64, Boolean → BOOL, String → STRING, int[] → INT32 array, float[] → FLOAT32 array,
- * String[] → STRING array, byte[] → UINT8 array, long[] → INT64 array, {@link Typed} for an explicit type.
+ * String[] → STRING array, byte[] → UINT8 array, long[] → INT64 array, Byte, Short and their arrays, double[],
+ * boolean[]; {@link Typed} for an explicit type. Everything {@link GgufReader} returns can be written back, except
+ * arrays of arrays.
  */
 public final class GgufWriter {
 
@@ -180,6 +182,21 @@ public final class GgufWriter {
                     i32(8);
                     string(s);
                 }
+                case Byte b -> {
+                    i32(1);
+                    write(b);
+                }
+                case Short x -> {
+                    i32(3);
+                    write(x & 0xff);
+                    write((x >> 8) & 0xff);
+                }
+                case short[] a -> array(3, a.length, i -> {
+                    write(a[i] & 0xff);
+                    write((a[i] >> 8) & 0xff);
+                });
+                case double[] a -> array(12, a.length, i -> i64(Double.doubleToRawLongBits(a[i])));
+                case boolean[] a -> array(7, a.length, i -> write(a[i] ? 1 : 0));
                 case int[] a -> array(5, a.length, i -> i32(a[i]));
                 case float[] a -> array(6, a.length, i -> i32(Float.floatToRawIntBits(a[i])));
                 case String[] a -> array(8, a.length, i -> string(a[i]));
