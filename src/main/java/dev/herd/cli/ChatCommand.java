@@ -39,7 +39,7 @@ final class ChatCommand implements Callable<Integer> {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         try (Model m = model.open()) {
             ChatSession chat = new ChatSession(m);
-            var sampler = sampling.sampler(m.llama.config.vocab());
+            var sampler = sampling.sampler(m.llama.vocab());
             List<ChatTemplate.Message> messages = new ArrayList<>();
             System.err.printf("%s, chat template %s, context %d tokens. End with Ctrl-D.%n", m.name,
                     chat.template().format().name().toLowerCase(), m.llama.maxSeqLen());

@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
             s.seed = seed;
             TokenDecoder decoder = m.tokenizer.decoder();
             System.out.print(prompt);
-            Generator.Result r = new Generator(m.llama, s.sampler(m.llama.config.vocab()), m.eosIds())
+            Generator.Result r = new Generator(m.llama, s.sampler(m.llama.vocab()), m.eosIds())
                     .generate(ids, 0, Math.min(steps, m.llama.maxSeqLen()) - ids.length, (token, nanos) -> {
                         System.out.print(decoder.next(token));
                         System.out.flush();

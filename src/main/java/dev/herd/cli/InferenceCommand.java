@@ -54,7 +54,7 @@ final class InferenceCommand implements Callable<Integer> {
             List<Map<String, Object>> perToken = new ArrayList<>();
             out.print(prompt);
             out.flush();
-            Generator.Result r = new Generator(m.llama, sampling.sampler(m.llama.config.vocab()), m.eosIds())
+            Generator.Result r = new Generator(m.llama, sampling.sampler(m.llama.vocab()), m.eosIds())
                     .generate(ids, 0, limit - ids.length, (token, nanos) -> {
                         String piece = decoder.next(token);
                         boolean first = perToken.isEmpty();

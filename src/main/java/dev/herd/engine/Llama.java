@@ -17,6 +17,10 @@ import java.util.Arrays;
  * rows, attention by (token, head). Buffers are allocated once; a forward pass allocates nothing (except the
  * all-positions logits array when asked for one).
  *
+ * <p>Split across nodes, each node runs this same pass over its slice of every layer (see the cluster's split
+ * plan): {@code config} then holds the node's own heads, FFN rows and vocabulary rows, and {@link Sync} sums the
+ * partial outputs of the attention-output and FFN-down matmuls across nodes and gathers the logits.
+ *
  * <p>Buffers hold one row per batch token: {@code x} (residual stream), {@code xb} (normed input of a matmul),
  * {@code q, k, v}, {@code att} (attention output), {@code gate, up} and {@code hb} (FFN), {@code out} (a matmul
  * result before it is added to {@code x}).
@@ -39,6 +43,7 @@ public final class Llama implements AutoCloseable {
     private float[] batchLogits;
     private float[] logitsOut; // logits or batchLogits
     private final int[] one = new int[1];
+    private final Sync sync;
 
     // The step being run: layer index, tokens in the batch, position of the first.
     private int layer, batch, startPos;
@@ -58,14 +63,20 @@ public final class Llama implements AutoCloseable {
      * @param batchSize tokens per forward chunk during prompt evaluation (e.g. 32)
      */
     public Llama(LlamaConfig config, Weights weights, int maxSeqLen, int threads, int batchSize) {
-        this(config, weights, maxSeqLen, threads, batchSize, null);
+        this(config, weights, maxSeqLen, threads, batchSize, null, Sync.NONE);
     }
 
-    private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file) {
+    /** A node's share of a split model: {@code config} and {@code weights} are the node's slice. */
+    public Llama(LlamaConfig config, Weights weights, int maxSeqLen, int threads, int batchSize, Sync sync) {
+        this(config, weights, maxSeqLen, threads, batchSize, null, sync);
+    }
+
+    private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file, Sync sync) {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
         this.weights = w;
         this.file = file;
+        this.sync = sync;
         this.batchSize = batchSize;
         this.cache = new KvCache(c.layers(), c.kvHeads(), c.headDim(), maxSeqLen);
         this.pool = new ComputePool(threads);
@@ -102,11 +113,16 @@ public final class Llama implements AutoCloseable {
         GgufFile f = GgufFile.open(path);
         try {
             LlamaConfig c = LlamaConfig.from(f);
-            return new Llama(c, Weights.from(f, c), Math.min(maxSeqLen, c.contextLength()), threads, batchSize, f);
+            return new Llama(c, Weights.from(f, c), Math.min(maxSeqLen, c.contextLength()), threads, batchSize, f, Sync.NONE);
         } catch (RuntimeException e) {
             f.close();
             throw e;
         }
+    }
+
+    /** Size of the logits rows: the whole vocabulary, also when this node computes a slice of it. */
+    public int vocab() {
+        return sync.vocab(config.vocab());
     }
 
     public int maxSeqLen() {
@@ -129,41 +145,68 @@ public final class Llama implements AutoCloseable {
             throw new HerdException("positions " + startPos + ".." + (startPos + tokens.length - 1)
                     + " exceed the context of " + cache.maxSeqLen + " tokens");
         }
-        int vocab = config.vocab();
-        float[] all = logitsForLastOnly ? null : new float[tokens.length * vocab];
-        if (!logitsForLastOnly && batchLogits == null) batchLogits = new float[batchSize * vocab];
+        float[] all = null;
         for (int from = 0; from < tokens.length; from += batchSize) {
             int n = Math.min(batchSize, tokens.length - from);
-            boolean last = from + n == tokens.length;
-            layers(tokens, from, n, startPos + from);
-            if (logitsForLastOnly && !last) continue;
-            logitsOut = logitsForLastOnly ? logits : batchLogits;
-            if (logitsForLastOnly) {
-                System.arraycopy(x, (n - 1) * config.dim(), x, 0, config.dim()); // only the last row matters
-                batch = 1;
-                xb.batch(1);
+            Sync.Logits mode = !logitsForLastOnly ? Sync.Logits.ALL : from + n == tokens.length ? Sync.Logits.LAST : Sync.Logits.NONE;
+            embed(tokens, from, n);
+            sync.start(tokens, from, n, startPos + from, mode);
+            float[] rows = run(n, startPos + from, mode);
+            if (mode == Sync.Logits.LAST) return rows;
+            if (mode == Sync.Logits.ALL) {
+                int vocab = vocab();
+                if (all == null) all = new float[tokens.length * vocab];
+                System.arraycopy(rows, 0, all, from * vocab, n * vocab);
             }
-            normRows(outputNorm);
-            quantize(weights.output(), xb, quantizeXb);
-            pool.run(logitsStep);
-            if (!logitsForLastOnly) System.arraycopy(batchLogits, 0, all, from * vocab, n * vocab);
         }
-        return logitsForLastOnly ? logits : all;
+        return all;
     }
 
-    /** Runs all layers for tokens[from .. from + n) at positions pos0.., leaving the residual stream in x. */
-    private void layers(int[] tokens, int from, int n, int pos0) {
+    /**
+     * A worker's forward pass: the root sent the embeddings of n tokens at positions pos.. (batch x dim floats).
+     * Returns this node's logits slice rows when asked for logits, else null.
+     */
+    public float[] forward(float[] embeddings, int n, int pos, Sync.Logits mode) {
+        if (n < 1 || n > batchSize || pos < 0 || pos + n > cache.maxSeqLen) {
+            throw new HerdException("positions " + pos + ".." + (pos + n - 1) + " exceed the context of " + cache.maxSeqLen + " tokens");
+        }
+        System.arraycopy(embeddings, 0, x, 0, n * config.dim());
+        return run(n, pos, mode);
+    }
+
+    /** The layers, then the logits that {@code mode} asks for, from the embeddings in x. */
+    private float[] run(int n, int pos, Sync.Logits mode) {
+        layers(n, pos);
+        if (mode == Sync.Logits.NONE) return null;
+        if (batchLogits == null && mode == Sync.Logits.ALL) batchLogits = new float[batchSize * config.vocab()];
+        logitsOut = mode == Sync.Logits.LAST ? logits : batchLogits;
+        if (mode == Sync.Logits.LAST) {
+            System.arraycopy(x, (n - 1) * config.dim(), x, 0, config.dim()); // only the last row matters
+            batch = 1;
+            xb.batch(1);
+        }
+        normRows(outputNorm);
+        quantize(weights.output(), xb, quantizeXb);
+        pool.run(logitsStep);
+        return sync.gather(logitsOut, batch);
+    }
+
+    private void embed(int[] tokens, int from, int n) {
+        int dim = config.dim(), rows = weights.tokenEmbd().rows();
+        for (int b = 0; b < n; b++) {
+            int t = tokens[from + b];
+            if (t < 0 || t >= rows) throw new HerdException("token id " + t + " outside the vocabulary 0.." + (rows - 1));
+            Dequant.row(weights.tokenEmbd(), t, x, b * dim);
+        }
+    }
+
+    /** Runs all layers for n tokens at positions pos0.., from and into the residual stream x. */
+    private void layers(int n, int pos0) {
         batch = n;
         startPos = pos0;
         xb.batch(n);
         att.batch(n);
         hb.batch(n);
-        int dim = config.dim();
-        for (int b = 0; b < n; b++) {
-            int t = tokens[from + b];
-            if (t < 0 || t >= config.vocab()) throw new HerdException("token id " + t + " outside the vocabulary 0.." + (config.vocab() - 1));
-            Dequant.row(weights.tokenEmbd(), t, x, b * dim);
-        }
         rope.prepare(pos0, n);
         for (layer = 0; layer < config.layers(); layer++) {
             Weights.Layer w = weights.layers()[layer];
@@ -173,13 +216,27 @@ public final class Llama implements AutoCloseable {
             ropeAndStore();
             pool.run(attentionStep);
             quantize(w.o(), att, quantizeAtt);
-            pool.run(outputStep);
+            residual(outputStep, w.o(), att);
             normRows(ffnNorm[layer]);
             quantize(w.gate(), xb, quantizeXb);
             pool.run(gateUpStep);
             quantize(w.down(), hb, quantizeHb);
-            pool.run(downStep);
+            residual(downStep, w.down(), hb);
         }
+    }
+
+    /**
+     * x += w a. One node: each thread adds the rows it computed. Split model: every node's product is a partial sum
+     * (its slice of w's columns), summed across nodes before the add.
+     */
+    private void residual(ComputePool.Op fused, Tensor w, Activations a) {
+        if (sync == Sync.NONE) {
+            pool.run(fused);
+            return;
+        }
+        pool.run((index, count) -> Matmul.rows(w, a, out, Matmul.from(w, index, count), Matmul.from(w, index + 1, count)));
+        sync.allReduce(out, batch, config.dim());
+        for (int i = 0, n = batch * config.dim(); i < n; i++) x[i] += out[i];
     }
 
     /**
