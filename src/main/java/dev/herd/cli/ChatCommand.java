@@ -37,7 +37,8 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintStream out = System.out;
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (Model m = model.open()) {
+        try (ModelOptions.Run run = model.open()) {
+            Model m = run.model();
             ChatSession chat = new ChatSession(m);
             var sampler = sampling.sampler(m.llama.vocab());
             List<ChatTemplate.Message> messages = new ArrayList<>();

@@ -40,7 +40,8 @@ final class InferenceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintStream out = System.out, err = System.err;
-        try (Model m = model.open()) {
+        try (ModelOptions.Run run = model.open()) {
+            Model m = run.model();
             int[] ids = m.encodePrompt(prompt);
             if (ids.length == 0) throw new HerdException("--prompt is empty and the model adds no BOS token");
             int limit = Math.min(steps, m.llama.maxSeqLen());
@@ -52,21 +53,24 @@ final class InferenceCommand implements Callable<Integer> {
                     m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length);
             TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();
+            Traffic traffic = new Traffic(run.stats());
             out.print(prompt);
             out.flush();
             Generator.Result r = new Generator(m.llama, sampling.sampler(m.llama.vocab()), m.eosIds())
                     .generate(ids, 0, limit - ids.length, (token, nanos) -> {
                         String piece = decoder.next(token);
-                        boolean first = perToken.isEmpty();
-                        double ms = nanos / 1e6;
-                        if (first) err.printf("Eval %8.2f ms | %d prompt tokens%n", ms, ids.length);
-                        else err.printf("Pred %8.2f ms | %s%n", ms, printable(piece));
+                        Traffic.Step t = traffic.step(nanos);
+                        if (perToken.isEmpty()) err.printf("Eval %s | %d prompt tokens%n", t, ids.length);
+                        else err.printf("Pred %s | %s%n", t, printable(piece));
                         out.print(piece);
                         out.flush();
-                        Map<String, Object> t = new LinkedHashMap<>();
-                        t.put("id", token);
-                        t.put("evalMs", ms);
-                        perToken.add(t);
+                        Map<String, Object> json = new LinkedHashMap<>();
+                        json.put("id", token);
+                        json.put("evalMs", t.evalMs());
+                        json.put("syncMs", t.syncMs());
+                        json.put("sentBytes", t.sent());
+                        json.put("receivedBytes", t.received());
+                        perToken.add(json);
                     });
             out.print(decoder.flush());
             out.println();
@@ -76,10 +80,17 @@ final class InferenceCommand implements Callable<Integer> {
             err.printf("Prompt:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", r.promptTokens(), promptTokS, r.promptNanos() / 1e6 / r.promptTokens());
             err.printf("Decode:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", decoded, decodeTokS, decoded == 0 ? 0 : r.decodeNanos() / 1e6 / decoded);
             err.printf("Stopped: %s%n", r.stop().name().toLowerCase());
+            if (run.stats() != null) {
+                err.printf("Sync:    %.2f ms/token, sent %.1f kB/token, received %.1f kB/token (decode average)%n",
+                        traffic.decodeSyncMs() / Math.max(decoded, 1), traffic.decodeSent() / 1000.0 / Math.max(decoded, 1),
+                        traffic.decodeReceived() / 1000.0 / Math.max(decoded, 1));
+            }
             if (report != null) {
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("model", model.model.toString());
                 json.put("threads", model.threads);
+                json.put("nodes", model.workers.size() + 1);
+                json.put("bufferFloatType", model.bufferFloatType);
                 json.put("prompt", prompt);
                 json.put("promptIds", ids);
                 json.put("generatedIds", r.tokens());

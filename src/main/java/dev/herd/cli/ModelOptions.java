@@ -1,10 +1,16 @@
 package dev.herd.cli;
 
 import dev.herd.HerdException;
+import dev.herd.cluster.ClusterRunner;
+import dev.herd.cluster.Handshake;
+import dev.herd.cluster.Stats;
+import dev.herd.cluster.SyncCodec;
 import dev.herd.engine.Model;
+import dev.herd.engine.Runner;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** The flags that choose and size a model run, named as distributed-llama names them. */
 final class ModelOptions {
@@ -24,12 +30,48 @@ final class ModelOptions {
             description = "Type of the activations nodes exchange: q80 or f32 (default: ${DEFAULT-VALUE}).")
     String bufferFloatType;
 
-    Model open() {
+    @Option(names = "--workers", arity = "1..*", paramLabel = "HOST:PORT", description = "Workers to split the model across (the root is node 0).")
+    List<String> workers = List.of();
+
+    @Option(names = "--cluster-key", paramLabel = "KEY", description = "Shared secret the workers require (default: the HERD_CLUSTER_KEY variable).")
+    String clusterKey;
+
+    /** An opened model and, when split, its cluster; closing closes both. */
+    record Run(Model model, ClusterRunner cluster) implements AutoCloseable {
+        /** Time in syncs and bytes moved so far, or null on one node. */
+        Stats stats() {
+            return cluster == null ? null : cluster.stats();
+        }
+
+        @Override
+        public void close() {
+            try {
+                model.close();
+            } finally {
+                if (cluster != null) cluster.close();
+            }
+        }
+    }
+
+    Run open() {
+        Model m;
+        ClusterRunner cluster = workers.isEmpty() ? null
+                : new ClusterRunner(workers, Handshake.key(clusterKey), SyncCodec.of(bufferFloatType), System.err);
+        try {
+            m = openModel(cluster == null ? Runner.LOCAL : cluster);
+            return new Run(m, cluster);
+        } catch (RuntimeException e) {
+            if (cluster != null) cluster.close();
+            throw e;
+        }
+    }
+
+    private Model openModel(Runner runner) {
         if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
         if (maxSeqLen < 0) throw new HerdException("--max-seq-len must be >= 0, got " + maxSeqLen);
         if (!bufferFloatType.equals("q80") && !bufferFloatType.equals("f32")) {
             throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");
         }
-        return Model.open(model, tokenizer, maxSeqLen, threads);
+        return Model.open(model, tokenizer, maxSeqLen, threads, runner);
     }
 }

@@ -1,5 +1,7 @@
 package dev.herd.cluster;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -65,6 +67,14 @@ public record Message(int type, byte[] payload, int length) {
         public Builder bytes(byte[] b) {
             i32(b.length);
             room(b.length).put(b);
+            return this;
+        }
+
+        /** Raw bytes, no length prefix (the reader knows the size). */
+        public Builder raw(MemorySegment bytes) {
+            int n = (int) bytes.byteSize();
+            MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, 0, room(n).array(), buf.position(), n);
+            buf.position(buf.position() + n);
             return this;
         }
 

@@ -1,6 +1,8 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.model.LlamaConfig;
+import dev.herd.tensor.GgmlType;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -59,6 +61,66 @@ public record SplitPlan(int nodes, Shape shape) {
         int hiddenPer = shape.hidden / nodes;
         int vocabFrom = (int) ((long) shape.vocab * node / nodes), vocabTo = (int) ((long) shape.vocab * (node + 1) / nodes);
         return new Slice(node, headFrom, headTo, kvFrom, kvTo, node * hiddenPer, (node + 1) * hiddenPer, vocabFrom, vocabTo);
+    }
+
+    /** How a tensor is cut: by output rows, by input columns, or not at all (every node holds it whole). */
+    public enum Cut { ROWS, COLUMNS, WHOLE }
+
+    /** One tensor of a node's share: the full tensor is rows x cols; the node holds [from, to) of the cut dimension. */
+    public record Part(String name, Cut cut, int rows, int cols, int from, int to) {
+        public int localRows() {
+            return cut == Cut.ROWS ? to - from : rows;
+        }
+
+        public int localCols() {
+            return cut == Cut.COLUMNS ? to - from : cols;
+        }
+    }
+
+    /** The plan for a model whose column-split matrices (Wo, W2) have the given types. */
+    public static SplitPlan of(LlamaConfig c, GgmlType wo, GgmlType down, int nodes) {
+        return of(c, Math.max(wo.blockSize, down.blockSize), nodes);
+    }
+
+    /** The plan for a model whose column slices must be multiples of {@code colBlock}. */
+    public static SplitPlan of(LlamaConfig c, int colBlock, int nodes) {
+        return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), colBlock));
+    }
+
+    /**
+     * Every tensor node {@code node} holds, in the order the root streams them (the token embedding stays on the root).
+     * {@code ropeFreqs}: whether the model has the Llama 3.1 rope_freqs tensor.
+     */
+    public List<Part> parts(LlamaConfig c, int node, boolean ropeFreqs) {
+        Slice s = slice(node);
+        int hd = c.headDim(), dim = c.dim();
+        List<Part> parts = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            String b = "blk." + l + ".";
+            parts.add(new Part(b + "attn_norm.weight", Cut.WHOLE, 1, dim, 0, 1));
+            parts.add(new Part(b + "attn_q.weight", Cut.ROWS, c.qDim(), dim, s.headFrom * hd, s.headTo * hd));
+            parts.add(new Part(b + "attn_k.weight", Cut.ROWS, c.kvDim(), dim, s.kvHeadFrom * hd, s.kvHeadTo * hd));
+            parts.add(new Part(b + "attn_v.weight", Cut.ROWS, c.kvDim(), dim, s.kvHeadFrom * hd, s.kvHeadTo * hd));
+            parts.add(new Part(b + "attn_output.weight", Cut.COLUMNS, dim, c.qDim(), s.headFrom * hd, s.headTo * hd));
+            if (c.qkNorm()) {
+                parts.add(new Part(b + "attn_q_norm.weight", Cut.WHOLE, 1, hd, 0, 1));
+                parts.add(new Part(b + "attn_k_norm.weight", Cut.WHOLE, 1, hd, 0, 1));
+            }
+            parts.add(new Part(b + "ffn_norm.weight", Cut.WHOLE, 1, dim, 0, 1));
+            parts.add(new Part(b + "ffn_gate.weight", Cut.ROWS, c.hidden(), dim, s.hiddenFrom, s.hiddenTo));
+            parts.add(new Part(b + "ffn_up.weight", Cut.ROWS, c.hidden(), dim, s.hiddenFrom, s.hiddenTo));
+            parts.add(new Part(b + "ffn_down.weight", Cut.COLUMNS, dim, c.hidden(), s.hiddenFrom, s.hiddenTo));
+        }
+        parts.add(new Part("output_norm.weight", Cut.WHOLE, 1, dim, 0, 1));
+        parts.add(new Part("output.weight", Cut.ROWS, c.vocab(), dim, s.vocabFrom, s.vocabTo));
+        if (ropeFreqs) parts.add(new Part("rope_freqs.weight", Cut.WHOLE, 1, c.ropeDim() / 2, 0, 1));
+        return parts;
+    }
+
+    /** The config a node computes with: its own heads, KV heads, FFN rows and vocabulary rows. */
+    public LlamaConfig local(LlamaConfig c, int node) {
+        Slice s = slice(node);
+        return c.slice(s.heads(), s.kvHeads(), s.hidden(), s.vocab());
     }
 
     /** Why {@code nodes} cannot split this shape, or null if it can. */

@@ -17,7 +17,7 @@ import java.net.SocketTimeoutException;
  * length against a bound before allocating, so a hostile or buggy peer cannot make it allocate without limit.
  * Counts the bytes each way for the per-token statistics.
  */
-public final class Wire implements Closeable {
+public final class Wire implements Closeable { // sends are synchronized: a heartbeat may write between ops
     /** Largest frame accepted unless a caller allows more (weight chunks are sent in pieces of at most this). */
     public static final int MAX_FRAME = 8 << 20;
 
@@ -26,6 +26,7 @@ public final class Wire implements Closeable {
     private final DataInputStream in;
     private final DataOutputStream out;
     private long sent, received;
+    private volatile long lastSend = System.nanoTime();
 
     public Wire(Socket socket, String peer) throws IOException {
         this.socket = socket;
@@ -44,20 +45,26 @@ public final class Wire implements Closeable {
         socket.setSoTimeout(millis);
     }
 
-    public void send(Message m) throws IOException {
+    public synchronized void send(Message m) throws IOException {
         write(m);
         out.flush();
     }
 
     /** Queues a message without flushing (flush with {@link #flush}). */
-    public void write(Message m) throws IOException {
+    public synchronized void write(Message m) throws IOException {
         out.writeInt(m.length() + 1);
         out.writeByte(m.type());
         out.write(m.payload(), 0, m.length());
         sent += 5 + m.length();
+        lastSend = System.nanoTime();
     }
 
-    public void flush() throws IOException {
+    /** Milliseconds since this side last sent anything. */
+    public long idleMillis() {
+        return (System.nanoTime() - lastSend) / 1_000_000;
+    }
+
+    public synchronized void flush() throws IOException {
         out.flush();
     }
 

@@ -5,7 +5,6 @@ import dev.herd.format.DllamaModel;
 import dev.herd.format.DllamaTokenizerFile;
 import dev.herd.format.GgufFile;
 import dev.herd.model.LlamaConfig;
-import dev.herd.model.Weights;
 import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
 import dev.herd.tokenizer.Tokenizers;
@@ -39,6 +38,11 @@ public final class Model implements AutoCloseable {
      * @param maxSeqLen     KV cache length; 0 for the model's context length
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads) {
+        return open(modelPath, tokenizerPath, maxSeqLen, threads, Runner.LOCAL);
+    }
+
+    /** Opens a model whose forward pass {@code runner} builds (for example across a cluster). */
+    public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
         GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
         try {
@@ -48,7 +52,7 @@ public final class Model implements AutoCloseable {
                 throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
             }
             int seqLen = maxSeqLen > 0 ? Math.min(maxSeqLen, config.contextLength()) : config.contextLength();
-            Llama llama = new Llama(config, Weights.from(file, config), seqLen, threads, BATCH);
+            Llama llama = runner.build(file, config, seqLen, threads);
             return new Model(modelPath.getFileName().toString(), file, llama, tokenizer);
         } catch (RuntimeException e) {
             file.close();

@@ -25,6 +25,12 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
         return kvHeads * headDim;
     }
 
+    /** The same model with fewer heads, FFN rows and vocabulary rows: one node's share of a split model. */
+    public LlamaConfig slice(int heads, int kvHeads, int hidden, int vocab) {
+        return new LlamaConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta,
+                ropeDim, neox, qkNorm, scaling);
+    }
+
     public static LlamaConfig from(GgufFile f) {
         String arch = f.string("general.architecture");
         if (!arch.equals("llama") && !arch.equals("qwen3")) {

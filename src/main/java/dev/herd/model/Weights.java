@@ -5,6 +5,10 @@ import dev.herd.format.GgufFile;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
 /**
  * The model's tensors as views over the memory-mapped GGUF file (nothing is copied), each checked against the
  * shape the config implies. Matrices are [out rows x in cols].
@@ -19,6 +23,21 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
                         Tensor ffnNorm, Tensor gate, Tensor up, Tensor down) {}
 
     public static Weights from(GgufFile f, LlamaConfig c) {
+        return from(new Source(f::tensor, f::hasTensor, f.path().toString()), c, c.vocab());
+    }
+
+    /** Tensors looked up by GGUF name; {@code where} names them in errors (a file, or "from the root"). */
+    public record Source(Function<String, Tensor> get, Predicate<String> has, String where) {
+        public static Source of(Map<String, Tensor> tensors, String where) {
+            return new Source(tensors::get, tensors::containsKey, where);
+        }
+    }
+
+    /**
+     * Weights from any source. {@code embeddingRows}: the token embedding's rows (the whole vocabulary, also when c
+     * holds a node's slice of it), or 0 for a worker of a split model, which has none (tokenEmbd is null).
+     */
+    public static Weights from(Source f, LlamaConfig c, int embeddingRows) {
         Layer[] layers = new Layer[c.layers()];
         for (int i = 0; i < layers.length; i++) {
             String b = "blk." + i + ".";
@@ -35,26 +54,31 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
                     matrix(f, b + "ffn_up.weight", c.hidden(), c.dim()),
                     matrix(f, b + "ffn_down.weight", c.dim(), c.hidden()));
         }
-        Tensor embd = matrix(f, "token_embd.weight", c.vocab(), c.dim());
-        Tensor output = f.hasTensor("output.weight") ? matrix(f, "output.weight", c.vocab(), c.dim()) : embd;
-        Tensor freqs = f.hasTensor("rope_freqs.weight") ? norm(f, "rope_freqs.weight", c.ropeDim() / 2) : null;
+        Tensor embd = embeddingRows > 0 ? matrix(f, "token_embd.weight", embeddingRows, c.dim()) : null;
+        Tensor output = f.has().test("output.weight") || embd == null ? matrix(f, "output.weight", c.vocab(), c.dim()) : embd;
+        Tensor freqs = f.has().test("rope_freqs.weight") ? norm(f, "rope_freqs.weight", c.ropeDim() / 2) : null;
         return new Weights(embd, layers, norm(f, "output_norm.weight", c.dim()), output, freqs);
     }
 
-    private static Tensor matrix(GgufFile f, String name, int rows, int cols) {
-        Tensor t = f.tensor(name);
+    private static Tensor matrix(Source f, String name, int rows, int cols) {
+        Tensor t = get(f, name);
         if (t.rows() != rows || t.cols() != cols) {
-            throw new HerdException(f.path() + ": tensor '" + name + "' has shape [" + t.rows() + " x " + t.cols()
+            throw new HerdException(f.where() + ": tensor '" + name + "' has shape [" + t.rows() + " x " + t.cols()
                     + "], expected [" + rows + " x " + cols + "] (rows x cols)");
         }
         return t;
     }
 
     /** A vector of F32 values (norm weights, rope divisors). */
-    private static Tensor norm(GgufFile f, String name, int n) {
-        Tensor t = f.tensor(name);
-        if (t.type() != GgmlType.F32) throw new HerdException(f.path() + ": tensor '" + name + "' has type " + t.type() + ", expected F32");
-        if (t.size() != n) throw new HerdException(f.path() + ": tensor '" + name + "' has " + t.size() + " elements, expected [" + n + "]");
+    private static Tensor norm(Source f, String name, int n) {
+        Tensor t = get(f, name);
+        if (t.type() != GgmlType.F32) throw new HerdException(f.where() + ": tensor '" + name + "' has type " + t.type() + ", expected F32");
+        if (t.size() != n) throw new HerdException(f.where() + ": tensor '" + name + "' has " + t.size() + " elements, expected [" + n + "]");
         return t;
+    }
+
+    private static Tensor get(Source f, String name) {
+        if (!f.has().test(name)) throw new HerdException(f.where() + ": tensor '" + name + "' is missing");
+        return f.get().apply(name);
     }
 }

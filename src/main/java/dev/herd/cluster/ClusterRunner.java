@@ -1,0 +1,64 @@
+package dev.herd.cluster;
+
+import dev.herd.engine.Llama;
+import dev.herd.engine.Runner;
+import dev.herd.format.GgufFile;
+import dev.herd.model.LlamaConfig;
+
+import java.io.PrintStream;
+import java.util.List;
+
+/** Runs a model split across the root (this process, node 0) and the given workers. Close it after the model. */
+public final class ClusterRunner implements Runner, AutoCloseable {
+    private final List<String> workers;
+    private final byte[] key;
+    private final SyncCodec codec;
+    private final PrintStream log;
+    private Cluster cluster;
+
+    public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, PrintStream log) {
+        this.workers = List.copyOf(workers);
+        this.key = key;
+        this.codec = codec;
+        this.log = log;
+    }
+
+    @Override
+    public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
+        cluster = Cluster.connect(workers, file, key, log);
+        long start = System.nanoTime();
+        Llama llama = cluster.load(file, config, maxSeqLen, threads, codec, new LoadBar(log));
+        log.printf("loaded %d workers in %.1f s%n", workers.size(), (System.nanoTime() - start) / 1e9);
+        return llama;
+    }
+
+    /** Null until the model is built. */
+    public Stats stats() {
+        return cluster == null ? null : cluster.stats();
+    }
+
+    @Override
+    public void close() {
+        if (cluster != null) cluster.close();
+    }
+
+    /** Redraws a bar of the bytes streamed to all workers when the percentage moves. */
+    private static final class LoadBar implements Cluster.Progress {
+        private final PrintStream log;
+        private int shown = -1;
+
+        LoadBar(PrintStream log) {
+            this.log = log;
+        }
+
+        @Override
+        public synchronized void update(long done, long total) {
+            int percent = total == 0 ? 100 : (int) (100 * done / total);
+            if (percent == shown) return;
+            shown = percent;
+            log.printf("\rstreaming weights to workers [%-30s] %3d%% of %.1f MiB", "#".repeat(percent * 30 / 100), percent, total / 1048576.0);
+            if (percent == 100) log.println();
+            log.flush();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.herd.cluster;
+
+import dev.herd.model.LlamaConfig;
+import dev.herd.tensor.GgmlType;
+
+import java.util.List;
+
+/**
+ * What the root tells a worker before streaming its weights: the whole model's config, the worker's place in the
+ * split, the KV cache length and the types of the tensors it will receive. The worker recomputes its slice from
+ * this (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
+ */
+record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncCodec codec, GgmlType embedding,
+                   boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk) {
+
+    static final int MAX_DIM = 1 << 16, MAX_HIDDEN = 1 << 18, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_HEAD_DIM = 1024,
+            MAX_VOCAB = 1 << 21, MAX_SEQ = 1 << 20;
+
+    Message encode() {
+        LlamaConfig c = config;
+        Message.Builder b = new Message.Builder(Message.PLAN).string(c.arch()).i32(c.dim()).i32(c.hidden()).i32(c.layers())
+                .i32(c.heads()).i32(c.kvHeads()).i32(c.headDim()).i32(c.vocab()).i32(c.contextLength()).f32(c.eps())
+                .f32(c.ropeTheta()).i32(c.ropeDim()).i32(c.neox() ? 1 : 0).i32(c.qkNorm() ? 1 : 0);
+        LlamaConfig.RopeScaling s = c.scaling();
+        b.i32(s == null ? 0 : 1);
+        if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
+        b.i32(node).i32(nodes).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0);
+        b.i32(types.size());
+        for (GgmlType t : types) b.i32(t.id);
+        return b.build();
+    }
+
+    static PlanMessage decode(Message m) {
+        Message.Reader r = m.reader();
+        String arch = r.string();
+        if (!arch.equals("llama") && !arch.equals("qwen3")) throw bad("architecture '" + arch + "'");
+        int dim = bound(r.i32(), MAX_DIM, "dim"), hidden = bound(r.i32(), MAX_HIDDEN, "hidden"),
+                layers = bound(r.i32(), MAX_LAYERS, "layers"), heads = bound(r.i32(), MAX_HEADS, "heads"),
+                kvHeads = bound(r.i32(), heads, "kv heads"), headDim = bound(r.i32(), MAX_HEAD_DIM, "head dim"),
+                vocab = bound(r.i32(), MAX_VOCAB, "vocab"), context = bound(r.i32(), MAX_SEQ, "context");
+        float eps = r.f32(), theta = r.f32();
+        int ropeDim = bound(r.i32(), headDim, "rope dim");
+        boolean neox = r.i32() == 1, qkNorm = r.i32() == 1;
+        LlamaConfig.RopeScaling scaling = r.i32() == 1 ? new LlamaConfig.RopeScaling(r.f32(), r.f32(), r.f32(), bound(r.i32(), MAX_SEQ, "original context")) : null;
+        if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0) throw bad("model shape");
+        LlamaConfig c = new LlamaConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
+                ropeDim, neox, qkNorm, scaling);
+        int node = r.i32(), nodes = bound(r.i32(), 1024, "node count"), seq = bound(r.i32(), context, "max seq len");
+        int codec = r.i32();
+        if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");
+        GgmlType embedding = type(r.i32());
+        boolean ropeFreqs = r.i32() == 1, kvOnDisk = r.i32() == 1;
+        int n = bound(r.i32(), MAX_LAYERS * 16 + 8, "tensor count");
+        GgmlType[] types = new GgmlType[n];
+        for (int i = 0; i < n; i++) types[i] = type(r.i32());
+        return new PlanMessage(c, node, nodes, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk);
+    }
+
+    private static GgmlType type(int id) {
+        GgmlType t = GgmlType.byId(id);
+        if (t == null || !t.supported) throw bad("tensor type id " + id);
+        return t;
+    }
+
+    private static int bound(int v, int max, String what) {
+        if (v < 1 || v > max) throw bad(what + " " + v + " (allowed 1.." + max + ")");
+        return v;
+    }
+
+    private static Wire.ProtocolException bad(String what) {
+        return new Wire.ProtocolException("the root's plan has an invalid " + what);
+    }
+}

@@ -1,0 +1,61 @@
+package dev.herd.cluster;
+
+import dev.herd.tensor.Tensor;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/** Cuts a node's {@link SplitPlan.Part} out of a full tensor: a view for rows, a copy (or a stream) for columns. */
+final class TensorSlices {
+    private TensorSlices() {}
+
+    /** Bytes of the part. */
+    static long bytes(Tensor full, SplitPlan.Part p) {
+        return (long) p.localRows() * full.type().bytes(p.localCols());
+    }
+
+    /** The part as a tensor: rows and whole tensors are views over the full tensor's memory; columns are copied. */
+    static Tensor cut(Tensor full, SplitPlan.Part p, Arena arena) {
+        return switch (p.cut()) {
+            case WHOLE -> full;
+            case ROWS -> full.rows(p.from(), p.to());
+            case COLUMNS -> {
+                MemorySegment copy = arena.allocate(bytes(full, p), 64);
+                long at = 0;
+                for (int r = 0; r < full.rows(); r++) {
+                    MemorySegment piece = columns(full, p, r);
+                    MemorySegment.copy(piece, 0, copy, at, piece.byteSize());
+                    at += piece.byteSize();
+                }
+                yield new Tensor(full.name(), full.type(), full.rows(), p.localCols(), copy);
+            }
+        };
+    }
+
+    /** Receives the bytes of a part, in order, in pieces of at most {@code max} bytes. */
+    interface Sink {
+        void accept(MemorySegment piece) throws IOException;
+    }
+
+    /** Streams the part's bytes (row-major, as {@link #cut} lays them out) without copying the tensor. */
+    static void stream(Tensor full, SplitPlan.Part p, long max, Sink sink) throws IOException {
+        if (p.cut() == SplitPlan.Cut.COLUMNS) {
+            for (int r = 0; r < full.rows(); r++) sink.accept(columns(full, p, r)); // one row's slice: small
+            return;
+        }
+        MemorySegment all = cut(full, p, null).data();
+        for (long at = 0; at < all.byteSize(); at += max) sink.accept(all.asSlice(at, Math.min(max, all.byteSize() - at)));
+    }
+
+    private static MemorySegment columns(Tensor full, SplitPlan.Part p, int row) {
+        long from = full.type().bytes(p.from()), to = full.type().bytes(p.to());
+        return full.data().asSlice(row * full.rowBytes() + from, to - from);
+    }
+
+    /** Copies a piece into a heap array (what the wire sends). */
+    static byte[] toArray(MemorySegment piece) {
+        return piece.toArray(ValueLayout.JAVA_BYTE);
+    }
+}

@@ -1,0 +1,198 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+import dev.herd.engine.Llama;
+import dev.herd.engine.Model;
+import dev.herd.engine.Sync;
+import dev.herd.format.Quantizer;
+import dev.herd.model.LlamaConfig;
+import dev.herd.model.Weights;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A worker: holds no model file. It waits for a root, receives its slice of the weights, runs its share of every
+ * forward pass, and when the session ends (normally, or because the root is gone) frees everything and listens again.
+ */
+public final class Worker implements AutoCloseable {
+    static final int HANDSHAKE_MS = 10_000;
+    /** The root sends a heartbeat every {@link Cluster#HEARTBEAT_MS}; silence this long means it is gone. */
+    static final int SILENCE_MS = 30_000;
+
+    private final ServerSocket server;
+    private final int threads;
+    private final byte[] key;
+    private final PrintStream log;
+
+    public Worker(String host, int port, int threads, byte[] key, PrintStream log) throws IOException {
+        InetAddress address = host == null ? null : InetAddress.getByName(host);
+        this.server = new ServerSocket();
+        server.setReuseAddress(true);
+        server.bind(new InetSocketAddress(address, port), 4);
+        this.threads = threads;
+        this.key = key;
+        this.log = log;
+        InetAddress bound = server.getInetAddress();
+        if (key == null && !bound.isLoopbackAddress()) {
+            log.println("warning: no cluster key: any machine that can reach " + bound.getHostAddress() + ":" + port
+                    + " can use this worker (set --cluster-key or HERD_CLUSTER_KEY on the root and the workers)");
+        }
+    }
+
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    /** Serves roots one after another until {@link #close}. */
+    public void serve() {
+        log.println("worker listening on " + server.getLocalSocketAddress() + " with " + threads + " threads");
+        while (!server.isClosed()) {
+            Socket s;
+            try {
+                s = server.accept();
+            } catch (IOException e) {
+                if (server.isClosed()) return;
+                log.println("accept failed: " + e.getMessage());
+                continue;
+            }
+            String peer = s.getRemoteSocketAddress().toString().replaceFirst("^/", "");
+            try (Wire w = new Wire(s, peer)) {
+                session(w);
+            } catch (HerdException | IOException | UncheckedIOException e) {
+                log.println("session with " + peer + " ended: " + e.getMessage());
+            } catch (RuntimeException e) {
+                log.println("session with " + peer + " failed: " + e);
+            }
+            log.println("listening again on " + server.getLocalSocketAddress());
+        }
+    }
+
+    private void session(Wire w) throws IOException {
+        w.timeout(HANDSHAKE_MS);
+        Handshake.Hello hello = Handshake.asWorker(w, key);
+        log.printf("root %s: node %d of %d%n", w.peer(), hello.node(), hello.nodes());
+        w.timeout(SILENCE_MS);
+        PlanMessage plan = PlanMessage.decode(next(w, Message.PLAN, 1 << 20));
+        if (plan.node() != hello.node() || plan.nodes() != hello.nodes()) throw new Wire.ProtocolException("plan for another node");
+        LlamaConfig c = plan.config();
+        List<GgmlType> types = plan.types();
+        SplitPlan split = SplitPlan.of(c, 1, plan.nodes()); // each slice's block alignment is checked by bytes() below
+        List<SplitPlan.Part> parts = split.parts(c, plan.node(), plan.ropeFreqs());
+        if (parts.size() != types.size()) throw new Wire.ProtocolException("plan lists " + types.size() + " tensors, expected " + parts.size());
+        if (plan.codec() == SyncCodec.Q80 && c.dim() % 32 != 0) throw new Wire.ProtocolException("q80 sync needs dim divisible by 32");
+        LlamaConfig local = split.local(c, plan.node());
+        long weightBytes = 0;
+        for (int i = 0; i < parts.size(); i++) weightBytes += bytes(parts.get(i), types.get(i));
+        long kvBytes = 2L * c.layers() * plan.maxSeqLen() * local.kvDim() * 4;
+        checkMemory(weightBytes, kvBytes);
+        try (Arena arena = Arena.ofShared()) {
+            Map<String, Tensor> tensors = receiveWeights(w, parts, types, arena);
+            Weights weights = Weights.from(Weights.Source.of(tensors, "weights from root " + w.peer()), local, 0);
+            try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
+                    new WorkerSync(w, plan.codec(), local.vocab()))) {
+                w.send(Message.of(Message.LOADED));
+                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0);
+                serveForwards(w, llama, plan);
+            }
+        }
+    }
+
+    private void serveForwards(Wire w, Llama llama, PlanMessage plan) throws IOException {
+        int dim = plan.config().dim();
+        long rowBytes = plan.embedding().bytes(dim);
+        float[] embeddings = new float[Model.BATCH * dim];
+        int maxPayload = (int) (12 + Model.BATCH * rowBytes);
+        while (true) {
+            Message m = w.receive(maxPayload);
+            switch (m.type()) {
+                case Message.PING -> { }
+                case Message.BYE -> {
+                    log.println("root " + w.peer() + " ended the session");
+                    return;
+                }
+                case Message.FORWARD -> {
+                    Message.Reader r = m.reader();
+                    int pos = r.i32(), n = r.i32(), mode = r.i32();
+                    if (n < 1 || n > Model.BATCH || mode < 0 || mode > 2 || r.remaining() != n * rowBytes) {
+                        throw new Wire.ProtocolException("bad forward request: " + n + " tokens, " + r.remaining() + " bytes");
+                    }
+                    MemorySegment rows = MemorySegment.ofArray(m.payload()).asSlice(12, n * rowBytes);
+                    for (int b = 0; b < n; b++) Quantizer.decode(plan.embedding(), rows, b * rowBytes, embeddings, b * dim, dim);
+                    llama.forward(embeddings, n, pos, Sync.Logits.values()[mode]);
+                }
+                default -> throw new Wire.ProtocolException("unexpected message " + Message.name(m.type()));
+            }
+        }
+    }
+
+    private Map<String, Tensor> receiveWeights(Wire w, List<SplitPlan.Part> parts, List<GgmlType> types, Arena arena) throws IOException {
+        MemorySegment[] data = new MemorySegment[parts.size()];
+        long[] filled = new long[parts.size()];
+        for (int i = 0; i < parts.size(); i++) data[i] = arena.allocate(bytes(parts.get(i), types.get(i)), 64);
+        while (true) {
+            Message m = next(w, -1, Cluster.CHUNK + 16);
+            if (m.type() == Message.LOADED) break;
+            if (m.type() != Message.WEIGHTS) throw new Wire.ProtocolException("expected WEIGHTS, got " + Message.name(m.type()));
+            Message.Reader r = m.reader();
+            int part = r.i32();
+            long offset = r.i64();
+            int n = r.remaining();
+            if (part < 0 || part >= parts.size() || offset != filled[part] || offset + n > data[part].byteSize()) {
+                throw new Wire.ProtocolException("weights chunk outside the plan: tensor " + part + " at " + offset + " (+" + n + ")");
+            }
+            MemorySegment.copy(MemorySegment.ofArray(m.payload()), m.length() - n, data[part], offset, n);
+            filled[part] += n;
+        }
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (int i = 0; i < parts.size(); i++) {
+            SplitPlan.Part p = parts.get(i);
+            if (filled[i] != data[i].byteSize()) throw new Wire.ProtocolException("tensor " + p.name() + " incomplete: " + filled[i] + " of " + data[i].byteSize() + " bytes");
+            tensors.put(p.name(), new Tensor(p.name(), types.get(i), p.localRows(), p.localCols(), data[i]));
+        }
+        return tensors;
+    }
+
+    static long bytes(SplitPlan.Part p, GgmlType type) {
+        if (p.localCols() % type.blockSize != 0) throw new Wire.ProtocolException(p.name() + " slice cuts " + type + " blocks");
+        return (long) p.localRows() * type.bytes(p.localCols());
+    }
+
+    private static void checkMemory(long weights, long kv) {
+        long heap = Runtime.getRuntime().maxMemory();
+        if (kv > heap) throw new HerdException(String.format("the KV cache needs %.0f MiB, more than this worker's heap of %.0f MiB (lower --max-seq-len on the root)", kv / 1048576.0, heap / 1048576.0));
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os && weights > os.getTotalMemorySize()) {
+            throw new HerdException(String.format("the weights slice needs %.0f MiB, more than this machine's %.0f MiB", weights / 1048576.0, os.getTotalMemorySize() / 1048576.0));
+        }
+    }
+
+    /** The next message that is not a heartbeat; {@code type} -1 accepts any. */
+    static Message next(Wire w, int type, int maxPayload) throws IOException {
+        while (true) {
+            Message m = w.receive(maxPayload);
+            if (m.type() == Message.PING) continue;
+            if (m.type() == Message.ERROR) throw new HerdException(w.peer() + ": " + m.reader().string());
+            if (m.type() == Message.BYE) throw new HerdException("the root ended the session");
+            if (type >= 0 && m.type() != type) throw new Wire.ProtocolException("expected " + Message.name(type) + ", got " + Message.name(m.type()));
+            return m;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+}

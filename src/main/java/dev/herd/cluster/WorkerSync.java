@@ -1,0 +1,56 @@
+package dev.herd.cluster;
+
+import dev.herd.engine.Sync;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/** A worker's side of a forward pass: send the partial sum to the root, take back the total; send the logits slice. */
+final class WorkerSync implements Sync {
+    private final Wire root;
+    private final SyncCodec codec;
+    private final int localVocab;
+    private byte[] buf = new byte[0];
+    private byte[] logits = new byte[0];
+
+    WorkerSync(Wire root, SyncCodec codec, int localVocab) {
+        this.root = root;
+        this.codec = codec;
+        this.localVocab = localVocab;
+    }
+
+    @Override
+    public void start(int[] tokens, int from, int n, int pos, Logits mode) {
+        throw new IllegalStateException("only the root starts a forward pass");
+    }
+
+    @Override
+    public void allReduce(float[] v, int batch, int dim) {
+        int n = batch * dim, bytes = codec.bytes(n);
+        if (buf.length < bytes) buf = new byte[bytes];
+        codec.encode(v, n, buf);
+        try {
+            root.send(new Message(Message.PARTIAL, buf, bytes));
+            Message sum = Worker.next(root, Message.SUM, bytes);
+            if (sum.length() != bytes) throw new Wire.ProtocolException(root.peer() + ": sum of " + sum.length() + " bytes, expected " + bytes);
+            codec.decode(sum.payload(), n, v, null, false);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public float[] gather(float[] local, int batch) {
+        int bytes = 4 * batch * localVocab;
+        if (logits.length < bytes) logits = new byte[bytes];
+        ByteBuffer.wrap(logits).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(local, 0, batch * localVocab);
+        try {
+            root.send(new Message(Message.LOGITS, logits, bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return local;
+    }
+}
