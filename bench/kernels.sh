@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tests and runs the kernel benchmark. Arguments go to the benchmark runner, e.g.
-#   bench/kernels.sh -p shape=8192x2048 -p batch=1
-# Read the "gigabytes" rows: weight GB streamed per second.
+# Builds the tests and runs the kernel benchmarks (KernelBench, and MemoryBench as the bandwidth yardstick).
+# Arguments go to the benchmark runner, e.g.  bench/kernels.sh 'KernelBench|MemoryBench' -p shape=8192x2048 -p batch=1
+# Read the "gigabytes" rows: GB of weights streamed per second.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JAVA_HOME="$("$root/bin/find-jdk")"
@@ -11,4 +11,4 @@ cd "$root"
 cp_file=target/bench-classpath.txt
 ./mvnw -q -B -ntp dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" >/dev/null
 exec "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-  -cp "target/test-classes:target/classes:$(cat "$cp_file")" org.openjdk.jmh.Main 'dev.herd.bench.KernelBench' "$@"
+  -cp "target/test-classes:target/classes:$(cat "$cp_file")" org.openjdk.jmh.Main "$@"
