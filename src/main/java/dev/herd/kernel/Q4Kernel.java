@@ -11,10 +11,10 @@ import java.lang.foreign.MemorySegment;
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.B2S;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.LSHL;
-import static jdk.incubator.vector.VectorOperators.S2F;
 
 /**
  * Q4_0 weights (per 32: fp16 scale, 16 bytes; byte j holds element j in its low and j + 16 in its high nibble, both
@@ -25,6 +25,8 @@ final class Q4Kernel extends RowKernel {
     static final int BLOCK_BYTES = 18;
     static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
+    static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
 
     @Override
     float dot(MemorySegment w, long offset, int cols, Activations x) {
@@ -53,15 +55,15 @@ final class Q4Kernel extends RowKernel {
     void expand(MemorySegment w, long offset, int cols, float[] dst, int at) {
         for (int blk = 0, blocks = cols / Activations.BLOCK; blk < blocks; blk++) {
             long from = offset + blk * (long) BLOCK_BYTES;
-            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(Kernels.F16, from)));
-            ShortVector packed = (ShortVector) ByteVector.fromMemorySegment(B, w, from + 2, LITTLE_ENDIAN).convertShape(B2S, S, 0);
-            ShortVector lo = packed.and((short) 15).sub((short) 8);
-            ShortVector hi = packed.lanewise(ASHR, 4).and((short) 15).sub((short) 8);
+            float scale = Float.float16ToFloat(w.get(Kernels.F16, from));
+            FloatVector d = FloatVector.broadcast(F, scale), shift = FloatVector.broadcast(F, -8 * scale);
             int to = at + blk * Activations.BLOCK;
-            ((FloatVector) lo.convertShape(S2F, F, 0)).mul(d).intoArray(dst, to);
-            ((FloatVector) lo.convertShape(S2F, F, 1)).mul(d).intoArray(dst, to + 8);
-            ((FloatVector) hi.convertShape(S2F, F, 0)).mul(d).intoArray(dst, to + 16);
-            ((FloatVector) hi.convertShape(S2F, F, 1)).mul(d).intoArray(dst, to + 24);
+            // Eight bytes widened straight to int lanes give 8 low and 8 high nibbles; (n - 8) * d as one FMA.
+            for (int half = 0; half < 16; half += 8) {
+                IntVector packed = (IntVector) ByteVector.fromMemorySegment(B8, w, from + 2 + half, LITTLE_ENDIAN).convertShape(B2I, I, 0);
+                ((FloatVector) packed.and(15).convert(I2F, 0)).fma(d, shift).intoArray(dst, to + half);
+                ((FloatVector) packed.lanewise(ASHR, 4).and(15).convert(I2F, 0)).fma(d, shift).intoArray(dst, to + 16 + half);
+            }
         }
     }
 
