@@ -72,6 +72,8 @@ public final class Worker implements AutoCloseable {
             String peer = s.getRemoteSocketAddress().toString().replaceFirst("^/", "");
             try (Wire w = new Wire(s, peer)) {
                 session(w);
+            } catch (Wire.ProtocolException e) {
+                log.println("rejected " + peer + ": it broke Herd's protocol (" + e.getMessage() + ")");
             } catch (HerdException | IOException | UncheckedIOException e) {
                 log.println("session with " + peer + " ended: " + e.getMessage());
             } catch (RuntimeException e) {

@@ -1,0 +1,148 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+import dev.herd.Shared;
+import dev.herd.convert.Progress;
+import dev.herd.convert.RandomModel;
+import dev.herd.format.Llama2cCheckpoint;
+import dev.herd.format.ModelConfig;
+import dev.herd.tensor.GgmlType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * A model split across a root and in-process workers on loopback gives what one node gives: the same greedy tokens
+ * with f32 sync (the partial sums are exact; only their summation order differs), and logits within a tolerance with
+ * q80 sync (each partial sum and each total is rounded to Q8_0 blocks, two roundings per layer and sync).
+ */
+class ClusterTest {
+    static final int STEPS = 40;
+    /**
+     * Relative L2 error of q80-synced logits over all positions. Q8_0 rounds each value by up to 1/254 of its block's
+     * maximum, twice per sync (partials, then the total), two syncs per layer; the residual stream's outliers make
+     * that a few percent at the logits (measured 2-6 %). A wrong slice or a lost partial gives errors of order 1.
+     */
+    static final double Q80_REL_L2 = 0.1;
+    /** Share of positions whose most likely token must agree with one node's despite the q80 rounding. */
+    static final double Q80_TOP1 = 0.9;
+
+    @TempDir
+    static Path dir;
+    static Path stories32, gqa;
+
+    @BeforeAll
+    static void models() throws IOException {
+        stories32 = dir.resolve("stories15M-f32.gguf");
+        Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), stories32, Map.of());
+        // GQA: 16 query heads over 8 KV heads, head size 32 so one head is a whole Q8_0 block: valid on 1..16 nodes
+        gqa = dir.resolve("gqa.gguf");
+        RandomModel.write(new ModelConfig("llama", 512, 512, 2, 16, 8, 32, 384, 256, 1e-5f, 500000, null, false),
+                GgmlType.Q8_0, gqa, 3, Map.of(), Progress.NONE);
+    }
+
+    static Path fixture() throws URISyntaxException {
+        return Path.of(ClusterTest.class.getResource("/models/stories15M-q8_0.gguf").toURI());
+    }
+
+    private static int[] greedy(Path model, int nodes, SyncCodec codec) throws IOException {
+        try (LocalCluster cluster = new LocalCluster(nodes - 1, null);
+             LocalCluster.Run run = new LocalCluster.Run(model, cluster.addresses(), null, codec, 256)) {
+            return run.greedy(new int[]{1}, STEPS);
+        }
+    }
+
+    private static float[] logits(Path model, int nodes, SyncCodec codec, int[] tokens) throws IOException {
+        try (LocalCluster cluster = new LocalCluster(nodes - 1, null);
+             LocalCluster.Run run = new LocalCluster.Run(model, cluster.addresses(), null, codec, 256)) {
+            return run.llama.forward(tokens, 0, false);
+        }
+    }
+
+    private static void assertClose(float[] actual, float[] expected, int vocab) {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < expected.length; i++) {
+            diff += (actual[i] - expected[i]) * (double) (actual[i] - expected[i]);
+            norm += expected[i] * (double) expected[i];
+        }
+        assertThat(Math.sqrt(diff / norm)).as("relative L2 error of all logits").isLessThan(Q80_REL_L2);
+        int rows = expected.length / vocab, same = 0;
+        for (int r = 0; r < rows; r++) if (argmax(actual, r * vocab, vocab) == argmax(expected, r * vocab, vocab)) same++;
+        assertThat(same / (double) rows).as("positions whose top token agrees").isGreaterThanOrEqualTo(Q80_TOP1);
+    }
+
+    private static int argmax(float[] x, int from, int n) {
+        int best = from;
+        for (int i = from + 1; i < from + n; i++) if (x[i] > x[best]) best = i;
+        return best - from;
+    }
+
+    @ParameterizedTest(name = "stories15M f32 on {0} nodes")
+    @ValueSource(ints = {2, 3, 6})
+    void floatStoriesGivesTheSameTokensOnEveryNodeCount(int nodes) throws IOException {
+        int[] one = greedy(stories32, 1, SyncCodec.F32);
+        assertThat(greedy(stories32, nodes, SyncCodec.F32)).containsExactly(one);
+        int[] tokens = new SplittableRandom(1).ints(24, 0, 32000).toArray();
+        assertClose(logits(stories32, nodes, SyncCodec.Q80, tokens), logits(stories32, 1, SyncCodec.F32, tokens), 32000);
+    }
+
+    @Test
+    void quantizedStoriesRunsOnThreeNodesAndRefusesTwo() throws Exception {
+        Path q8 = fixture();
+        int[] one = greedy(q8, 1, SyncCodec.F32);
+        assertThat(greedy(q8, 3, SyncCodec.F32)).containsExactly(one);
+        int[] tokens = new SplittableRandom(2).ints(24, 0, 32000).toArray();
+        assertClose(logits(q8, 3, SyncCodec.Q80, tokens), logits(q8, 1, SyncCodec.F32, tokens), 32000);
+        assertThatThrownBy(() -> greedy(q8, 2, SyncCodec.Q80)).isInstanceOf(HerdException.class)
+                .hasMessageContaining("cannot split this model across 2 nodes").hasMessageContaining("valid node counts: [1, 3]");
+    }
+
+    @ParameterizedTest(name = "GQA model on {0} nodes")
+    @ValueSource(ints = {2, 4, 8, 16})
+    void groupedQueryModelSplitsUpToAndPastItsKvHeads(int nodes) throws IOException {
+        assertThat(greedy(gqa, nodes, SyncCodec.F32)).containsExactly(greedy(gqa, 1, SyncCodec.F32));
+        int[] tokens = new SplittableRandom(3).ints(20, 0, 384).toArray();
+        assertClose(logits(gqa, nodes, SyncCodec.Q80, tokens), logits(gqa, 1, SyncCodec.F32, tokens), 384);
+    }
+
+    @Test
+    void workerKeepsServingAfterBadPeersAndALostRoot() throws Exception {
+        byte[] key = "k3y".getBytes();
+        try (LocalCluster cluster = new LocalCluster(1, key)) {
+            String address = cluster.addresses().getFirst();
+            int port = cluster.workers.getFirst().port();
+            try (var s = new Socket("127.0.0.1", port)) { // random bytes
+                byte[] junk = new byte[256];
+                new SplittableRandom(4).nextBytes(junk);
+                s.getOutputStream().write(junk);
+                s.getInputStream().read();
+            }
+            assertThatThrownBy(() -> new LocalCluster.Run(stories32, List.of(address), "wrong".getBytes(), SyncCodec.Q80, 64))
+                    .hasMessageContaining("different cluster key");
+            assertThatThrownBy(() -> new LocalCluster.Run(stories32, List.of(address), null, SyncCodec.Q80, 64))
+                    .hasMessageContaining("requires a cluster key");
+            try (var s = new Socket("127.0.0.1", port); Wire w = new Wire(s, address)) { // a root that vanishes
+                Handshake.asRoot(w, new byte[32], 1, 2, key);
+            }
+            try (LocalCluster.Run run = new LocalCluster.Run(stories32, List.of(address), key, SyncCodec.Q80, 64)) {
+                assertThat(run.greedy(new int[]{1}, 8)).hasSize(8);
+            }
+            assertThat(cluster.log()).contains("it broke Herd's protocol (").contains("exceeds the limit")
+                    .contains("cluster key mismatch").contains("rejected a root without the cluster key")
+                    .contains("connection closed").contains("ended the session");
+        }
+    }
+}
