@@ -140,6 +140,7 @@ class ClusterTest {
             try (LocalCluster.Run run = new LocalCluster.Run(stories32, List.of(address), key, SyncCodec.Q80, 64)) {
                 assertThat(run.greedy(new int[]{1}, 8)).hasSize(8);
             }
+            for (int i = 0; i < 100 && !cluster.log().contains("ended the session"); i++) Thread.sleep(50); // BYE arrives asynchronously
             assertThat(cluster.log()).contains("it broke Herd's protocol (").contains("exceeds the limit")
                     .contains("cluster key mismatch").contains("rejected a root without the cluster key")
                     .contains("connection closed").contains("ended the session");
