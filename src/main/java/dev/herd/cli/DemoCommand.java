@@ -1,6 +1,11 @@
 package dev.herd.cli;
 
 import dev.herd.HerdException;
+import dev.herd.cluster.ClusterRunner;
+import dev.herd.cluster.Stats;
+import dev.herd.cluster.SyncCodec;
+import dev.herd.cluster.Worker;
+import dev.herd.engine.Runner;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
 import dev.herd.tokenizer.TokenDecoder;
@@ -9,15 +14,24 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.URL;
 import java.net.URLConnection;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
-/** Tells a story with the embedded stories15M model (Q8_0 GGUF, made by Herd's converter from llama2.c's file). */
-@Command(name = "demo", mixinStandardHelpOptions = true, description = "Tell a story with the embedded stories15M model.")
+/**
+ * Tells a story with the embedded stories15M model (Q8_0 GGUF, made by Herd's converter from llama2.c's file), split
+ * by default across a local cluster: this process as the root and two workers on loopback, as separate machines
+ * would run it.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Tell a story with the embedded stories15M model, on a local cluster of the root and 2 workers.")
 final class DemoCommand implements Callable<Integer> {
     static final String RESOURCE = "/models/stories15M-q8_0.gguf";
 
@@ -27,8 +41,11 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "256", description = "Positions to run, the prompt included (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--nthreads", defaultValue = "2", description = "Compute threads (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--nthreads", defaultValue = "1", description = "Compute threads per node (default: ${DEFAULT-VALUE}).")
     int threads;
+
+    @Option(names = "--nodes", defaultValue = "3", description = "1 (this process alone) or 3 (root and 2 local workers; default).")
+    int nodes;
 
     @Option(names = "--temperature", defaultValue = "0.8")
     float temperature;
@@ -38,27 +55,51 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (nodes != 1 && nodes != 3) throw new HerdException("--nodes must be 1 or 3 (stories15M's 6 heads of 48 values split into whole Q8_0 blocks only so)");
         Path file = extract();
-        try (Model m = Model.open(file, null, 0, threads)) {
-            int[] ids = m.encodePrompt(prompt);
-            if (ids.length >= Math.min(steps, m.llama.maxSeqLen())) throw new HerdException("--steps " + steps + " leaves no room after the prompt");
-            SamplingOptions s = new SamplingOptions();
-            s.temperature = temperature;
-            s.topP = 0.9f;
-            s.seed = seed;
-            TokenDecoder decoder = m.tokenizer.decoder();
-            System.out.print(prompt);
-            Generator.Result r = new Generator(m.llama, s.sampler(m.llama.vocab()), m.eosIds())
-                    .generate(ids, 0, Math.min(steps, m.llama.maxSeqLen()) - ids.length, (token, nanos) -> {
-                        System.out.print(decoder.next(token));
-                        System.out.flush();
-                    });
-            System.out.println(decoder.flush());
-            int decoded = Math.max(r.tokens().length - 1, 0);
-            System.err.printf("%n%d tokens, prompt %.1f tok/s, decode %.1f tok/s on %d threads%n", r.tokens().length,
-                    r.promptTokens() / (r.promptNanos() / 1e9), decoded / (r.decodeNanos() / 1e9), threads);
+        List<Worker> workers = new ArrayList<>();
+        try {
+            for (int i = 1; i < nodes; i++) {
+                Worker w = new Worker("127.0.0.1", 0, threads, null, new PrintStream(OutputStream.nullOutputStream()));
+                workers.add(w);
+                Thread.ofPlatform().daemon().name("demo-worker-" + i).start(w::serve);
+            }
+            List<String> addresses = workers.stream().map(w -> "127.0.0.1:" + w.port()).toList();
+            try (ClusterRunner cluster = nodes == 1 ? null : new ClusterRunner(addresses, null, SyncCodec.Q80, new PrintStream(OutputStream.nullOutputStream()));
+                 Model m = Model.open(file, null, 0, threads, cluster == null ? Runner.LOCAL : cluster)) {
+                tell(m, cluster == null ? null : cluster.stats());
+            }
+        } finally {
+            for (Worker w : workers) w.close();
         }
         return 0;
+    }
+
+    private void tell(Model m, Stats stats) {
+        int[] ids = m.encodePrompt(prompt);
+        if (ids.length >= Math.min(steps, m.llama.maxSeqLen())) throw new HerdException("--steps " + steps + " leaves no room after the prompt");
+        SamplingOptions s = new SamplingOptions();
+        s.temperature = temperature;
+        s.topP = 0.9f;
+        s.seed = seed;
+        TokenDecoder decoder = m.tokenizer.decoder();
+        Traffic traffic = new Traffic(stats);
+        System.out.print(prompt);
+        Generator.Result r = new Generator(m.llama, s.sampler(m.llama.vocab()), m.eosIds())
+                .generate(ids, 0, Math.min(steps, m.llama.maxSeqLen()) - ids.length, (token, nanos) -> {
+                    traffic.step(nanos);
+                    System.out.print(decoder.next(token));
+                    System.out.flush();
+                });
+        System.out.println(decoder.flush());
+        int decoded = Math.max(r.tokens().length - 1, 0), per = Math.max(decoded, 1);
+        System.err.printf("%n%d tokens on %s: prompt %.1f tok/s, decode %.1f tok/s%n", r.tokens().length,
+                nodes == 1 ? "1 node" : nodes + " nodes (this process and 2 workers on loopback)",
+                r.promptTokens() / (r.promptNanos() / 1e9), decoded / (r.decodeNanos() / 1e9));
+        if (stats != null) {
+            System.err.printf("per token: sync %.2f ms, root sent %.1f kB, received %.1f kB (q80 activations)%n",
+                    traffic.decodeSyncMs() / per, traffic.decodeSent() / 1000.0 / per, traffic.decodeReceived() / 1000.0 / per);
+        }
     }
 
     /** The model must be a file to be memory-mapped: copy it out of the jar once, into the user's cache folder. */
