@@ -1,19 +1,18 @@
 package dev.herd.engine;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.format.Llama2cCheckpoint;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -60,27 +59,55 @@ class Stories15MTest {
         }
     }
 
-    /** The few fields of the golden file this test needs, read with regular expressions (no JSON library here). */
-    static List<Case> golden() throws IOException {
-        String json = Files.readString(SharedFiles.model("golden-stories15M.json"));
-        json = json.substring(0, json.indexOf("\"tokenizer_cases\""));
-        Matcher m = Pattern.compile("\"prompt_ids\":\\s*\\[([^]]*)]\\s*,\\s*\"greedy_ids\":\\s*\\[([^]]*)][^\\[]*\"logits_pos0_top5\":\\s*\\[((?:\\s*\\[[^]]*],?)*)\\s*]").matcher(json);
-        List<Case> cases = new ArrayList<>();
-        while (m.find()) {
-            String[] pairs = m.group(3).replaceAll("[\\[\\s]", "").split("],?");
-            int[] ids = new int[pairs.length];
-            float[] logits = new float[pairs.length];
-            for (int i = 0; i < pairs.length; i++) {
-                String[] p = pairs[i].split(",");
-                ids[i] = Integer.parseInt(p[0]);
-                logits[i] = Float.parseFloat(p[1]);
+    /**
+     * The committed Q8_0 fixture picks the golden token at each of the first 20 generated positions (fed the golden
+     * sequence), except where the fp32 model itself barely prefers it: a top-2 margin under {@link #NEAR_TIE} logits,
+     * which weight quantization may flip (the third case has one, 0.016 logits at its 17th token; llama.cpp, with its
+     * f16 KV cache, happens to keep it).
+     */
+    @Test
+    void committedQ8FixtureFollowsTheGoldenTokensExceptAtNearTies() throws Exception {
+        Path fixture = Path.of(Stories15MTest.class.getResource("/models/stories15M-q8_0.gguf").toURI());
+        try (Llama q8 = Llama.load(fixture, 256, 2, 32); Llama f32 = Llama.load(gguf, 256, 2, 32)) {
+            int flips = 0;
+            for (Case c : golden()) {
+                int[] seq = Arrays.copyOf(c.greedy, c.prompt.length + 20);
+                float[] a = q8.forward(seq, 0, false), b = f32.forward(seq, 0, false);
+                int v = q8.vocab();
+                for (int p = c.prompt.length - 1; p < seq.length - 1; p++) {
+                    int picked = Sampler.argmax(Arrays.copyOfRange(a, p * v, (p + 1) * v), v);
+                    if (picked == seq[p + 1]) continue;
+                    float[] row = Arrays.copyOfRange(b, p * v, (p + 1) * v);
+                    float margin = row[seq[p + 1]] - row[picked];
+                    assertThat(margin).as("fp32 margin where Q8_0 picks %d instead of %d at position %d", picked, seq[p + 1], p)
+                            .isLessThan(NEAR_TIE);
+                    flips++;
+                }
             }
-            cases.add(new Case(ints(m.group(1)), ints(m.group(2)), ids, logits));
+            assertThat(flips).as("near ties flipped over 60 positions").isLessThanOrEqualTo(1);
+        }
+    }
+
+    static final float NEAR_TIE = 0.05f;
+
+    static List<Case> golden() throws IOException {
+        List<Case> cases = new ArrayList<>();
+        for (JsonNode c : new ObjectMapper().readTree(SharedFiles.model("golden-stories15M.json").toFile()).get("cases")) {
+            JsonNode top = c.get("logits_pos0_top5");
+            int[] ids = new int[top.size()];
+            float[] logits = new float[top.size()];
+            for (int i = 0; i < top.size(); i++) {
+                ids[i] = top.get(i).get(0).asInt();
+                logits[i] = (float) top.get(i).get(1).asDouble();
+            }
+            cases.add(new Case(ints(c.get("prompt_ids")), ints(c.get("greedy_ids")), ids, logits));
         }
         return cases;
     }
 
-    private static int[] ints(String s) {
-        return Arrays.stream(s.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    private static int[] ints(JsonNode a) {
+        int[] v = new int[a.size()];
+        for (int i = 0; i < v.length; i++) v[i] = a.get(i).asInt();
+        return v;
     }
 }
