@@ -29,8 +29,8 @@ public final class Main {
         CommandLine cl = new CommandLine(main);
         cl.setParameterExceptionHandler((e, args) -> {
             PrintWriter err = e.getCommandLine().getErr();
-            err.println(e.getCommandLine().getCommandName() + ": " + e.getMessage());
-            err.println("Run '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+            String name = e.getCommandLine().getCommandSpec().qualifiedName();
+            err.println(name + ": " + e.getMessage() + " (see " + name + " --help)");
             return 2;
         });
         cl.setExecutionExceptionHandler((e, command, parsed) -> {
