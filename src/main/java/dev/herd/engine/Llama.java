@@ -13,9 +13,11 @@ import java.util.Arrays;
 
 /**
  * The Llama / Qwen3 forward pass, in llama2.c's order, over a batch of up to {@code batchSize} consecutive tokens:
- * each weight matrix is read once per batch. Every step runs on all threads of the pool: matmuls split by output
- * rows, attention by (token, head). Buffers are allocated once; a forward pass allocates nothing (except the
- * all-positions logits array when asked for one).
+ * each weight matrix is read once per batch. Matmuls run on all threads of the pool split by output rows, attention
+ * split by (token, head); the O(dim) steps (norms, RoPE, cache stores) run on the calling thread, where they cost
+ * less than a barrier. Each step is a whole weight matrix times the batch, so a node of a cluster can run a row or
+ * column slice of it. Buffers are allocated once; a forward pass allocates nothing (except the all-positions logits
+ * array when asked for one).
  *
  * <p>Buffers hold one row per batch token: {@code x} (residual stream), {@code xb} (normed input of a matmul),
  * {@code q, k, v}, {@code att} (attention output), {@code gate, up} and {@code hb} (FFN), {@code out} (a matmul
@@ -130,7 +132,7 @@ public final class Llama implements AutoCloseable {
                     + " exceed the context of " + cache.maxSeqLen + " tokens");
         }
         int vocab = config.vocab();
-        float[] all = logitsForLastOnly ? null : new float[tokens.length * vocab];
+        float[] all = logitsForLastOnly ? null : new float[Math.multiplyExact(tokens.length, vocab)];
         if (!logitsForLastOnly && batchLogits == null) batchLogits = new float[batchSize * vocab];
         for (int from = 0; from < tokens.length; from += batchSize) {
             int n = Math.min(batchSize, tokens.length - from);
