@@ -34,6 +34,9 @@ public final class Llama implements AutoCloseable {
 
     private final float[][] attnNorm, ffnNorm, qNorm, kNorm;
     private final float[] outputNorm;
+    /** Per layer, whether a kernel reading xb (qkv, gate/up), att (o) or hb (down) needs Q8_0 activations. */
+    private final boolean[] qkvQ8, oQ8, gateUpQ8, downQ8;
+    private final boolean outputQ8;
 
     private final float[] x, q, k, v, gate, up, out, logits;
     private final Activations xb, att, hb;
@@ -77,14 +80,23 @@ public final class Llama implements AutoCloseable {
         ffnNorm = new float[layers][];
         qNorm = new float[layers][];
         kNorm = new float[layers][];
+        qkvQ8 = new boolean[layers];
+        oQ8 = new boolean[layers];
+        gateUpQ8 = new boolean[layers];
+        downQ8 = new boolean[layers];
         for (int l = 0; l < layers; l++) {
             Weights.Layer wl = w.layers()[l];
+            qkvQ8[l] = needsQ8(wl.q(), c.dim()) || needsQ8(wl.k(), c.dim()) || needsQ8(wl.v(), c.dim());
+            oQ8[l] = needsQ8(wl.o(), c.qDim());
+            gateUpQ8[l] = needsQ8(wl.gate(), c.dim()) || needsQ8(wl.up(), c.dim());
+            downQ8[l] = needsQ8(wl.down(), c.hidden());
             attnNorm[l] = Dequant.all(wl.attnNorm());
             ffnNorm[l] = Dequant.all(wl.ffnNorm());
             qNorm[l] = wl.qNorm() == null ? null : Dequant.all(wl.qNorm());
             kNorm[l] = wl.kNorm() == null ? null : Dequant.all(wl.kNorm());
         }
         outputNorm = Dequant.all(w.outputNorm());
+        outputQ8 = needsQ8(w.output(), c.dim());
         x = new float[batchSize * c.dim()];
         q = new float[batchSize * c.qDim()];
         k = new float[batchSize * c.kvDim()];
@@ -97,6 +109,10 @@ public final class Llama implements AutoCloseable {
         att = Matmul.activations(c.qDim(), batchSize);
         hb = Matmul.activations(c.hidden(), batchSize);
         scores = new float[threads][maxSeqLen];
+    }
+
+    private static boolean needsQ8(Tensor w, int n) {
+        return Matmul.needsQuantized(w, Matmul.padded(n));
     }
 
     /** Opens a GGUF model; {@link #close} also closes the file. maxSeqLen is capped at the model's context length. */
@@ -146,7 +162,7 @@ public final class Llama implements AutoCloseable {
                 xb.batch(1);
             }
             normRows(outputNorm);
-            quantize(weights.output(), xb, quantizeXb);
+            quantize(outputQ8, xb, quantizeXb);
             pool.run(logitsStep);
             if (!logitsForLastOnly) System.arraycopy(batchLogits, 0, all, from * vocab, n * vocab);
         }
@@ -168,18 +184,17 @@ public final class Llama implements AutoCloseable {
         }
         rope.prepare(pos0, n);
         for (layer = 0; layer < config.layers(); layer++) {
-            Weights.Layer w = weights.layers()[layer];
             normRows(attnNorm[layer]);
-            quantize(w.q(), xb, quantizeXb);
+            quantize(qkvQ8[layer], xb, quantizeXb);
             pool.run(qkvStep);
             ropeAndStore();
             pool.run(attentionStep);
-            quantize(w.o(), att, quantizeAtt);
+            quantize(oQ8[layer], att, quantizeAtt);
             pool.run(outputStep);
             normRows(ffnNorm[layer]);
-            quantize(w.gate(), xb, quantizeXb);
+            quantize(gateUpQ8[layer], xb, quantizeXb);
             pool.run(gateUpStep);
-            quantize(w.down(), hb, quantizeHb);
+            quantize(downQ8[layer], hb, quantizeHb);
             pool.run(downStep);
         }
     }
@@ -188,8 +203,8 @@ public final class Llama implements AutoCloseable {
      * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where
      * a barrier costs more than the work.
      */
-    private void quantize(Tensor w, Activations a, ComputePool.Op onPool) {
-        if (!Matmul.needsQuantized(w, a)) return;
+    private void quantize(boolean needed, Activations a, ComputePool.Op onPool) {
+        if (!needed) return;
         if (batch == 1) a.quantize();
         else pool.run(onPool);
     }
