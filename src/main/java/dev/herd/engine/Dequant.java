@@ -15,25 +15,26 @@ final class Dequant {
 
     /** Writes row {@code r} of {@code t} to {@code out[off ..]}. */
     static void row(Tensor t, int r, float[] out, int off) {
-        MemorySegment row = t.data().asSlice(r * t.rowBytes(), t.rowBytes());
+        MemorySegment data = t.data();
+        long row = r * t.rowBytes();
         int n = t.cols();
         switch (t.type()) {
-            case F32 -> MemorySegment.copy(row, F32, 0, out, off, n);
-            case F16 -> { for (int i = 0; i < n; i++) out[off + i] = Float.float16ToFloat(row.getAtIndex(F16, i)); }
-            case BF16 -> { for (int i = 0; i < n; i++) out[off + i] = Float.intBitsToFloat(row.getAtIndex(F16, i) << 16); }
+            case F32 -> MemorySegment.copy(data, F32, row, out, off, n);
+            case F16 -> { for (int i = 0; i < n; i++) out[off + i] = Float.float16ToFloat(data.get(F16, row + 2L * i)); }
+            case BF16 -> { for (int i = 0; i < n; i++) out[off + i] = Float.intBitsToFloat(data.get(F16, row + 2L * i) << 16); }
             case Q8_0 -> {
                 for (int b = 0; b < n / 32; b++) {
-                    long at = b * 34L;
-                    float d = Float.float16ToFloat(row.get(F16, at));
-                    for (int i = 0; i < 32; i++) out[off + b * 32 + i] = d * row.get(ValueLayout.JAVA_BYTE, at + 2 + i);
+                    long at = row + b * 34L;
+                    float d = Float.float16ToFloat(data.get(F16, at));
+                    for (int i = 0; i < 32; i++) out[off + b * 32 + i] = d * data.get(ValueLayout.JAVA_BYTE, at + 2 + i);
                 }
             }
             case Q4_0 -> {
                 for (int b = 0; b < n / 32; b++) {
-                    long at = b * 18L;
-                    float d = Float.float16ToFloat(row.get(F16, at));
+                    long at = row + b * 18L;
+                    float d = Float.float16ToFloat(data.get(F16, at));
                     for (int i = 0; i < 16; i++) {
-                        int packed = row.get(ValueLayout.JAVA_BYTE, at + 2 + i) & 0xff;
+                        int packed = data.get(ValueLayout.JAVA_BYTE, at + 2 + i) & 0xff;
                         out[off + b * 32 + i] = d * ((packed & 15) - 8);
                         out[off + b * 32 + i + 16] = d * ((packed >>> 4) - 8);
                     }

@@ -34,8 +34,9 @@ public final class Generator {
      * generates up to {@code maxTokens} tokens.
      */
     public Result generate(int[] prompt, int startPos, int maxTokens, Listener listener) {
-        if (prompt.length == 0) throw new IllegalArgumentException("the prompt must hold at least one token (e.g. BOS)");
-        int[] out = new int[maxTokens];
+        if (prompt.length == 0 || maxTokens < 1) throw new IllegalArgumentException("need a prompt (at least BOS) and maxTokens >= 1");
+        // Every generated token but the last needs a cache slot.
+        int[] out = new int[Math.min(maxTokens, Math.max(1, model.maxSeqLen() - startPos - prompt.length + 1))];
         long start = System.nanoTime();
         int next = sampler.sample(model.forward(prompt, startPos, true));
         long promptNanos = System.nanoTime() - start, tokenNanos = promptNanos, decodeNanos = 0;

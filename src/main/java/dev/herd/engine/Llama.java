@@ -13,9 +13,11 @@ import java.util.Arrays;
 
 /**
  * The Llama / Qwen3 forward pass, in llama2.c's order, over a batch of up to {@code batchSize} consecutive tokens:
- * each weight matrix is read once per batch. Every step runs on all threads of the pool: matmuls split by output
- * rows, attention by (token, head). Buffers are allocated once; a forward pass allocates nothing (except the
- * all-positions logits array when asked for one).
+ * each weight matrix is read once per batch. Matmuls run on all threads of the pool split by output rows, attention
+ * split by (token, head); the O(dim) steps (norms, RoPE, cache stores) run on the calling thread, where they cost
+ * less than a barrier. Each step is a whole weight matrix times the batch, so a node of a cluster can run a row or
+ * column slice of it. Buffers are allocated once; a forward pass allocates nothing (except the all-positions logits
+ * array when asked for one).
  *
  * <p>Split across nodes, each node runs this same pass over its slice of every layer (see the cluster's split
  * plan): {@code config} then holds the node's own heads, FFN rows and vocabulary rows, and {@link Sync} sums the
@@ -36,6 +38,9 @@ public final class Llama implements AutoCloseable {
 
     private final float[][] attnNorm, ffnNorm, qNorm, kNorm;
     private final float[] outputNorm;
+    /** Per layer, whether a kernel reading xb (qkv, gate/up), att (o) or hb (down) needs Q8_0 activations. */
+    private final boolean[] qkvQ8, oQ8, gateUpQ8, downQ8;
+    private final boolean outputQ8;
 
     private final float[] x, q, k, v, gate, up, out, logits;
     private final Activations xb, att, hb;
@@ -86,14 +91,23 @@ public final class Llama implements AutoCloseable {
         ffnNorm = new float[layers][];
         qNorm = new float[layers][];
         kNorm = new float[layers][];
+        qkvQ8 = new boolean[layers];
+        oQ8 = new boolean[layers];
+        gateUpQ8 = new boolean[layers];
+        downQ8 = new boolean[layers];
         for (int l = 0; l < layers; l++) {
             Weights.Layer wl = w.layers()[l];
+            qkvQ8[l] = needsQ8(wl.q(), c.dim()) || needsQ8(wl.k(), c.dim()) || needsQ8(wl.v(), c.dim());
+            oQ8[l] = needsQ8(wl.o(), c.qDim());
+            gateUpQ8[l] = needsQ8(wl.gate(), c.dim()) || needsQ8(wl.up(), c.dim());
+            downQ8[l] = needsQ8(wl.down(), c.hidden());
             attnNorm[l] = Dequant.all(wl.attnNorm());
             ffnNorm[l] = Dequant.all(wl.ffnNorm());
             qNorm[l] = wl.qNorm() == null ? null : Dequant.all(wl.qNorm());
             kNorm[l] = wl.kNorm() == null ? null : Dequant.all(wl.kNorm());
         }
         outputNorm = Dequant.all(w.outputNorm());
+        outputQ8 = needsQ8(w.output(), c.dim());
         x = new float[batchSize * c.dim()];
         q = new float[batchSize * c.qDim()];
         k = new float[batchSize * c.kvDim()];
@@ -106,6 +120,10 @@ public final class Llama implements AutoCloseable {
         att = Matmul.activations(c.qDim(), batchSize);
         hb = Matmul.activations(c.hidden(), batchSize);
         scores = new float[threads][maxSeqLen];
+    }
+
+    private static boolean needsQ8(Tensor w, int n) {
+        return Matmul.needsQuantized(w, Matmul.padded(n));
     }
 
     /** Opens a GGUF model; {@link #close} also closes the file. maxSeqLen is capped at the model's context length. */
@@ -145,7 +163,7 @@ public final class Llama implements AutoCloseable {
             throw new HerdException("positions " + startPos + ".." + (startPos + tokens.length - 1)
                     + " exceed the context of " + cache.maxSeqLen + " tokens");
         }
-        float[] all = null;
+        float[] all = logitsForLastOnly ? null : new float[Math.multiplyExact(tokens.length, vocab())];
         for (int from = 0; from < tokens.length; from += batchSize) {
             int n = Math.min(batchSize, tokens.length - from);
             Sync.Logits mode = !logitsForLastOnly ? Sync.Logits.ALL : from + n == tokens.length ? Sync.Logits.LAST : Sync.Logits.NONE;
@@ -154,9 +172,7 @@ public final class Llama implements AutoCloseable {
             float[] rows = run(n, startPos + from, mode);
             if (mode == Sync.Logits.LAST) return rows;
             if (mode == Sync.Logits.ALL) {
-                int vocab = vocab();
-                if (all == null) all = new float[tokens.length * vocab];
-                System.arraycopy(rows, 0, all, from * vocab, n * vocab);
+                System.arraycopy(rows, 0, all, from * vocab(), n * vocab());
             }
         }
         return all;
@@ -186,7 +202,7 @@ public final class Llama implements AutoCloseable {
             xb.batch(1);
         }
         normRows(outputNorm);
-        quantize(weights.output(), xb, quantizeXb);
+        quantize(outputQ8, xb, quantizeXb);
         pool.run(logitsStep);
         return sync.gather(logitsOut, batch);
     }
@@ -211,16 +227,16 @@ public final class Llama implements AutoCloseable {
         for (layer = 0; layer < config.layers(); layer++) {
             Weights.Layer w = weights.layers()[layer];
             normRows(attnNorm[layer]);
-            quantize(w.q(), xb, quantizeXb);
+            quantize(qkvQ8[layer], xb, quantizeXb);
             pool.run(qkvStep);
             ropeAndStore();
             pool.run(attentionStep);
-            quantize(w.o(), att, quantizeAtt);
+            quantize(oQ8[layer], att, quantizeAtt);
             residual(outputStep, w.o(), att);
             normRows(ffnNorm[layer]);
-            quantize(w.gate(), xb, quantizeXb);
+            quantize(gateUpQ8[layer], xb, quantizeXb);
             pool.run(gateUpStep);
-            quantize(w.down(), hb, quantizeHb);
+            quantize(downQ8[layer], hb, quantizeHb);
             residual(downStep, w.down(), hb);
         }
     }
@@ -243,8 +259,8 @@ public final class Llama implements AutoCloseable {
      * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where
      * a barrier costs more than the work.
      */
-    private void quantize(Tensor w, Activations a, ComputePool.Op onPool) {
-        if (!Matmul.needsQuantized(w, a)) return;
+    private void quantize(boolean needed, Activations a, ComputePool.Op onPool) {
+        if (!needed) return;
         if (batch == 1) a.quantize();
         else pool.run(onPool);
     }

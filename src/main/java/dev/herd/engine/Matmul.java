@@ -34,12 +34,17 @@ final class Matmul {
         }
     }
 
-    static boolean needsQuantized(Tensor w, Activations x) {
-        return x.n == w.cols() && Kernels.of(w.type()).needsQuantized();
+    /** Whether {@link #rows} will read the Q8_0 form of activations of (padded) length {@code n}. */
+    static boolean needsQuantized(Tensor w, int n) {
+        return n == w.cols() && Kernels.of(w.type()).needsQuantized();
     }
 
     /** Activations for vectors of length n, zero-padded to a multiple of 32. */
     static Activations activations(int n, int batch) {
-        return new Activations((n + Activations.BLOCK - 1) / Activations.BLOCK * Activations.BLOCK, batch);
+        return new Activations(padded(n), batch);
+    }
+
+    static int padded(int n) {
+        return (n + Activations.BLOCK - 1) / Activations.BLOCK * Activations.BLOCK;
     }
 }
