@@ -29,7 +29,7 @@ abstract class RowKernel implements Kernel {
     abstract void expand(MemorySegment w, long offset, int cols, float[] dst, int at);
 
     @Override
-    public final void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
+    public void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         if (w.cols() != x.n) throw new IllegalArgumentException(w.name() + ": " + w.cols() + " columns, vectors of " + x.n);
         MemorySegment data = w.data();
         long rowBytes = w.rowBytes();

@@ -5,6 +5,7 @@ import dev.herd.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -35,22 +36,23 @@ class KernelTest {
         for (GgmlType type : TYPES) {
             for (int batch = 1; batch <= 5; batch++) {
                 for (int threads = 1; threads <= 3; threads++, k++) {
-                    all.add(Arguments.of(type, ROWS[k % ROWS.length], COLS[k % COLS.length], batch, threads));
+                    all.add(Arguments.of(type, ROWS[k % ROWS.length], COLS[k % COLS.length], batch, threads, k % 2 == 0));
                 }
             }
         }
         return all.stream();
     }
 
-    @ParameterizedTest(name = "{0} {1}x{2} batch {3} threads {4}")
+    @ParameterizedTest(name = "{0} {1}x{2} batch {3} threads {4} prepared {5}")
     @MethodSource("cases")
-    void matchesOracle(GgmlType type, int rows, int cols, int batch, int threads) {
+    void matchesOracle(GgmlType type, int rows, int cols, int batch, int threads, boolean prepared) {
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(threads)) {
             Tensor w = Weights.random(type, rows, cols, rows * 31L + cols, arena);
             Activations x = new Activations(cols, batch + 1);
             x.batch(batch);
             Weights.fill(x, cols * 7L + batch);
             Kernel kernel = Kernels.of(type);
+            if (prepared) kernel.prepare(w);
             if (kernel.needsQuantized()) pool.run(x::quantize);
 
             int offset = 3, stride = rows + 5;
@@ -73,6 +75,12 @@ class KernelTest {
             }
             assertThat(out[offset - 1]).isNaN();
         }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1, 32", "33, 2048", "129, 4096", "7, 160"})
+    void preparedQ4MatchesOracle(int rows, int cols) {
+        for (int batch : new int[]{1, 3}) matchesOracle(GgmlType.Q4_0, rows, cols, batch, 2, true);
     }
 
     @ParameterizedTest
