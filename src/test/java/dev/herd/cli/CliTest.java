@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /** The CLI end to end, in process: output, report, and one-line errors with exit codes for bad input. */
 class CliTest {
@@ -93,5 +94,21 @@ class CliTest {
                 .contains("--buffer-float-type must be q80 or f32");
         assertThat(run("inference", "--model", fixture().toString(), "--prompt", "x", "--steps", "many").err())
                 .contains("--steps").contains("many");
+    }
+
+    @Test
+    void perplexityOfTheFixtureOnAShortStory() throws Exception {
+        Path text = Path.of(CliTest.class.getResource("/text/tinystory.txt").toURI());
+        Result r = run("perplexity", "--model", fixture().toString(), "--file", text.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        double ppl = Double.parseDouble(r.out().replaceAll("(?s)^perplexity ([0-9.]+) .*", "$1"));
+        assertThat(ppl).as("measured 3.80 (docs/formats.md); a broken model or tokenizer scores in the hundreds").isBetween(3.5, 4.2);
+    }
+
+    @Test
+    void logProbIsALogSoftmax() {
+        float[] logits = {1, 2, 3, 0, 5, 6};
+        double sum = Math.exp(0 - 6) + Math.exp(5 - 6) + Math.exp(6 - 6);
+        assertThat(PerplexityCommand.logProb(logits, 3, 3, 2)).isCloseTo(-Math.log(sum), within(1e-9));
     }
 }
