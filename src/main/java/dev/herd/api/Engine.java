@@ -93,7 +93,11 @@ final class Engine implements AutoCloseable {
             throw new ApiError(400, "invalid_request_error", param, "context_length_exceeded",
                     "the prompt has " + prompt.length + " tokens but the context holds " + m.llama.maxSeqLen());
         }
-        Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f), req.seed());
+        // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
+        // and then: a seeded request evaluates its whole prompt, so that it gives the same text whatever ran before.
+        if (req.seed() != null) session.forget();
+        Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
+                req.seed() != null ? req.seed() : System.nanoTime());
         TokenDecoder decoder = m.tokenizer.decoder();
         StopFilter stops = new StopFilter(req.stop());
         StringBuilder text = new StringBuilder();

@@ -51,7 +51,7 @@ final class Requests {
         JsonNode options = body.get("stream_options");
         boolean usage = options != null && options.isObject() && options.path("include_usage").asBoolean(false);
         return new Request(messages, prompt, (float) number(body, "temperature", 1, 0, 2), (float) number(body, "top_p", 1, 0, 1),
-                maxTokens, stops(body), seed != null ? seed : System.nanoTime(), stream, usage);
+                maxTokens, stops(body), seed, stream, usage);
     }
 
     private static ChatTemplate.Message message(JsonNode m, String at) {

@@ -50,6 +50,11 @@ public final class ChatSession {
         return new Reply(r, reused);
     }
 
+    /** Drops the cache's contents from reuse: the next reply evaluates its whole prompt. */
+    public void forget() {
+        cached = new int[0];
+    }
+
     public ChatTemplate template() {
         return template;
     }
