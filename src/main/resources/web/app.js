@@ -2,7 +2,7 @@
 const $ = id => document.getElementById(id);
 const messages = [];
 $('key').value = localStorage.getItem('herd-key') || '';
-$('key').onchange = () => localStorage.setItem('herd-key', $('key').value);
+$('key').onchange = () => { localStorage.setItem('herd-key', $('key').value); showModel(); };
 
 function headers() {
   const h = {'Content-Type': 'application/json'};
@@ -19,7 +19,10 @@ function bubble(role, text) {
   return div;
 }
 
-fetch('/v1/models', {headers: headers()}).then(r => r.json()).then(j => { $('model').textContent = j.data?.[0]?.id || ''; }).catch(() => {});
+function showModel() {
+  fetch('/v1/models', {headers: headers()}).then(r => r.json()).then(j => { $('model').textContent = j.data?.[0]?.id || ''; }).catch(() => {});
+}
+showModel();
 
 $('clear').onclick = () => { messages.length = 0; $('log').textContent = ''; $('stats').textContent = ''; };
 $('input').onkeydown = e => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('form').requestSubmit(); } };
@@ -36,7 +39,7 @@ $('form').onsubmit = async e => {
   let reply = '', tokens = 0, first = 0;
   try {
     const res = await fetch('/v1/chat/completions', {method: 'POST', headers: headers(), body: JSON.stringify({
-      messages, stream: true, stream_options: {include_usage: true}, temperature: Number($('temperature').value)})});
+      messages, stream: true, stream_options: {include_usage: true}, temperature: Number($('temperature').value), max_tokens: Number($('max').value)})});
     if (!res.ok) throw new Error((await res.json()).error?.message || res.statusText);
     const reader = res.body.getReader(), decoder = new TextDecoder();
     let buffer = '';
