@@ -7,6 +7,7 @@ import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
 import dev.herd.tokenizer.TokenDecoder;
 
+import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -121,7 +122,7 @@ final class Engine implements AutoCloseable {
                     return stops.stopped() || gone.getAsBoolean();
                 }
             });
-        } catch (HerdException e) {
+        } catch (HerdException | UncheckedIOException e) { // a lost worker
             drop(e);
             throw unavailable(e);
         } catch (RuntimeException e) {
@@ -150,7 +151,7 @@ final class Engine implements AutoCloseable {
         return backend;
     }
 
-    private void drop(HerdException cause) {
+    private void drop(RuntimeException cause) {
         System.err.println("herd api: the model failed (" + cause.getMessage() + "); it is reopened on the next request");
         try {
             backend.close().run();
@@ -161,7 +162,7 @@ final class Engine implements AutoCloseable {
         session = null;
     }
 
-    private static ApiError unavailable(HerdException e) {
+    private static ApiError unavailable(RuntimeException e) {
         return new ApiError(503, "server_error", null, "model_unavailable", "the model is unavailable: " + e.getMessage());
     }
 

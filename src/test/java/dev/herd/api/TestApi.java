@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** A real {@code herd api} server on a free loopback port over the committed stories15M fixture, and a client for it. */
 final class TestApi implements AutoCloseable {
@@ -23,12 +24,16 @@ final class TestApi implements AutoCloseable {
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     TestApi(String key, int queue, long tokenDelayMs) {
+        this(key, queue, tokenDelayMs, () -> {
+            Model m = Model.open(FIXTURE, null, 0, 1);
+            return new Backend(m, null, m::close);
+        });
+    }
+
+    TestApi(String key, int queue, long tokenDelayMs, Supplier<Backend> opener) {
         this.key = key;
         try {
-            server = ApiServer.start(() -> {
-                Model m = Model.open(FIXTURE, null, 0, 1);
-                return new Backend(m, null, m::close);
-            }, new ApiServer.Options("127.0.0.1", 0, key, queue, tokenDelayMs));
+            server = ApiServer.start(opener, new ApiServer.Options("127.0.0.1", 0, key, queue, tokenDelayMs));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
