@@ -161,7 +161,7 @@ public final class ApiServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-        threads.close();
+        threads.shutdownNow(); // requests still queued fail fast; the running generation ends before the model closes
         engine.close();
     }
 }

@@ -70,7 +70,10 @@ final class Requests {
         for (int j = 0; j < c.size(); j++) {
             JsonNode part = c.get(j);
             String type = part.path("type").asText("");
-            if (!type.equals("text")) throw ApiError.unsupported(at + "[" + j + "].type=" + (type.isEmpty() ? "?" : type));
+            if (!type.equals("text")) {
+                throw new ApiError(400, "invalid_request_error", at + "[" + j + "]", "unsupported_parameter",
+                        "content parts of type '" + type + "' are not supported, only text");
+            }
             if (!part.path("text").isTextual()) throw ApiError.invalid(at + "[" + j + "].text", "text parts need a string 'text'");
             if (j > 0) text.append('\n');
             text.append(part.get("text").asText());
@@ -98,7 +101,7 @@ final class Requests {
     private static void unsupportedIfSet(JsonNode body, String field) {
         JsonNode v = body.get(field);
         boolean unset = v == null || v.isNull() || (v.isBoolean() && !v.asBoolean()) || (v.isContainerNode() && v.isEmpty())
-                || (field.equals("best_of") && v.asInt() == 1);
+                || (v.isNumber() && v.asInt() == (field.equals("best_of") ? 1 : 0)); // the defaults, sent explicitly
         if (!unset) throw ApiError.unsupported(field);
     }
 

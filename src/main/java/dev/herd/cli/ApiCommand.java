@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -35,10 +36,15 @@ final class ApiCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (queue < 0) throw new HerdException("--queue must be >= 0, got " + queue);
         String key = apiKey != null ? apiKey : System.getenv("HERD_API_KEY");
-        ApiServer server = ApiServer.start(() -> {
-            ModelOptions.Run run = model.open();
-            return new Backend(run.model(), run.stats(), run::close);
-        }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs));
+        ApiServer server;
+        try {
+            server = ApiServer.start(() -> {
+                ModelOptions.Run run = model.open();
+                return new Backend(run.model(), run.stats(), run::close);
+            }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs));
+        } catch (IOException e) {
+            throw new HerdException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
