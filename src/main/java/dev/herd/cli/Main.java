@@ -10,7 +10,8 @@ import java.io.PrintWriter;
 /** The {@code herd} command: one jar, every mode a subcommand. Errors are one line unless --verbose. */
 @Command(name = "herd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed LLM inference in Java.",
-        subcommands = {DemoCommand.class, InferenceCommand.class, ChatCommand.class, WorkerCommand.class, PerplexityCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, InferenceCommand.class, ChatCommand.class, ApiCommand.class, WorkerCommand.class,
+                PerplexityCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")

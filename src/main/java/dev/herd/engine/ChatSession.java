@@ -25,7 +25,16 @@ public final class ChatSession {
     public record Reply(Generator.Result result, int reusedTokens) {}
 
     public Reply reply(List<ChatTemplate.Message> messages, Sampler sampler, int maxTokens, Generator.Listener listener) {
-        int[] prompt = model.tokenizer.encodeWithSpecials(template.render(messages, true));
+        return complete(prompt(messages), sampler, maxTokens, listener);
+    }
+
+    /** The conversation rendered with the template and tokenized, ending where the assistant's reply begins. */
+    public int[] prompt(List<ChatTemplate.Message> messages) {
+        return model.tokenizer.encodeWithSpecials(template.render(messages, true));
+    }
+
+    /** Continues any token sequence (a rendered conversation or a raw prompt), reusing the cached prefix. */
+    public Reply complete(int[] prompt, Sampler sampler, int maxTokens, Generator.Listener listener) {
         int room = model.llama.maxSeqLen() - prompt.length;
         if (room <= 0) {
             throw new HerdException("the conversation has " + prompt.length + " tokens, the context holds " + model.llama.maxSeqLen());
@@ -39,6 +48,11 @@ public final class ChatSession {
         cached = Arrays.copyOf(prompt, prompt.length + fed);
         System.arraycopy(r.tokens(), 0, cached, prompt.length, fed);
         return new Reply(r, reused);
+    }
+
+    /** Drops the cache's contents from reuse: the next reply evaluates its whole prompt. */
+    public void forget() {
+        cached = new int[0];
     }
 
     public ChatTemplate template() {

@@ -12,9 +12,15 @@ public final class Generator {
     @FunctionalInterface
     public interface Listener {
         void token(int token, long nanos);
+
+        /** Asked after each token: true ends generation there (a stop string was seen, the client left). */
+        default boolean halted() {
+            return false;
+        }
     }
 
-    public enum Stop { EOS, LENGTH, CONTEXT }
+    /** HALTED: the listener asked to stop. */
+    public enum Stop { EOS, LENGTH, CONTEXT, HALTED }
 
     /** The generated tokens (without the prompt and without the EOS token), why generation stopped, and timings. */
     public record Result(int[] tokens, Stop stop, int promptTokens, long promptNanos, long decodeNanos) {}
@@ -45,6 +51,7 @@ public final class Generator {
             if (isEos(next)) return new Result(Arrays.copyOf(out, n), Stop.EOS, prompt.length, promptNanos, decodeNanos);
             out[n++] = next;
             listener.token(next, tokenNanos);
+            if (listener.halted()) return new Result(Arrays.copyOf(out, n), Stop.HALTED, prompt.length, promptNanos, decodeNanos);
             if (n == maxTokens) return new Result(out, Stop.LENGTH, prompt.length, promptNanos, decodeNanos);
             if (pos == model.maxSeqLen()) return new Result(Arrays.copyOf(out, n), Stop.CONTEXT, prompt.length, promptNanos, decodeNanos);
             long t0 = System.nanoTime();

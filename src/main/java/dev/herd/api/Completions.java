@@ -1,0 +1,119 @@
+package dev.herd.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** {@code /v1/chat/completions} and {@code /v1/completions}: the same generation, two response shapes, whole or streamed. */
+final class Completions {
+    /** A chat stream's first delta. */
+    private static final Map<String, String> ROLE = Map.of("role", "assistant", "content", "");
+
+    private final Engine engine;
+    private final ObjectMapper json;
+
+    Completions(Engine engine, ObjectMapper json) {
+        this.engine = engine;
+        this.json = json;
+    }
+
+    /** Answers the request; returns the HTTP status sent. */
+    int handle(HttpExchange ex, boolean chat, JsonNode body) throws IOException {
+        Request req = chat ? Requests.chat(body) : Requests.text(body);
+        Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
+                System.currentTimeMillis() / 1000, engine.modelName());
+        if (!req.stream()) {
+            Outcome o = engine.run(req, text -> {}, () -> false);
+            Http.json(ex, json, 200, shape.whole(o));
+            return 200;
+        }
+        Sse sse = new Sse(ex, json);
+        try {
+            Outcome o = engine.run(req, text -> {
+                if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
+                sse.send(shape.chunk(text, null));
+            }, sse::gone);
+            if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
+            sse.send(shape.chunk(chat ? Map.of() : "", o.finish()));
+            if (req.includeUsage()) sse.send(shape.usageChunk(o));
+            sse.done();
+        } catch (ApiError e) {
+            if (!sse.opened()) throw e;
+            sse.send(e.body()); // too late for a status: the error goes into the stream
+        }
+        return 200;
+    }
+
+    /** The JSON of one response's id, time and model. */
+    private record Shape(boolean chat, String id, long created, String model) {
+
+        Map<String, Object> whole(Outcome o) {
+            Map<String, Object> choice = new LinkedHashMap<>();
+            choice.put("index", 0);
+            if (chat) choice.put("message", Map.of("role", "assistant", "content", o.text()));
+            else choice.put("text", o.text());
+            choice.put("logprobs", null);
+            choice.put("finish_reason", o.finish());
+            Map<String, Object> out = envelope(chat ? "chat.completion" : "text_completion", List.of(choice));
+            out.put("usage", usage(o));
+            out.put("timings", timings(o));
+            return out;
+        }
+
+        /** @param delta for chat the delta object (or a text piece), for completions the text */
+        Map<String, Object> chunk(Object delta, String finish) {
+            Map<String, Object> choice = new LinkedHashMap<>();
+            choice.put("index", 0);
+            if (chat) choice.put("delta", delta instanceof String s ? Map.of("content", s) : delta);
+            else choice.put("text", delta);
+            choice.put("logprobs", null);
+            choice.put("finish_reason", finish);
+            return envelope(chat ? "chat.completion.chunk" : "text_completion", List.of(choice));
+        }
+
+        Map<String, Object> usageChunk(Outcome o) {
+            Map<String, Object> out = envelope(chat ? "chat.completion.chunk" : "text_completion", List.of());
+            out.put("usage", usage(o));
+            out.put("timings", timings(o));
+            return out;
+        }
+
+        private Map<String, Object> envelope(String object, List<Map<String, Object>> choices) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("id", id);
+            out.put("object", object);
+            out.put("created", created);
+            out.put("model", model);
+            out.put("choices", choices);
+            return out;
+        }
+
+        private static Map<String, Object> usage(Outcome o) {
+            Map<String, Object> u = new LinkedHashMap<>();
+            u.put("prompt_tokens", o.promptTokens());
+            u.put("completion_tokens", o.tokens());
+            u.put("total_tokens", o.promptTokens() + o.tokens());
+            u.put("prompt_tokens_details", Map.of("cached_tokens", o.cached()));
+            return u;
+        }
+
+        /** llama.cpp's names: prompt_n counts the evaluated prompt tokens, cached_n the reused ones. */
+        private static Map<String, Object> timings(Outcome o) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("prompt_n", o.promptTokens() - o.cached());
+            t.put("cached_n", o.cached());
+            t.put("prompt_ms", o.promptNanos() / 1e6);
+            t.put("prompt_per_second", o.promptPerSecond());
+            t.put("predicted_n", o.tokens());
+            t.put("predicted_ms", o.decodeNanos() / 1e6);
+            t.put("predicted_per_second", o.decodePerSecond());
+            return t;
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package dev.herd.api;
+
+import dev.herd.HerdException;
+import dev.herd.engine.ChatSession;
+import dev.herd.engine.Generator;
+import dev.herd.engine.Model;
+import dev.herd.engine.Sampler;
+import dev.herd.tokenizer.TokenDecoder;
+
+import java.io.UncheckedIOException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The model's single stream: one generation at a time, the others waiting in FIFO order (a fair lock) up to a bound.
+ * All requests share one {@link ChatSession}, so a request that extends the previous conversation reuses its cache.
+ * A failure of the model (a lost worker) fails that request and drops the model; the next request reopens it.
+ */
+final class Engine implements AutoCloseable {
+    private final Supplier<Backend> opener;
+    private final int queueSize;
+    private final long tokenDelayMs;
+    private final Metrics metrics;
+    private final ReentrantLock slot = new ReentrantLock(true);
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final String modelName;
+    private Backend backend; // guarded by slot; null after a failure
+    private ChatSession session;
+
+    /** @param tokenDelayMs a pause after each token, to watch streaming or test slow generations */
+    Engine(Supplier<Backend> opener, int queueSize, long tokenDelayMs, Metrics metrics) {
+        this.opener = opener;
+        this.queueSize = queueSize;
+        this.tokenDelayMs = tokenDelayMs;
+        this.metrics = metrics;
+        this.backend = opener.get();
+        this.session = new ChatSession(backend.model());
+        this.modelName = backend.model().name;
+    }
+
+    String modelName() {
+        return modelName;
+    }
+
+    int queued() {
+        return waiting.get();
+    }
+
+    boolean busy() {
+        return slot.isLocked();
+    }
+
+    /** Runs the request when its turn comes; text goes to {@code out} as it is produced; {@code gone}: the client left. */
+    Outcome run(Request req, Consumer<String> out, BooleanSupplier gone) {
+        acquire();
+        try {
+            return generate(req, out, gone);
+        } finally {
+            slot.unlock();
+        }
+    }
+
+    private void acquire() {
+        try {
+            if (slot.tryLock(0, TimeUnit.SECONDS)) return; // unlike tryLock(), honours the queue order
+            if (waiting.incrementAndGet() > queueSize) {
+                waiting.decrementAndGet();
+                throw new ApiError(429, "rate_limit_error", null, "queue_full",
+                        "the server is busy: " + queueSize + " requests are already waiting; retry later");
+            }
+            try {
+                slot.lockInterruptibly();
+            } finally {
+                waiting.decrementAndGet();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiError(503, "server_error", null, "shutting_down", "the server is shutting down");
+        }
+    }
+
+    private Outcome generate(Request req, Consumer<String> out, BooleanSupplier gone) {
+        Backend b = backend();
+        Model m = b.model();
+        int[] prompt = req.chat() ? session.prompt(req.messages()) : m.encodePrompt(req.prompt());
+        String param = req.chat() ? "messages" : "prompt";
+        if (prompt.length == 0) throw ApiError.invalid(param, "the prompt is empty");
+        int room = m.llama.maxSeqLen() - prompt.length;
+        if (room <= 0) {
+            throw new ApiError(400, "invalid_request_error", param, "context_length_exceeded",
+                    "the prompt has " + prompt.length + " tokens but the context holds " + m.llama.maxSeqLen());
+        }
+        // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
+        // and then: a seeded request evaluates its whole prompt, so that it gives the same text whatever ran before.
+        if (req.seed() != null) session.forget();
+        Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
+                req.seed() != null ? req.seed() : System.nanoTime());
+        TokenDecoder decoder = m.tokenizer.decoder();
+        StopFilter stops = new StopFilter(req.stop());
+        StringBuilder text = new StringBuilder();
+        Consumer<String> emit = s -> {
+            if (s.isEmpty()) return;
+            text.append(s);
+            out.accept(s);
+        };
+        long sync = b.stats() == null ? 0 : b.stats().syncNanos();
+        ChatSession.Reply reply;
+        try {
+            reply = session.complete(prompt, sampler, req.maxTokens() == null ? room : req.maxTokens(), new Generator.Listener() {
+                @Override
+                public void token(int token, long nanos) {
+                    emit.accept(stops.push(decoder.next(token)));
+                    pace();
+                }
+
+                @Override
+                public boolean halted() {
+                    return stops.stopped() || gone.getAsBoolean();
+                }
+            });
+        } catch (HerdException | UncheckedIOException e) { // a lost worker
+            drop(e);
+            throw unavailable(e);
+        } catch (RuntimeException e) {
+            session = new ChatSession(m); // what the cache holds is unknown now
+            throw e;
+        }
+        emit.accept(stops.push(decoder.flush()));
+        emit.accept(stops.flush());
+        Generator.Result r = reply.result();
+        if (gone.getAsBoolean()) metrics.cancelled();
+        String finish = stops.stopped() || r.stop() == Generator.Stop.EOS || r.stop() == Generator.Stop.HALTED ? "stop" : "length";
+        Outcome o = new Outcome(text.toString(), finish, prompt.length, reply.reusedTokens(), r.tokens().length, r.promptNanos(), r.decodeNanos());
+        metrics.generation(o, b.stats() == null ? Double.NaN : (b.stats().syncNanos() - sync) / 1e6 / Math.max(o.tokens(), 1));
+        return o;
+    }
+
+    private Backend backend() {
+        if (backend == null) {
+            try {
+                backend = opener.get();
+                session = new ChatSession(backend.model());
+            } catch (HerdException e) {
+                throw unavailable(e);
+            }
+        }
+        return backend;
+    }
+
+    private void drop(RuntimeException cause) {
+        System.err.println("herd api: the model failed (" + cause.getMessage() + "); it is reopened on the next request");
+        try {
+            backend.close().run();
+        } catch (RuntimeException e) {
+            System.err.println("herd api: closing the model: " + e.getMessage());
+        }
+        backend = null;
+        session = null;
+    }
+
+    private static ApiError unavailable(RuntimeException e) {
+        return new ApiError(503, "server_error", null, "model_unavailable", "the model is unavailable: " + e.getMessage());
+    }
+
+    private void pace() {
+        if (tokenDelayMs <= 0) return;
+        try {
+            Thread.sleep(tokenDelayMs);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        slot.lock();
+        try {
+            if (backend != null) backend.close().run();
+            backend = null;
+        } finally {
+            slot.unlock();
+        }
+    }
+}

@@ -1,0 +1,19 @@
+package dev.herd.api;
+
+import dev.herd.tokenizer.ChatTemplate;
+
+import java.util.List;
+
+/**
+ * One completion request, validated: either chat messages or a raw prompt.
+ *
+ * @param maxTokens null for as many as the context holds
+ * @param seed      null for a random one
+ */
+record Request(List<ChatTemplate.Message> messages, String prompt, float temperature, float topP, Integer maxTokens,
+               List<String> stop, Long seed, boolean stream, boolean includeUsage) {
+
+    boolean chat() {
+        return messages != null;
+    }
+}

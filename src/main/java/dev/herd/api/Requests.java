@@ -1,0 +1,136 @@
+package dev.herd.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.herd.tokenizer.ChatTemplate;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/** Reads OpenAI request bodies into {@link Request}s; anything wrong or unsupported is a 400 naming the field. */
+final class Requests {
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
+
+    private Requests() {}
+
+    static Request chat(JsonNode body) {
+        object(body);
+        JsonNode list = body.get("messages");
+        if (list == null || !list.isArray()) throw ApiError.invalid("messages", "'messages' must be an array of messages");
+        if (list.isEmpty()) throw ApiError.invalid("messages", "'messages' must hold at least one message");
+        List<ChatTemplate.Message> messages = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), "messages[" + i + "]"));
+        Integer max = integer(body, "max_completion_tokens");
+        return common(body, messages, null, max != null ? max : integer(body, "max_tokens"));
+    }
+
+    static Request text(JsonNode body) {
+        object(body);
+        JsonNode p = body.get("prompt");
+        if (p != null && p.isArray() && p.size() == 1) p = p.get(0); // a one-prompt batch
+        if (p == null || !p.isTextual()) throw ApiError.invalid("prompt", "'prompt' must be a string");
+        for (String f : List.of("echo", "suffix", "best_of")) unsupportedIfSet(body, f);
+        Integer max = integer(body, "max_tokens");
+        return common(body, null, p.asText(), max != null ? max : 16); // OpenAI's default for completions
+    }
+
+    private static Request common(JsonNode body, List<ChatTemplate.Message> messages, String prompt, Integer maxTokens) {
+        if (maxTokens != null && maxTokens < 1) throw ApiError.invalid("max_tokens", "'max_tokens' must be at least 1");
+        Integer n = integer(body, "n");
+        if (n != null && n != 1) throw ApiError.unsupported("n");
+        for (String f : List.of("tools", "functions", "tool_choice", "function_call", "logit_bias", "logprobs", "top_logprobs")) {
+            unsupportedIfSet(body, f);
+        }
+        for (String f : List.of("frequency_penalty", "presence_penalty")) {
+            if (number(body, f, 0, -2, 2) != 0) throw ApiError.unsupported(f);
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull() && !"text".equals(format.path("type").asText())) throw ApiError.unsupported("response_format");
+        Long seed = body.hasNonNull("seed") ? whole(body, "seed") : null;
+        boolean stream = bool(body, "stream");
+        JsonNode options = body.get("stream_options");
+        boolean usage = options != null && options.isObject() && options.path("include_usage").asBoolean(false);
+        return new Request(messages, prompt, (float) number(body, "temperature", 1, 0, 2), (float) number(body, "top_p", 1, 0, 1),
+                maxTokens, stops(body), seed, stream, usage);
+    }
+
+    private static ChatTemplate.Message message(JsonNode m, String at) {
+        if (m == null || !m.isObject()) throw ApiError.invalid(at, "'" + at + "' must be an object with role and content");
+        String role = m.path("role").asText("");
+        if (!ROLES.contains(role)) throw ApiError.invalid(at + ".role", "'" + at + ".role' must be system, user or assistant");
+        if (m.hasNonNull("tool_calls")) throw ApiError.unsupported(at + ".tool_calls");
+        return new ChatTemplate.Message(role.equals("developer") ? "system" : role, content(m.get("content"), at + ".content"));
+    }
+
+    /** A string, or text parts joined by newlines. */
+    private static String content(JsonNode c, String at) {
+        if (c != null && c.isTextual()) return c.asText();
+        if (c == null || !c.isArray()) throw ApiError.invalid(at, "'" + at + "' must be a string or an array of text parts");
+        StringBuilder text = new StringBuilder();
+        for (int j = 0; j < c.size(); j++) {
+            JsonNode part = c.get(j);
+            String type = part.path("type").asText("");
+            if (!type.equals("text")) {
+                throw new ApiError(400, "invalid_request_error", at + "[" + j + "]", "unsupported_parameter",
+                        "content parts of type '" + type + "' are not supported, only text");
+            }
+            if (!part.path("text").isTextual()) throw ApiError.invalid(at + "[" + j + "].text", "text parts need a string 'text'");
+            if (j > 0) text.append('\n');
+            text.append(part.get("text").asText());
+        }
+        return text.toString();
+    }
+
+    private static List<String> stops(JsonNode body) {
+        JsonNode s = body.get("stop");
+        if (s == null || s.isNull()) return List.of();
+        if (s.isTextual()) return s.asText().isEmpty() ? List.of() : List.of(s.asText());
+        if (!s.isArray() || s.size() > 4) throw ApiError.invalid("stop", "'stop' must be a string or an array of up to 4 strings");
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : s) {
+            if (!e.isTextual()) throw ApiError.invalid("stop", "'stop' must be a string or an array of up to 4 strings");
+            if (!e.asText().isEmpty()) out.add(e.asText());
+        }
+        return out;
+    }
+
+    private static void object(JsonNode body) {
+        if (body == null || !body.isObject()) throw ApiError.invalid(null, "the request body must be a JSON object");
+    }
+
+    private static void unsupportedIfSet(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        boolean unset = v == null || v.isNull() || (v.isBoolean() && !v.asBoolean()) || (v.isContainerNode() && v.isEmpty())
+                || (v.isNumber() && v.asInt() == (field.equals("best_of") ? 1 : 0)); // the defaults, sent explicitly
+        if (!unset) throw ApiError.unsupported(field);
+    }
+
+    private static double number(JsonNode body, String field, double otherwise, double min, double max) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) return otherwise;
+        if (!v.isNumber()) throw ApiError.invalid(field, "'" + field + "' must be a number");
+        double d = v.asDouble();
+        if (d < min || d > max) throw ApiError.invalid(field, "'" + field + "' must be between " + min + " and " + max);
+        return d;
+    }
+
+    private static Integer integer(JsonNode body, String field) {
+        if (!body.hasNonNull(field)) return null;
+        long v = whole(body, field);
+        if (v > Integer.MAX_VALUE || v < Integer.MIN_VALUE) throw ApiError.invalid(field, "'" + field + "' is out of range");
+        return (int) v;
+    }
+
+    private static long whole(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (!v.isIntegralNumber() || !v.canConvertToLong()) throw ApiError.invalid(field, "'" + field + "' must be an integer");
+        return v.asLong();
+    }
+
+    private static boolean bool(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) return false;
+        if (!v.isBoolean()) throw ApiError.invalid(field, "'" + field + "' must be true or false");
+        return v.asBoolean();
+    }
+}

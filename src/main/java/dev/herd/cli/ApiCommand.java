@@ -1,0 +1,58 @@
+package dev.herd.cli;
+
+import dev.herd.HerdException;
+import dev.herd.api.ApiServer;
+import dev.herd.api.Backend;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** Serves the model over an OpenAI-compatible HTTP API and a chat page, until the process is stopped. */
+@Command(name = "api", mixinStandardHelpOptions = true, description = "Serve the model over an OpenAI-compatible HTTP API, with a chat page at /.")
+final class ApiCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", paramLabel = "ADDR", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "9990", paramLabel = "N", description = "Port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' (default: the HERD_API_KEY variable, else none).")
+    String apiKey;
+
+    @Option(names = "--queue", defaultValue = "16", paramLabel = "N", description = "Requests that may wait while one generates; more get 429 (default: ${DEFAULT-VALUE}).")
+    int queue;
+
+    @Option(names = "--token-delay-ms", defaultValue = "0", hidden = true, description = "Pause after each token (to watch streaming, or test slow requests).")
+    long tokenDelayMs;
+
+    @Override
+    public Integer call() throws Exception {
+        if (queue < 0) throw new HerdException("--queue must be >= 0, got " + queue);
+        String key = apiKey != null ? apiKey : System.getenv("HERD_API_KEY");
+        ApiServer server;
+        try {
+            server = ApiServer.start(() -> {
+                ModelOptions.Run run = model.open();
+                return new Backend(run.model(), run.stats(), run::close);
+            }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs));
+        } catch (IOException e) {
+            throw new HerdException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }));
+        System.out.printf("herd api: serving %s on http://%s:%d/ (OpenAI API under /v1)%n", server.modelName(), host, server.port());
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+}

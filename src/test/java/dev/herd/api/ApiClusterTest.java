@@ -1,0 +1,123 @@
+package dev.herd.api;
+
+import dev.herd.cluster.ClusterRunner;
+import dev.herd.cluster.SyncCodec;
+import dev.herd.cluster.Worker;
+import dev.herd.engine.Model;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** herd api with the model split over three nodes (stories15M's valid count), one worker behind a proxy the test can cut. */
+class ApiClusterTest {
+    static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
+    static Worker direct, proxied;
+    static Proxy proxy;
+    static TestApi api;
+
+    @BeforeAll
+    static void start() throws IOException {
+        direct = new Worker("127.0.0.1", 0, 1, null, QUIET);
+        proxied = new Worker("127.0.0.1", 0, 1, null, QUIET);
+        Thread.ofPlatform().daemon().start(direct::serve);
+        Thread.ofPlatform().daemon().start(proxied::serve);
+        proxy = new Proxy(proxied.port());
+        api = new TestApi(null, 4, 20, () -> {
+            ClusterRunner cluster = new ClusterRunner(List.of("127.0.0.1:" + direct.port(), "127.0.0.1:" + proxy.port()), null,
+                    SyncCodec.Q80, QUIET);
+            Model m = Model.open(TestApi.FIXTURE, null, 0, 1, cluster);
+            return new Backend(m, cluster.stats(), () -> {
+                m.close();
+                cluster.close();
+            });
+        });
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        api.close();
+        proxy.close();
+        direct.close();
+        proxied.close();
+    }
+
+    @Test
+    void aLostWorkerFailsTheRequestWith503AndTheNextRequestReformsTheCluster() throws Exception {
+        assertThat(api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}").statusCode()).isEqualTo(200);
+        assertThat(api.get("/metrics").body()).containsPattern("herd_sync_ms_per_token [0-9.]+");
+
+        CompletableFuture<HttpResponse<String>> cut = CompletableFuture.supplyAsync(
+                () -> api.post("/v1/completions", "{\"prompt\":\"Once upon a time\",\"max_tokens\":150}"));
+        while (!api.get("/metrics").body().contains("herd_busy 1")) Thread.sleep(10);
+        Thread.sleep(200);
+        proxy.cut();
+        HttpResponse<String> failed = cut.get();
+        assertThat(failed.statusCode()).isEqualTo(503);
+        assertThat(TestApi.json(failed.body()).at("/error/code").asText()).isEqualTo("model_unavailable");
+
+        HttpResponse<String> again = api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}");
+        assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+        assertThat(api.get("/health").statusCode()).isEqualTo(200);
+    }
+
+    /** Forwards connections to the worker; {@link #cut} drops the current ones as a lost network would. */
+    static final class Proxy implements AutoCloseable {
+        private final ServerSocket server = new ServerSocket(0);
+        private final List<Socket> open = new CopyOnWriteArrayList<>();
+
+        Proxy(int target) throws IOException {
+            Thread.ofPlatform().daemon().start(() -> {
+                while (!server.isClosed()) {
+                    try {
+                        Socket in = server.accept(), out = new Socket("127.0.0.1", target);
+                        open.add(in);
+                        open.add(out);
+                        pump(in, out);
+                        pump(out, in);
+                    } catch (IOException e) {
+                        if (!server.isClosed()) throw new UncheckedIOException(e);
+                    }
+                }
+            });
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        void cut() throws IOException {
+            for (Socket s : open) s.close();
+            open.clear();
+        }
+
+        private static void pump(Socket from, Socket to) {
+            Thread.ofPlatform().daemon().start(() -> {
+                try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+                    in.transferTo(out);
+                } catch (IOException ignored) {
+                    // cut
+                }
+            });
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            cut();
+        }
+    }
+}
