@@ -5,6 +5,7 @@ import dev.herd.cluster.ClusterRunner;
 import dev.herd.cluster.Handshake;
 import dev.herd.cluster.Stats;
 import dev.herd.cluster.SyncCodec;
+import dev.herd.engine.KvCache;
 import dev.herd.engine.Model;
 import dev.herd.engine.Runner;
 import picocli.CommandLine.Option;
@@ -36,6 +37,10 @@ final class ModelOptions {
     @Option(names = "--cluster-key", paramLabel = "KEY", description = "Shared secret the workers require (default: the HERD_CLUSTER_KEY variable).")
     String clusterKey;
 
+    @Option(names = "--kv-cache-storage", defaultValue = "memory", paramLabel = "WHERE",
+            description = "memory, or disk: each node keeps its KV cache in a memory-mapped temporary file, deleted at the end.")
+    String kvCacheStorage;
+
     /** An opened model and, when split, its cluster; closing closes both. */
     record Run(Model model, ClusterRunner cluster) implements AutoCloseable {
         /** Time in syncs and bytes moved so far, or null on one node. */
@@ -54,11 +59,16 @@ final class ModelOptions {
     }
 
     Run open() {
+        KvCache.Storage kv = switch (kvCacheStorage) {
+            case "memory" -> KvCache.Storage.MEMORY;
+            case "disk" -> KvCache.Storage.DISK;
+            default -> throw new HerdException("--kv-cache-storage must be memory or disk, got '" + kvCacheStorage + "'");
+        };
         Model m;
         ClusterRunner cluster = workers.isEmpty() ? null
-                : new ClusterRunner(workers, Handshake.key(clusterKey), SyncCodec.of(bufferFloatType), System.err);
+                : new ClusterRunner(workers, Handshake.key(clusterKey), SyncCodec.of(bufferFloatType), kv, System.err);
         try {
-            m = openModel(cluster == null ? Runner.LOCAL : cluster);
+            m = openModel(cluster == null ? Runner.local(kv) : cluster);
             return new Run(m, cluster);
         } catch (RuntimeException e) {
             if (cluster != null) cluster.close();

@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.format.GgufFile;
@@ -116,7 +117,7 @@ public final class Cluster implements AutoCloseable {
      * Splits the model: sends each worker its plan and streams its slice (all workers at once), keeps the root's
      * own slice (rows as views of the mapped file, column slices copied), and returns the root's forward pass.
      */
-    public Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, Progress progress) {
+    public Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
         Weights full = Weights.from(file, c);
         SplitPlan plan = SplitPlan.of(c, full.layers()[0].o().type(), full.layers()[0].down().type(), nodes());
         if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
@@ -137,7 +138,7 @@ public final class Cluster implements AutoCloseable {
             Wire w = workers.get(i);
             List<SplitPlan.Part> parts = partsOf.get(i + 1);
             PlanMessage pm = new PlanMessage(c, i + 1, nodes(), maxSeqLen, codec, full.tokenEmbd().type(), rope,
-                    parts.stream().map(p -> source.get(p.name()).type()).toList(), false);
+                    parts.stream().map(p -> source.get(p.name()).type()).toList(), kv == KvCache.Storage.DISK);
             senders.add(Thread.ofPlatform().name("herd-load-" + w.peer()).start(() -> {
                 try {
                     w.send(pm.encode());
@@ -165,7 +166,7 @@ public final class Cluster implements AutoCloseable {
         LlamaConfig local = plan.local(c, 0);
         Weights weights = Weights.from(Weights.Source.of(mine, file.path().toString()), local, c.vocab());
         return new Llama(local, weights, maxSeqLen, threads, Model.BATCH,
-                new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats));
+                new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats), kv);
     }
 
     /** Bytes streamed so far of the total, for a progress bar. */

@@ -1,5 +1,6 @@
 package dev.herd.cluster;
 
+import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Runner;
 import dev.herd.format.GgufFile;
@@ -13,13 +14,20 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     private final List<String> workers;
     private final byte[] key;
     private final SyncCodec codec;
+    private final KvCache.Storage kv;
     private final PrintStream log;
     private Cluster cluster;
 
     public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, PrintStream log) {
+        this(workers, key, codec, KvCache.Storage.MEMORY, log);
+    }
+
+    /** {@code kv}: where every node keeps its KV cache. */
+    public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, KvCache.Storage kv, PrintStream log) {
         this.workers = List.copyOf(workers);
         this.key = key;
         this.codec = codec;
+        this.kv = kv;
         this.log = log;
     }
 
@@ -27,7 +35,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
         cluster = Cluster.connect(workers, file, key, log);
         long start = System.nanoTime();
-        Llama llama = cluster.load(file, config, maxSeqLen, threads, codec, new LoadBar(log));
+        Llama llama = cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log));
         log.printf("loaded %d workers in %.1f s%n", workers.size(), (System.nanoTime() - start) / 1e9);
         return llama;
     }

@@ -11,6 +11,8 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Length-framed messages over one TCP connection: {@code u32 length, u8 type, payload}. The reader checks every
@@ -27,6 +29,10 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
     private final DataOutputStream out;
     private long sent, received;
     private volatile long lastSend = System.nanoTime();
+    /** When the send in progress started (0: none); a send stuck longer than writeTimeout closes the socket. */
+    private volatile long sendingSince;
+    private volatile int writeTimeout = 120_000;
+    private volatile boolean stuck;
 
     public Wire(Socket socket, String peer) throws IOException {
         this.socket = socket;
@@ -34,6 +40,7 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
         socket.setTcpNoDelay(true);
         this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
         this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+        Watchdog.WIRES.add(this);
     }
 
     public String peer() {
@@ -45,9 +52,22 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
         socket.setSoTimeout(millis);
     }
 
+    /** Longest time one send may block (a peer that stops reading fills the TCP buffers), in milliseconds. */
+    public void writeTimeout(int millis) {
+        writeTimeout = millis;
+    }
+
     public synchronized void send(Message m) throws IOException {
-        write(m);
-        out.flush();
+        sendingSince = System.nanoTime();
+        try {
+            write(m);
+            out.flush();
+        } catch (IOException e) {
+            if (stuck) throw new IOException("the peer stopped reading: a send made no progress for " + writeTimeout + " ms", e);
+            throw e;
+        } finally {
+            sendingSince = 0;
+        }
     }
 
     /** Queues a message without flushing (flush with {@link #flush}). */
@@ -110,6 +130,7 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
 
     @Override
     public void close() {
+        Watchdog.WIRES.remove(this);
         try {
             socket.close();
         } catch (IOException ignored) {
@@ -121,6 +142,33 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
     public static final class ProtocolException extends HerdException {
         public ProtocolException(String message) {
             super(message);
+        }
+    }
+
+    /** Java sockets have no write timeout: one daemon thread closes the sockets of sends stuck too long. */
+    private static final class Watchdog {
+        static final Set<Wire> WIRES = ConcurrentHashMap.newKeySet();
+
+        static {
+            Thread.ofPlatform().daemon().name("herd-wire-watchdog").start(Watchdog::watch);
+        }
+
+        private static void watch() {
+            while (true) {
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                long now = System.nanoTime();
+                for (Wire w : WIRES) {
+                    long since = w.sendingSince;
+                    if (since != 0 && now - since > w.writeTimeout * 1_000_000L) {
+                        w.stuck = true;
+                        w.close();
+                    }
+                }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sync;
@@ -100,14 +101,15 @@ public final class Worker implements AutoCloseable {
         long weightBytes = 0;
         for (int i = 0; i < parts.size(); i++) weightBytes += bytes(parts.get(i), types.get(i));
         long kvBytes = 2L * c.layers() * plan.maxSeqLen() * local.kvDim() * 4;
-        checkMemory(weightBytes, kvBytes);
+        checkMemory(weightBytes, plan.kvOnDisk() ? 0 : kvBytes);
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> tensors = receiveWeights(w, parts, types, arena);
             Weights weights = Weights.from(Weights.Source.of(tensors, "weights from root " + w.peer()), local, 0);
             try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
-                    new WorkerSync(w, plan.codec(), local.vocab()))) {
+                    new WorkerSync(w, plan.codec(), local.vocab()), plan.kvOnDisk() ? KvCache.Storage.DISK : KvCache.Storage.MEMORY)) {
                 w.send(Message.of(Message.LOADED));
-                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0);
+                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
+                        plan.kvOnDisk() ? " on disk" : "");
                 serveForwards(w, llama, plan);
             }
         }

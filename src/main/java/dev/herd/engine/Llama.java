@@ -8,6 +8,8 @@ import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -68,22 +70,25 @@ public final class Llama implements AutoCloseable {
      * @param batchSize tokens per forward chunk during prompt evaluation (e.g. 32)
      */
     public Llama(LlamaConfig config, Weights weights, int maxSeqLen, int threads, int batchSize) {
-        this(config, weights, maxSeqLen, threads, batchSize, null, Sync.NONE);
+        this(config, weights, maxSeqLen, threads, batchSize, null, Sync.NONE, KvCache.Storage.MEMORY);
     }
 
-    /** A node's share of a split model: {@code config} and {@code weights} are the node's slice. */
-    public Llama(LlamaConfig config, Weights weights, int maxSeqLen, int threads, int batchSize, Sync sync) {
-        this(config, weights, maxSeqLen, threads, batchSize, null, sync);
+    /**
+     * A node's share of a split model ({@code config} and {@code weights} are the node's slice; {@link Sync#NONE} on
+     * one node), with its KV cache in memory or in a memory-mapped file.
+     */
+    public Llama(LlamaConfig config, Weights weights, int maxSeqLen, int threads, int batchSize, Sync sync, KvCache.Storage kv) {
+        this(config, weights, maxSeqLen, threads, batchSize, null, sync, kv);
     }
 
-    private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file, Sync sync) {
+    private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file, Sync sync, KvCache.Storage kv) {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
         this.weights = w;
         this.file = file;
         this.sync = sync;
         this.batchSize = batchSize;
-        this.cache = new KvCache(c.layers(), c.kvHeads(), c.headDim(), maxSeqLen);
+        this.cache = new KvCache(c.layers(), c.kvHeads(), c.headDim(), maxSeqLen, kv);
         this.pool = new ComputePool(threads);
         this.rope = new Rope(c, w.ropeFreqs() == null ? null : Dequant.all(w.ropeFreqs()), batchSize);
         int layers = c.layers();
@@ -131,7 +136,7 @@ public final class Llama implements AutoCloseable {
         GgufFile f = GgufFile.open(path);
         try {
             LlamaConfig c = LlamaConfig.from(f);
-            return new Llama(c, Weights.from(f, c), Math.min(maxSeqLen, c.contextLength()), threads, batchSize, f, Sync.NONE);
+            return new Llama(c, Weights.from(f, c), Math.min(maxSeqLen, c.contextLength()), threads, batchSize, f, Sync.NONE, KvCache.Storage.MEMORY);
         } catch (RuntimeException e) {
             f.close();
             throw e;
@@ -293,7 +298,7 @@ public final class Llama implements AutoCloseable {
     /** Q/K norms (Qwen3) and RoPE for every head of every token; K and V go into the cache. On this thread: O(qDim). */
     private void ropeAndStore() {
         int hd = config.headDim();
-        float[] keys = cache.keys[layer], values = cache.values[layer];
+        MemorySegment keys = cache.keys[layer], values = cache.values[layer];
         for (int b = 0; b < batch; b++) {
             for (int h = 0; h < config.heads(); h++) {
                 int off = b * config.qDim() + h * hd;
@@ -301,11 +306,12 @@ public final class Llama implements AutoCloseable {
                 rope.apply(q, off, b);
             }
             for (int h = 0; h < config.kvHeads(); h++) {
-                int off = b * config.kvDim() + h * hd, at = cache.at(h, startPos + b);
+                int off = b * config.kvDim() + h * hd;
+                long at = cache.at(h, startPos + b);
                 if (kNorm[layer] != null) VectorMath.rmsNorm(k, off, kNorm[layer], k, off, hd, config.eps());
                 rope.apply(k, off, b);
-                System.arraycopy(k, off, keys, at, hd);
-                System.arraycopy(v, off, values, at, hd);
+                MemorySegment.copy(k, off, keys, ValueLayout.JAVA_FLOAT_UNALIGNED, at, hd);
+                MemorySegment.copy(v, off, values, ValueLayout.JAVA_FLOAT_UNALIGNED, at, hd);
             }
         }
     }
@@ -313,15 +319,17 @@ public final class Llama implements AutoCloseable {
     /** Causal grouped-query attention: token b attends to positions 0 .. startPos + b. */
     private void attention(int index, int count) {
         int heads = config.heads(), hd = config.headDim(), group = heads / config.kvHeads(), items = batch * heads;
-        float[] keys = cache.keys[layer], values = cache.values[layer], s = scores[index];
+        MemorySegment keys = cache.keys[layer], values = cache.values[layer];
+        float[] s = scores[index];
         float scale = (float) (1 / Math.sqrt(hd));
         for (int it = ComputePool.start(items, index, count), to = ComputePool.start(items, index + 1, count); it < to; it++) {
             int b = it / heads, h = it % heads, kvh = h / group, len = startPos + b + 1;
-            int qOff = b * config.qDim() + h * hd, base = cache.at(kvh, 0), outOff = b * att.n + h * hd;
-            for (int t = 0; t < len; t++) s[t] = VectorMath.dot(q, qOff, keys, base + t * hd, hd) * scale;
+            int qOff = b * config.qDim() + h * hd, outOff = b * att.n + h * hd;
+            long base = cache.at(kvh, 0), step = 4L * hd;
+            for (int t = 0; t < len; t++) s[t] = VectorMath.dot(q, qOff, keys, base + t * step, hd) * scale;
             VectorMath.softmax(s, len);
             Arrays.fill(att.values, outOff, outOff + hd, 0f);
-            for (int t = 0; t < len; t++) VectorMath.axpy(s[t], values, base + t * hd, att.values, outOff, hd);
+            for (int t = 0; t < len; t++) VectorMath.axpy(s[t], values, base + t * step, att.values, outOff, hd);
         }
     }
 
@@ -364,6 +372,7 @@ public final class Llama implements AutoCloseable {
     @Override
     public void close() {
         pool.close();
+        cache.close();
         if (file != null) file.close();
     }
 }

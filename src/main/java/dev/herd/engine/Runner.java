@@ -9,5 +9,11 @@ import dev.herd.model.Weights;
 public interface Runner {
     Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads);
 
-    Runner LOCAL = (file, config, maxSeqLen, threads) -> new Llama(config, Weights.from(file, config), maxSeqLen, threads, Model.BATCH);
+    Runner LOCAL = local(KvCache.Storage.MEMORY);
+
+    /** This machine alone, with the KV cache in memory or on disk. */
+    static Runner local(KvCache.Storage kv) {
+        return (file, config, maxSeqLen, threads) ->
+                new Llama(config, Weights.from(file, config), maxSeqLen, threads, Model.BATCH, Sync.NONE, kv);
+    }
 }

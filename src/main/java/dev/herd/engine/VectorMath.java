@@ -4,9 +4,16 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Vector API loops over float arrays for attention and norms, with a scalar tail for odd lengths. */
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/** Vector API loops over float arrays (and KV cache segments) for attention and norms, with a scalar tail for odd lengths. */
 final class VectorMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** KV cache segments hold floats in the machine's order (they never leave it). */
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private VectorMath() {}
 
@@ -34,6 +41,33 @@ final class VectorMath {
             }
         }
         for (; i < n; i++) y[yo + i] += a * x[xo + i];
+    }
+
+    /** Dot product of a[ao ..] with n floats of segment b from byte offset bo. */
+    static float dot(float[] a, int ao, MemorySegment b, long bo, int n) {
+        int i = 0;
+        float sum = 0;
+        if (n >= S.length()) {
+            FloatVector acc = FloatVector.zero(S);
+            for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+                acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromMemorySegment(S, b, bo + 4L * i, ORDER), acc);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) sum += a[ao + i] * b.get(F32, bo + 4L * i);
+        return sum;
+    }
+
+    /** y[yo ..] += a * (n floats of segment x from byte offset xo). */
+    static void axpy(float a, MemorySegment x, long xo, float[] y, int yo, int n) {
+        int i = 0;
+        if (n >= S.length()) {
+            FloatVector va = FloatVector.broadcast(S, a);
+            for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+                FloatVector.fromMemorySegment(S, x, xo + 4L * i, ORDER).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] += a * x.get(F32, xo + 4L * i);
     }
 
     /** out = x / rms(x) * w, over n values (w from index 0). */

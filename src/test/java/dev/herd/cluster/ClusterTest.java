@@ -4,6 +4,7 @@ import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
+import dev.herd.engine.KvCache;
 import dev.herd.format.Llama2cCheckpoint;
 import dev.herd.format.ModelConfig;
 import dev.herd.tensor.GgmlType;
@@ -144,6 +145,17 @@ class ClusterTest {
             assertThat(cluster.log()).contains("it broke Herd's protocol (").contains("exceeds the limit")
                     .contains("cluster key mismatch").contains("rejected a root without the cluster key")
                     .contains("connection closed").contains("ended the session");
+        }
+    }
+
+    @Test
+    void kvCacheOnDiskOnEveryNodeGivesTheSameTokens() throws Exception {
+        Path q8 = fixture();
+        int[] expected = greedy(q8, 1, SyncCodec.F32);
+        try (LocalCluster cluster = new LocalCluster(2, null);
+             LocalCluster.Run run = new LocalCluster.Run(q8, cluster.addresses(), null, SyncCodec.F32, 256, KvCache.Storage.DISK)) {
+            assertThat(run.greedy(new int[]{1}, STEPS)).containsExactly(expected);
+            assertThat(cluster.log()).contains("KV cache 0.6 MiB on disk");
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.engine.Generator;
+import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Runner;
 import dev.herd.engine.Sampler;
@@ -44,10 +45,14 @@ final class LocalCluster implements AutoCloseable {
         final ClusterRunner cluster;
 
         Run(Path model, List<String> workers, byte[] key, SyncCodec codec, int seqLen) {
+            this(model, workers, key, codec, seqLen, KvCache.Storage.MEMORY);
+        }
+
+        Run(Path model, List<String> workers, byte[] key, SyncCodec codec, int seqLen, KvCache.Storage kv) {
             file = GgufFile.open(model);
             LlamaConfig c = LlamaConfig.from(file);
-            cluster = workers.isEmpty() ? null : new ClusterRunner(workers, key, codec, new PrintStream(PrintStream.nullOutputStream()));
-            Runner runner = cluster == null ? Runner.LOCAL : cluster;
+            cluster = workers.isEmpty() ? null : new ClusterRunner(workers, key, codec, kv, new PrintStream(PrintStream.nullOutputStream()));
+            Runner runner = cluster == null ? Runner.local(kv) : cluster;
             llama = runner.build(file, c, seqLen, 1);
         }
 

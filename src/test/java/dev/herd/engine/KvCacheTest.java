@@ -1,0 +1,57 @@
+package dev.herd.engine;
+
+import dev.herd.format.GgufFile;
+import dev.herd.format.Llama2cCheckpoint;
+import dev.herd.model.LlamaConfig;
+import dev.herd.model.Weights;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A KV cache in a memory-mapped file computes what the in-memory one does, and leaves no file behind. */
+class KvCacheTest {
+    /**
+     * Not bitwise: the Vector API leaves the order of a float reduction unspecified, and interpreted and compiled code
+     * do differ, so two runs in one JVM (cold, then warm) differ by float rounding. F32 weights keep that at ~1e-6
+     * (with Q8_0 activations a rounding flip would amplify it to about 1 %).
+     */
+    static final double REL_L2 = 1e-5;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void diskCacheGivesTheSameLogitsAndIsDeletedAtClose() throws Exception {
+        Path fixture = dir.resolve("stories15M-f32.gguf");
+        Llama2cCheckpoint.convert(SharedFiles.model("stories15M.bin"), fixture, Map.of());
+        int[] tokens = new SplittableRandom(5).ints(40, 0, 32000).toArray();
+        try (GgufFile f = GgufFile.open(fixture)) {
+            LlamaConfig c = LlamaConfig.from(f);
+            Weights w = Weights.from(f, c);
+            float[] memory, disk;
+            try (Llama m = new Llama(c, w, 64, 2, 16, Sync.NONE, KvCache.Storage.MEMORY)) {
+                memory = m.forward(tokens, 0, false);
+            }
+            Path file;
+            try (Llama d = new Llama(c, w, 64, 2, 16, Sync.NONE, KvCache.Storage.DISK)) {
+                file = d.cache.file();
+                assertThat(file).exists();
+                assertThat(Files.size(file)).isEqualTo(2L * c.layers() * 64 * c.kvDim() * 4);
+                disk = d.forward(tokens, 0, false);
+            }
+            assertThat(file).doesNotExist();
+            double diff = 0, norm = 0;
+            for (int i = 0; i < memory.length; i++) {
+                diff += (disk[i] - memory[i]) * (double) (disk[i] - memory[i]);
+                norm += memory[i] * (double) memory[i];
+            }
+            assertThat(Math.sqrt(diff / norm)).isLessThan(REL_L2);
+        }
+    }
+}
