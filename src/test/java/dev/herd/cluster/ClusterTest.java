@@ -155,7 +155,7 @@ class ClusterTest {
         try (LocalCluster cluster = new LocalCluster(2, null);
              LocalCluster.Run run = new LocalCluster.Run(q8, cluster.addresses(), null, SyncCodec.F32, 256, KvCache.Storage.DISK)) {
             assertThat(run.greedy(new int[]{1}, STEPS)).containsExactly(expected);
-            assertThat(cluster.log()).contains("KV cache 0.6 MiB on disk");
+            assertThat(cluster.log()).contains("KV cache 1.1 MiB on disk");
         }
     }
 }
