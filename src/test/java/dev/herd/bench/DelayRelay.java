@@ -1,0 +1,136 @@
+package dev.herd.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.Arrays;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A TCP relay that adds a fixed one-way delay, to emulate LAN latency where the {@code netem} qdisc is missing.
+ * It listens on a port and, for every connection, opens one to the target; every chunk read from either side is
+ * written to the other side {@code delay} later. Chunks keep their order (one FIFO queue and one writer per
+ * direction, and a fixed delay) and both sockets have TCP_NODELAY, so small messages are not held back.
+ *
+ * <p>Usage: {@code DelayRelay LISTEN_HOST:PORT TARGET_HOST:PORT DELAY_MICROS}. Runs until killed.
+ */
+public final class DelayRelay implements AutoCloseable {
+    private static final int CHUNK = 64 << 10;
+    /** Marks the end of a direction in its queue. */
+    private static final Item EOF = new Item(0, null);
+
+    private record Item(long due, byte[] data) {}
+
+    private final ServerSocket server;
+    private final InetSocketAddress target;
+    private final long delayNanos;
+
+    public DelayRelay(InetSocketAddress listen, InetSocketAddress target, long delayNanos) throws IOException {
+        this.server = new ServerSocket();
+        server.setReuseAddress(true);
+        server.bind(listen, 16);
+        this.target = target;
+        this.delayNanos = delayNanos;
+    }
+
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    /** Accepts connections until closed; each is relayed on its own threads. */
+    public void serve() {
+        while (!server.isClosed()) {
+            try {
+                Socket in = server.accept();
+                Thread.ofPlatform().daemon().name("relay-" + in.getPort()).start(() -> relay(in));
+            } catch (IOException e) {
+                if (!server.isClosed()) System.err.println("relay: accept failed: " + e.getMessage());
+            }
+        }
+    }
+
+    private void relay(Socket client) {
+        try (client; Socket upstream = new Socket()) {
+            upstream.connect(target, 10_000);
+            client.setTcpNoDelay(true);
+            upstream.setTcpNoDelay(true);
+            Thread a = pump(client, upstream), b = pump(upstream, client);
+            a.join();
+            b.join();
+        } catch (IOException e) {
+            System.err.println("relay: " + target + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** One direction: a reader stamps each chunk with its due time, a writer sends it when due. */
+    private Thread pump(Socket from, Socket to) throws IOException {
+        LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+        InputStream in = from.getInputStream();
+        OutputStream out = to.getOutputStream();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            byte[] buf = new byte[CHUNK];
+            try {
+                for (int n; (n = in.read(buf)) > 0; ) queue.add(new Item(System.nanoTime() + delayNanos, Arrays.copyOf(buf, n)));
+            } catch (IOException e) {
+                // the peer reset or closed the socket: end this direction
+            }
+            queue.add(EOF);
+        });
+        return Thread.ofPlatform().daemon().start(() -> {
+            try {
+                for (Item it; (it = queue.take()) != EOF; ) {
+                    for (long wait; (wait = it.due - System.nanoTime()) > 0; ) LockSupport.parkNanos(wait);
+                    out.write(it.data);
+                    out.flush();
+                }
+                to.shutdownOutput(); // pass the half-close on
+            } catch (IOException | InterruptedException e) {
+                closeQuietly(from);
+                closeQuietly(to);
+            }
+            try {
+                reader.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // already closed
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+
+    static InetSocketAddress address(String hostPort) throws IOException {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0) throw new IllegalArgumentException("not host:port: " + hostPort);
+        return new InetSocketAddress(InetAddress.getByName(hostPort.substring(0, colon)), Integer.parseInt(hostPort.substring(colon + 1)));
+    }
+
+    public static void main(String[] args) throws IOException {
+        if (args.length != 3) {
+            System.err.println("usage: DelayRelay LISTEN_HOST:PORT TARGET_HOST:PORT DELAY_MICROS");
+            System.exit(2);
+        }
+        long micros = Long.parseLong(args[2]);
+        try (DelayRelay r = new DelayRelay(address(args[0]), address(args[1]), micros * 1000)) {
+            System.err.printf("relay %s -> %s, %d us each way%n", args[0], args[1], micros);
+            r.serve();
+        }
+    }
+}
