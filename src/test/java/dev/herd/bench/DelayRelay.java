@@ -25,6 +25,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class DelayRelay implements AutoCloseable {
     private static final int CHUNK = 64 << 10;
+    private static final int QUEUE = 64;
     /** Marks the end of a direction in its queue. */
     private static final Item EOF = new Item(0, null);
 
@@ -75,17 +76,25 @@ public final class DelayRelay implements AutoCloseable {
 
     /** One direction: a reader stamps each chunk with its due time, a writer sends it when due. */
     private Thread pump(Socket from, Socket to) throws IOException {
-        LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+        // bounded (QUEUE chunks): when the receiver is slow the reader stops reading, and TCP pushes back on the sender
+        LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>(QUEUE);
         InputStream in = from.getInputStream();
         OutputStream out = to.getOutputStream();
         Thread reader = Thread.ofPlatform().daemon().start(() -> {
             byte[] buf = new byte[CHUNK];
             try {
-                for (int n; (n = in.read(buf)) > 0; ) queue.add(new Item(System.nanoTime() + delayNanos, Arrays.copyOf(buf, n)));
-            } catch (IOException e) {
-                // the peer reset or closed the socket: end this direction
+                for (int n; (n = in.read(buf)) > 0; ) queue.put(new Item(System.nanoTime() + delayNanos, Arrays.copyOf(buf, n)));
+                queue.put(EOF);
+            } catch (IOException | InterruptedException e) {
+                closeQuietly(from); // the peer reset the connection: drop both ends, as a router would
+                closeQuietly(to);
+            } catch (Throwable e) {
+                System.err.println("relay: " + e);
+                closeQuietly(from);
+                closeQuietly(to);
+            } finally {
+                queue.offer(EOF); // wakes the writer if it waits (if the queue is full, its next write fails anyway)
             }
-            queue.add(EOF);
         });
         return Thread.ofPlatform().daemon().start(() -> {
             preciseTimers();
@@ -96,10 +105,11 @@ public final class DelayRelay implements AutoCloseable {
                     out.flush();
                 }
                 to.shutdownOutput(); // pass the half-close on
-            } catch (IOException | InterruptedException e) {
+            } catch (Throwable e) {
                 closeQuietly(from);
                 closeQuietly(to);
             }
+            reader.interrupt(); // in case it waits on a full queue
             try {
                 reader.join();
             } catch (InterruptedException e) {
