@@ -114,8 +114,12 @@ decode=$(sed -n 's/^Decode: *[0-9]* tokens, \([0-9.]*\) tok\/s.*/\1/p' "$OUT/roo
 sync=$(sed -n 's/^Sync: *\([0-9.]*\) ms\/token.*/\1/p' "$OUT/root.log")
 sent=$(sed -n 's/^Sync:.*sent \([0-9.]*\) kB.*/\1/p' "$OUT/root.log")
 recv=$(sed -n 's/^Sync:.*received \([0-9.]*\) kB.*/\1/p' "$OUT/root.log")
+# medians over the decode tokens (the first entry is the prompt): whole ms/token and sync ms/token; needs jq
+med() { jq "[.tokens[1:][] | $1] | sort | .[length / 2 | floor] * 100 | round / 100" "$OUT/report.json" 2>/dev/null || echo "?"; }
+medtok=$(med '.evalMs + .syncMs')
+medsync=$(med '.syncMs')
 rss="root $(hwm "$OUT/root.status")"
 for ((i = 1; i < NODES; i++)); do rss+=" w$i $(hwm "$OUT/worker$i.status")"; done
 for ((i = 1; i < NODES; i++)); do [[ $MODE == lan ]] && rss+=" relay$i $(hwm "$OUT/relay$i.status")"; done
-printf '%s nodes=%d threads=%d decode_tok_s=%s sync_ms_tok=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
-  "$MODE" "$NODES" "$THREADS" "$decode" "${sync:-0}" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
+printf '%s nodes=%d threads=%d decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
+  "$MODE" "$NODES" "$THREADS" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
