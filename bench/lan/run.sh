@@ -41,7 +41,12 @@ in_ns() { if [[ $MODE == lan ]]; then exec ip netns exec "herd-n$1" "${@:2}"; el
 
 # copies a process's /proc status to a file while it lives (VmHWM only grows, so the last copy has the peak)
 # (a process that has exited but not been reaped has no Vm lines: keep the previous copy then)
-snapshot() { if grep -q '^VmHWM' "/proc/$1/status" 2>/dev/null; then cp "/proc/$1/status" "$2" 2>/dev/null || true; fi; }
+snapshot() {
+  local s
+  s=$(cat "/proc/$1/status" 2>/dev/null) || return 0
+  [[ $s == *VmHWM* ]] && printf '%s\n' "$s" >"$2"
+  return 0
+}
 
 cleanup() {
   local rc=$?
