@@ -201,7 +201,7 @@ public final class Cluster implements AutoCloseable {
 
     /** Sends every part as WEIGHTS messages of at most CHUNK bytes: {@code i32 part, i64 offset, bytes}. */
     private static void stream(Wire w, List<SplitPlan.Part> parts, Map<String, Tensor> source, LongConsumer sent) throws IOException {
-        byte[] buf = new byte[CHUNK];
+        byte[] frame = new byte[HEADER + CHUNK]; // one buffer for every frame: part, offset, then the bytes
         for (int i = 0; i < parts.size(); i++) {
             SplitPlan.Part p = parts.get(i);
             int part = i;
@@ -210,11 +210,11 @@ public final class Cluster implements AutoCloseable {
             TensorSlices.stream(source.get(p.name()), p, CHUNK, piece -> {
                 for (long at = 0; at < piece.byteSize(); ) {
                     int n = (int) Math.min(piece.byteSize() - at, CHUNK - fill[0]);
-                    MemorySegment.copy(piece, ValueLayout.JAVA_BYTE, at, buf, fill[0], n);
+                    MemorySegment.copy(piece, ValueLayout.JAVA_BYTE, at, frame, HEADER + fill[0], n);
                     fill[0] += n;
                     at += n;
                     if (fill[0] == CHUNK) {
-                        w.send(weights(part, offset[0], buf, fill[0]));
+                        w.send(weights(part, offset[0], frame, fill[0]));
                         offset[0] += fill[0];
                         sent.accept(fill[0]);
                         fill[0] = 0;
@@ -222,17 +222,19 @@ public final class Cluster implements AutoCloseable {
                 }
             });
             if (fill[0] > 0) {
-                w.send(weights(part, offset[0], buf, fill[0]));
+                w.send(weights(part, offset[0], frame, fill[0]));
                 sent.accept(fill[0]);
             }
         }
         w.send(Message.of(Message.LOADED));
     }
 
-    private static Message weights(int part, long offset, byte[] buf, int n) {
-        byte[] payload = new byte[12 + n];
-        ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).putInt(part).putLong(offset).put(buf, 0, n);
-        return new Message(Message.WEIGHTS, payload, payload.length);
+    private static final int HEADER = 12;
+
+    /** A WEIGHTS message over {@code frame}, whose bytes after the header hold the chunk. */
+    private static Message weights(int part, long offset, byte[] frame, int n) {
+        ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN).putInt(part).putLong(offset);
+        return new Message(Message.WEIGHTS, frame, HEADER + n);
     }
 
     /** A digest of the model's shape and tensor directory: identifies the model in the handshake and logs. */

@@ -90,6 +90,20 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
 
     /** Reads the next message, whose payload may not exceed {@code maxPayload} bytes. */
     public Message receive(int maxPayload) throws IOException {
+        return receive(maxPayload, false);
+    }
+
+    /**
+     * Like {@link #receive(int)}, but the payload lives in a buffer this wire reuses: valid until the next receive.
+     * For bulk transfers (weights), where a fresh array per message would only feed the garbage collector.
+     */
+    public Message receiveTransient(int maxPayload) throws IOException {
+        return receive(maxPayload, true);
+    }
+
+    private byte[] scratch = new byte[0];
+
+    private Message receive(int maxPayload, boolean reuse) throws IOException {
         int length;
         try {
             length = in.readInt();
@@ -102,10 +116,11 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
             throw new ProtocolException(peer + ": frame of " + Integer.toUnsignedString(length) + " bytes exceeds the limit of " + (maxPayload + 1));
         }
         int type = in.readUnsignedByte();
-        byte[] payload = new byte[length - 1];
-        in.readFully(payload);
+        if (reuse && scratch.length < length - 1) scratch = new byte[length - 1];
+        byte[] payload = reuse ? scratch : new byte[length - 1];
+        in.readFully(payload, 0, length - 1);
         received += 4 + length;
-        return new Message(type, payload, payload.length);
+        return new Message(type, payload, length - 1);
     }
 
     public Message receive() throws IOException {
