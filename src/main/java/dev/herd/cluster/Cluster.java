@@ -38,6 +38,11 @@ import java.util.function.LongConsumer;
  */
 public final class Cluster implements AutoCloseable {
     static final int CHUNK = 1 << 20;
+    /**
+     * Two nodes swap their partial sums at once (one network hop per sync) instead of going through the root and back
+     * (two hops); {@code -Dherd.sync=star} forces the star, to compare them.
+     */
+    static final boolean EXCHANGE = !"star".equals(System.getProperty("herd.sync"));
     static final int HEARTBEAT_MS = 2_000;
     static final int REPLY_MS = 120_000; // a worker's longest silence within a forward pass or while loading
     private static final int CONNECT_TRIES = 12;
@@ -138,7 +143,8 @@ public final class Cluster implements AutoCloseable {
             Wire w = workers.get(i);
             List<SplitPlan.Part> parts = partsOf.get(i + 1);
             PlanMessage pm = new PlanMessage(c, i + 1, nodes(), maxSeqLen, codec, full.tokenEmbd().type(), rope,
-                    parts.stream().map(p -> source.get(p.name()).type()).toList(), kv == KvCache.Storage.DISK);
+                    parts.stream().map(p -> source.get(p.name()).type()).toList(), kv == KvCache.Storage.DISK,
+                    EXCHANGE && nodes() == 2);
             senders.add(Thread.ofPlatform().name("herd-load-" + w.peer()).start(() -> {
                 try {
                     w.send(pm.encode());
@@ -166,7 +172,7 @@ public final class Cluster implements AutoCloseable {
         LlamaConfig local = plan.local(c, 0);
         Weights weights = Weights.from(Weights.Source.of(mine, file.path().toString()), local, c.vocab());
         return new Llama(local, weights, maxSeqLen, threads, Model.BATCH,
-                new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats), kv);
+                new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats, EXCHANGE && nodes() == 2), kv);
     }
 
     /** Bytes streamed so far of the total, for a progress bar. */

@@ -11,7 +11,7 @@ import java.util.List;
  * this (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
  */
 record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncCodec codec, GgmlType embedding,
-                   boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk) {
+                   boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk, boolean exchange) {
 
     static final int MAX_DIM = 1 << 16, MAX_HIDDEN = 1 << 18, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_HEAD_DIM = 1024,
             MAX_VOCAB = 1 << 21, MAX_SEQ = 1 << 20;
@@ -24,7 +24,8 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
         LlamaConfig.RopeScaling s = c.scaling();
         b.i32(s == null ? 0 : 1);
         if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
-        b.i32(node).i32(nodes).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0);
+        b.i32(node).i32(nodes).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
+                .i32(exchange ? 1 : 0);
         b.i32(types.size());
         for (GgmlType t : types) b.i32(t.id);
         return b.build();
@@ -49,11 +50,11 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
         int codec = r.i32();
         if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");
         GgmlType embedding = type(r.i32());
-        boolean ropeFreqs = r.i32() == 1, kvOnDisk = r.i32() == 1;
+        boolean ropeFreqs = r.i32() == 1, kvOnDisk = r.i32() == 1, exchange = r.i32() == 1;
         int n = bound(r.i32(), MAX_LAYERS * 16 + 8, "tensor count");
         GgmlType[] types = new GgmlType[n];
         for (int i = 0; i < n; i++) types[i] = type(r.i32());
-        return new PlanMessage(c, node, nodes, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk);
+        return new PlanMessage(c, node, nodes, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk, exchange);
     }
 
     private static GgmlType type(int id) {

@@ -21,12 +21,14 @@ final class RootSync implements Sync {
     private final SyncCodec codec;
     private final int vocab;
     private final Stats stats;
+    private final boolean exchange;
     private byte[] buf = new byte[0];
     private float[] scratch = new float[0];
     private float[] logits = new float[0];
     private int localVocab;
 
-    RootSync(List<Wire> workers, SplitPlan plan, Tensor embedding, SyncCodec codec, int vocab, Stats stats) {
+    RootSync(List<Wire> workers, SplitPlan plan, Tensor embedding, SyncCodec codec, int vocab, Stats stats, boolean exchange) {
+        this.exchange = exchange;
         this.workers = workers;
         this.plan = plan;
         this.embedding = embedding;
@@ -60,6 +62,13 @@ final class RootSync implements Sync {
         int n = batch * dim, bytes = codec.bytes(n);
         if (buf.length < bytes) buf = new byte[bytes];
         if (scratch.length < n) scratch = new float[n];
+        if (exchange && bytes <= Exchange.MAX_BYTES) {
+            Wire w = workers.getFirst();
+            Exchange.swap(codec, v, n, buf, scratch, () -> send(w, new Message(Message.PARTIAL, buf, bytes)),
+                    () -> receive(w, Message.PARTIAL, bytes));
+            stats.sync(System.nanoTime() - t0);
+            return;
+        }
         for (Wire w : workers) {
             Message m = receive(w, Message.PARTIAL, bytes);
             if (m.length() != bytes) throw new Wire.ProtocolException(w.peer() + ": partial sum of " + m.length() + " bytes, expected " + bytes);

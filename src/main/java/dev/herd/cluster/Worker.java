@@ -106,7 +106,7 @@ public final class Worker implements AutoCloseable {
             Map<String, Tensor> tensors = receiveWeights(w, parts, types, arena);
             Weights weights = Weights.from(Weights.Source.of(tensors, "weights from root " + w.peer()), local, 0);
             try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
-                    new WorkerSync(w, plan.codec(), local.vocab()), plan.kvOnDisk() ? KvCache.Storage.DISK : KvCache.Storage.MEMORY)) {
+                    new WorkerSync(w, plan.codec(), local.vocab(), plan.exchange()), plan.kvOnDisk() ? KvCache.Storage.DISK : KvCache.Storage.MEMORY)) {
                 w.send(Message.of(Message.LOADED));
                 log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
                         plan.kvOnDisk() ? " on disk" : "");
