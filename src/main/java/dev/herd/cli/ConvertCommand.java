@@ -53,6 +53,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         GgmlType type = HfConverter.weightType(weightsFloatType);
+        // checked first: a Hugging Face folder would otherwise silently fall back to its own tokenizer
+        if (tokenizer != null && !Files.isRegularFile(tokenizer)) throw new HerdException(tokenizer + ": no such tokenizer file");
+        Path folder = output.toAbsolutePath().getParent();
+        if (!Files.isDirectory(folder)) throw new HerdException(output + ": cannot write, folder " + folder + " does not exist");
         long start = System.nanoTime();
         Progress bar = new ProgressBar(System.err, "converting");
         if (input.random != null) {

@@ -14,6 +14,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static dev.herd.cli.CliTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -104,13 +106,14 @@ class ConvertCliTest {
                 {"add --tokenizer tokenizer.model", "--model", bin},
                 {"bad safetensors header length", "--model", hf.toString()},
                 {"unknown model shape 'llama9'", "--random", "llama9"},
+                {"nope.json: no such tokenizer file", "--model", hf.toString(), "--tokenizer", missing + ".json"},
+                {"nope/x.gguf: cannot write, folder", "--random", "tiny", "--output", missing + "/x.gguf"},
         };
         for (String[] c : cases) {
-            String[] args = new String[c.length + 1];
-            args[0] = "convert";
-            args[1] = "--output=" + out;
-            System.arraycopy(c, 1, args, 2, c.length - 1);
-            CliTest.Result r = run(args);
+            List<String> args = new ArrayList<>(List.of(c).subList(1, c.length));
+            if (!args.contains("--output")) args.add("--output=" + out);
+            args.addFirst("convert");
+            CliTest.Result r = run(args.toArray(String[]::new));
             assertThat(r.code()).as(c[0]).isEqualTo(1);
             assertThat(r.err().strip()).as(c[0]).startsWith("herd: ").contains(c[0]).doesNotContain("\n").doesNotContain("Exception");
             assertThat(Path.of(out)).as(c[0]).doesNotExist();
