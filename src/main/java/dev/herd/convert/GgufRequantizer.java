@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * GGUF to GGUF with another weight type: every matrix ({@code .weight} with two dimensions) is decoded and encoded
@@ -19,11 +20,13 @@ import java.nio.file.Path;
 public final class GgufRequantizer {
     private GgufRequantizer() {}
 
-    public static void convert(Path in, Path out, GgmlType target, Progress progress) {
+    /** {@code extra} metadata (for example a tokenizer's) is added last and wins over the file's own entries. */
+    public static void convert(Path in, Path out, GgmlType target, Map<String, Object> extra, Progress progress) {
         try (GgufFile f = GgufFile.open(in)) {
             GgufWriter w = new GgufWriter();
             f.metadata().forEach(w::put);
             w.put("general.file_type", HfConverter.fileType(target));
+            extra.forEach(w::put);
             var infos = f.tensors().values();
             long total = 0;
             for (GgufFile.TensorInfo t : infos) {

@@ -44,10 +44,18 @@ class ConvertCliTest {
     @Test
     void dllamaModelGivesTheSameGreedyTokensDirectlyAndAfterConversion() {
         Path m = Shared.model("tiny_q40.m"), t = Shared.model("tiny.t"), out = dir.resolve("tiny.gguf");
+        Path bare = dir.resolve("bare.gguf"), retokenized = dir.resolve("retokenized.gguf");
         ok("convert", "--model", m.toString(), "--tokenizer", t.toString(), "--output", out.toString());
         int[] direct = greedy(m, t);
         assertThat(direct).hasSize(24); // no EOS cuts the comparison short
         assertThat(greedy(out, null)).containsExactly(direct);
+        // without a tokenizer, then GGUF to GGUF adding it (Q4_0 blocks copied as they are)
+        ok("convert", "--model", m.toString(), "--output", bare.toString());
+        ok("convert", "--model", bare.toString(), "--tokenizer", t.toString(), "--output", retokenized.toString());
+        try (GgufFile a = GgufFile.open(out); GgufFile b = GgufFile.open(retokenized)) {
+            assertThat(b.array("tokenizer.ggml.tokens", String[].class)).containsExactly(a.array("tokenizer.ggml.tokens", String[].class));
+            assertThat(b.bytes("blk.3.ffn_down.weight").mismatch(a.bytes("blk.3.ffn_down.weight"))).isEqualTo(-1);
+        }
     }
 
     @Test

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -35,13 +36,14 @@ class GgufRequantizerTest {
                 .tensor("b.weight", GgmlType.Q4_0, new long[]{64, 2}, o -> o.write(q4))
                 .tensor("norm.weight", GgmlType.F32, new long[]{64}, GgufWriter.f32(random(64)))
                 .write(in);
-        GgufRequantizer.convert(in, out, GgmlType.Q4_0, Progress.NONE);
+        GgufRequantizer.convert(in, out, GgmlType.Q4_0, Map.of("tokenizer.ggml.model", "llama"), Progress.NONE);
         try (GgufFile a = GgufFile.open(in); GgufFile b = GgufFile.open(out)) {
             assertThat(b.tensors().get("a.weight").type()).isEqualTo(GgmlType.Q4_0);
             Close.check(b, "a.weight", Close.decode(a, "a.weight"));
             assertThat(b.bytes("b.weight").mismatch(a.bytes("b.weight"))).as("random bytes, NaN scales included").isEqualTo(-1);
             assertThat(b.bytes("norm.weight").mismatch(a.bytes("norm.weight"))).isEqualTo(-1);
             assertThat(b.integer("general.file_type")).isEqualTo(2);
+            assertThat(b.string("tokenizer.ggml.model")).isEqualTo("llama");
         }
     }
 
@@ -49,7 +51,7 @@ class GgufRequantizerTest {
     void aTypeHerdCannotReadIsNamedNotAnInternalError() throws IOException {
         Path in = dir.resolve("k.gguf"), out = dir.resolve("x.gguf");
         new GgufWriter().tensor("output.weight", GgmlType.Q6_K, new long[]{256, 2}, o -> o.write(new byte[2 * 210])).write(in);
-        assertThatThrownBy(() -> GgufRequantizer.convert(in, out, GgmlType.Q8_0, Progress.NONE))
+        assertThatThrownBy(() -> GgufRequantizer.convert(in, out, GgmlType.Q8_0, Map.of(), Progress.NONE))
                 .isInstanceOf(HerdException.class).hasMessageContaining("output.weight").hasMessageContaining("Q6_K");
         assertThat(out).doesNotExist();
     }
