@@ -53,6 +53,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         GgmlType type = HfConverter.weightType(weightsFloatType);
+        // checked first: a Hugging Face folder would otherwise silently fall back to its own tokenizer
+        if (tokenizer != null && !Files.isRegularFile(tokenizer)) throw new HerdException(tokenizer + ": no such tokenizer file");
+        Path folder = output.toAbsolutePath().getParent();
+        if (!Files.isDirectory(folder)) throw new HerdException(output + ": cannot write, folder " + folder + " does not exist");
         long start = System.nanoTime();
         Progress bar = new ProgressBar(System.err, "converting");
         if (input.random != null) {
@@ -73,7 +77,7 @@ final class ConvertCommand implements Callable<Integer> {
         } else if (in.getFileName().toString().endsWith(".m")) {
             DllamaConverter.convert(in, tokenizer, output, bar);
         } else if (isGguf(in)) {
-            GgufRequantizer.convert(in, output, type, bar);
+            GgufRequantizer.convert(in, output, type, tokenizerMetadata(tokenizer), bar);
         } else {
             if (tokenizer == null) throw new HerdException("a llama2.c checkpoint has no tokenizer: add --tokenizer tokenizer.model");
             Map<String, Object> tok = tokenizerMetadata(tokenizer);
@@ -84,7 +88,7 @@ final class ConvertCommand implements Callable<Integer> {
             Path f32 = temp();
             try {
                 Llama2cCheckpoint.convert(in, f32, tok);
-                GgufRequantizer.convert(f32, output, type, bar);
+                GgufRequantizer.convert(f32, output, type, Map.of(), bar);
             } finally {
                 Files.deleteIfExists(f32);
             }

@@ -7,27 +7,40 @@ import dev.herd.format.Quantizer;
 import dev.herd.tensor.GgmlType;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * GGUF to GGUF with another weight type: every matrix ({@code .weight} with two dimensions) is decoded and encoded
- * row by row; vectors (norms) and everything else are copied. Metadata is kept, {@code general.file_type} updated.
+ * row by row; vectors (norms), matrices already of the target type and everything else are copied byte for byte.
+ * Metadata is kept, {@code general.file_type} updated.
  */
 public final class GgufRequantizer {
     private GgufRequantizer() {}
 
-    public static void convert(Path in, Path out, GgmlType target, Progress progress) {
+    /** {@code extra} metadata (for example a tokenizer's) is added last and wins over the file's own entries. */
+    public static void convert(Path in, Path out, GgmlType target, Map<String, Object> extra, Progress progress) {
         try (GgufFile f = GgufFile.open(in)) {
             GgufWriter w = new GgufWriter();
             f.metadata().forEach(w::put);
             w.put("general.file_type", HfConverter.fileType(target));
+            extra.forEach(w::put);
             var infos = f.tensors().values();
             long total = 0;
-            for (GgufFile.TensorInfo t : infos) total += typeOf(t, target).bytes(t.elements());
+            for (GgufFile.TensorInfo t : infos) {
+                if (t.type() == null) throw new HerdException(in + ": tensor '" + t.name() + "' has unknown type id " + t.typeId());
+                GgmlType type = typeOf(t, target);
+                if (type != t.type() && !t.type().supported) {
+                    throw new HerdException(in + ": tensor '" + t.name() + "' is " + t.type()
+                            + ", which Herd cannot requantize (it reads F32, F16, BF16, Q8_0 and Q4_0)");
+                }
+                total += type.bytes(t.elements());
+            }
             Progress.Tracker tracker = progress.tracker(infos.size(), total);
             for (GgufFile.TensorInfo t : infos) {
                 GgmlType type = typeOf(t, target);
-                if (t.type() == null) throw new HerdException(in + ": tensor '" + t.name() + "' has unknown type id " + t.typeId());
                 w.tensor(t.name(), type, t.dims(), o -> {
                     int cols = (int) t.dims()[0];
                     long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
@@ -35,8 +48,12 @@ public final class GgufRequantizer {
                     float[] row = new float[cols];
                     byte[] buf = new byte[(int) type.bytes(cols)];
                     for (long r = 0; r < rows; r++) {
-                        Quantizer.decode(t.type(), src, r * rowBytes, row, 0, cols);
-                        Quantizer.encode(type, row, 0, cols, buf, 0);
+                        if (type == t.type()) { // kept: copied byte for byte, whatever the type
+                            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r * rowBytes, buf, 0, buf.length);
+                        } else {
+                            Quantizer.decode(t.type(), src, r * rowBytes, row, 0, cols);
+                            Quantizer.encode(type, row, 0, cols, buf, 0);
+                        }
                         o.write(buf);
                         tracker.add(buf.length);
                     }

@@ -17,16 +17,16 @@ import java.util.Map;
 import java.util.Random;
 
 /** Writes small Hugging Face model folders with random weights, and keeps the values for comparison. */
-final class HfFolder {
+public final class HfFolder {
     static final ObjectMapper JSON = new ObjectMapper();
 
     record Tensor(String name, long[] shape, float[] values) {}
 
-    final Map<String, Object> config = new LinkedHashMap<>();
+    public final Map<String, Object> config = new LinkedHashMap<>();
     final Map<String, Tensor> tensors = new LinkedHashMap<>();
 
     /** A Llama (or Qwen3 with {@code headDim} > 0) shaped model, tensors named as transformers names them. */
-    static HfFolder of(String architecture, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
+    public static HfFolder of(String architecture, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
                        boolean tied, long seed) {
         HfFolder f = new HfFolder();
         f.config.put("architectures", List.of(architecture));
@@ -77,7 +77,7 @@ final class HfFolder {
     }
 
     /** Writes config.json and the weights in {@code shards} files (an index when more than one); BF16 rounds the kept values. */
-    Path write(Path dir, String dtype, int shards) throws IOException {
+    public Path write(Path dir, String dtype, int shards) throws IOException {
         Files.createDirectories(dir);
         JSON.writeValue(dir.resolve("config.json").toFile(), config);
         List<List<Tensor>> parts = new ArrayList<>();

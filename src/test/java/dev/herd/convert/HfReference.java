@@ -1,0 +1,144 @@
+package dev.herd.convert;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.herd.format.Safetensors;
+
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A slow scalar forward pass with transformers' semantics, reading config.json and the safetensors of a Hugging Face
+ * folder directly: Q/K rows in HF order with rotate-half RoPE (no permutation), llama3 inv_freq scaling as
+ * transformers computes it, Qwen3's per-head q/k RMSNorm before RoPE. Double sums, one token at a time.
+ */
+final class HfReference {
+    private final Map<String, float[]> w = new HashMap<>();
+    private final int dim, layers, heads, kvHeads, hd, vocab;
+    private final double eps;
+    private final double[] invFreq;
+    private final float[][][] keys, values; // [layer][pos][kvDim]
+    /** Pairs rope as (2i, 2i+1) instead of (i, i+half): what the engine would compute from unpermuted llama weights. */
+    boolean interleaved;
+
+    HfReference(Path dir, int maxSeq) {
+        JsonNode c = Safetensors.json(dir.resolve("config.json"));
+        dim = c.get("hidden_size").asInt();
+        layers = c.get("num_hidden_layers").asInt();
+        heads = c.get("num_attention_heads").asInt();
+        kvHeads = c.get("num_key_value_heads").asInt();
+        hd = c.path("head_dim").asInt(dim / heads);
+        vocab = c.get("vocab_size").asInt();
+        eps = c.get("rms_norm_eps").asDouble();
+        invFreq = invFreq(c.get("rope_theta").asDouble(), hd, c.path("rope_scaling"));
+        Safetensors st = Safetensors.open(dir);
+        try (Arena arena = Arena.ofConfined()) {
+            st.tensors().forEach((name, e) -> {
+                float[] v = new float[(int) e.elements()];
+                Safetensors.read(e, Safetensors.map(e, 0, e.bytes(), arena), 0, v, 0, v.length);
+                w.put(name, v);
+            });
+        }
+        keys = new float[layers][maxSeq][];
+        values = new float[layers][maxSeq][];
+    }
+
+    /** transformers' _compute_llama3_parameters, or the plain inverse frequencies. */
+    static double[] invFreq(double theta, int hd, JsonNode scaling) {
+        double[] f = new double[hd / 2];
+        for (int i = 0; i < f.length; i++) f[i] = 1 / Math.pow(theta, 2.0 * i / hd);
+        if (!scaling.path("rope_type").asText("").equals("llama3")) return f;
+        double factor = scaling.get("factor").asDouble(), low = scaling.get("low_freq_factor").asDouble(),
+                high = scaling.get("high_freq_factor").asDouble(), old = scaling.get("original_max_position_embeddings").asDouble();
+        for (int i = 0; i < f.length; i++) {
+            double wavelen = 2 * Math.PI / f[i];
+            if (wavelen > old / low) f[i] /= factor;
+            else if (wavelen >= old / high) {
+                double smooth = (old / wavelen - low) / (high - low);
+                f[i] = (1 - smooth) * f[i] / factor + smooth * f[i];
+            }
+        }
+        return f;
+    }
+
+    float[] forward(int token, int pos) {
+        float[] x = new float[dim];
+        System.arraycopy(w.get("model.embed_tokens.weight"), token * dim, x, 0, dim);
+        int group = heads / kvHeads;
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            float[] xn = rmsnorm(x, 0, dim, w.get(p + "input_layernorm.weight"));
+            float[] q = matmul(p + "self_attn.q_proj.weight", xn), k = matmul(p + "self_attn.k_proj.weight", xn);
+            for (int h = 0; h < heads; h++) normAndRope(q, h * hd, w.get(p + "self_attn.q_norm.weight"), pos);
+            for (int h = 0; h < kvHeads; h++) normAndRope(k, h * hd, w.get(p + "self_attn.k_norm.weight"), pos);
+            keys[l][pos] = k;
+            values[l][pos] = matmul(p + "self_attn.v_proj.weight", xn);
+            float[] att = new float[heads * hd];
+            for (int h = 0; h < heads; h++) {
+                int kv = h / group * hd;
+                double[] s = new double[pos + 1];
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int t = 0; t <= pos; t++) {
+                    for (int i = 0; i < hd; i++) s[t] += (double) q[h * hd + i] * keys[l][t][kv + i];
+                    max = Math.max(max, s[t] /= Math.sqrt(hd));
+                }
+                for (int t = 0; t <= pos; t++) sum += s[t] = Math.exp(s[t] - max);
+                for (int i = 0; i < hd; i++) {
+                    double a = 0;
+                    for (int t = 0; t <= pos; t++) a += s[t] * values[l][t][kv + i];
+                    att[h * hd + i] = (float) (a / sum);
+                }
+            }
+            add(x, matmul(p + "self_attn.o_proj.weight", att));
+            xn = rmsnorm(x, 0, dim, w.get(p + "post_attention_layernorm.weight"));
+            float[] g = matmul(p + "mlp.gate_proj.weight", xn), u = matmul(p + "mlp.up_proj.weight", xn);
+            for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+            add(x, matmul(p + "mlp.down_proj.weight", g));
+        }
+        return matmul(w.containsKey("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight",
+                rmsnorm(x, 0, dim, w.get("model.norm.weight")));
+    }
+
+    /** q = q * cos + rotate_half(q) * sin, with rotate_half(x) = cat(-x[half:], x[:half]). */
+    private void normAndRope(float[] x, int off, float[] norm, int pos) {
+        if (norm != null) System.arraycopy(rmsnorm(x, off, hd, norm), 0, x, off, hd);
+        int half = hd / 2;
+        for (int i = 0; i < half; i++) {
+            double c = Math.cos(pos * invFreq[i]), s = Math.sin(pos * invFreq[i]);
+            int a = interleaved ? off + 2 * i : off + i, b = interleaved ? a + 1 : a + half;
+            double x0 = x[a], x1 = x[b];
+            x[a] = (float) (x0 * c - x1 * s);
+            x[b] = (float) (x1 * c + x0 * s);
+        }
+    }
+
+    private float[] rmsnorm(float[] x, int off, int n, float[] weight) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (double) x[off + i] * x[off + i];
+        double inv = 1 / Math.sqrt(ss / n + eps);
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) out[i] = (float) (x[off + i] * inv * weight[i]);
+        return out;
+    }
+
+    /** y = W x with W stored [out, in] as torch's Linear keeps it. */
+    private float[] matmul(String name, float[] x) {
+        float[] m = w.get(name);
+        float[] out = new float[m.length / x.length];
+        for (int r = 0; r < out.length; r++) {
+            double sum = 0;
+            for (int i = 0; i < x.length; i++) sum += (double) m[r * x.length + i] * x[i];
+            out[r] = (float) sum;
+        }
+        return out;
+    }
+
+    private static void add(float[] x, float[] y) {
+        for (int i = 0; i < x.length; i++) x[i] += y[i];
+    }
+
+    int vocab() {
+        return vocab;
+    }
+}
