@@ -11,6 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -18,17 +19,17 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** LangChain4j's OpenAI module, a real client, against {@code herd api}. */
+/** LangChain4j's OpenAI module, a real client, against {@code herd api} on one node (and, in a subclass, split). */
 class LangChain4jClientTest {
     static TestApi api;
 
     @BeforeAll
-    static void start() {
+    static void start() throws IOException {
         api = new TestApi("lc4j-key", 16, 0);
     }
 
     @AfterAll
-    static void stop() {
+    static void stop() throws IOException {
         api.close();
     }
 

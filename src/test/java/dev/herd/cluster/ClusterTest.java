@@ -4,7 +4,10 @@ import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
+import dev.herd.engine.Generator;
 import dev.herd.engine.KvCache;
+import dev.herd.engine.Model;
+import dev.herd.engine.Sampler;
 import dev.herd.format.Llama2cCheckpoint;
 import dev.herd.format.ModelConfig;
 import dev.herd.tensor.GgmlType;
@@ -15,6 +18,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.Socket;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -156,6 +161,21 @@ class ClusterTest {
              LocalCluster.Run run = new LocalCluster.Run(q8, cluster.addresses(), null, SyncCodec.F32, 256, KvCache.Storage.DISK)) {
             assertThat(run.greedy(new int[]{1}, STEPS)).containsExactly(expected);
             assertThat(cluster.log()).contains("KV cache 1.1 MiB on disk");
+        }
+    }
+
+    @Test
+    void distributedLlamaModelFileRunsSplitWithTheSameTokens() throws Exception {
+        Path m = Shared.model("tiny_q40.m"), t = Shared.model("tiny.t");
+        int[] one;
+        try (Model single = Model.open(m, t, 64, 1)) {
+            one = new Generator(single.llama, Sampler.greedy(single.llama.vocab())).generate(single.encodePrompt("Hello world"), 0, 24, (x, n) -> {}).tokens();
+        }
+        try (LocalCluster cluster = new LocalCluster(1, null);
+             ClusterRunner runner = new ClusterRunner(cluster.addresses(), null, SyncCodec.F32, new PrintStream(OutputStream.nullOutputStream()));
+             Model split = Model.open(m, t, 64, 1, runner)) {
+            int[] two = new Generator(split.llama, Sampler.greedy(split.llama.vocab())).generate(split.encodePrompt("Hello world"), 0, 24, (x, n) -> {}).tokens();
+            assertThat(two).hasSize(24).containsExactly(one);
         }
     }
 }
