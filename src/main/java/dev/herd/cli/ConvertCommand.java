@@ -31,7 +31,8 @@ final class ConvertCommand implements Callable<Integer> {
         @Option(names = "--model", paramLabel = "PATH", description = "Model folder or file to convert.")
         Path model;
 
-        @Option(names = "--random", paramLabel = "SHAPE", description = "Random weights of a named shape (llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, tiny) or of a config.json.")
+        @Option(names = "--random", arity = "0..1", fallbackValue = "", paramLabel = "SHAPE",
+                description = "Random weights of a named shape (llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, tiny), or of --config.")
         String random;
     }
 
@@ -47,6 +48,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32 (default: ${DEFAULT-VALUE}).")
     String weightsFloatType;
 
+    @Option(names = "--config", paramLabel = "FILE", description = "With --random: a Hugging Face config.json giving the shape.")
+    Path config;
+
     @Option(names = "--seed", defaultValue = "1", description = "Seed of --random weights.")
     long seed;
 
@@ -60,8 +64,12 @@ final class ConvertCommand implements Callable<Integer> {
         long start = System.nanoTime();
         Progress bar = new ProgressBar(System.err, "converting");
         if (input.random != null) {
-            RandomModel.write(RandomModel.shapeOf(input.random), type, output, seed, tokenizerMetadata(tokenizer), bar);
+            String shape = config != null ? config.toString() : input.random;
+            if (shape.isEmpty()) throw new HerdException("--random needs a shape name or --config config.json");
+            if (config != null && !input.random.isEmpty()) throw new HerdException("give --random a shape name or --config, not both");
+            RandomModel.write(RandomModel.shapeOf(shape), type, output, seed, tokenizerMetadata(tokenizer), bar);
         } else {
+            if (config != null) throw new HerdException("--config goes with --random");
             convert(input.model, type, bar);
         }
         System.err.printf("wrote %s (%s) in %.1f s%n", output, ProgressBar.size(Files.size(output)), (System.nanoTime() - start) / 1e9);

@@ -78,7 +78,7 @@ class ConvertCliTest {
         ok("inference", "--model", tiny.toString(), "--prompt", "Hi", "--steps", "4", "--temperature", "0");
         Path hf = HfFolder.of("Qwen3ForCausalLM", 64, 96, 1, 4, 2, 32, 64, false, 1).write(dir.resolve("qwen"), "F32", 1);
         Path out = dir.resolve("qwen.gguf");
-        ok("convert", "--random", hf.resolve("config.json").toString(), "--output", out.toString(), "--weights-float-type", "f16");
+        ok("convert", "--random", "--config", hf.resolve("config.json").toString(), "--output", out.toString(), "--weights-float-type", "f16");
         try (GgufFile f = GgufFile.open(out)) {
             assertThat(f.string("general.architecture")).isEqualTo("qwen3");
             assertThat(f.integer("qwen3.attention.key_length")).isEqualTo(32);
