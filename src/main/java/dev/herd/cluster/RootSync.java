@@ -89,12 +89,10 @@ final class RootSync implements Sync {
         for (int i = 0; i < workers.size(); i++) {
             Wire w = workers.get(i);
             SplitPlan.Slice s = plan.slice(i + 1);
-            Message m = receive(w, Message.LOGITS, 4 * batch * s.vocab());
-            if (m.length() != 4 * batch * s.vocab()) throw new Wire.ProtocolException(w.peer() + ": logits of " + m.length() + " bytes, expected " + 4 * batch * s.vocab());
-            var in = m.reader();
-            for (int b = 0; b < batch; b++) {
-                for (int t = 0; t < s.vocab(); t++) logits[b * vocab + s.vocabFrom() + t] = in.f32();
-            }
+            int bytes = LogitsCodec.bytes(codec, batch, s.vocab());
+            Message m = receive(w, Message.LOGITS, bytes);
+            if (m.length() != bytes) throw new Wire.ProtocolException(w.peer() + ": logits of " + m.length() + " bytes, expected " + bytes);
+            LogitsCodec.decode(codec, m.payload(), batch, s.vocab(), logits, s.vocabFrom(), vocab);
         }
         stats.sync(System.nanoTime() - t0);
         return logits;

@@ -4,8 +4,6 @@ import dev.herd.engine.Sync;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /** A worker's side of a forward pass: send the partial sum to the root, take back the total; send the logits slice. */
 final class WorkerSync implements Sync {
@@ -70,9 +68,9 @@ final class WorkerSync implements Sync {
 
     @Override
     public float[] gather(float[] local, int batch) {
-        int bytes = 4 * batch * localVocab;
+        int bytes = LogitsCodec.bytes(codec, batch, localVocab);
         if (logits.length < bytes) logits = new byte[bytes];
-        ByteBuffer.wrap(logits).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(local, 0, batch * localVocab);
+        LogitsCodec.encode(codec, local, batch, localVocab, logits);
         try {
             root.send(new Message(Message.LOGITS, logits, bytes));
         } catch (IOException e) {
