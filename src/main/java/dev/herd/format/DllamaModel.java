@@ -5,15 +5,11 @@ import dev.herd.format.ModelConfig.Kind;
 import dev.herd.format.ModelConfig.TensorSpec;
 import dev.herd.tensor.GgmlType;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -42,20 +38,7 @@ public final class DllamaModel {
 
     /** Opens {@code path}; {@code extra} metadata (such as {@link DllamaTokenizerFile#metadata()}) is added last. */
     public static GgufFile open(Path path, Map<String, Object> extra) {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return read(path, file, arena, extra);
-        } catch (NoSuchFileException e) {
-            arena.close();
-            throw new HerdException(path + ": no such file");
-        } catch (IOException e) {
-            arena.close();
-            throw new HerdException(path + ": cannot read (" + e.getMessage() + ")", e);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return Mapped.open(path, (file, arena) -> read(path, file, arena, extra));
     }
 
     private static GgufFile read(Path path, MemorySegment file, Arena arena, Map<String, Object> extra) {

@@ -3,16 +3,12 @@ package dev.herd.format;
 import dev.herd.HerdException;
 import dev.herd.tensor.GgmlType;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -37,20 +33,7 @@ final class GgufReader {
     }
 
     static GgufFile read(Path path) {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return new GgufReader(path, file).parse(arena);
-        } catch (NoSuchFileException e) {
-            arena.close();
-            throw new HerdException(path + ": no such file");
-        } catch (IOException e) {
-            arena.close();
-            throw new HerdException(path + ": cannot read (" + e.getMessage() + ")", e);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return Mapped.open(path, (file, arena) -> new GgufReader(path, file).parse(arena));
     }
 
     private GgufFile parse(Arena arena) {
