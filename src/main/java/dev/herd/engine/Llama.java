@@ -4,6 +4,7 @@ import dev.herd.HerdException;
 import dev.herd.format.GgufFile;
 import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
+import dev.herd.kernel.Kernels;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
@@ -46,7 +47,8 @@ public final class Llama implements AutoCloseable {
 
     private final float[] x, q, k, v, gate, up, out, logits;
     private final Activations xb, att, hb;
-    private final float[][] scores; // per thread
+    private final float[][] scores; // per piece of the attention step
+    private final int pieces; // per pool op
     private float[] batchLogits;
     private float[] logitsOut; // logits or batchLogits
     private final int[] one = new int[1];
@@ -64,6 +66,8 @@ public final class Llama implements AutoCloseable {
     private final ComputePool.Op gateUpStep = this::gateUp;
     private final ComputePool.Op downStep = this::down;
     private final ComputePool.Op logitsStep = this::classify;
+    private final ComputePool.Op outputPartStep = this::outputPart;
+    private final ComputePool.Op downPartStep = this::downPart;
 
     /**
      * @param maxSeqLen KV cache length (at most the model's context length)
@@ -90,6 +94,8 @@ public final class Llama implements AutoCloseable {
         this.batchSize = batchSize;
         this.cache = new KvCache(c.layers(), c.kvHeads(), c.headDim(), maxSeqLen, kv);
         this.pool = new ComputePool(threads);
+        // A few pieces per thread: a thread that starts late (busy machine) leaves its share to the others.
+        this.pieces = threads == 1 ? 1 : 4 * threads;
         this.rope = new Rope(c, w.ropeFreqs() == null ? null : Dequant.all(w.ropeFreqs()), batchSize);
         int layers = c.layers();
         attnNorm = new float[layers][];
@@ -110,7 +116,9 @@ public final class Llama implements AutoCloseable {
             ffnNorm[l] = Dequant.all(wl.ffnNorm());
             qNorm[l] = wl.qNorm() == null ? null : Dequant.all(wl.qNorm());
             kNorm[l] = wl.kNorm() == null ? null : Dequant.all(wl.kNorm());
+            for (Tensor t : new Tensor[]{wl.q(), wl.k(), wl.v(), wl.o(), wl.gate(), wl.up(), wl.down()}) prepare(t);
         }
+        prepare(w.output());
         outputNorm = Dequant.all(w.outputNorm());
         outputQ8 = needsQ8(w.output(), c.dim());
         x = new float[batchSize * c.dim()];
@@ -124,7 +132,12 @@ public final class Llama implements AutoCloseable {
         xb = Matmul.activations(c.dim(), batchSize);
         att = Matmul.activations(c.qDim(), batchSize);
         hb = Matmul.activations(c.hidden(), batchSize);
-        scores = new float[threads][maxSeqLen];
+        scores = new float[pieces][maxSeqLen];
+    }
+
+    /** Lets the kernel repack a weight matrix into its faster layout (Q4_0: see the kernel). */
+    private static void prepare(Tensor w) {
+        if (Matmul.needsQuantized(w, w.cols())) Kernels.of(w.type()).prepare(w);
     }
 
     private static boolean needsQ8(Tensor w, int n) {
@@ -208,7 +221,7 @@ public final class Llama implements AutoCloseable {
         }
         normRows(outputNorm);
         quantize(outputQ8, xb, quantizeXb);
-        pool.run(logitsStep);
+        pool.run(logitsStep, pieces);
         return sync.gather(logitsOut, batch);
     }
 
@@ -233,29 +246,29 @@ public final class Llama implements AutoCloseable {
             Weights.Layer w = weights.layers()[layer];
             normRows(attnNorm[layer]);
             quantize(qkvQ8[layer], xb, quantizeXb);
-            pool.run(qkvStep);
+            pool.run(qkvStep, pieces);
             ropeAndStore();
-            pool.run(attentionStep);
+            pool.run(attentionStep, pieces);
             quantize(oQ8[layer], att, quantizeAtt);
-            residual(outputStep, w.o(), att);
+            residual(outputStep, outputPartStep);
             normRows(ffnNorm[layer]);
             quantize(gateUpQ8[layer], xb, quantizeXb);
-            pool.run(gateUpStep);
+            pool.run(gateUpStep, pieces);
             quantize(downQ8[layer], hb, quantizeHb);
-            residual(downStep, w.down(), hb);
+            residual(downStep, downPartStep);
         }
     }
 
     /**
-     * x += w a. One node: each thread adds the rows it computed. Split model: every node's product is a partial sum
+     * x += w a. One node: each piece adds the rows it computed. Split model: every node's product is a partial sum
      * (its slice of w's columns), summed across nodes before the add.
      */
-    private void residual(ComputePool.Op fused, Tensor w, Activations a) {
+    private void residual(ComputePool.Op fused, ComputePool.Op partial) {
         if (sync == Sync.NONE) {
-            pool.run(fused);
+            pool.run(fused, pieces);
             return;
         }
-        pool.run((index, count) -> Matmul.rows(w, a, out, Matmul.from(w, index, count), Matmul.from(w, index + 1, count)));
+        pool.run(partial, pieces);
         sync.allReduce(out, batch, config.dim());
         for (int i = 0, n = batch * config.dim(); i < n; i++) x[i] += out[i];
     }
@@ -267,7 +280,7 @@ public final class Llama implements AutoCloseable {
     private void quantize(boolean needed, Activations a, ComputePool.Op onPool) {
         if (!needed) return;
         if (batch == 1) a.quantize();
-        else pool.run(onPool);
+        else pool.run(onPool, pieces);
     }
 
     private void quantizeXb(int index, int count) {
@@ -341,7 +354,20 @@ public final class Llama implements AutoCloseable {
         matmulAdd(weights.layers()[layer].down(), hb, index, count);
     }
 
-    /** x += w a, each thread adding the rows it computed. */
+    private void outputPart(int index, int count) {
+        matmulPart(weights.layers()[layer].o(), att, index, count);
+    }
+
+    private void downPart(int index, int count) {
+        matmulPart(weights.layers()[layer].down(), hb, index, count);
+    }
+
+    /** out = w a for this piece's rows: a split node's partial sum, added to x after the all-reduce. */
+    private void matmulPart(Tensor w, Activations a, int index, int count) {
+        Matmul.rows(w, a, out, Matmul.from(w, index, count), Matmul.from(w, index + 1, count));
+    }
+
+    /** x += w a, each piece adding the rows it computed. */
     private void matmulAdd(Tensor w, Activations a, int index, int count) {
         int from = Matmul.from(w, index, count), to = Matmul.from(w, index + 1, count), dim = config.dim();
         Matmul.rows(w, a, out, from, to);
@@ -350,7 +376,7 @@ public final class Llama implements AutoCloseable {
         }
     }
 
-    /** hb = silu(gate xb) * (up xb), each thread combining the rows it computed. */
+    /** hb = silu(gate xb) * (up xb), each piece combining the rows it computed. */
     private void gateUp(int index, int count) {
         Weights.Layer w = weights.layers()[layer];
         int from = Matmul.from(w.gate(), index, count), to = Matmul.from(w.gate(), index + 1, count), hidden = config.hidden();

@@ -1,29 +1,36 @@
 package dev.herd.kernel;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A fixed set of platform threads that run each op together with the caller, then meet at a spin barrier.
- * Publishing an op is one volatile write; nothing is queued or allocated per op. Workers spin between ops (an op
- * follows the previous one within microseconds while a token is computed) and park only after a long idle spell,
- * so an idle engine (waiting for a prompt) costs no CPU.
+ * A fixed set of platform threads that run each op together with the caller. An op is cut into pieces that the
+ * threads claim one at a time from a shared counter, and the caller returns once every piece is done: a thread the
+ * OS has not scheduled yet (the machine may have fewer free cores than threads) leaves its pieces to the others
+ * instead of stalling everyone at a barrier. Publishing an op is one atomic write; nothing is queued or allocated
+ * per op. Workers spin between ops (an op follows the previous one within microseconds while a token is computed)
+ * and park only after a long idle spell, so an idle engine (waiting for a prompt) costs no CPU.
  */
 public final class ComputePool implements AutoCloseable {
 
-    /** Work split across threads: thread {@code index} of {@code count} does its share. */
+    /** Work split into pieces: piece {@code index} of {@code count} does its share. */
     @FunctionalInterface
     public interface Op {
         void run(int index, int count);
     }
 
     private static final long SPIN_NANOS = 2_000_000; // spin this long before parking
+    private static final int PIECE_BITS = 20;
 
     private final int size;
     private final Thread[] workers;
-    private final AtomicInteger pending = new AtomicInteger();
+    /** The op's number (high bits) and its next unclaimed piece (low PIECE_BITS bits). */
+    private final AtomicLong claim = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
     private volatile Op op;
-    private volatile long generation;
+    private volatile int pieces;
+    private long ops;
     private volatile boolean closed;
     private volatile Throwable failure;
 
@@ -32,8 +39,7 @@ public final class ComputePool implements AutoCloseable {
         this.size = threads;
         this.workers = new Thread[threads - 1];
         for (int i = 1; i < threads; i++) {
-            int index = i;
-            Thread t = Thread.ofPlatform().daemon().name("herd-compute-" + i).unstarted(() -> work(index));
+            Thread t = Thread.ofPlatform().daemon().name("herd-compute-" + i).unstarted(this::work);
             workers[i - 1] = t;
             t.start();
         }
@@ -43,40 +49,59 @@ public final class ComputePool implements AutoCloseable {
         return size;
     }
 
-    /** Runs {@code op} on every thread (the caller is thread 0) and returns when all are done. */
+    /** Runs {@code op} as one piece per thread and returns when all are done. */
     public void run(Op op) {
+        run(op, size);
+    }
+
+    /**
+     * Runs pieces 0 .. count - 1 of {@code op}, each once, on whichever threads claim them (the caller included),
+     * and returns when all are done. More pieces than threads balance the work when a thread starts late.
+     */
+    public void run(Op op, int count) {
+        if (count < 1 || count >= 1 << PIECE_BITS) throw new IllegalArgumentException("pieces: " + count);
         if (size == 1) {
-            op.run(0, 1);
+            for (int i = 0; i < count; i++) op.run(i, count);
             return;
         }
         this.op = op;
-        pending.set(size - 1);
-        generation = generation + 1; // publishes op
+        this.pieces = count;
+        done.set(0);
+        long id = ++ops;
+        claim.set(id << PIECE_BITS); // publishes op and pieces
         for (Thread w : workers) LockSupport.unpark(w);
-        Throwable mine = null;
-        try {
-            op.run(0, size);
-        } catch (Throwable t) {
-            mine = t;
-        }
-        for (int spins = 0; pending.get() != 0; spins++) backOff(spins);
+        claimAll(id, op, count);
+        for (int spins = 0; done.get() != count; spins++) backOff(spins);
         this.op = null;
-        Throwable theirs = failure;
+        Throwable thrown = failure;
         failure = null;
-        if (mine != null) rethrow(mine);
-        if (theirs != null) rethrow(theirs);
+        if (thrown != null) rethrow(thrown);
     }
 
-    /** The range [from, to) of {@code n} items that thread {@code index} of {@code count} handles. */
+    /** The range [from, to) of {@code n} items that piece {@code index} of {@code count} handles. */
     public static int start(int n, int index, int count) {
         return (int) ((long) n * index / count);
     }
 
-    private void work(int index) {
+    /** Runs pieces of op {@code id} until none is left, keeping the first exception for the caller. */
+    private void claimAll(long id, Op op, int count) {
+        for (long c = claim.get(); c >>> PIECE_BITS == id && (c & (1 << PIECE_BITS) - 1) < count; c = claim.get()) {
+            if (!claim.compareAndSet(c, c + 1)) continue;
+            try {
+                op.run((int) (c & (1 << PIECE_BITS) - 1), count);
+            } catch (Throwable t) {
+                if (failure == null) failure = t; // racy, but some exception is kept; written before done counts it
+            }
+            done.incrementAndGet();
+        }
+    }
+
+    private void work() {
         long seen = 0;
         while (!closed) {
             long spinStart = System.nanoTime();
-            for (int spins = 0; generation == seen && !closed; spins++) {
+            long c;
+            for (int spins = 0; (c = claim.get()) >>> PIECE_BITS == seen && !closed; spins++) {
                 if (System.nanoTime() - spinStart > SPIN_NANOS) {
                     LockSupport.parkNanos(this, 50_000_000);
                 } else {
@@ -84,13 +109,11 @@ public final class ComputePool implements AutoCloseable {
                 }
             }
             if (closed) return;
-            seen = generation;
-            try {
-                op.run(index, size);
-            } catch (Throwable t) {
-                failure = t;
-            }
-            pending.decrementAndGet();
+            seen = c >>> PIECE_BITS;
+            // Read after the claim: if the op has moved on meanwhile, claimAll's compare-and-set fails and nothing runs.
+            Op current = op;
+            int count = pieces;
+            if (current != null) claimAll(seen, current, count);
         }
     }
 

@@ -59,6 +59,50 @@ class ComputePoolTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3})
+    void everyPieceRunsOnceWhateverThreadClaimsIt(int threads) {
+        try (ComputePool pool = new ComputePool(threads)) {
+            for (int pieces : new int[]{1, 2, 7, 64}) {
+                AtomicIntegerArray seen = new AtomicIntegerArray(pieces);
+                pool.run((index, count) -> {
+                    assertThat(count).isEqualTo(pieces);
+                    seen.incrementAndGet(index);
+                }, pieces);
+                for (int i = 0; i < pieces; i++) assertThat(seen.get(i)).as("piece %d of %d", i, pieces).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void runsWithDifferentPieceCountsSeeEachOthersWrites() {
+        try (ComputePool pool = new ComputePool(2)) {
+            long[] cells = new long[12];
+            for (int run = 0; run < 5_000; run++) {
+                int pieces = 1 + run % cells.length;
+                long expected = run;
+                // Every piece checks all cells were written by the previous run, whichever thread wrote them.
+                pool.run((index, count) -> {
+                    for (long c : cells) if (c != expected) throw new AssertionError("stale cell " + c + " in run " + expected);
+                }, pieces);
+                pool.run((index, count) -> {
+                    int from = ComputePool.start(cells.length, index, count), to = ComputePool.start(cells.length, index + 1, count);
+                    for (int i = from; i < to; i++) cells[i]++;
+                }, pieces);
+            }
+        }
+    }
+
+    @Test
+    void pieceExceptionReachesCaller() {
+        try (ComputePool pool = new ComputePool(2)) {
+            assertThatThrownBy(() -> pool.run((index, count) -> {
+                if (index == 5) throw new IllegalStateException("piece 5");
+            }, 8)).isInstanceOf(IllegalStateException.class).hasMessage("piece 5");
+            assertThatThrownBy(() -> pool.run((index, count) -> {}, 0)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     @Test
     void splitCoversRangeWithoutGaps() {
         for (int n : new int[]{0, 1, 7, 2048}) {

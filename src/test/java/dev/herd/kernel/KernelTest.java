@@ -83,6 +83,13 @@ class KernelTest {
         for (int batch : new int[]{1, 3}) matchesOracle(GgmlType.Q4_0, rows, cols, batch, 2, true);
     }
 
+    /** Batches with an odd row count, several 4-vector groups and a remainder, and rows of many blocks. */
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_0", "Q8_0", "F32"})
+    void oddRowsAndLongRowsInBatches(GgmlType type) {
+        for (int batch : new int[]{4, 6}) matchesOracle(type, 19, 1312, batch, 1, false);
+    }
+
     @ParameterizedTest
     @EnumSource(names = {"Q4_0", "Q8_0", "F32", "F16", "BF16"})
     void poolSplitWritesEveryRow(GgmlType type) {
