@@ -1,5 +1,6 @@
 package dev.herd.engine;
 
+import dev.herd.kernel.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -25,7 +26,7 @@ final class VectorMath {
             for (int bound = S.loopBound(n); i < bound; i += S.length()) {
                 acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = Lanes.sum(acc);
         }
         for (; i < n; i++) sum += a[ao + i] * b[bo + i];
         return sum;
@@ -52,7 +53,7 @@ final class VectorMath {
             for (int bound = S.loopBound(n); i < bound; i += S.length()) {
                 acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromMemorySegment(S, b, bo + 4L * i, ORDER), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = Lanes.sum(acc);
         }
         for (; i < n; i++) sum += a[ao + i] * b.get(F32, bo + 4L * i);
         return sum;

@@ -35,7 +35,7 @@ final class FloatKernels {
                 a2 = FloatVector.fromMemorySegment(F, w, at + 64, LITTLE_ENDIAN).fma(FloatVector.fromArray(F, v, i + 16), a2);
                 a3 = FloatVector.fromMemorySegment(F, w, at + 96, LITTLE_ENDIAN).fma(FloatVector.fromArray(F, v, i + 24), a3);
             }
-            return a0.add(a1).add(a2.add(a3)).reduceLanes(ADD);
+            return Lanes.sum(a0.add(a1).add(a2.add(a3)));
         }
 
         @Override
@@ -69,7 +69,7 @@ final class FloatKernels {
                 a0 = w0.fma(FloatVector.fromArray(F, v, i), a0);
                 a1 = w1.fma(FloatVector.fromArray(F, v, i + 8), a1);
             }
-            return a0.add(a1).reduceLanes(ADD);
+            return Lanes.sum(a0.add(a1));
         }
 
         @Override
@@ -102,7 +102,7 @@ final class FloatKernels {
                 a0 = w0.fma(FloatVector.fromArray(F, v, i), a0);
                 a1 = w1.fma(FloatVector.fromArray(F, v, i + 8), a1);
             }
-            return a0.add(a1).reduceLanes(ADD);
+            return Lanes.sum(a0.add(a1));
         }
 
         @Override

@@ -15,10 +15,16 @@ public final class Lanes {
     private static final VectorShuffle<Float> ROT4 = VectorShuffle.iota(S256, 4, 1, true);
     private static final VectorShuffle<Float> ROT2 = VectorShuffle.iota(S256, 2, 1, true);
     private static final VectorShuffle<Float> ROT1 = VectorShuffle.iota(S256, 1, 1, true);
+    private static final VectorSpecies<Float> S512 = FloatVector.SPECIES_512;
+    private static final VectorShuffle<Float> ROT8 = VectorShuffle.iota(S512, 8, 1, true);
 
     private Lanes() {}
 
     public static float sum(FloatVector v) {
+        if (v.species() == S512) { // AVX-512: fold to 256 bits first, the same way every time
+            v = v.add(v.rearrange(ROT8));
+            v = (FloatVector) v.reinterpretShape(S256, 0);
+        }
         if (v.species() == S256) {
             v = v.add(v.rearrange(ROT4));
             v = v.add(v.rearrange(ROT2));

@@ -39,7 +39,7 @@ final class Q8Kernel extends RowKernel {
             IntVector sum = pairs.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pairs.lanewise(ASHR, 16));
             acc = ((FloatVector) sum.convert(I2F, 0)).fma(FloatVector.broadcast(F, scale), acc);
         }
-        return acc.reduceLanes(ADD);
+        return Lanes.sum(acc);
     }
 
     @Override

@@ -79,14 +79,14 @@ abstract class RowKernel implements Kernel {
             a3 = r0.fma(v, a3);
             b3 = r1.fma(v, b3);
         }
-        out[out0 + o0] = a0.reduceLanes(ADD);
-        out[out0 + o1] = b0.reduceLanes(ADD);
-        out[out0 + stride + o0] = a1.reduceLanes(ADD);
-        out[out0 + stride + o1] = b1.reduceLanes(ADD);
-        out[out0 + 2 * stride + o0] = a2.reduceLanes(ADD);
-        out[out0 + 2 * stride + o1] = b2.reduceLanes(ADD);
-        out[out0 + 3 * stride + o0] = a3.reduceLanes(ADD);
-        out[out0 + 3 * stride + o1] = b3.reduceLanes(ADD);
+        out[out0 + o0] = Lanes.sum(a0);
+        out[out0 + o1] = Lanes.sum(b0);
+        out[out0 + stride + o0] = Lanes.sum(a1);
+        out[out0 + stride + o1] = Lanes.sum(b1);
+        out[out0 + 2 * stride + o0] = Lanes.sum(a2);
+        out[out0 + 2 * stride + o1] = Lanes.sum(b2);
+        out[out0 + 3 * stride + o0] = Lanes.sum(a3);
+        out[out0 + 3 * stride + o1] = Lanes.sum(b3);
     }
 
     private static void dot2x1(float[] rows, int cols, float[] xs, int x0, float[] out, int out0, int o0, int o1) {
@@ -98,7 +98,7 @@ abstract class RowKernel implements Kernel {
             b0 = FloatVector.fromArray(F, rows, cols + i).fma(v, b0);
             b1 = FloatVector.fromArray(F, rows, cols + i + F.length()).fma(u, b1);
         }
-        out[out0 + o0] = a0.add(a1).reduceLanes(ADD);
-        out[out0 + o1] = b0.add(b1).reduceLanes(ADD);
+        out[out0 + o0] = Lanes.sum(a0.add(a1));
+        out[out0 + o1] = Lanes.sum(b0.add(b1));
     }
 }

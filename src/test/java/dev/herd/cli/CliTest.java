@@ -55,10 +55,16 @@ class CliTest {
         assertThat(json.get("decodeTokensPerSecond").asDouble()).isPositive();
     }
 
+    /** Cold (interpreted) and warm (compiled) runs, and any thread count, give the same text: float sums have one order. */
     @Test
     void sameSeedSameText() throws Exception {
-        String[] args = {"inference", "--model", fixture().toString(), "--prompt", "The dog", "--steps", "30", "--seed", "42", "--temperature", "1"};
-        assertThat(run(args).out()).isEqualTo(run(args).out());
+        String[] args = {"inference", "--model", fixture().toString(), "--prompt", "The dog", "--steps", "60", "--seed", "42", "--temperature", "1"};
+        String first = run(args).out();
+        assertThat(run(args).out()).isEqualTo(first);
+        String[] twoThreads = Arrays.copyOf(args, args.length + 2);
+        twoThreads[args.length] = "--nthreads";
+        twoThreads[args.length + 1] = "2";
+        assertThat(run(twoThreads).out()).isEqualTo(first);
     }
 
     @Test
