@@ -230,7 +230,6 @@ public final class Llama implements AutoCloseable {
         hb.batch(n);
         rope.prepare(pos0, n);
         for (layer = 0; layer < config.layers(); layer++) {
-            Weights.Layer w = weights.layers()[layer];
             normRows(attnNorm[layer]);
             quantize(qkvQ8[layer], xb, quantizeXb);
             pool.run(qkvStep, pieces);
