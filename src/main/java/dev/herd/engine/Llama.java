@@ -4,7 +4,6 @@ import dev.herd.HerdException;
 import dev.herd.format.GgufFile;
 import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
-import dev.herd.kernel.Kernels;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
@@ -116,9 +115,7 @@ public final class Llama implements AutoCloseable {
             ffnNorm[l] = Dequant.all(wl.ffnNorm());
             qNorm[l] = wl.qNorm() == null ? null : Dequant.all(wl.qNorm());
             kNorm[l] = wl.kNorm() == null ? null : Dequant.all(wl.kNorm());
-            for (Tensor t : new Tensor[]{wl.q(), wl.k(), wl.v(), wl.o(), wl.gate(), wl.up(), wl.down()}) prepare(t);
         }
-        prepare(w.output());
         outputNorm = Dequant.all(w.outputNorm());
         outputQ8 = needsQ8(w.output(), c.dim());
         x = new float[batchSize * c.dim()];
@@ -133,11 +130,6 @@ public final class Llama implements AutoCloseable {
         att = Matmul.activations(c.qDim(), batchSize);
         hb = Matmul.activations(c.hidden(), batchSize);
         scores = new float[pieces][maxSeqLen];
-    }
-
-    /** Lets the kernel repack a weight matrix into its faster layout (Q4_0: see the kernel). */
-    private static void prepare(Tensor w) {
-        if (Matmul.needsQuantized(w, w.cols())) Kernels.of(w.type()).prepare(w);
     }
 
     private static boolean needsQ8(Tensor w, int n) {
@@ -243,7 +235,6 @@ public final class Llama implements AutoCloseable {
         hb.batch(n);
         rope.prepare(pos0, n);
         for (layer = 0; layer < config.layers(); layer++) {
-            Weights.Layer w = weights.layers()[layer];
             normRows(attnNorm[layer]);
             quantize(qkvQ8[layer], xb, quantizeXb);
             pool.run(qkvStep, pieces);
