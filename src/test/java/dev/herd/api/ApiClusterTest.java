@@ -1,9 +1,6 @@
 package dev.herd.api;
 
-import dev.herd.cluster.ClusterRunner;
-import dev.herd.cluster.SyncCodec;
 import dev.herd.cluster.Worker;
-import dev.herd.engine.Model;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,15 +33,7 @@ class ApiClusterTest {
         Thread.ofPlatform().daemon().start(direct::serve);
         Thread.ofPlatform().daemon().start(proxied::serve);
         proxy = new Proxy(proxied.port());
-        api = new TestApi(null, 4, 20, () -> {
-            ClusterRunner cluster = new ClusterRunner(List.of("127.0.0.1:" + direct.port(), "127.0.0.1:" + proxy.port()), null,
-                    SyncCodec.Q80, QUIET);
-            Model m = Model.open(TestApi.FIXTURE, null, 0, 1, cluster);
-            return new Backend(m, cluster.stats(), () -> {
-                m.close();
-                cluster.close();
-            });
-        });
+        api = TestApi.split(null, 4, 20, List.of("127.0.0.1:" + direct.port(), "127.0.0.1:" + proxy.port()));
     }
 
     @AfterAll

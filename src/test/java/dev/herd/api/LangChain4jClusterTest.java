@@ -1,9 +1,6 @@
 package dev.herd.api;
 
-import dev.herd.cluster.ClusterRunner;
-import dev.herd.cluster.SyncCodec;
 import dev.herd.cluster.Worker;
-import dev.herd.engine.Model;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -25,15 +22,7 @@ class LangChain4jClusterTest extends LangChain4jClientTest {
             workers.add(w);
             Thread.ofPlatform().daemon().start(w::serve);
         }
-        api = new TestApi("lc4j-key", 16, 0, () -> {
-            ClusterRunner cluster = new ClusterRunner(workers.stream().map(w -> "127.0.0.1:" + w.port()).toList(), null,
-                    SyncCodec.Q80, QUIET);
-            Model m = Model.open(TestApi.FIXTURE, null, 0, 1, cluster);
-            return new Backend(m, cluster.stats(), () -> {
-                m.close();
-                cluster.close();
-            });
-        });
+        api = TestApi.split("lc4j-key", 16, 0, workers.stream().map(w -> "127.0.0.1:" + w.port()).toList());
     }
 
     @AfterAll

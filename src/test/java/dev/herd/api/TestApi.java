@@ -2,9 +2,13 @@ package dev.herd.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.herd.cluster.ClusterRunner;
+import dev.herd.cluster.SyncCodec;
 import dev.herd.engine.Model;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -37,6 +41,19 @@ final class TestApi implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** herd api over the fixture split across the root and these workers, with q80 sync. */
+    static TestApi split(String key, int queue, long tokenDelayMs, List<String> workers) {
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+        return new TestApi(key, queue, tokenDelayMs, () -> {
+            ClusterRunner cluster = new ClusterRunner(workers, null, SyncCodec.Q80, quiet);
+            Model m = Model.open(FIXTURE, null, 0, 1, cluster);
+            return new Backend(m, cluster.stats(), () -> {
+                m.close();
+                cluster.close();
+            });
+        });
     }
 
     String url(String path) {
