@@ -15,6 +15,11 @@ public final class ChatSession {
     private final Model model;
     private final ChatTemplate template;
     private int[] cached = new int[0]; // the tokens whose keys and values are in the cache, by position
+    // The last rendered conversation and what was generated after it, to splice the reply's own tokens back in.
+    private String renderedText;
+    private int[] renderedIds;
+    private String lastPromptText;
+    private int[] lastPromptIds, lastReply;
 
     public ChatSession(Model model) {
         this.model = model;
@@ -28,9 +33,30 @@ public final class ChatSession {
         return complete(prompt(messages), sampler, maxTokens, listener);
     }
 
-    /** The conversation rendered with the template and tokenized, ending where the assistant's reply begins. */
+    /**
+     * The conversation rendered with the template and tokenized, ending where the assistant's reply begins. When it
+     * continues the last exchange, the reply keeps the token ids it was generated as (tokenizing its text again may
+     * split it differently, which would cost re-evaluating the whole reply): the text after the reply must then start
+     * with an end-of-turn token, so that the splice point is a token boundary in any tokenization.
+     */
     public int[] prompt(List<ChatTemplate.Message> messages) {
-        return model.tokenizer.encodeWithSpecials(template.render(messages, true));
+        String text = template.render(messages, true);
+        int[] ids = spliced(text);
+        renderedText = text;
+        renderedIds = ids != null ? ids : model.tokenizer.encodeWithSpecials(text);
+        return renderedIds;
+    }
+
+    private int[] spliced(String text) {
+        if (lastPromptText == null || lastReply.length == 0) return null;
+        String before = lastPromptText + model.tokenizer.decode(lastReply);
+        if (!text.startsWith(before)) return null;
+        int[] tail = model.tokenizer.encodeWithSpecials(text.substring(before.length()));
+        if (tail.length == 0 || !model.tokenizer.isEos(tail[0])) return null;
+        int[] ids = Arrays.copyOf(lastPromptIds, lastPromptIds.length + lastReply.length + tail.length);
+        System.arraycopy(lastReply, 0, ids, lastPromptIds.length, lastReply.length);
+        System.arraycopy(tail, 0, ids, lastPromptIds.length + lastReply.length, tail.length);
+        return ids;
     }
 
     /** Continues any token sequence (a rendered conversation or a raw prompt), reusing the cached prefix. */
@@ -47,12 +73,17 @@ public final class ChatSession {
         int fed = r.stop() == Generator.Stop.EOS ? r.tokens().length : Math.max(r.tokens().length - 1, 0);
         cached = Arrays.copyOf(prompt, prompt.length + fed);
         System.arraycopy(r.tokens(), 0, cached, prompt.length, fed);
+        boolean conversation = prompt == renderedIds;
+        lastPromptText = conversation ? renderedText : null;
+        lastPromptIds = prompt;
+        lastReply = r.tokens();
         return new Reply(r, reused);
     }
 
     /** Drops the cache's contents from reuse: the next reply evaluates its whole prompt. */
     public void forget() {
         cached = new int[0];
+        lastPromptText = null;
     }
 
     public ChatTemplate template() {

@@ -1,0 +1,49 @@
+package dev.herd.engine;
+
+import dev.herd.convert.Progress;
+import dev.herd.convert.RandomModel;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tokenizer.ChatTemplate;
+import dev.herd.tokenizer.ChatTemplate.Message;
+import dev.herd.tokenizer.TokenizerMetadata;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A conversation that grows by a turn evaluates the new turn only, the previous reply included as generated. */
+class ChatSessionTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void nextTurnReusesThePromptAndTheReplyAsGenerated() throws Exception {
+        Path model = dir.resolve("tiny-llama3.gguf");
+        Path tokenizer = Path.of(ChatSessionTest.class.getResource("/tokenizer/llama3-tokenizer.json").toURI());
+        // seed 3: the random model's greedy reply ("stvastva...") is tokenized differently when its text is encoded
+        // again, and has no leading or trailing white space, which the Llama 3 template strips (a reply the template
+        // changes cannot keep its tokens and falls back to the prefix the tokens share)
+        RandomModel.write(RandomModel.shape("tiny"), GgmlType.Q8_0, model, 3, TokenizerMetadata.read(tokenizer), Progress.NONE);
+        try (Model m = Model.open(model, null, 256, 1)) {
+            ChatSession chat = new ChatSession(m);
+            assertThat(chat.template().format()).isEqualTo(ChatTemplate.Format.LLAMA3);
+            List<Message> messages = new ArrayList<>(List.of(new Message("user", "Tell me a story")));
+            int[] first = chat.prompt(messages);
+            ChatSession.Reply one = chat.complete(first, Sampler.greedy(m.llama.vocab()), 10, (t, n) -> {});
+            int[] reply = one.result().tokens();
+            assertThat(m.tokenizer.decode(reply)).isEqualTo(m.tokenizer.decode(reply).strip()).isNotEmpty();
+            assertThat(m.tokenizer.encode(m.tokenizer.decode(reply))).as("the reply's text encoded again").isNotEqualTo(reply);
+            messages.add(new Message("assistant", m.tokenizer.decode(reply)));
+            messages.add(new Message("user", "Another one"));
+            int[] second = chat.prompt(messages);
+            ChatSession.Reply two = chat.complete(second, Sampler.greedy(m.llama.vocab()), 4, (t, n) -> {});
+            // everything up to the reply's last token (which was sampled but not fed) came from the cache
+            assertThat(two.reusedTokens()).isEqualTo(first.length + reply.length - 1);
+            assertThat(second.length - two.reusedTokens()).as("tokens evaluated for the new turn").isLessThan(20);
+        }
+    }
+}
