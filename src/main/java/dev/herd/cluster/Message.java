@@ -10,10 +10,10 @@ import java.util.Arrays;
 /** One framed message: a type and a payload (little-endian fields), with a builder and a checked reader. */
 public record Message(int type, byte[] payload, int length) {
     public static final int HELLO = 1, WELCOME = 2, PROOF = 3, READY = 4, PLAN = 5, WEIGHTS = 6, LOADED = 7,
-            FORWARD = 8, ACTIVATIONS = 9, PARTIAL = 10, SUM = 11, LOGITS = 12, PING = 13, PONG = 14, ERROR = 15, BYE = 16;
+            FORWARD = 8, PARTIAL = 9, SUM = 10, LOGITS = 11, PING = 12, ERROR = 13, BYE = 14;
 
     private static final String[] NAMES = {"?", "HELLO", "WELCOME", "PROOF", "READY", "PLAN", "WEIGHTS", "LOADED",
-            "FORWARD", "ACTIVATIONS", "PARTIAL", "SUM", "LOGITS", "PING", "PONG", "ERROR", "BYE"};
+            "FORWARD", "PARTIAL", "SUM", "LOGITS", "PING", "ERROR", "BYE"};
 
     public static String name(int type) {
         return type > 0 && type < NAMES.length ? NAMES[type] : "unknown type " + type;
@@ -132,8 +132,5 @@ public record Message(int type, byte[] payload, int length) {
             return buf.remaining();
         }
 
-        public ByteBuffer rest() {
-            return buf.slice().order(ByteOrder.LITTLE_ENDIAN);
-        }
     }
 }

@@ -5,7 +5,6 @@ import dev.herd.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /** Cuts a node's {@link SplitPlan.Part} out of a full tensor: a view for rows, a copy (or a stream) for columns. */
 final class TensorSlices {
@@ -52,10 +51,5 @@ final class TensorSlices {
     private static MemorySegment columns(Tensor full, SplitPlan.Part p, int row) {
         long from = full.type().bytes(p.from()), to = full.type().bytes(p.to());
         return full.data().asSlice(row * full.rowBytes() + from, to - from);
-    }
-
-    /** Copies a piece into a heap array (what the wire sends). */
-    static byte[] toArray(MemorySegment piece) {
-        return piece.toArray(ValueLayout.JAVA_BYTE);
     }
 }
