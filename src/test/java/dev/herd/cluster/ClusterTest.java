@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static dev.herd.Logits.relativeL2;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -79,12 +80,7 @@ class ClusterTest {
     }
 
     private static void assertClose(float[] actual, float[] expected, int vocab) {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.length; i++) {
-            diff += (actual[i] - expected[i]) * (double) (actual[i] - expected[i]);
-            norm += expected[i] * (double) expected[i];
-        }
-        assertThat(Math.sqrt(diff / norm)).as("relative L2 error of all logits").isLessThan(Q80_REL_L2);
+        assertThat(relativeL2(actual, expected)).as("relative L2 error of all logits").isLessThan(Q80_REL_L2);
         int rows = expected.length / vocab, same = 0;
         for (int r = 0; r < rows; r++) if (argmax(actual, r * vocab, vocab) == argmax(expected, r * vocab, vocab)) same++;
         assertThat(same / (double) rows).as("positions whose top token agrees").isGreaterThanOrEqualTo(Q80_TOP1);

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static dev.herd.Logits.relativeL2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -90,16 +91,5 @@ class HfEndToEndTest {
         float[][] logits = new float[tokens.length][];
         for (int p = 0; p < tokens.length; p++) logits[p] = ref.forward(tokens[p], p);
         return logits;
-    }
-
-    static double relativeL2(float[] actual, float[] expected) {
-        assertThat(actual).hasSize(expected.length);
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.length; i++) {
-            double d = actual[i] - expected[i];
-            diff += d * d;
-            norm += (double) expected[i] * expected[i];
-        }
-        return Math.sqrt(diff / norm);
     }
 }

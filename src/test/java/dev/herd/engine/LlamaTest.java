@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
+import static dev.herd.Logits.relativeL2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -92,16 +93,5 @@ class LlamaTest {
         double maxAbs = 0;
         for (int i = 0; i < expected.length; i++) maxAbs = Math.max(maxAbs, Math.abs(actual[i] - expected[i]));
         assertThat(maxAbs).as("max abs error").isLessThanOrEqualTo(1e-3);
-    }
-
-    static double relativeL2(float[] actual, float[] expected) {
-        assertThat(actual).hasSize(expected.length);
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.length; i++) {
-            double d = actual[i] - expected[i];
-            diff += d * d;
-            norm += (double) expected[i] * expected[i];
-        }
-        return Math.sqrt(diff / norm);
     }
 }

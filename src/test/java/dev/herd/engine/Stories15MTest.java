@@ -2,6 +2,7 @@ package dev.herd.engine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.herd.Shared;
 import dev.herd.format.Llama2cCheckpoint;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,7 +29,7 @@ class Stories15MTest {
     @BeforeAll
     static void convert() {
         gguf = dir.resolve("stories15M.gguf");
-        Llama2cCheckpoint.convert(SharedFiles.model("stories15M.bin"), gguf, Map.of());
+        Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), gguf, Map.of());
     }
 
     @Test
@@ -92,7 +93,7 @@ class Stories15MTest {
 
     static List<Case> golden() throws IOException {
         List<Case> cases = new ArrayList<>();
-        for (JsonNode c : new ObjectMapper().readTree(SharedFiles.model("golden-stories15M.json").toFile()).get("cases")) {
+        for (JsonNode c : new ObjectMapper().readTree(Shared.model("golden-stories15M.json").toFile()).get("cases")) {
             JsonNode top = c.get("logits_pos0_top5");
             int[] ids = new int[top.size()];
             float[] logits = new float[top.size()];

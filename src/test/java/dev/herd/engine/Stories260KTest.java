@@ -1,5 +1,6 @@
 package dev.herd.engine;
 
+import dev.herd.Shared;
 import dev.herd.format.Llama2cCheckpoint;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -10,6 +11,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static dev.herd.Logits.relativeL2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -25,7 +27,7 @@ class Stories260KTest {
     @BeforeAll
     static void convert() {
         gguf = dir.resolve("stories260K.gguf");
-        Llama2cCheckpoint.Header h = Llama2cCheckpoint.convert(SharedFiles.model("stories260K.bin"), gguf, Map.of());
+        Llama2cCheckpoint.Header h = Llama2cCheckpoint.convert(Shared.model("stories260K.bin"), gguf, Map.of());
         assertThat(h).isEqualTo(new Llama2cCheckpoint.Header(64, 172, 5, 8, 4, 512, true, 512));
     }
 
@@ -83,14 +85,5 @@ class Stories260KTest {
             assertThat(stopped.stop()).isEqualTo(Generator.Stop.EOS);
             assertThat(stopped.tokens()).containsExactly(Arrays.copyOf(full.tokens(), firstEos));
         }
-    }
-
-    static double relativeL2(float[] a, float[] b) {
-        double d = 0, n = 0;
-        for (int i = 0; i < a.length; i++) {
-            d += (a[i] - b[i]) * (double) (a[i] - b[i]);
-            n += (double) b[i] * b[i];
-        }
-        return Math.sqrt(d / n);
     }
 }
