@@ -7,6 +7,7 @@ import dev.herd.convert.HfConverter;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.format.DllamaTokenizerFile;
+import dev.herd.format.GgufFile;
 import dev.herd.format.Llama2cCheckpoint;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tokenizer.TokenizerMetadata;
@@ -15,10 +16,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -84,7 +83,7 @@ final class ConvertCommand implements Callable<Integer> {
             HfConverter.convert(in, output, type, tokenizerMetadata(Files.exists(tok) ? tok : null), bar);
         } else if (in.getFileName().toString().endsWith(".m")) {
             DllamaConverter.convert(in, tokenizer, output, bar);
-        } else if (isGguf(in)) {
+        } else if (GgufFile.isGguf(in)) {
             GgufRequantizer.convert(in, output, type, tokenizerMetadata(tokenizer), bar);
         } else {
             if (tokenizer == null) throw new HerdException("a llama2.c checkpoint has no tokenizer: add --tokenizer tokenizer.model");
@@ -112,11 +111,5 @@ final class ConvertCommand implements Callable<Integer> {
         if (file == null) return Map.of();
         if (file.getFileName().toString().endsWith(".t")) return DllamaTokenizerFile.read(file).metadata();
         return TokenizerMetadata.read(file);
-    }
-
-    private static boolean isGguf(Path p) throws IOException {
-        try (InputStream in = Files.newInputStream(p)) {
-            return Arrays.equals(in.readNBytes(4), new byte[]{'G', 'G', 'U', 'F'});
-        }
     }
 }

@@ -133,7 +133,7 @@ public final class Cluster implements AutoCloseable {
         for (int node = 0; node < nodes(); node++) {
             List<SplitPlan.Part> parts = plan.parts(c, node, rope);
             partsOf.add(parts);
-            if (node > 0) for (SplitPlan.Part p : parts) total += TensorSlices.bytes(source.get(p.name()), p);
+            if (node > 0) for (SplitPlan.Part p : parts) total += p.bytes(source.get(p.name()).type());
         }
         AtomicLong done = new AtomicLong();
         long all = total;

@@ -75,6 +75,11 @@ public record SplitPlan(int nodes, Shape shape) {
         public int localCols() {
             return cut == Cut.COLUMNS ? to - from : cols;
         }
+
+        /** Bytes of the node's part in a tensor of this type. */
+        public long bytes(GgmlType type) {
+            return (long) localRows() * type.bytes(localCols());
+        }
     }
 
     /** The plan for a model whose column-split matrices (Wo, W2) have the given types. */

@@ -10,18 +10,13 @@ import java.lang.foreign.MemorySegment;
 final class TensorSlices {
     private TensorSlices() {}
 
-    /** Bytes of the part. */
-    static long bytes(Tensor full, SplitPlan.Part p) {
-        return (long) p.localRows() * full.type().bytes(p.localCols());
-    }
-
     /** The part as a tensor: rows and whole tensors are views over the full tensor's memory; columns are copied. */
     static Tensor cut(Tensor full, SplitPlan.Part p, Arena arena) {
         return switch (p.cut()) {
             case WHOLE -> full;
             case ROWS -> full.rows(p.from(), p.to());
             case COLUMNS -> {
-                MemorySegment copy = arena.allocate(bytes(full, p), 64);
+                MemorySegment copy = arena.allocate(p.bytes(full.type()), 64);
                 long at = 0;
                 for (int r = 0; r < full.rows(); r++) {
                     MemorySegment piece = columns(full, p, r);

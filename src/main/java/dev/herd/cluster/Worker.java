@@ -173,7 +173,7 @@ public final class Worker implements AutoCloseable {
 
     static long bytes(SplitPlan.Part p, GgmlType type) {
         if (p.localCols() % type.blockSize != 0) throw new Wire.ProtocolException(p.name() + " slice cuts " + type + " blocks");
-        return (long) p.localRows() * type.bytes(p.localCols());
+        return p.bytes(type);
     }
 
     private static void checkMemory(long weights, long kv) {

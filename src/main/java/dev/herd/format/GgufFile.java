@@ -6,7 +6,11 @@ import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -55,6 +59,15 @@ public final class GgufFile implements AutoCloseable {
 
     public static GgufFile open(Path path) {
         return GgufReader.read(path);
+    }
+
+    /** Whether the file starts with GGUF's magic, whatever its name. */
+    public static boolean isGguf(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            return Arrays.equals(in.readNBytes(4), new byte[]{'G', 'G', 'U', 'F'});
+        } catch (IOException e) {
+            throw new HerdException(file + ": cannot read (" + e.getMessage() + ")", e);
+        }
     }
 
     public Path path() {

@@ -3,9 +3,6 @@ package dev.herd.tokenizer;
 import dev.herd.HerdException;
 import dev.herd.format.GgufFile;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
@@ -24,7 +21,7 @@ public final class Tokenizers {
 
     /** A tokenizer.model, a tokenizer.json (with tokenizer_config.json beside it) or a GGUF, told apart by content. */
     public static Tokenizer fromFile(Path file) {
-        if (isGguf(file)) {
+        if (GgufFile.isGguf(file)) {
             try (GgufFile gguf = GgufFile.open(file)) {
                 return fromGguf(gguf);
             }
@@ -55,14 +52,6 @@ public final class Tokenizers {
             }
             default -> throw new HerdException(source + ": tokenizer model '" + model + "' is not supported (supported: llama, gpt2)");
         };
-    }
-
-    private static boolean isGguf(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            return Arrays.equals(in.readNBytes(4), new byte[]{'G', 'G', 'U', 'F'});
-        } catch (IOException e) {
-            throw new HerdException("cannot read tokenizer " + file + ": " + e.getMessage(), e);
-        }
     }
 
     private static <T> T get(Map<String, Object> meta, String key, Class<T> type, String source) {
