@@ -28,9 +28,12 @@ public final class ComputePool implements AutoCloseable {
     /** The op's number (high bits) and its next unclaimed piece (low PIECE_BITS bits). */
     private final AtomicLong claim = new AtomicLong();
     private final AtomicInteger done = new AtomicInteger();
-    private volatile Op op;
-    private volatile int pieces;
+    /** The current op with its number and piece count, published together so that a worker never pairs one op's
+     *  number with another op's count (it would then run a stray piece and count it twice). */
+    private volatile Task task;
     private long ops;
+
+    private record Task(long id, Op op, int count) {}
     private volatile boolean closed;
     private volatile Throwable failure;
 
@@ -64,15 +67,13 @@ public final class ComputePool implements AutoCloseable {
             for (int i = 0; i < count; i++) op.run(i, count);
             return;
         }
-        this.op = op;
-        this.pieces = count;
         done.set(0);
-        long id = ++ops;
-        claim.set(id << PIECE_BITS); // publishes op and pieces
+        Task t = new Task(++ops, op, count);
+        task = t;
+        claim.set(t.id << PIECE_BITS); // opens the pieces of the task just published
         for (Thread w : workers) LockSupport.unpark(w);
-        claimAll(id, op, count);
+        claimAll(t);
         for (int spins = 0; done.get() != count; spins++) backOff(spins);
-        this.op = null;
         Throwable thrown = failure;
         failure = null;
         if (thrown != null) rethrow(thrown);
@@ -83,14 +84,14 @@ public final class ComputePool implements AutoCloseable {
         return (int) ((long) n * index / count);
     }
 
-    /** Runs pieces of op {@code id} until none is left, keeping the first exception for the caller. */
-    private void claimAll(long id, Op op, int count) {
-        for (long c = claim.get(); c >>> PIECE_BITS == id && (c & (1 << PIECE_BITS) - 1) < count; c = claim.get()) {
+    /** Runs pieces of {@code t} until none is left, keeping the first exception for the caller. */
+    private void claimAll(Task t) {
+        for (long c = claim.get(); c >>> PIECE_BITS == t.id && (c & (1 << PIECE_BITS) - 1) < t.count; c = claim.get()) {
             if (!claim.compareAndSet(c, c + 1)) continue;
             try {
-                op.run((int) (c & (1 << PIECE_BITS) - 1), count);
-            } catch (Throwable t) {
-                if (failure == null) failure = t; // racy, but some exception is kept; written before done counts it
+                t.op.run((int) (c & (1 << PIECE_BITS) - 1), t.count);
+            } catch (Throwable e) {
+                if (failure == null) failure = e; // racy, but some exception is kept; written before done counts it
             }
             done.incrementAndGet();
         }
@@ -110,10 +111,9 @@ public final class ComputePool implements AutoCloseable {
             }
             if (closed) return;
             seen = c >>> PIECE_BITS;
-            // Read after the claim: if the op has moved on meanwhile, claimAll's compare-and-set fails and nothing runs.
-            Op current = op;
-            int count = pieces;
-            if (current != null) claimAll(seen, current, count);
+            // Published before its claim number: a newer task than `seen` finds its pieces not open yet and runs none.
+            Task t = task;
+            if (t != null) claimAll(t);
         }
     }
 
