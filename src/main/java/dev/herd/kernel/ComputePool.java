@@ -8,8 +8,8 @@ import java.util.concurrent.locks.LockSupport;
  * A fixed set of platform threads that run each op together with the caller. An op is cut into pieces that the
  * threads claim one at a time from a shared counter, and the caller returns once every piece is done: a thread the
  * OS has not scheduled yet (the machine may have fewer free cores than threads) leaves its pieces to the others
- * instead of stalling everyone at a barrier. Publishing an op is one atomic write; nothing is queued or allocated
- * per op. Workers spin between ops (an op follows the previous one within microseconds while a token is computed)
+ * instead of stalling everyone at a barrier. Publishing an op is one small record and one atomic write; nothing is
+ * queued. Workers spin between ops (an op follows the previous one within microseconds while a token is computed)
  * and park only after a long idle spell, so an idle engine (waiting for a prompt) costs no CPU.
  */
 public final class ComputePool implements AutoCloseable {
