@@ -1,5 +1,6 @@
 package dev.herd.engine;
 
+import dev.herd.kernel.Kernels;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -40,6 +41,7 @@ final class Dequant {
                     }
                 }
             }
+            case Q4_0_R8 -> { for (int i = 0; i < n; i++) out[off + i] = Kernels.get(t, r, i); }
             default -> throw new IllegalArgumentException("cannot dequantize " + t.type());
         }
     }

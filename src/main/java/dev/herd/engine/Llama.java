@@ -4,6 +4,7 @@ import dev.herd.HerdException;
 import dev.herd.format.GgufFile;
 import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
+import dev.herd.kernel.Kernels;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
@@ -69,6 +70,9 @@ public final class Llama implements AutoCloseable {
     private final ComputePool.Op downPartStep = this::downPart;
 
     /**
+     * Q4_0 matrices are repacked for the kernels ({@link Kernels#prepare}): in place when their memory is writable,
+     * so pass read-only memory for weights that something else still reads in the file layout.
+     *
      * @param maxSeqLen KV cache length (at most the model's context length)
      * @param batchSize tokens per forward chunk during prompt evaluation (e.g. 32)
      */
@@ -87,7 +91,7 @@ public final class Llama implements AutoCloseable {
     private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file, Sync sync, KvCache.Storage kv) {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
-        this.weights = w;
+        this.weights = w = w.withMatrices(Kernels::prepare);
         this.file = file;
         this.sync = sync;
         this.batchSize = batchSize;

@@ -1,7 +1,6 @@
 package dev.herd.engine;
 
 import dev.herd.kernel.Activations;
-import dev.herd.kernel.ComputePool;
 import dev.herd.kernel.Kernels;
 import dev.herd.tensor.Tensor;
 
@@ -17,7 +16,7 @@ final class Matmul {
 
     /** First row of thread {@code index}'s share of {@code w}. */
     static int from(Tensor w, int index, int count) {
-        return ComputePool.start(w.rows(), index, count);
+        return Kernels.split(w, index, count);
     }
 
     /** {@code out[b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to). */

@@ -18,6 +18,19 @@ public final class Activations {
     final float[] scales;
     /** q times its scale, for batches: batched kernels multiply floats (see {@link RowKernel}). Valid if batch > 1. */
     final float[] dequantized;
+    /**
+     * For batch 1, each pair of consecutive values of q repeated eight times (16 shorts per pair): the interleaved
+     * Q4_0 kernel multiplies a whole 256-bit register of eight rows' weights by it (see {@link Q4x8Kernel}).
+     */
+    final short[] pairs;
+    /**
+     * For batches, {@link #dequantized} with vectors interleaved in eights: value i of vector b at
+     * {@code ((b / 8 * n) + i) * 8 + b % 8}, so that one index walks eight vectors at once (see {@link Q4x8Kernel}).
+     * A last group of fewer than 8 vectors is padded with stale or zero values whose results nobody reads.
+     */
+    final float[] interleaved;
+    /** For batch 1, eight times the sum of q over each block: the kernel adds the nibbles' offset of 8 back this way. */
+    final int[] sums8;
     int batch = 1;
 
     public Activations(int n, int capacity) {
@@ -28,6 +41,9 @@ public final class Activations {
         this.q = new short[n * capacity];
         this.scales = new float[n / BLOCK * capacity];
         this.dequantized = new float[capacity > 1 ? n * capacity : 0];
+        this.interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
+        this.pairs = new short[8 * n];
+        this.sums8 = new int[n / BLOCK];
     }
 
     public int batch() {
@@ -45,7 +61,27 @@ public final class Activations {
         int from = ComputePool.start(blocks, index, count), to = ComputePool.start(blocks, index + 1, count);
         Quant.quantizeQ8(values, q, scales, from, to);
         if (batch > 1) {
-            for (int i = from * BLOCK; i < to * BLOCK; i++) dequantized[i] = q[i] * scales[i / BLOCK];
+            for (int blk = from; blk < to; blk++) {
+                int first = blk * BLOCK, b = first / n, at = (b / 8 * n + first - b * n) * 8 + b % 8;
+                float scale = scales[blk];
+                for (int i = 0; i < BLOCK; i++) {
+                    float v = q[first + i] * scale;
+                    dequantized[first + i] = v;
+                    interleaved[at + 8 * i] = v;
+                }
+            }
+        } else {
+            for (int b = from; b < to; b++) {
+                int sum = 0;
+                for (int i = b * BLOCK; i < (b + 1) * BLOCK; i += 2) {
+                    sum += q[i] + q[i + 1];
+                    for (int k = 0; k < 16; k += 2) {
+                        pairs[8 * i + k] = q[i];
+                        pairs[8 * i + k + 1] = q[i + 1];
+                    }
+                }
+                sums8[b] = 8 * sum;
+            }
         }
     }
 

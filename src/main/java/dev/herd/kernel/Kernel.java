@@ -12,12 +12,6 @@ public interface Kernel {
      */
     void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo);
 
-    /**
-     * Optional load-time step: the kernel may keep a copy of {@code w} in a faster private layout, used by later
-     * matmul calls with an equal tensor. Call once per weight tensor, before the first matmul with it.
-     */
-    default void prepare(Tensor w) {}
-
     /** Whether this kernel reads the Q8_0 form of the activations. */
     boolean needsQuantized();
 }

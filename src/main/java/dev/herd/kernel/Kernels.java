@@ -3,6 +3,7 @@ package dev.herd.kernel;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
@@ -14,6 +15,7 @@ public final class Kernels {
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private static final Kernel Q4_0 = new Q4Kernel();
+    private static final Kernel Q4_0_R8 = new Q4x8Kernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -26,13 +28,40 @@ public final class Kernels {
             case BF16 -> BF16_KERNEL;
             case Q8_0 -> Q8_0;
             case Q4_0 -> Q4_0;
+            case Q4_0_R8 -> Q4_0_R8;
             default -> throw new IllegalArgumentException("no kernel for " + type);
         };
     }
 
     /** This thread's share of {@code out = w x}, rows split evenly across the pool's threads. */
     public static void matmul(Tensor w, Activations x, float[] out, int index, int count) {
-        int from = ComputePool.start(w.rows(), index, count), to = ComputePool.start(w.rows(), index + 1, count);
+        int from = split(w, index, count), to = split(w, index + 1, count);
         if (from < to) of(w.type()).matmul(w, x, out, from, w.rows(), from, to);
+    }
+
+    /** First row of share {@code index} of {@code count}: even shares, on the 8-row groups of interleaved types. */
+    public static int split(Tensor w, int index, int count) {
+        if (w.type() != GgmlType.Q4_0_R8) return ComputePool.start(w.rows(), index, count);
+        return Q4x8Kernel.ROWS * ComputePool.start(w.rows() / Q4x8Kernel.ROWS, index, count);
+    }
+
+    /** Element (row, col) of a tensor in a kernel's own layout (slow; for tests and the odd single row). */
+    public static float get(Tensor w, int row, int col) {
+        if (w.type() != GgmlType.Q4_0_R8) throw new IllegalArgumentException("not a kernel layout: " + w.type());
+        return Q4x8Kernel.get(w, row, col);
+    }
+
+    /**
+     * {@code w} in the fastest layout for its kernel: Q4_0 matrices with rows in eights become {@link
+     * GgmlType#Q4_0_R8}, anything else is returned as it is. Writable memory is rewritten in place (the caller owns
+     * it); read-only memory (a mapped model file) is copied, and the file's pages are then released from this
+     * process (they stay in the OS page cache) so that the model is not resident twice.
+     */
+    public static Tensor prepare(Tensor w) {
+        if (w.type() != GgmlType.Q4_0 || w.rows() % Q4x8Kernel.ROWS != 0) return w;
+        if (!w.data().isReadOnly()) return Q4x8Kernel.repack(w, w.data());
+        Tensor copy = Q4x8Kernel.repack(w, Arena.ofAuto().allocate(w.data().byteSize(), 64));
+        Pages.release(w.data());
+        return copy;
     }
 }

@@ -32,7 +32,9 @@ public enum GgmlType {
     IQ1_M(29, 256, 56, false),
     BF16(30, 1, 2, true),
     TQ1_0(34, 256, 54, false),
-    TQ2_0(35, 256, 66, false);
+    TQ2_0(35, 256, 66, false),
+    /** Herd's in-memory layout of Q4_0 with rows interleaved in groups of eight (see the kernel); never in files. */
+    Q4_0_R8(-1, 32, 18, true);
 
     public final int id;
     /** Elements per block. */
@@ -63,7 +65,7 @@ public enum GgmlType {
 
     private static final GgmlType[] BY_ID = new GgmlType[64];
     static {
-        for (GgmlType t : values()) BY_ID[t.id] = t;
+        for (GgmlType t : values()) if (t.id >= 0) BY_ID[t.id] = t;
     }
 
     /** The type with this GGUF id, or null if the id is unknown. */

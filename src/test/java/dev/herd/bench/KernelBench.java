@@ -49,7 +49,7 @@ public class KernelBench {
     public int batch;
     @Param({"1", "2"})
     public int threads;
-    /** Whether {@link Kernel#prepare} ran, as the engine does at load time. */
+    /** Whether {@link Kernels#prepare} ran, as the engine does at load time (Q4_0: rows interleaved by eight). */
     @Param({"true"})
     public boolean prepared;
 
@@ -79,7 +79,7 @@ public class KernelBench {
             for (long i = 0; i < bytes / 8; i++) data.setAtIndex(ValueLayout.JAVA_LONG, i, rnd.nextLong());
             for (long at = 0; at < bytes; at += type.blockBytes) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at, scale);
             copies[c] = new Tensor("w" + c, type, rows, cols, data);
-            if (prepared) Kernels.of(type).prepare(copies[c]);
+            if (prepared) copies[c] = Kernels.prepare(copies[c]);
         }
         x = new Activations(cols, batch);
         x.batch(batch);

@@ -48,19 +48,20 @@ class KernelTest {
     void matchesOracle(GgmlType type, int rows, int cols, int batch, int threads, boolean prepared) {
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(threads)) {
             Tensor w = Weights.random(type, rows, cols, rows * 31L + cols, arena);
+            // The same weights again, rewritten in place into the kernel's layout (when it has one for them).
+            Tensor used = prepared ? Kernels.prepare(Weights.random(type, rows, cols, rows * 31L + cols, arena)) : w;
             Activations x = new Activations(cols, batch + 1);
             x.batch(batch);
             Weights.fill(x, cols * 7L + batch);
-            Kernel kernel = Kernels.of(type);
-            if (prepared) kernel.prepare(w);
+            Kernel kernel = Kernels.of(used.type());
             if (kernel.needsQuantized()) pool.run(x::quantize);
 
             int offset = 3, stride = rows + 5;
             float[] out = new float[batch * stride + offset];
             Arrays.fill(out, Float.NaN);
             pool.run((index, count) -> {
-                int from = ComputePool.start(rows, index, count), to = ComputePool.start(rows, index + 1, count);
-                if (from < to) kernel.matmul(w, x, out, offset + from, stride, from, to);
+                int from = Kernels.split(used, index, count), to = Kernels.split(used, index + 1, count);
+                if (from < to) kernel.matmul(used, x, out, offset + from, stride, from, to);
             });
 
             for (int b = 0; b < batch; b++) {
@@ -77,10 +78,34 @@ class KernelTest {
         }
     }
 
+    /** Q4_0 interleaved by eight rows: one group, several, with 1-3 threads, batches of 1 to 9 (4-vector groups and remainders). */
     @ParameterizedTest
-    @CsvSource({"1, 32", "33, 2048", "129, 4096", "7, 160"})
-    void preparedQ4MatchesOracle(int rows, int cols) {
-        for (int batch : new int[]{1, 3}) matchesOracle(GgmlType.Q4_0, rows, cols, batch, 2, true);
+    @CsvSource({"8, 32", "16, 2048", "136, 4096", "24, 160", "64, 288"})
+    void interleavedQ4MatchesOracle(int rows, int cols) {
+        for (int batch = 1; batch <= 9; batch++) matchesOracle(GgmlType.Q4_0, rows, cols, batch, 1 + batch % 3, true);
+    }
+
+    @Test
+    void prepareRewritesQ4InEightsAndLeavesTheRest() {
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = Weights.random(GgmlType.Q4_0, 16, 96, 3, arena);
+            Tensor expected = Weights.random(GgmlType.Q4_0, 16, 96, 3, arena);
+            Tensor readOnly = new Tensor("w", GgmlType.Q4_0, 16, 96, w.data().asReadOnly());
+            Tensor copy = Kernels.prepare(readOnly);
+            assertThat(copy.type()).isEqualTo(GgmlType.Q4_0_R8);
+            assertThat(copy.data().address()).isNotEqualTo(w.data().address());
+            assertThat(w.data().mismatch(expected.data())).as("read-only source untouched").isEqualTo(-1);
+            Tensor inPlace = Kernels.prepare(w);
+            assertThat(inPlace.data().address()).isEqualTo(w.data().address());
+            for (int r = 0; r < 16; r++) {
+                for (int c = 0; c < 96; c++) {
+                    assertThat(Kernels.get(inPlace, r, c)).isEqualTo(Kernels.get(copy, r, c)).isEqualTo(Oracle.weight(expected, r, c));
+                }
+            }
+            Tensor odd = Weights.random(GgmlType.Q4_0, 12, 96, 4, arena), q8 = Weights.random(GgmlType.Q8_0, 16, 96, 5, arena);
+            assertThat(Kernels.prepare(odd)).isSameAs(odd);
+            assertThat(Kernels.prepare(q8)).isSameAs(q8);
+        }
     }
 
     /** Batches with an odd row count, several 4-vector groups and a remainder, and rows of many blocks. */
@@ -91,19 +116,22 @@ class KernelTest {
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"Q4_0", "Q8_0", "F32", "F16", "BF16"})
-    void poolSplitWritesEveryRow(GgmlType type) {
-        try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(2)) {
-            Tensor w = Weights.random(type, 37, 128, 5, arena);
+    @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_R8, 40", "Q4_0_R8, 8"})
+    void poolSplitWritesEveryRow(GgmlType type, int rows) {
+        try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(3)) {
+            GgmlType fileType = type == GgmlType.Q4_0_R8 ? GgmlType.Q4_0 : type;
+            Tensor original = Weights.random(fileType, rows, 128, 5, arena);
+            Tensor w = type == GgmlType.Q4_0_R8 ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena)) : original;
+            assertThat(w.type()).isEqualTo(type);
             Activations x = new Activations(128, 4);
             x.batch(4);
             Weights.fill(x, 9);
             pool.run(x::quantize);
-            float[] out = new float[4 * 37];
+            float[] out = new float[4 * rows];
             pool.run((index, count) -> Kernels.matmul(w, x, out, index, count));
             for (int b = 0; b < 4; b++) {
-                for (int r = 0; r < 37; r++) {
-                    assertThat((double) out[b * 37 + r]).isCloseTo(Oracle.dot(w, r, x, b), within(1e-5 * Oracle.magnitude(w, r, x, b) + 1e-30));
+                for (int r = 0; r < rows; r++) {
+                    assertThat((double) out[b * rows + r]).isCloseTo(Oracle.dot(original, r, x, b), within(1e-5 * Oracle.magnitude(original, r, x, b) + 1e-30));
                 }
             }
         }
