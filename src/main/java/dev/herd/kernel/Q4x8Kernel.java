@@ -42,6 +42,7 @@ final class Q4x8Kernel implements Kernel {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LITTLE_ENDIAN);
     /** High nibbles of bytes zero-extended to 16-bit lanes, shifted as ints: C2 shifts shorts by a register count. */
     private static final int HIGH = 0x000F000F;
     /** fp16 bits placed in a float: sign, exponent and mantissa; the exponent bias (15 -> 127) is the 2^112 factor. */
@@ -59,24 +60,21 @@ final class Q4x8Kernel implements Kernel {
      */
     static Tensor repack(Tensor w, MemorySegment dst) {
         if (w.type() != GgmlType.Q4_0 || w.rows() % ROWS != 0) throw new IllegalArgumentException(w.name() + ": not Q4_0 with rows in eights");
-        int blocks = w.cols() / Activations.BLOCK;
+        int blocks = w.cols() / Activations.BLOCK, rowShorts = (int) w.rowBytes() / 2;
         long groupBytes = ROWS * w.rowBytes();
-        byte[] from = new byte[(int) groupBytes], to = new byte[(int) groupBytes];
+        // Every field is a whole number of 16-bit units (scale, byte pairs), so groups move as shorts.
+        short[] from = new short[ROWS * rowShorts], to = new short[ROWS * rowShorts];
         for (int g = 0; g < w.rows() / ROWS; g++) {
-            MemorySegment.copy(w.data(), BYTE, g * groupBytes, from, 0, from.length);
+            MemorySegment.copy(w.data(), SHORT, g * groupBytes, from, 0, from.length);
             for (int blk = 0; blk < blocks; blk++) {
-                int out = blk * GROUP_BYTES;
+                int out = blk * GROUP_BYTES / 2;
                 for (int r = 0; r < ROWS; r++) {
-                    int in = r * (int) w.rowBytes() + blk * Q4Kernel.BLOCK_BYTES;
-                    to[out + 2 * r] = from[in];
-                    to[out + 2 * r + 1] = from[in + 1];
-                    for (int c = 0; c < 8; c++) {
-                        to[out + 16 + 16 * c + 2 * r] = from[in + 2 + 2 * c];
-                        to[out + 16 + 16 * c + 2 * r + 1] = from[in + 3 + 2 * c];
-                    }
+                    int in = r * rowShorts + blk * Q4Kernel.BLOCK_BYTES / 2;
+                    to[out + r] = from[in];
+                    for (int c = 0; c < 8; c++) to[out + 8 + 8 * c + r] = from[in + 1 + c];
                 }
             }
-            MemorySegment.copy(to, 0, dst, BYTE, g * groupBytes, to.length);
+            MemorySegment.copy(to, 0, dst, SHORT, g * groupBytes, to.length);
         }
         return new Tensor(w.name(), GgmlType.Q4_0_R8, w.rows(), w.cols(), dst);
     }

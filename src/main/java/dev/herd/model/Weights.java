@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
+import java.util.stream.IntStream;
 
 /**
  * The model's tensors as views over the memory-mapped GGUF file (nothing is copied), each checked against the
@@ -23,14 +24,17 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
     public record Layer(Tensor attnNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor qNorm, Tensor kNorm,
                         Tensor ffnNorm, Tensor gate, Tensor up, Tensor down) {}
 
-    /** The same weights with every matrix (not the token embedding, norms or rope divisors) passed through {@code f}. */
+    /**
+     * The same weights with every matrix (not the token embedding, norms or rope divisors) passed through {@code f},
+     * layers in parallel (f must be thread-safe; repacking a model at load is worth the cores).
+     */
     public Weights withMatrices(UnaryOperator<Tensor> f) {
         Layer[] mapped = new Layer[layers.length];
-        for (int i = 0; i < layers.length; i++) {
+        IntStream.range(0, layers.length).parallel().forEach(i -> {
             Layer l = layers[i];
             mapped[i] = new Layer(l.attnNorm, f.apply(l.q), f.apply(l.k), f.apply(l.v), f.apply(l.o), l.qNorm, l.kNorm,
                     l.ffnNorm, f.apply(l.gate), f.apply(l.up), f.apply(l.down));
-        }
+        });
         return new Weights(tokenEmbd, mapped, outputNorm, f.apply(output), ropeFreqs);
     }
 
