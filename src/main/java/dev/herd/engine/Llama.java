@@ -7,12 +7,16 @@ import dev.herd.kernel.ComputePool;
 import dev.herd.kernel.Kernels;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
+import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * The Llama / Qwen3 forward pass, in llama2.c's order, over a batch of up to {@code batchSize} consecutive tokens:
@@ -92,6 +96,7 @@ public final class Llama implements AutoCloseable {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
         this.weights = w = w.withMatrices(Kernels::prepare);
+        Kernels.warmUp(types(w));
         this.file = file;
         this.sync = sync;
         this.batchSize = batchSize;
@@ -134,6 +139,14 @@ public final class Llama implements AutoCloseable {
         att = Matmul.activations(c.qDim(), batchSize);
         hb = Matmul.activations(c.hidden(), batchSize);
         scores = new float[pieces][maxSeqLen];
+    }
+
+    private static Set<GgmlType> types(Weights w) {
+        Set<GgmlType> types = EnumSet.of(w.output().type());
+        for (Weights.Layer l : w.layers()) {
+            for (Tensor t : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) types.add(t.type());
+        }
+        return types;
     }
 
     private static boolean needsQ8(Tensor w, int n) {

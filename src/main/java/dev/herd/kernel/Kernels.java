@@ -4,8 +4,13 @@ import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Collection;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** The kernel for each supported weight type, and the parallel matmul that splits rows across a pool. */
 public final class Kernels {
@@ -43,6 +48,38 @@ public final class Kernels {
     public static int split(Tensor w, int index, int count) {
         if (w.type() != GgmlType.Q4_0_R8) return ComputePool.start(w.rows(), index, count);
         return Q4x8Kernel.ROWS * ComputePool.start(w.rows() / Q4x8Kernel.ROWS, index, count);
+    }
+
+    private static final Set<GgmlType> WARM = ConcurrentHashMap.newKeySet();
+
+    /**
+     * Runs the kernel of each type (batch 1 and a batch with a remainder) on a small random matrix a few thousand
+     * times, once per JVM and type, so that C2 compiles it before the first prompt. Until then the Vector API runs
+     * interpreted or in C1 code that allocates every vector: the first prompt of a 1B model took ~4 s longer.
+     */
+    public static void warmUp(Collection<GgmlType> types) {
+        for (GgmlType type : types) {
+            if (!WARM.add(type)) continue;
+            int rows = 16, cols = 512;
+            GgmlType file = type == GgmlType.Q4_0_R8 ? GgmlType.Q4_0 : type;
+            MemorySegment data = Arena.ofAuto().allocate(rows * file.bytes(cols), 64);
+            Random rnd = new Random(1);
+            for (long i = 0; i < data.byteSize(); i++) data.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt(255));
+            for (long at = 0; file.quantized() && at < data.byteSize(); at += file.blockBytes) data.set(F16, at, (short) 0x2000);
+            if (!file.quantized()) data.fill((byte) 0);
+            Tensor w = new Tensor("warm-up", file, rows, cols, data);
+            if (type == GgmlType.Q4_0_R8) w = prepare(w);
+            Kernel kernel = of(type);
+            Activations one = new Activations(cols, 1), many = new Activations(cols, 12);
+            many.batch(12);
+            float[] out = new float[rows * 12];
+            for (int i = 0; i < 3000; i++) {
+                Activations x = i % 2 == 0 ? one : many;
+                x.values[i % x.values.length] = rnd.nextFloat();
+                if (kernel.needsQuantized()) x.quantize();
+                kernel.matmul(w, x, out, 0, rows, 0, rows);
+            }
+        }
     }
 
     /** Element (row, col) of a tensor in a kernel's own layout (slow; for tests and the odd single row). */
