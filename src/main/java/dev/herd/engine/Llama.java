@@ -7,16 +7,14 @@ import dev.herd.kernel.ComputePool;
 import dev.herd.kernel.Kernels;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
-import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.EnumSet;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The Llama / Qwen3 forward pass, in llama2.c's order, over a batch of up to {@code batchSize} consecutive tokens:
@@ -96,7 +94,7 @@ public final class Llama implements AutoCloseable {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
         this.weights = w = w.withMatrices(Kernels::prepare);
-        Kernels.warmUp(types(w));
+        for (Tensor t : matrices(w)) Kernels.warmUp(t);
         this.file = file;
         this.sync = sync;
         this.batchSize = batchSize;
@@ -141,12 +139,11 @@ public final class Llama implements AutoCloseable {
         scores = new float[pieces][maxSeqLen];
     }
 
-    private static Set<GgmlType> types(Weights w) {
-        Set<GgmlType> types = EnumSet.of(w.output().type());
-        for (Weights.Layer l : w.layers()) {
-            for (Tensor t : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) types.add(t.type());
-        }
-        return types;
+    private static List<Tensor> matrices(Weights w) {
+        List<Tensor> all = new ArrayList<>();
+        for (Weights.Layer l : w.layers()) all.addAll(List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()));
+        all.add(w.output());
+        return all;
     }
 
     private static boolean needsQ8(Tensor w, int n) {
