@@ -39,10 +39,10 @@ import java.util.function.LongConsumer;
 public final class Cluster implements AutoCloseable {
     static final int CHUNK = 1 << 20;
     /**
-     * Two nodes swap their partial sums at once (one network hop per sync) instead of going through the root and back
-     * (two hops); {@code -Dherd.sync=star} forces the star, to compare them.
+     * Nodes send their partial sums to each other at once (a mesh: one network hop per sync) instead of through the
+     * root and back (a star: two hops); {@code -Dherd.sync=star} picks the star, to compare them.
      */
-    static final boolean EXCHANGE = !"star".equals(System.getProperty("herd.sync"));
+    static final boolean MESH = !"star".equals(System.getProperty("herd.sync"));
     static final int HEARTBEAT_MS = 2_000;
     static final int REPLY_MS = 120_000; // a worker's longest silence within a forward pass or while loading
     private static final int CONNECT_TRIES = 12;
@@ -90,7 +90,7 @@ public final class Cluster implements AutoCloseable {
         return new Cluster(wires);
     }
 
-    private static Wire open(String address) throws IOException {
+    static Wire open(String address) throws IOException {
         int colon = address.lastIndexOf(':');
         if (colon <= 0) throw new HerdException("worker address '" + address + "' is not host:port");
         String host = address.substring(0, colon);
@@ -123,6 +123,10 @@ public final class Cluster implements AutoCloseable {
      * own slice (rows as views of the mapped file, column slices copied), and returns the root's forward pass.
      */
     public Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
+        return load(file, c, maxSeqLen, threads, codec, kv, progress, MESH);
+    }
+
+    Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
         Weights full = Weights.from(file, c);
         SplitPlan plan = SplitPlan.of(c, full.layers()[0].o().type(), full.layers()[0].down().type(), nodes());
         if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
@@ -137,6 +141,8 @@ public final class Cluster implements AutoCloseable {
         }
         AtomicLong done = new AtomicLong();
         long all = total;
+        List<String> addresses = workers.stream().map(Wire::peer).toList();
+        byte[] token = Handshake.nonce();
         List<Thread> senders = new ArrayList<>();
         List<RuntimeException> failures = new ArrayList<>();
         for (int i = 0; i < workers.size(); i++) {
@@ -144,7 +150,7 @@ public final class Cluster implements AutoCloseable {
             List<SplitPlan.Part> parts = partsOf.get(i + 1);
             PlanMessage pm = new PlanMessage(c, i + 1, nodes(), maxSeqLen, codec, full.tokenEmbd().type(), rope,
                     parts.stream().map(p -> source.get(p.name()).type()).toList(), kv == KvCache.Storage.DISK,
-                    EXCHANGE && nodes() == 2);
+                    mesh, addresses, token);
             senders.add(Thread.ofPlatform().name("herd-load-" + w.peer()).start(() -> {
                 try {
                     w.send(pm.encode());
@@ -172,7 +178,7 @@ public final class Cluster implements AutoCloseable {
         LlamaConfig local = plan.local(c, 0);
         Weights weights = Weights.from(Weights.Source.of(mine, file.path().toString()), local, c.vocab());
         return new Llama(local, weights, maxSeqLen, threads, Model.BATCH,
-                new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats, EXCHANGE && nodes() == 2), kv);
+                new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats, mesh), kv);
     }
 
     /** Bytes streamed so far of the total, for a progress bar. */

@@ -16,6 +16,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     private final SyncCodec codec;
     private final KvCache.Storage kv;
     private final PrintStream log;
+    private boolean mesh = Cluster.MESH;
     private Cluster cluster;
 
     public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, PrintStream log) {
@@ -31,11 +32,17 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         this.log = log;
     }
 
+    /** Star (false) or mesh (true) all-reduce, instead of the default ({@code -Dherd.sync}); for tests. */
+    ClusterRunner mesh(boolean mesh) {
+        this.mesh = mesh;
+        return this;
+    }
+
     @Override
     public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
         cluster = Cluster.connect(workers, file, key, log);
         long start = System.nanoTime();
-        Llama llama = cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log));
+        Llama llama = cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log), mesh);
         log.printf("loaded %d workers in %.1f s%n", workers.size(), (System.nanoTime() - start) / 1e9);
         return llama;
     }

@@ -6,6 +6,7 @@ import dev.herd.cli.Main;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -21,10 +22,14 @@ import java.security.SecureRandom;
  * worker → READY
  * </pre>
  * Either side answers a problem with ERROR (a readable reason) and closes.
+ *
+ * <p>In a mesh, workers also open links to each other ({@link Peers}): the lower node connects and sends
+ * {@code PEER magic, protocol, from, to, proof}, where the proof is HMAC(key, "peer" | session token | from | to) with
+ * a cluster key, else the session token the root put in the plan.
  */
 public final class Handshake {
     public static final int MAGIC = 0x44524548; // "HERD"
-    public static final int PROTOCOL = 1;
+    public static final int PROTOCOL = 2;
     static final int NONCE = 32;
     static final int MAX_HELLO = 4096;
 
@@ -107,6 +112,31 @@ public final class Handshake {
         }
         wire.send(Message.of(Message.READY));
         return new Hello(protocol, version, fingerprint, node, nodes);
+    }
+
+    /** What a worker sends to open a mesh link to a higher node. */
+    static Message peer(byte[] token, int from, int to, byte[] key) {
+        return new Message.Builder(Message.PEER).i32(MAGIC).i32(PROTOCOL).i32(from).i32(to).bytes(peerProof(token, from, to, key)).build();
+    }
+
+    /** Checks a PEER message received by node {@code to}; returns the sender's node index. */
+    static int acceptPeer(Message m, byte[] token, int to, int nodes, byte[] key) {
+        if (m.type() != Message.PEER) throw new Wire.ProtocolException("expected PEER, got " + Message.name(m.type()));
+        Message.Reader r = m.reader();
+        if (r.i32() != MAGIC) throw new Wire.ProtocolException("not a Herd peer (bad greeting)");
+        int protocol = r.i32(), from = r.i32(), target = r.i32();
+        if (protocol != PROTOCOL) throw new Wire.ProtocolException("peer speaks protocol " + protocol + ", not " + PROTOCOL);
+        if (from < 1 || from >= to || target != to || to >= nodes) throw new Wire.ProtocolException("bad peer link " + from + " -> " + target);
+        if (!MessageDigest.isEqual(r.bytes(64), peerProof(token, from, to, key))) {
+            throw new Wire.ProtocolException("peer link " + from + " -> " + to + " is not from this session" + (key != null ? " or holds another cluster key" : ""));
+        }
+        return from;
+    }
+
+    private static byte[] peerProof(byte[] token, int from, int to, byte[] key) {
+        if (key == null) return token;
+        byte[] ids = ByteBuffer.allocate(8).putInt(from).putInt(to).array();
+        return proof(key, "peer", token, ids);
     }
 
     static byte[] nonce() {

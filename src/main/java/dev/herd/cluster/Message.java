@@ -10,10 +10,10 @@ import java.util.Arrays;
 /** One framed message: a type and a payload (little-endian fields), with a builder and a checked reader. */
 public record Message(int type, byte[] payload, int length) {
     public static final int HELLO = 1, WELCOME = 2, PROOF = 3, READY = 4, PLAN = 5, WEIGHTS = 6, LOADED = 7,
-            FORWARD = 8, PARTIAL = 9, SUM = 10, LOGITS = 11, PING = 12, ERROR = 13, BYE = 14;
+            FORWARD = 8, PARTIAL = 9, SUM = 10, LOGITS = 11, PING = 12, ERROR = 13, BYE = 14, PEER = 15;
 
     private static final String[] NAMES = {"?", "HELLO", "WELCOME", "PROOF", "READY", "PLAN", "WEIGHTS", "LOADED",
-            "FORWARD", "PARTIAL", "SUM", "LOGITS", "PING", "ERROR", "BYE"};
+            "FORWARD", "PARTIAL", "SUM", "LOGITS", "PING", "ERROR", "BYE", "PEER"};
 
     public static String name(int type) {
         return type > 0 && type < NAMES.length ? NAMES[type] : "unknown type " + type;

@@ -9,9 +9,11 @@ import java.util.List;
  * What the root tells a worker before streaming its weights: the whole model's config, the worker's place in the
  * split, the KV cache length and the types of the tensors it will receive. The worker recomputes its slice from
  * this (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
+ * With {@code mesh}, the nodes all-reduce directly with each other: {@code workers} are the addresses of nodes
+ * 1..N-1 as the root reached them, and {@code token} identifies the session on the links between workers.
  */
 record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncCodec codec, GgmlType embedding,
-                   boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk, boolean exchange) {
+                   boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk, boolean mesh, List<String> workers, byte[] token) {
 
     static final int MAX_DIM = 1 << 16, MAX_HIDDEN = 1 << 18, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_HEAD_DIM = 1024,
             MAX_VOCAB = 1 << 21, MAX_SEQ = 1 << 20;
@@ -25,9 +27,11 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
         b.i32(s == null ? 0 : 1);
         if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
         b.i32(node).i32(nodes).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
-                .i32(exchange ? 1 : 0);
+                .i32(mesh ? 1 : 0);
         b.i32(types.size());
         for (GgmlType t : types) b.i32(t.id);
+        b.bytes(token).i32(workers.size());
+        for (String w : workers) b.string(w);
         return b.build();
     }
 
@@ -50,11 +54,20 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
         int codec = r.i32();
         if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");
         GgmlType embedding = type(r.i32());
-        boolean ropeFreqs = r.i32() == 1, kvOnDisk = r.i32() == 1, exchange = r.i32() == 1;
+        boolean ropeFreqs = r.i32() == 1, kvOnDisk = r.i32() == 1, mesh = r.i32() == 1;
         int n = bound(r.i32(), MAX_LAYERS * 16 + 8, "tensor count");
         GgmlType[] types = new GgmlType[n];
         for (int i = 0; i < n; i++) types[i] = type(r.i32());
-        return new PlanMessage(c, node, nodes, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk, exchange);
+        byte[] token = r.bytes(Handshake.NONCE);
+        if (token.length != Handshake.NONCE) throw bad("session token");
+        if (r.i32() != nodes - 1) throw bad("worker list");
+        String[] workers = new String[nodes - 1];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = r.string();
+            if (workers[i].length() > 300) throw bad("worker address");
+        }
+        return new PlanMessage(c, node, nodes, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk,
+                mesh, List.of(workers), token);
     }
 
     private static GgmlType type(int id) {

@@ -10,9 +10,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
- * The root's side of every forward pass, a star through the root: it sends each worker the batch's embeddings (rows
- * as the model stores them, so nothing is lost), gathers the workers' partial sums, adds them in node order, sends
- * the total back (every node then holds the same values) and finally gathers the logits slices.
+ * The root's side of every forward pass: it sends each worker the batch's embeddings (rows as the model stores them,
+ * so nothing is lost), all-reduces the partial sums, and finally gathers the logits slices. The all-reduce is a
+ * {@link Mesh} when the cluster runs one (and the vectors are small enough), else a star through the root: it
+ * gathers the workers' partial sums, adds them in node order and sends the total back (every node then holds the
+ * same values).
  */
 final class RootSync implements Sync {
     private final List<Wire> workers;
@@ -21,14 +23,26 @@ final class RootSync implements Sync {
     private final SyncCodec codec;
     private final int vocab;
     private final Stats stats;
-    private final boolean exchange;
+    private final boolean mesh;
+    private final Mesh.Links links;
     private byte[] buf = new byte[0];
     private float[] scratch = new float[0];
     private float[] logits = new float[0];
     private int localVocab;
 
-    RootSync(List<Wire> workers, SplitPlan plan, Tensor embedding, SyncCodec codec, int vocab, Stats stats, boolean exchange) {
-        this.exchange = exchange;
+    RootSync(List<Wire> workers, SplitPlan plan, Tensor embedding, SyncCodec codec, int vocab, Stats stats, boolean mesh) {
+        this.mesh = mesh;
+        this.links = new Mesh.Links() {
+            @Override
+            public void send(int node, Message m) {
+                RootSync.send(workers.get(node - 1), m);
+            }
+
+            @Override
+            public Message receive(int node, int bytes) {
+                return partial(workers.get(node - 1), bytes);
+            }
+        };
         this.workers = workers;
         this.plan = plan;
         this.embedding = embedding;
@@ -62,18 +76,12 @@ final class RootSync implements Sync {
         int n = batch * dim, bytes = codec.bytes(n);
         if (buf.length < bytes) buf = new byte[bytes];
         if (scratch.length < n) scratch = new float[n];
-        if (exchange && bytes <= Exchange.MAX_BYTES) {
-            Wire w = workers.getFirst();
-            Exchange.swap(codec, v, n, buf, scratch, () -> send(w, new Message(Message.PARTIAL, buf, bytes)),
-                    () -> receive(w, Message.PARTIAL, bytes));
+        if (mesh && bytes <= Mesh.MAX_BYTES) {
+            Mesh.allReduce(codec, v, n, buf, scratch, workers.size() + 1, 0, links);
             stats.sync(System.nanoTime() - t0);
             return;
         }
-        for (Wire w : workers) {
-            Message m = receive(w, Message.PARTIAL, bytes);
-            if (m.length() != bytes) throw new Wire.ProtocolException(w.peer() + ": partial sum of " + m.length() + " bytes, expected " + bytes);
-            codec.decode(m.payload(), n, v, scratch, true);
-        }
+        for (Wire w : workers) codec.decode(partial(w, bytes).payload(), n, v, scratch, true);
         codec.encode(v, n, buf);
         if (codec == SyncCodec.Q80) codec.decode(buf, n, v, scratch, false); // hold exactly what the workers get
         Message sum = new Message(Message.SUM, buf, bytes);
@@ -96,6 +104,12 @@ final class RootSync implements Sync {
         }
         stats.sync(System.nanoTime() - t0);
         return logits;
+    }
+
+    private static Message partial(Wire w, int bytes) {
+        Message m = receive(w, Message.PARTIAL, bytes);
+        if (m.length() != bytes) throw new Wire.ProtocolException(w.peer() + ": partial sum of " + m.length() + " bytes, expected " + bytes);
+        return m;
     }
 
     private static void send(Wire w, Message m) {

@@ -43,7 +43,7 @@ public final class Worker implements AutoCloseable {
         InetAddress address = host == null ? null : InetAddress.getByName(host);
         this.server = new ServerSocket();
         server.setReuseAddress(true);
-        server.bind(new InetSocketAddress(address, port), 4);
+        server.bind(new InetSocketAddress(address, port), 64); // peers of a mesh connect at once
         this.threads = threads;
         this.key = key;
         this.log = log;
@@ -72,7 +72,12 @@ public final class Worker implements AutoCloseable {
             }
             String peer = s.getRemoteSocketAddress().toString().replaceFirst("^/", "");
             try (Wire w = new Wire(s, peer)) {
-                session(w);
+                try {
+                    session(w);
+                } catch (UncheckedIOException | HerdException e) {
+                    if (!(e instanceof Wire.ProtocolException)) tell(w, e); // e.g. a lost mesh peer: the root names it
+                    throw e;
+                }
             } catch (Wire.ProtocolException e) {
                 log.println("rejected " + peer + ": it broke Herd's protocol (" + e.getMessage() + ")");
             } catch (HerdException | IOException | UncheckedIOException e) {
@@ -81,6 +86,15 @@ public final class Worker implements AutoCloseable {
                 log.println("session with " + peer + " failed: " + e);
             }
             log.println("listening again on " + server.getLocalSocketAddress());
+        }
+    }
+
+    /** Tries to send the root the reason this session failed; the root may be gone already. */
+    private static void tell(Wire w, RuntimeException e) {
+        try {
+            w.send(Message.error(e.getMessage()));
+        } catch (IOException | RuntimeException ignored) {
+            // nothing more to do: the root will see the connection close
         }
     }
 
@@ -102,16 +116,23 @@ public final class Worker implements AutoCloseable {
         for (int i = 0; i < parts.size(); i++) weightBytes += bytes(parts.get(i), types.get(i));
         long kvBytes = 2L * c.layers() * plan.maxSeqLen() * local.kvDim() * 4;
         checkMemory(weightBytes, plan.kvOnDisk() ? 0 : kvBytes);
+        Wire[] mesh = null;
+        if (plan.mesh()) {
+            mesh = plan.nodes() > 2 ? Peers.open(plan, w, server, key, log) : new Wire[]{w, null};
+            log.printf("mesh of %d nodes: linked to every other node%n", plan.nodes());
+        }
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> tensors = receiveWeights(w, parts, types, arena);
             Weights weights = Weights.from(Weights.Source.of(tensors, "weights from root " + w.peer()), local, 0);
             try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
-                    new WorkerSync(w, plan.codec(), local.vocab(), plan.exchange()), plan.kvOnDisk() ? KvCache.Storage.DISK : KvCache.Storage.MEMORY)) {
+                    new WorkerSync(w, plan.codec(), local.vocab(), mesh, plan.node(), plan.workers()), plan.kvOnDisk() ? KvCache.Storage.DISK : KvCache.Storage.MEMORY)) {
                 w.send(Message.of(Message.LOADED));
                 log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
                         plan.kvOnDisk() ? " on disk" : "");
                 serveForwards(w, llama, plan);
             }
+        } finally {
+            if (mesh != null) Peers.close(mesh);
         }
     }
 

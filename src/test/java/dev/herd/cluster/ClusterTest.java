@@ -1,5 +1,11 @@
 package dev.herd.cluster;
 
+import dev.herd.model.LlamaConfig;
+
+import dev.herd.format.GgufFile;
+
+import dev.herd.engine.Llama;
+
 import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.convert.Progress;
@@ -172,6 +178,23 @@ class ClusterTest {
              Model split = Model.open(m, t, 64, 1, runner)) {
             int[] two = new Generator(split.llama, Sampler.greedy(split.llama.vocab())).generate(split.encodePrompt("Hello world"), 0, 24, (x, n) -> {}).tokens();
             assertThat(two).hasSize(24).containsExactly(one);
+        }
+    }
+
+    /** The star and the mesh all-reduce give one node's tokens (f32) on 4 nodes with a cluster key. */
+    @ParameterizedTest(name = "mesh {0}")
+    @ValueSource(booleans = {false, true})
+    void starAndMeshGiveTheSameTokens(boolean mesh) throws Exception {
+        byte[] key = "mesh-key".getBytes();
+        Path m = gqa;
+        int[] one = greedy(m, 1, SyncCodec.F32);
+        try (LocalCluster cluster = new LocalCluster(3, key);
+             ClusterRunner runner = new ClusterRunner(cluster.addresses(), key, SyncCodec.F32, new PrintStream(OutputStream.nullOutputStream())).mesh(mesh);
+             GgufFile file = GgufFile.open(m);
+             Llama llama = runner.build(file, LlamaConfig.from(file), 256, 1)) {
+            int[] split = new Generator(llama, Sampler.greedy(llama.vocab())).generate(new int[]{1}, 0, STEPS, (t, n) -> {}).tokens();
+            assertThat(split).containsExactly(one);
+            assertThat(cluster.log()).contains(mesh ? "mesh of 4 nodes" : "loaded").doesNotContain(mesh ? "rejected" : "mesh of");
         }
     }
 }

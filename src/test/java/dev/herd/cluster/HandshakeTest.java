@@ -87,7 +87,7 @@ class HandshakeTest {
     @Test
     void otherProtocolVersionIsRejected() throws Exception {
         var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null, 99))
-                .hasMessageContaining("protocol 1"));
+                .hasMessageContaining("protocol " + Handshake.PROTOCOL));
         assertThat(worker.get()).isInstanceOfSatisfying(HerdException.class,
                 e -> assertThat(e.getMessage()).contains("protocol 99"));
     }
@@ -104,5 +104,22 @@ class HandshakeTest {
         });
         assertThat(worker.get()).isInstanceOfSatisfying(Wire.ProtocolException.class,
                 e -> assertThat(e.getMessage()).contains("exceeds the limit"));
+    }
+
+    @Test
+    void peerLinksCarryTheSessionAndTheKey() {
+        byte[] token = Handshake.nonce(), other = Handshake.nonce(), key = "k".getBytes();
+        assertThat(Handshake.acceptPeer(Handshake.peer(token, 1, 3, null), token, 3, 4, null)).isEqualTo(1);
+        assertThat(Handshake.acceptPeer(Handshake.peer(token, 2, 3, key), token, 3, 4, key)).isEqualTo(2);
+        assertThatThrownBy(() -> Handshake.acceptPeer(Handshake.peer(other, 1, 3, null), token, 3, 4, null))
+                .isInstanceOf(Wire.ProtocolException.class).hasMessageContaining("not from this session");
+        assertThatThrownBy(() -> Handshake.acceptPeer(Handshake.peer(token, 1, 3, "x".getBytes()), token, 3, 4, key))
+                .isInstanceOf(Wire.ProtocolException.class).hasMessageContaining("another cluster key");
+        assertThatThrownBy(() -> Handshake.acceptPeer(Handshake.peer(token, 1, 2, null), token, 3, 4, null))
+                .as("meant for another node").isInstanceOf(Wire.ProtocolException.class).hasMessageContaining("bad peer link");
+        assertThatThrownBy(() -> Handshake.acceptPeer(Handshake.peer(token, 3, 3, null), token, 3, 4, null))
+                .as("a higher node never connects").isInstanceOf(Wire.ProtocolException.class);
+        assertThatThrownBy(() -> Handshake.acceptPeer(Message.of(Message.HELLO), token, 3, 4, null))
+                .isInstanceOf(Wire.ProtocolException.class).hasMessageContaining("expected PEER");
     }
 }

@@ -68,4 +68,31 @@ class LostWorkerTest {
             worker.destroyForcibly();
         }
     }
+
+    /** Three nodes in a mesh: the last worker dies; the root's error names it, whichever node noticed first. */
+    @Test
+    void killedPeerOfAMeshIsNamedInTheRootsError() throws Exception {
+        Path model = dir.resolve("stories15M-f32.gguf");
+        Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), model, Map.of());
+        int[] first = new int[1], second = new int[1];
+        Process one = startWorker(first), two = startWorker(second);
+        try (LocalCluster.Run run = new LocalCluster.Run(model, List.of("127.0.0.1:" + first[0], "127.0.0.1:" + second[0]), null, SyncCodec.Q80, 128)) {
+            Generator generator = new Generator(run.llama, Sampler.greedy(run.llama.vocab()));
+            int[] seen = new int[1];
+            assertThatThrownBy(() -> generator.generate(new int[]{1}, 0, 100, (token, nanos) -> {
+                if (++seen[0] == 5) {
+                    two.destroyForcibly();
+                    try {
+                        two.waitFor(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            })).isInstanceOf(HerdException.class).hasMessageContaining("127.0.0.1:" + second[0]);
+            assertThat(seen[0]).isEqualTo(5);
+        } finally {
+            one.destroyForcibly();
+            two.destroyForcibly();
+        }
+    }
 }
