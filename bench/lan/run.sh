@@ -6,7 +6,8 @@
 #
 # Settings (environment): MODEL, NODES (1, 2, 4...), THREADS per process (1), STEPS (48), PROMPT, MAX_SEQ_LEN (512),
 # BUFFER (q80), MODE (lan|loopback), DELAY_US (relay delay each way, 200), OUT (output directory),
-# HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM).
+# HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM), SYNC (mesh or star all-reduce; the
+# root's choice, default mesh).
 # Output in $OUT: root.log (per-token lines and summary), report.json, worker<i>.log, relay<i>.log, and
 # *.status (the last /proc/PID/status of each process: VmHWM is its peak RSS). The summary line goes to stdout.
 # In lan mode node i runs in namespace herd-n$i at 10.77.0.(i+1); worker i listens on 127.0.0.1:9998 inside
@@ -28,7 +29,8 @@ OUT=${OUT:-$root/target/lan/$MODE-n$NODES-t$THREADS-$(date +%H%M%S)}
 mkdir -p "$OUT"
 
 JAVA_HOME="$("$root/bin/find-jdk")"
-export JAVA_HOME HERD_JAVA_OPTS="${HEAP:+-Xmx$HEAP}"
+SYNC=${SYNC:-mesh}
+export JAVA_HOME HERD_JAVA_OPTS="${HEAP:+-Xmx$HEAP} -Dherd.sync=$SYNC"
 java="$JAVA_HOME/bin/java"
 # the jar and the relay (a test class): build once
 [[ -f $root/target/herd.jar ]] || (cd "$root" && ./mvnw -q -B -ntp -DskipTests package >&2)
@@ -126,5 +128,5 @@ medsync=$(med '.syncMs')
 rss="root $(hwm "$OUT/root.status")"
 for ((i = 1; i < NODES; i++)); do rss+=" w$i $(hwm "$OUT/worker$i.status")"; done
 for ((i = 1; i < NODES; i++)); do [[ $MODE == lan ]] && rss+=" relay$i $(hwm "$OUT/relay$i.status")"; done
-printf '%s nodes=%d threads=%d decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
-  "$MODE" "$NODES" "$THREADS" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
+printf '%s %s nodes=%d threads=%d decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
+  "$MODE" "$SYNC" "$NODES" "$THREADS" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
