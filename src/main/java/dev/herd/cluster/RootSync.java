@@ -97,10 +97,12 @@ final class RootSync implements Sync {
         for (int i = 0; i < workers.size(); i++) {
             Wire w = workers.get(i);
             SplitPlan.Slice s = plan.slice(i + 1);
-            int bytes = LogitsCodec.bytes(codec, batch, s.vocab());
-            Message m = receive(w, Message.LOGITS, bytes);
-            if (m.length() != bytes) throw new Wire.ProtocolException(w.peer() + ": logits of " + m.length() + " bytes, expected " + bytes);
-            LogitsCodec.decode(codec, m.payload(), batch, s.vocab(), logits, s.vocabFrom(), vocab);
+            Message m = receive(w, Message.LOGITS, LogitsCodec.maxBytes(codec, batch, s.vocab()));
+            try {
+                LogitsCodec.decode(codec, m.payload(), m.length(), batch, s.vocab(), logits, s.vocabFrom(), vocab);
+            } catch (Wire.ProtocolException e) {
+                throw new Wire.ProtocolException(w.peer() + ": " + e.getMessage());
+            }
         }
         stats.sync(System.nanoTime() - t0);
         return logits;

@@ -84,9 +84,9 @@ final class WorkerSync implements Sync {
 
     @Override
     public float[] gather(float[] local, int batch) {
-        int bytes = LogitsCodec.bytes(codec, batch, localVocab);
-        if (logits.length < bytes) logits = new byte[bytes];
-        LogitsCodec.encode(codec, local, batch, localVocab, logits);
+        int max = LogitsCodec.maxBytes(codec, batch, localVocab);
+        if (logits.length < max) logits = new byte[max];
+        int bytes = LogitsCodec.encode(codec, local, batch, localVocab, logits);
         try {
             root.send(new Message(Message.LOGITS, logits, bytes));
         } catch (IOException e) {
