@@ -28,17 +28,18 @@ final class Completions {
         Request req = chat ? Requests.chat(body) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000, engine.modelName());
+        Cancellation cancel = new Cancellation();
         if (!req.stream()) {
-            Outcome o = engine.run(req, text -> {}, () -> false);
+            Outcome o = engine.run(req, text -> {}, cancel);
             Http.json(ex, json, 200, shape.whole(o));
             return 200;
         }
-        Sse sse = new Sse(ex, json);
+        Sse sse = new Sse(ex, json, cancel);
         try {
             Outcome o = engine.run(req, text -> {
                 if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
                 sse.send(shape.chunk(text, null));
-            }, sse::gone);
+            }, cancel);
             if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
             sse.send(shape.chunk(chat ? Map.of() : "", o.finish()));
             if (req.includeUsage()) sse.send(shape.usageChunk(o));
