@@ -13,7 +13,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * Cancels a request answered in one piece when its client goes away while it waits in the queue or generates, so that
  * it frees its place or the model at once instead of running to max_tokens (a stream finds out by its own writes).
  * <p>
- * Every {@value #EVERY_MS} ms a virtual thread looks the connection up with {@link Peer}. When the client has closed
+ * Every {@value #EVERY_MS} ms a virtual thread looks the connection up with {@link TcpTable}. When the client has closed
  * its side (CLOSE_WAIT) or reset the connection (no longer listed), the watch confirms by writing, since CLOSE_WAIT is
  * also a client that shut down its output and still waits for the answer: it commits the response (200,
  * {@code application/json}, chunked), writes a space (JSON allows leading white space), and {@value #CONFIRM_MS} ms
@@ -49,7 +49,7 @@ final class ClientWatch {
     /** Watches the client of {@code exchange} until {@link #stop}; cancels {@code cancel} if it goes. */
     static ClientWatch start(HttpExchange exchange, Cancellation cancel) {
         ClientWatch w = new ClientWatch(exchange, cancel);
-        if (Peer.available()) Thread.ofVirtual().name("herd-api-watch").start(w::watch);
+        if (TcpTable.available()) Thread.ofVirtual().name("herd-api-watch").start(w::watch);
         return w;
     }
 
@@ -74,15 +74,15 @@ final class ClientWatch {
         try {
             // An unlisted connection that was never listed says nothing (another namespace?). The first look only
             // notes that: a quick answer (a 429, a 400) must not find its status taken by a half-closed client.
-            boolean seen = Peer.state(local, remote) != Peer.State.ABSENT;
+            boolean seen = TcpTable.state(local, remote) != TcpTable.State.ABSENT;
             while (!pause(EVERY_MS)) {
-                Peer.State s = Peer.state(local, remote);
-                if (s == Peer.State.UNKNOWN) return;
-                if ((s == Peer.State.CLOSE_WAIT || s == Peer.State.ABSENT && seen) && !stillThere()) {
+                TcpTable.State s = TcpTable.state(local, remote);
+                if (s == TcpTable.State.UNKNOWN) return;
+                if ((s == TcpTable.State.CLOSE_WAIT || s == TcpTable.State.ABSENT && seen) && !stillThere()) {
                     cancel.cancel();
                     return;
                 }
-                seen |= s != Peer.State.ABSENT;
+                seen |= s != TcpTable.State.ABSENT;
             }
         } finally {
             lock.unlock();

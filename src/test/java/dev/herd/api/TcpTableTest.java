@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The /proc/net/tcp lookup behind {@link ClientWatch}: line parsing on real lines, then live connections. */
-class PeerTest {
+class TcpTableTest {
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     static InetSocketAddress at(String host, int port) throws Exception {
@@ -24,7 +24,7 @@ class PeerTest {
 
     @Test
     void ipv4LineOfProcNetTcp() throws Exception { // x86-64, a server on 127.0.0.1:41833 whose client closed
-        Peer.Row row = Peer.parse("   3: 0100007F:A369 0100007F:C9A6 08 00000000:00000001 00:00000000 00000000     0        0 345212 1 "
+        TcpTable.Row row = TcpTable.parse("   3: 0100007F:A369 0100007F:C9A6 08 00000000:00000001 00:00000000 00000000     0        0 345212 1 "
                 + "000000006cc183c8 20 4 0 10 -1                    ", LE);
         assertThat(row.local()).isEqualTo(at("127.0.0.1", 41833));
         assertThat(row.remote()).isEqualTo(at("127.0.0.1", 51622));
@@ -33,62 +33,62 @@ class PeerTest {
 
     @Test
     void ipv6LineOfProcNetTcp6() throws Exception {
-        Peer.Row row = Peer.parse("   2: 00000000000000000000000001000000:89D1 00000000000000000000000001000000:8988 08 00000000:00000001 "
+        TcpTable.Row row = TcpTable.parse("   2: 00000000000000000000000001000000:89D1 00000000000000000000000001000000:8988 08 00000000:00000001 "
                 + "00:00000000 00000000     0        0 344223 1 000000006842db82 20 4 0 10 -1", LE);
         assertThat(row.local()).isEqualTo(at("::1", 35281));
         assertThat(row.remote()).isEqualTo(at("::1", 35208));
         // every word in host order: 2001:db8::42:8329 is 20 01 0d b8 ... 00 42 83 29
-        assertThat(Peer.endpoint("B80D0120000000000000000029834200:01BB", LE)).isEqualTo(at("2001:db8::42:8329", 443));
-        assertThat(Peer.endpoint("B80D0120000000000000000029834200:01BB", LE).getAddress().getAddress())
+        assertThat(TcpTable.endpoint("B80D0120000000000000000029834200:01BB", LE)).isEqualTo(at("2001:db8::42:8329", 443));
+        assertThat(TcpTable.endpoint("B80D0120000000000000000029834200:01BB", LE).getAddress().getAddress())
                 .containsExactly(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42, 0x83, 0x29);
     }
 
     @Test
     void ipv4MappedLineOfProcNetTcp6IsAnIpv4Address() throws Exception { // Java's dual-stack socket on 127.0.0.1:41225
-        Peer.Row row = Peer.parse("   2: 0000000000000000FFFF00000100007F:A109 0000000000000000FFFF00000100007F:D324 08 00000000:00000001 "
+        TcpTable.Row row = TcpTable.parse("   2: 0000000000000000FFFF00000100007F:A109 0000000000000000FFFF00000100007F:D324 08 00000000:00000001 "
                 + "00:00000000 00000000     0        0 344220 1 00000000482a9ed3 20 4 0 10 -1", LE);
         assertThat(row.local().getAddress()).isInstanceOf(Inet4Address.class);
         assertThat(row.local()).isEqualTo(at("127.0.0.1", 41225));
         assertThat(row.remote()).isEqualTo(at("127.0.0.1", 54052));
-        assertThat(Peer.endpoint("0000000000000000FFFF00000A00020F:0050", LE)).isEqualTo(at("15.2.0.10", 80));
+        assertThat(TcpTable.endpoint("0000000000000000FFFF00000A00020F:0050", LE)).isEqualTo(at("15.2.0.10", 80));
     }
 
     @Test
     void bigEndianHostsPrintTheBytesInOrder() throws Exception {
-        assertThat(Peer.endpoint("7F000001:1F90", ByteOrder.BIG_ENDIAN)).isEqualTo(at("127.0.0.1", 8080));
-        assertThat(Peer.endpoint("00000000000000000000FFFF7F000001:1F90", ByteOrder.BIG_ENDIAN)).isEqualTo(at("127.0.0.1", 8080));
+        assertThat(TcpTable.endpoint("7F000001:1F90", ByteOrder.BIG_ENDIAN)).isEqualTo(at("127.0.0.1", 8080));
+        assertThat(TcpTable.endpoint("00000000000000000000FFFF7F000001:1F90", ByteOrder.BIG_ENDIAN)).isEqualTo(at("127.0.0.1", 8080));
     }
 
     @Test
     void headerAndMalformedLines() {
-        assertThat(Peer.parse("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", LE)).isNull();
-        assertThatThrownBy(() -> Peer.endpoint("7F0001:1F90", LE)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(TcpTable.parse("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", LE)).isNull();
+        assertThatThrownBy(() -> TcpTable.endpoint("7F0001:1F90", LE)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
     @EnabledOnOs(OS.LINUX)
     void liveConnectionIsOpenThenCloseWaitOrAbsentAfterAReset() throws Exception {
-        assertThat(Peer.available()).isTrue();
+        assertThat(TcpTable.available()).isTrue();
         for (String host : new String[] {"127.0.0.1", "::1"}) {
             try (ServerSocket listener = new ServerSocket(0, 2, InetAddress.getByName(host))) {
                 for (boolean reset : new boolean[] {false, true}) {
                     try (Socket client = new Socket(host, listener.getLocalPort()); Socket server = listener.accept()) {
                         InetSocketAddress local = (InetSocketAddress) server.getLocalSocketAddress();
                         InetSocketAddress remote = (InetSocketAddress) server.getRemoteSocketAddress();
-                        assertThat(Peer.state(local, remote)).as(host).isEqualTo(Peer.State.OPEN);
-                        assertThat(Peer.state(local, new InetSocketAddress(remote.getAddress(), remote.getPort() ^ 1)))
-                                .isEqualTo(Peer.State.ABSENT);
+                        assertThat(TcpTable.state(local, remote)).as(host).isEqualTo(TcpTable.State.OPEN);
+                        assertThat(TcpTable.state(local, new InetSocketAddress(remote.getAddress(), remote.getPort() ^ 1)))
+                                .isEqualTo(TcpTable.State.ABSENT);
                         if (reset) client.setSoLinger(true, 0); // close() then sends RST instead of FIN
                         client.close();
-                        awaitState(local, remote, reset ? Peer.State.ABSENT : Peer.State.CLOSE_WAIT);
+                        awaitState(local, remote, reset ? TcpTable.State.ABSENT : TcpTable.State.CLOSE_WAIT);
                     }
                 }
             }
         }
     }
 
-    private static void awaitState(InetSocketAddress local, InetSocketAddress remote, Peer.State wanted) throws InterruptedException {
-        for (int i = 0; i < 500 && Peer.state(local, remote) != wanted; i++) Thread.sleep(10);
-        assertThat(Peer.state(local, remote)).isEqualTo(wanted);
+    private static void awaitState(InetSocketAddress local, InetSocketAddress remote, TcpTable.State wanted) throws InterruptedException {
+        for (int i = 0; i < 500 && TcpTable.state(local, remote) != wanted; i++) Thread.sleep(10);
+        assertThat(TcpTable.state(local, remote)).isEqualTo(wanted);
     }
 }

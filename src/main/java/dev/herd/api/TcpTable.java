@@ -29,14 +29,14 @@ import java.util.Locale;
  * only says that the client may have gone; {@link ClientWatch} confirms by writing. Where {@code /proc/net} is missing
  * (macOS, Windows, a sandbox that hides it) every lookup is {@link State#UNKNOWN} and nothing is detected.
  */
-final class Peer {
+final class TcpTable {
     /** OPEN: listed in any state but CLOSE_WAIT; ABSENT: not listed (reset, or never seen); UNKNOWN: no table to read. */
     enum State { OPEN, CLOSE_WAIT, ABSENT, UNKNOWN }
 
     private static final int TCP_CLOSE_WAIT = 0x08;
     private static final List<Path> TABLES = tables(Path.of("/proc/net/tcp6"), Path.of("/proc/net/tcp"));
 
-    private Peer() {}
+    private TcpTable() {}
 
     static boolean available() {
         return !TABLES.isEmpty();
