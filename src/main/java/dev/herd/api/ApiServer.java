@@ -68,12 +68,19 @@ public final class ApiServer implements AutoCloseable {
         return engine.modelName();
     }
 
-    private void handle(HttpExchange ex) {
+    private void handle(HttpExchange ex) throws IOException {
         String path = ex.getRequestURI().getPath();
         int status = 500;
+        Http.Abort abort = null;
         try {
             ex.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
             status = route(ex, path, ex.getRequestMethod());
+        } catch (Http.Abort e) {
+            status = ex.getResponseCode(); // the committed 200, as for an error inside a stream
+            abort = e;
+            if (!(e.getCause() instanceof ApiError)) {
+                System.err.println("herd api: " + ex.getRequestMethod() + " " + path + ": " + e.getCause());
+            }
         } catch (ApiError e) {
             status = e.status;
             fail(ex, e);
@@ -81,9 +88,11 @@ public final class ApiServer implements AutoCloseable {
             System.err.println("herd api: " + ex.getRequestMethod() + " " + path + ": " + e);
             fail(ex, new ApiError(500, "server_error", null, null, "internal error: " + e));
         } finally {
-            ex.close();
+            if (abort == null) ex.close(); // close() would end the body with its final chunk
             metrics.request(path, status);
         }
+        // The JDK server closes the connection of a handler that throws, without completing the response.
+        if (abort != null) throw new IOException("response aborted after it was committed: " + abort.getMessage(), abort);
     }
 
     private int route(HttpExchange ex, String path, String method) throws IOException {

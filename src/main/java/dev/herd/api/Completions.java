@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,22 +24,52 @@ final class Completions {
         this.json = json;
     }
 
-    /** Answers the request; returns the HTTP status sent. */
+    /**
+     * Answers the request; returns the HTTP status sent. A client that goes away cancels its request: nothing more is
+     * sent, and the status is the 200 that the stream or {@link ClientWatch} had committed.
+     */
     int handle(HttpExchange ex, boolean chat, JsonNode body) throws IOException {
         Request req = chat ? Requests.chat(body) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000, engine.modelName());
-        if (!req.stream()) {
-            Outcome o = engine.run(req, text -> {}, () -> false);
-            Http.json(ex, json, 200, shape.whole(o));
+        Cancellation cancel = new Cancellation();
+        try {
+            return req.stream() ? stream(ex, chat, req, shape, cancel) : whole(ex, req, shape, cancel);
+        } catch (Cancellation.Cancelled e) {
             return 200;
         }
-        Sse sse = new Sse(ex, json);
+    }
+
+    private int whole(HttpExchange ex, Request req, Shape shape, Cancellation cancel) throws IOException {
+        ClientWatch watch = ClientWatch.start(ex, cancel);
+        Outcome o;
+        try {
+            o = engine.run(req, text -> {}, cancel);
+        } catch (RuntimeException e) {
+            throw watch.stop() != null && !cancel.cancelled() ? new Http.Abort(e) : e;
+        } finally {
+            watch.stop();
+        }
+        OutputStream committed = watch.stop();
+        if (cancel.cancelled()) return 200; // the client has gone: nobody to answer
+        byte[] answer = json.writeValueAsBytes(shape.whole(o));
+        if (committed == null) {
+            Http.send(ex, 200, "application/json", answer);
+        } else {
+            try (committed) { // after the watch's spaces
+                committed.write(answer);
+            }
+        }
+        return 200;
+    }
+
+    private int stream(HttpExchange ex, boolean chat, Request req, Shape shape, Cancellation cancel) {
+        Sse sse = new Sse(ex, json, cancel);
         try {
             Outcome o = engine.run(req, text -> {
                 if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
                 sse.send(shape.chunk(text, null));
-            }, sse::gone);
+            }, cancel);
             if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
             sse.send(shape.chunk(chat ? Map.of() : "", o.finish()));
             if (req.includeUsage()) sse.send(shape.usageChunk(o));

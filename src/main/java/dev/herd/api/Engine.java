@@ -11,7 +11,6 @@ import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -54,17 +53,20 @@ final class Engine implements AutoCloseable {
         return slot.isLocked();
     }
 
-    /** Runs the request when its turn comes; text goes to {@code out} as it is produced; {@code gone}: the client left. */
-    Outcome run(Request req, Consumer<String> out, BooleanSupplier gone) {
-        acquire();
+    /**
+     * Runs the request when its turn comes; text goes to {@code out} as it is produced. A cancelled request leaves the
+     * queue ({@link Cancellation.Cancelled}) or stops at its next token; either counts in {@code herd_cancelled_total}.
+     */
+    Outcome run(Request req, Consumer<String> out, Cancellation cancel) {
+        acquire(cancel);
         try {
-            return generate(req, out, gone);
+            return generate(req, out, cancel);
         } finally {
             slot.unlock();
         }
     }
 
-    private void acquire() {
+    private void acquire(Cancellation cancel) {
         try {
             if (slot.tryLock(0, TimeUnit.SECONDS)) return; // unlike tryLock(), honours the queue order
             if (waiting.incrementAndGet() > queueSize) {
@@ -72,10 +74,15 @@ final class Engine implements AutoCloseable {
                 throw new ApiError(429, "rate_limit_error", null, "queue_full",
                         "the server is busy: " + queueSize + " requests are already waiting; retry later");
             }
+            boolean turn;
             try {
-                slot.lockInterruptibly();
+                turn = cancel.lock(slot);
             } finally {
                 waiting.decrementAndGet();
+            }
+            if (!turn) {
+                metrics.cancelled();
+                throw new Cancellation.Cancelled();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -83,7 +90,7 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    private Outcome generate(Request req, Consumer<String> out, BooleanSupplier gone) {
+    private Outcome generate(Request req, Consumer<String> out, Cancellation cancel) {
         Backend b = backend();
         Model m = b.model();
         int[] prompt = req.chat() ? session.prompt(req.messages()) : m.encodePrompt(req.prompt());
@@ -119,7 +126,7 @@ final class Engine implements AutoCloseable {
 
                 @Override
                 public boolean halted() {
-                    return stops.stopped() || gone.getAsBoolean();
+                    return stops.stopped() || cancel.cancelled();
                 }
             });
         } catch (HerdException | UncheckedIOException e) { // a lost worker
@@ -132,7 +139,7 @@ final class Engine implements AutoCloseable {
         emit.accept(stops.push(decoder.flush()));
         emit.accept(stops.flush());
         Generator.Result r = reply.result();
-        if (gone.getAsBoolean()) metrics.cancelled();
+        if (cancel.cancelled()) metrics.cancelled();
         String finish = stops.stopped() || r.stop() == Generator.Stop.EOS || r.stop() == Generator.Stop.HALTED ? "stop" : "length";
         Outcome o = new Outcome(text.toString(), finish, prompt.length, reply.reusedTokens(), r.tokens().length, r.promptNanos(), r.decodeNanos());
         metrics.generation(o, b.stats() == null ? Double.NaN : (b.stats().syncNanos() - sync) / 1e6 / Math.max(o.tokens(), 1));

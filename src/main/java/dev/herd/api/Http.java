@@ -10,6 +10,16 @@ import java.io.OutputStream;
 final class Http {
     private Http() {}
 
+    /**
+     * A failure after the response was committed ({@link ClientWatch}): the connection must end without completing
+     * the response, so that the client sees it fail. The server ends it when the handler throws.
+     */
+    static final class Abort extends RuntimeException {
+        Abort(RuntimeException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
     static void json(HttpExchange ex, ObjectMapper json, int status, Object body) throws IOException {
         send(ex, status, "application/json", json.writeValueAsBytes(body));
     }

@@ -40,7 +40,7 @@ final class Metrics {
         metric(out, "herd_generated_tokens_total", "counter", "Completion tokens generated.", generated.sum());
         metric(out, "herd_prompt_tokens_total", "counter", "Prompt tokens of completed requests.", prompt.sum());
         metric(out, "herd_reused_prompt_tokens_total", "counter", "Prompt tokens reused from the KV cache (prefix reuse).", reused.sum());
-        metric(out, "herd_cancelled_total", "counter", "Generations stopped because the client went away.", cancelled.sum());
+        metric(out, "herd_cancelled_total", "counter", "Requests stopped because the client went away (generating or waiting in the queue).", cancelled.sum());
         metric(out, "herd_prompt_tokens_per_second", "gauge", "Prompt evaluation speed of the last request.", promptPerSecond);
         metric(out, "herd_decode_tokens_per_second", "gauge", "Decode speed of the last request.", decodePerSecond);
         metric(out, "herd_queue_depth", "gauge", "Requests waiting for the model.", queued);

@@ -10,25 +10,23 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * A server-sent event stream, opened with the first event so that errors found before any output are still plain
- * HTTP errors. Each event is flushed; a failed write means the client left, which generation checks between tokens.
+ * HTTP errors. Each event is flushed; a failed write means the client left: it cancels the request, which generation
+ * checks between tokens.
  */
 final class Sse {
     private final HttpExchange exchange;
     private final ObjectMapper json;
+    private final Cancellation cancel;
     private OutputStream out;
-    private volatile boolean gone;
 
-    Sse(HttpExchange exchange, ObjectMapper json) {
+    Sse(HttpExchange exchange, ObjectMapper json, Cancellation cancel) {
         this.exchange = exchange;
         this.json = json;
+        this.cancel = cancel;
     }
 
     boolean opened() {
         return out != null;
-    }
-
-    boolean gone() {
-        return gone;
     }
 
     void send(Object event) {
@@ -44,7 +42,7 @@ final class Sse {
     }
 
     private void write(String event) {
-        if (gone) return;
+        if (cancel.cancelled()) return;
         try {
             if (out == null) {
                 exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
@@ -55,7 +53,7 @@ final class Sse {
             out.write(event.getBytes(StandardCharsets.UTF_8));
             out.flush();
         } catch (IOException e) {
-            gone = true;
+            cancel.cancel();
         }
     }
 }

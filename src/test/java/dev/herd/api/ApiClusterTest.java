@@ -4,6 +4,8 @@ import dev.herd.cluster.Worker;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -61,6 +63,24 @@ class ApiClusterTest {
         HttpResponse<String> again = api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}");
         assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
         assertThat(api.get("/health").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void aHalfClosedClientWhoseWorkerIsLostAfterTheCommitted200GetsATruncatedAnswer() throws Exception {
+        assertThat(api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}").statusCode()).isEqualTo(200);
+        try (Socket client = api.open("/v1/completions", "{\"prompt\":\"Once upon a time\",\"max_tokens\":150}")) {
+            client.shutdownOutput(); // still reading: the watch confirms it by writing, which commits a 200
+            InputStream in = client.getInputStream();
+            TestApi.Raw head = TestApi.head(in);
+            assertThat(head.status()).isEqualTo(200);
+            proxy.cut();
+            TestApi.Raw r = TestApi.body(in, head);
+            assertThat(r.complete()).as("the chunked body has no last chunk").isFalse();
+            assertThat(r.body()).isBlank(); // only the watch's spaces: no JSON that could pass for an answer
+        }
+        HttpResponse<String> again = api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}");
+        assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
     }
 
     /** Forwards connections to the worker; {@link #cut} drops the current ones as a lost network would. */
