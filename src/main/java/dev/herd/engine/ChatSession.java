@@ -37,7 +37,8 @@ public final class ChatSession {
      * The conversation rendered with the template and tokenized, ending where the assistant's reply begins. When it
      * continues the last exchange, the reply keeps the token ids it was generated as (tokenizing its text again may
      * split it differently, which would cost re-evaluating the whole reply): the text after the reply must then start
-     * with an end-of-turn token, so that the splice point is a token boundary in any tokenization.
+     * with an end-of-turn token (after at most a space), so that the splice point is a token boundary in any
+     * tokenization. White space the template adds around the reply is the generated tokens' own.
      */
     public int[] prompt(List<ChatTemplate.Message> messages) {
         String text = template.render(messages, true);
@@ -48,10 +49,16 @@ public final class ChatSession {
     }
 
     private int[] spliced(String text) {
-        if (lastPromptText == null || lastReply.length == 0) return null;
-        String before = lastPromptText + model.tokenizer.decode(lastReply);
-        if (!text.startsWith(before)) return null;
-        int[] tail = model.tokenizer.encodeWithSpecials(text.substring(before.length()));
+        if (lastPromptText == null || lastReply.length == 0 || !text.startsWith(lastPromptText)) return null;
+        // The template may put white space around the reply (Llama 2: "[/INST] reply </s>"); the generated tokens
+        // carry their own (SentencePiece's leading space), so compare the reply's text without it.
+        String reply = model.tokenizer.decode(lastReply).strip(), rest = text.substring(lastPromptText.length()).stripLeading();
+        if (reply.isEmpty() || !rest.startsWith(reply)) return null;
+        int[] tail = model.tokenizer.encodeWithSpecials(rest.substring(reply.length()));
+        // A lone space before </s> is one the model never generated (it ended the reply with </s> itself)
+        if (tail.length > 1 && model.tokenizer.isEos(tail[1]) && model.tokenizer.decode(new int[]{tail[0]}).isBlank()) {
+            tail = Arrays.copyOfRange(tail, 1, tail.length);
+        }
         if (tail.length == 0 || !model.tokenizer.isEos(tail[0])) return null;
         int[] ids = Arrays.copyOf(lastPromptIds, lastPromptIds.length + lastReply.length + tail.length);
         System.arraycopy(lastReply, 0, ids, lastPromptIds.length, lastReply.length);

@@ -1,5 +1,7 @@
 package dev.herd.engine;
 
+import dev.herd.format.ModelConfig;
+
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.tensor.GgmlType;
@@ -42,6 +44,30 @@ class ChatSessionTest {
             int[] second = chat.prompt(messages);
             ChatSession.Reply two = chat.complete(second, Sampler.greedy(m.llama.vocab()), 4, (t, n) -> {});
             // everything up to the reply's last token (which was sampled but not fed) came from the cache
+            assertThat(two.reusedTokens()).isEqualTo(first.length + reply.length - 1);
+            assertThat(second.length - two.reusedTokens()).as("tokens evaluated for the new turn").isLessThan(20);
+        }
+    }
+
+    /** Llama 2's template: "[/INST] reply </s>": the space before </s> does not stop the reply's tokens from being kept. */
+    @Test
+    void llama2TemplateAlsoKeepsTheReply() throws Exception {
+        Path model = dir.resolve("tiny-llama2.gguf");
+        Path tokenizer = Path.of(ChatSessionTest.class.getResource("/tokenizer/llama2-tokenizer.model").toURI());
+        ModelConfig shape = new ModelConfig("llama", 256, 512, 2, 8, 4, 32, 32000, 1024, 1e-5f, 10000, null, true);
+        RandomModel.write(shape, GgmlType.Q8_0, model, 5, TokenizerMetadata.read(tokenizer), Progress.NONE);
+        try (Model m = Model.open(model, null, 256, 1)) {
+            ChatSession chat = new ChatSession(m);
+            assertThat(chat.template().format()).isEqualTo(ChatTemplate.Format.LLAMA2);
+            List<Message> messages = new ArrayList<>(List.of(new Message("user", "Tell me a story")));
+            int[] first = chat.prompt(messages);
+            int[] reply = chat.complete(first, Sampler.greedy(m.llama.vocab()), 10, (t, n) -> {}).result().tokens();
+            String text = m.tokenizer.decode(reply); // as the API returns it: without the first token's leading space
+            assertThat(m.tokenizer.piece(reply[0])).startsWith("▁");
+            messages.add(new Message("assistant", text));
+            messages.add(new Message("user", "Another one"));
+            int[] second = chat.prompt(messages);
+            ChatSession.Reply two = chat.complete(second, Sampler.greedy(m.llama.vocab()), 4, (t, n) -> {});
             assertThat(two.reusedTokens()).isEqualTo(first.length + reply.length - 1);
             assertThat(second.length - two.reusedTokens()).as("tokens evaluated for the new turn").isLessThan(20);
         }
