@@ -30,7 +30,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * eight times, so every lane pair belongs to one row. Nibbles are taken as 0..15 and the offset of 8 is subtracted
  * once per block through the block's activation sum; 16 products of at most 15 x 127 fit a 16-bit lane, so a whole
  * block accumulates in 16-bit lanes and needs one pairwise widening, and the result is already one float per row:
- * no horizontal sum. Against the file layout this halves the instructions per block ({@link Q4Kernel}).
+ * no horizontal sum. C2 makes ~17 instructions per row and block of it, against ~24 for the file layout ({@link Q4Kernel}).
  * Batches expand a group to floats column by column (8 rows per register) and multiply broadcast activations.
  */
 final class Q4x8Kernel implements Kernel {
