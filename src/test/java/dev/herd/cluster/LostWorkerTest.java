@@ -19,7 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 /** A worker process killed mid-generation: the root stops with an error that names it. */
 class LostWorkerTest {
@@ -44,55 +44,47 @@ class LostWorkerTest {
         throw new AssertionError("the worker process exited before listening");
     }
 
-    @Test
-    void killedWorkerIsNamedInTheRootsError() throws Exception {
+    /**
+     * Runs the stories15M model on the root and the given worker processes, kills {@code victim} after 5 tokens and
+     * returns the root's error.
+     */
+    private Throwable killDuringGeneration(List<Process> workers, List<Integer> ports, Process victim) throws Exception {
         Path model = dir.resolve("stories15M-f32.gguf");
         Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), model, Map.of());
-        int[] port = new int[1];
-        Process worker = startWorker(port);
-        try (LocalCluster.Run run = new LocalCluster.Run(model, List.of("127.0.0.1:" + port[0]), null, SyncCodec.Q80, 128)) {
+        try (LocalCluster.Run run = new LocalCluster.Run(model, ports.stream().map(p -> "127.0.0.1:" + p).toList(), null, SyncCodec.Q80, 128)) {
             Generator generator = new Generator(run.llama, Sampler.greedy(run.llama.vocab()));
             int[] seen = new int[1];
-            assertThatThrownBy(() -> generator.generate(new int[]{1}, 0, 100, (token, nanos) -> {
+            Throwable error = catchThrowable(() -> generator.generate(new int[]{1}, 0, 100, (token, nanos) -> {
                 if (++seen[0] == 5) {
-                    worker.destroyForcibly();
+                    victim.destroyForcibly();
                     try {
-                        worker.waitFor(10, TimeUnit.SECONDS);
+                        victim.waitFor(10, TimeUnit.SECONDS);
                     } catch (InterruptedException e) {
                         throw new AssertionError(e);
                     }
                 }
-            })).isInstanceOf(HerdException.class).hasMessageContaining("lost worker 127.0.0.1:" + port[0]);
-            assertThat(seen[0]).isEqualTo(5);
+            }));
+            assertThat(seen[0]).as("tokens before the failure").isEqualTo(5);
+            return error;
         } finally {
-            worker.destroyForcibly();
+            workers.forEach(Process::destroyForcibly);
         }
+    }
+
+    @Test
+    void killedWorkerIsNamedInTheRootsError() throws Exception {
+        int[] port = new int[1];
+        Process worker = startWorker(port);
+        assertThat(killDuringGeneration(List.of(worker), List.of(port[0]), worker))
+                .isInstanceOf(HerdException.class).hasMessageContaining("lost worker 127.0.0.1:" + port[0]);
     }
 
     /** Three nodes in a mesh: the last worker dies; the root's error names it, whichever node noticed first. */
     @Test
     void killedPeerOfAMeshIsNamedInTheRootsError() throws Exception {
-        Path model = dir.resolve("stories15M-f32.gguf");
-        Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), model, Map.of());
         int[] first = new int[1], second = new int[1];
         Process one = startWorker(first), two = startWorker(second);
-        try (LocalCluster.Run run = new LocalCluster.Run(model, List.of("127.0.0.1:" + first[0], "127.0.0.1:" + second[0]), null, SyncCodec.Q80, 128)) {
-            Generator generator = new Generator(run.llama, Sampler.greedy(run.llama.vocab()));
-            int[] seen = new int[1];
-            assertThatThrownBy(() -> generator.generate(new int[]{1}, 0, 100, (token, nanos) -> {
-                if (++seen[0] == 5) {
-                    two.destroyForcibly();
-                    try {
-                        two.waitFor(10, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        throw new AssertionError(e);
-                    }
-                }
-            })).isInstanceOf(HerdException.class).hasMessageContaining("127.0.0.1:" + second[0]);
-            assertThat(seen[0]).isEqualTo(5);
-        } finally {
-            one.destroyForcibly();
-            two.destroyForcibly();
-        }
+        assertThat(killDuringGeneration(List.of(one, two), List.of(first[0], second[0]), two))
+                .isInstanceOf(HerdException.class).hasMessageContaining("127.0.0.1:" + second[0]);
     }
 }
