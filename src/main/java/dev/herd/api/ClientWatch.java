@@ -26,10 +26,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link Http.Abort}), so a half-closed client sees a truncated response instead of that error, not a successful
  * one. The first write comes {@value #EVERY_MS} ms in at the earliest, so a 429 goes out before it.
  * <p>
- * Limit: without {@code /proc/net} (macOS, Windows) nothing is watched and such a request runs to its end, as before.
+ * Without {@code /proc/net} (macOS, Windows) the watch cannot see the connection's state, so a request still running
+ * after {@value #PROBE_AFTER_MS} ms is probed by writing: the response is committed as above and a space written every
+ * {@value #PROBE_EVERY_MS} ms; a failed write cancels it. There, the statuses of requests that long become a truncated
+ * 200 on failure; shorter ones are not touched.
  */
 final class ClientWatch {
-    static final long EVERY_MS = 250, CONFIRM_MS = 50;
+    static final long EVERY_MS = 250, CONFIRM_MS = 50, PROBE_AFTER_MS = 5_000, PROBE_EVERY_MS = 1_000;
+    /** Whether connection states can be read ({@link TcpTable}); tests of the probing clear it. */
+    static volatile boolean procNet = TcpTable.available();
 
     private final HttpExchange exchange;
     private final Cancellation cancel;
@@ -49,7 +54,7 @@ final class ClientWatch {
     /** Watches the client of {@code exchange} until {@link #stop}; cancels {@code cancel} if it goes. */
     static ClientWatch start(HttpExchange exchange, Cancellation cancel) {
         ClientWatch w = new ClientWatch(exchange, cancel);
-        if (TcpTable.available()) Thread.ofVirtual().name("herd-api-watch").start(w::watch);
+        Thread.ofVirtual().name("herd-api-watch").start(procNet ? w::watch : w::probe);
         return w;
     }
 
@@ -84,6 +89,22 @@ final class ClientWatch {
                 }
                 seen |= s != TcpTable.State.ABSENT;
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Where connection states cannot be read: writes to a long request's client now and then. */
+    private void probe() {
+        lock.lock();
+        try {
+            if (pause(PROBE_AFTER_MS)) return;
+            do {
+                if (!stillThere()) {
+                    cancel.cancel();
+                    return;
+                }
+            } while (!pause(PROBE_EVERY_MS));
         } finally {
             lock.unlock();
         }

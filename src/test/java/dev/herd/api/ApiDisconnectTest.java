@@ -97,6 +97,26 @@ class ApiDisconnectTest {
         assertThat(api.counter("herd_cancelled_total")).isEqualTo(cancelled);
     }
 
+    /** Where connection states cannot be read (macOS, Windows): a long request is probed by writing after 5 s. */
+    @Test
+    void withoutProcNetALongRequestIsProbedAndCancelledAndAShortOneIsUntouched() throws Exception {
+        ClientWatch.procNet = false;
+        try {
+            HttpResponse<String> quick = api.post("/v1/completions", SHORT);
+            assertThat(quick.statusCode()).isEqualTo(200);
+            assertThat(quick.body()).as("no probing spaces in a short answer").startsWith("{");
+            long cancelled = api.counter("herd_cancelled_total"), generated = api.counter("herd_generated_tokens_total");
+            try (Socket client = api.open("/v1/completions", LONG)) {
+                await(() -> metric("herd_busy 1"));
+            }
+            await(() -> api.counter("herd_cancelled_total") == cancelled + 1);
+            await(() -> metric("herd_busy 0"));
+            assertThat(api.counter("herd_generated_tokens_total") - generated).as("tokens for the client that left").isLessThan(200);
+        } finally {
+            ClientWatch.procNet = TcpTable.available();
+        }
+    }
+
     private static boolean metric(String line) {
         return api.get("/metrics").body().lines().anyMatch(line::equals);
     }
