@@ -9,6 +9,7 @@ import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
@@ -38,6 +39,8 @@ public final class Llama implements AutoCloseable {
     public final KvCache cache;
     private final ComputePool pool;
     private final GgufFile file;
+    /** Copies of matrices the kernels keep in their own layout; freed with this engine. */
+    private final Arena repacked = Arena.ofShared();
     private final int batchSize;
     private final Rope rope;
 
@@ -93,7 +96,7 @@ public final class Llama implements AutoCloseable {
     private Llama(LlamaConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file, Sync sync, KvCache.Storage kv) {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
-        this.weights = w = w.withMatrices(Kernels::prepare);
+        this.weights = w = w.withMatrices(t -> Kernels.prepare(t, repacked));
         for (Tensor t : matrices(w)) Kernels.warmUp(t);
         this.file = file;
         this.sync = sync;
@@ -404,6 +407,7 @@ public final class Llama implements AutoCloseable {
     public void close() {
         pool.close();
         cache.close();
+        repacked.close();
         if (file != null) file.close();
     }
 }

@@ -91,13 +91,13 @@ public final class Kernels {
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 matrices with rows in eights become {@link
      * GgmlType#Q4_0_R8}, anything else is returned as it is. Writable memory is rewritten in place (the caller owns
-     * it); read-only memory (a mapped model file) is copied, and the file's pages are then released from this
-     * process (they stay in the OS page cache) so that the model is not resident twice.
+     * it); read-only memory (a mapped model file) is copied into {@code arena}, and the file's pages are then released
+     * from this process (they stay in the OS page cache) so that the model is not resident twice.
      */
-    public static Tensor prepare(Tensor w) {
+    public static Tensor prepare(Tensor w, Arena arena) {
         if (w.type() != GgmlType.Q4_0 || w.rows() % Q4x8Kernel.ROWS != 0) return w;
         if (!w.data().isReadOnly()) return Q4x8Kernel.repack(w, w.data());
-        Tensor copy = Q4x8Kernel.repack(w, Arena.ofAuto().allocate(w.data().byteSize(), 64));
+        Tensor copy = Q4x8Kernel.repack(w, arena.allocate(w.data().byteSize(), 64));
         Pages.release(w.data());
         return copy;
     }

@@ -79,7 +79,7 @@ public class KernelBench {
             for (long i = 0; i < bytes / 8; i++) data.setAtIndex(ValueLayout.JAVA_LONG, i, rnd.nextLong());
             for (long at = 0; at < bytes; at += type.blockBytes) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at, scale);
             copies[c] = new Tensor("w" + c, type, rows, cols, data);
-            if (prepared) copies[c] = Kernels.prepare(copies[c]);
+            if (prepared) copies[c] = Kernels.prepare(copies[c], arena);
         }
         x = new Activations(cols, batch);
         x.batch(batch);

@@ -49,7 +49,7 @@ class KernelTest {
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(threads)) {
             Tensor w = Weights.random(type, rows, cols, rows * 31L + cols, arena);
             // The same weights again, rewritten in place into the kernel's layout (when it has one for them).
-            Tensor used = prepared ? Kernels.prepare(Weights.random(type, rows, cols, rows * 31L + cols, arena)) : w;
+            Tensor used = prepared ? Kernels.prepare(Weights.random(type, rows, cols, rows * 31L + cols, arena), arena) : w;
             Activations x = new Activations(cols, batch + 1);
             x.batch(batch);
             Weights.fill(x, cols * 7L + batch);
@@ -91,11 +91,11 @@ class KernelTest {
             Tensor w = Weights.random(GgmlType.Q4_0, 16, 96, 3, arena);
             Tensor expected = Weights.random(GgmlType.Q4_0, 16, 96, 3, arena);
             Tensor readOnly = new Tensor("w", GgmlType.Q4_0, 16, 96, w.data().asReadOnly());
-            Tensor copy = Kernels.prepare(readOnly);
+            Tensor copy = Kernels.prepare(readOnly, arena);
             assertThat(copy.type()).isEqualTo(GgmlType.Q4_0_R8);
             assertThat(copy.data().address()).isNotEqualTo(w.data().address());
             assertThat(w.data().mismatch(expected.data())).as("read-only source untouched").isEqualTo(-1);
-            Tensor inPlace = Kernels.prepare(w);
+            Tensor inPlace = Kernels.prepare(w, arena);
             assertThat(inPlace.data().address()).isEqualTo(w.data().address());
             for (int r = 0; r < 16; r++) {
                 for (int c = 0; c < 96; c++) {
@@ -103,8 +103,8 @@ class KernelTest {
                 }
             }
             Tensor odd = Weights.random(GgmlType.Q4_0, 12, 96, 4, arena), q8 = Weights.random(GgmlType.Q8_0, 16, 96, 5, arena);
-            assertThat(Kernels.prepare(odd)).isSameAs(odd);
-            assertThat(Kernels.prepare(q8)).isSameAs(q8);
+            assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
+            assertThat(Kernels.prepare(q8, arena)).isSameAs(q8);
         }
     }
 
@@ -121,7 +121,7 @@ class KernelTest {
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(3)) {
             GgmlType fileType = type == GgmlType.Q4_0_R8 ? GgmlType.Q4_0 : type;
             Tensor original = Weights.random(fileType, rows, 128, 5, arena);
-            Tensor w = type == GgmlType.Q4_0_R8 ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena)) : original;
+            Tensor w = type == GgmlType.Q4_0_R8 ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
             assertThat(w.type()).isEqualTo(type);
             Activations x = new Activations(128, 4);
             x.batch(4);
