@@ -6,8 +6,8 @@
 #
 # Settings (environment): MODEL, NODES (1, 2, 4...), THREADS per process (1), STEPS (48), PROMPT, MAX_SEQ_LEN (512),
 # BUFFER (q80), MODE (lan|loopback), DELAY_US (relay delay each way, 200), OUT (output directory),
-# HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM), SYNC (mesh or star all-reduce; the
-# root's choice, default mesh).
+# HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM), SYNC (the root's all-reduce: mesh, star,
+# or auto, the default: a mesh up to 4 nodes).
 # Output in $OUT: root.log (per-token lines and summary), report.json, worker<i>.log, relay<i>.log, and
 # *.status (the last /proc/PID/status of each process: VmHWM is its peak RSS). The summary line goes to stdout.
 # In lan mode node i runs in namespace herd-n$i at 10.77.0.(i+1); worker i listens on 127.0.0.1:9998 inside
@@ -29,7 +29,7 @@ OUT=${OUT:-$root/target/lan/$MODE-n$NODES-t$THREADS-$(date +%H%M%S)}
 mkdir -p "$OUT"
 
 JAVA_HOME="$("$root/bin/find-jdk")"
-SYNC=${SYNC:-mesh}
+SYNC=${SYNC:-auto}
 export JAVA_HOME HERD_JAVA_OPTS="${HEAP:+-Xmx$HEAP} -Dherd.sync=$SYNC"
 java="$JAVA_HOME/bin/java"
 # the jar and the relay (a test class): build once

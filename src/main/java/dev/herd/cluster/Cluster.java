@@ -39,10 +39,21 @@ import java.util.function.LongConsumer;
 public final class Cluster implements AutoCloseable {
     static final int CHUNK = 1 << 20;
     /**
-     * Nodes send their partial sums to each other at once (a mesh: one network hop per sync) instead of through the
-     * root and back (a star: two hops); {@code -Dherd.sync=star} picks the star, to compare them.
+     * How partial sums are all-reduced: a mesh (every node sends to every other: one network hop per sync, but
+     * N(N-1) messages) or a star through the root (two hops, 2(N-1) messages). Measured on the emulated LAN
+     * (docs/cluster.md) the mesh is faster up to 4 nodes and the star at 8, so by default a mesh up to
+     * {@value #MESH_NODES} nodes; {@code -Dherd.sync=mesh} or {@code star} forces one, to compare them.
      */
-    static final boolean MESH = !"star".equals(System.getProperty("herd.sync"));
+    static final String SYNC = System.getProperty("herd.sync", "auto");
+    static final int MESH_NODES = 4;
+
+    static boolean mesh(int nodes) {
+        return switch (SYNC) {
+            case "mesh" -> true;
+            case "star" -> false;
+            default -> nodes <= MESH_NODES;
+        };
+    }
     static final int HEARTBEAT_MS = 2_000;
     static final int REPLY_MS = 120_000; // a worker's longest silence within a forward pass or while loading
     private static final int CONNECT_TRIES = 12;
@@ -123,7 +134,7 @@ public final class Cluster implements AutoCloseable {
      * own slice (rows as views of the mapped file, column slices copied), and returns the root's forward pass.
      */
     public Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
-        return load(file, c, maxSeqLen, threads, codec, kv, progress, MESH);
+        return load(file, c, maxSeqLen, threads, codec, kv, progress, mesh(nodes()));
     }
 
     Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {

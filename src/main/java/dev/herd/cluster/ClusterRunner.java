@@ -16,7 +16,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     private final SyncCodec codec;
     private final KvCache.Storage kv;
     private final PrintStream log;
-    private boolean mesh = Cluster.MESH;
+    private Boolean mesh; // null: the default for the node count
     private Cluster cluster;
 
     public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, PrintStream log) {
@@ -32,7 +32,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         this.log = log;
     }
 
-    /** Star (false) or mesh (true) all-reduce, instead of the default ({@code -Dherd.sync}); for tests. */
+    /** Star (false) or mesh (true) all-reduce, instead of the default for the node count; for tests. */
     ClusterRunner mesh(boolean mesh) {
         this.mesh = mesh;
         return this;
@@ -42,7 +42,8 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
         cluster = Cluster.connect(workers, file, key, log);
         long start = System.nanoTime();
-        Llama llama = cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log), mesh);
+        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log))
+                : cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log), mesh);
         log.printf("loaded %d workers in %.1f s%n", workers.size(), (System.nanoTime() - start) / 1e9);
         return llama;
     }

@@ -197,4 +197,13 @@ class ClusterTest {
             assertThat(cluster.log()).contains(mesh ? "mesh of 4 nodes" : "loaded").doesNotContain(mesh ? "rejected" : "mesh of");
         }
     }
+
+    /** The default all-reduce follows the measurements in docs/cluster.md: a mesh up to 4 nodes, a star beyond. */
+    @Test
+    void meshUpToFourNodesThenStar() {
+        assertThat(Cluster.mesh(2)).isTrue();
+        assertThat(Cluster.mesh(4)).isTrue();
+        assertThat(Cluster.mesh(5)).isFalse();
+        assertThat(Cluster.mesh(8)).isFalse();
+    }
 }
