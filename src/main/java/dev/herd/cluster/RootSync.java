@@ -5,7 +5,6 @@ import dev.herd.engine.Sync;
 import dev.herd.tensor.Tensor;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 

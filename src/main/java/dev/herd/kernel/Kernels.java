@@ -4,7 +4,6 @@ import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.List;

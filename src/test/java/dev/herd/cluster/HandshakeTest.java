@@ -3,7 +3,6 @@ package dev.herd.cluster;
 import dev.herd.HerdException;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
