@@ -43,14 +43,14 @@ final class Completions {
     private int whole(HttpExchange ex, Request req, Shape shape, Cancellation cancel) throws IOException {
         ClientWatch watch = ClientWatch.start(ex, cancel);
         Outcome o;
+        OutputStream committed;
         try {
             o = engine.run(req, text -> {}, cancel);
         } catch (RuntimeException e) {
             throw watch.stop() != null && !cancel.cancelled() ? new Http.Abort(e) : e;
         } finally {
-            watch.stop();
+            committed = watch.stop();
         }
-        OutputStream committed = watch.stop();
         if (cancel.cancelled()) return 200; // the client has gone: nobody to answer
         byte[] answer = json.writeValueAsBytes(shape.whole(o));
         if (committed == null) {
