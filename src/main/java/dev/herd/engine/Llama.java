@@ -14,7 +14,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -97,7 +96,7 @@ public final class Llama implements AutoCloseable {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
         this.weights = w = w.withMatrices(t -> Kernels.prepare(t, repacked));
-        for (Tensor t : matrices(w)) Kernels.warmUp(t);
+        for (Tensor t : w.matrices()) Kernels.warmUp(t);
         this.file = file;
         this.sync = sync;
         this.batchSize = batchSize;
@@ -139,14 +138,13 @@ public final class Llama implements AutoCloseable {
         xb = Matmul.activations(c.dim(), batchSize);
         att = Matmul.activations(c.qDim(), batchSize);
         hb = Matmul.activations(c.hidden(), batchSize);
+        for (Weights.Layer l : w.layers()) {
+            for (Tensor t : List.of(l.q(), l.k(), l.v(), l.gate(), l.up())) xb.readBy(t);
+            att.readBy(l.o());
+            hb.readBy(l.down());
+        }
+        xb.readBy(w.output());
         scores = new float[pieces][maxSeqLen];
-    }
-
-    private static List<Tensor> matrices(Weights w) {
-        List<Tensor> all = new ArrayList<>();
-        for (Weights.Layer l : w.layers()) all.addAll(List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down()));
-        all.add(w.output());
-        return all;
     }
 
     private static boolean needsQ8(Tensor w, int n) {

@@ -1,5 +1,8 @@
 package dev.herd.kernel;
 
+import dev.herd.tensor.GgmlType;
+import dev.herd.tensor.Tensor;
+
 /**
  * The input of a matrix multiplication: {@code batch} vectors of {@code n} floats. For quantized weights the
  * vectors are quantized once to Q8_0 blocks (int8 values, kept widened to int16 so kernels load them directly, and one
@@ -18,19 +21,20 @@ public final class Activations {
     final float[] scales;
     /** q times its scale, for batches: batched kernels multiply floats (see {@link RowKernel}). Valid if batch > 1. */
     final float[] dequantized;
-    /**
-     * For batch 1, each pair of consecutive values of q repeated eight times (16 shorts per pair): the interleaved
-     * Q4_0 kernel multiplies a whole 256-bit register of eight rows' weights by it (see {@link Q4x8Kernel}).
+    /*
+     * The layouts of the interleaved Q4_0 kernel ({@link Q4x8Kernel}), filled by quantize only once a matrix of that
+     * type reads these activations ({@link #readBy}); null before.
+     *
+     * pairs: for batch 1, each pair of consecutive values of q repeated eight times (16 shorts per pair): the kernel
+     * multiplies a whole 256-bit register of eight rows' weights by it.
+     * sums8: for batch 1, eight times the sum of q over each block: the kernel adds the nibbles' offset of 8 back.
+     * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
+     * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
+     * vectors is padded with stale or zero values whose results nobody reads.
      */
-    final short[] pairs;
-    /**
-     * For batches, {@link #dequantized} with vectors interleaved in eights: value i of vector b at
-     * {@code ((b / 8 * n) + i) * 8 + b % 8}, so that one index walks eight vectors at once (see {@link Q4x8Kernel}).
-     * A last group of fewer than 8 vectors is padded with stale or zero values whose results nobody reads.
-     */
-    final float[] interleaved;
-    /** For batch 1, eight times the sum of q over each block: the kernel adds the nibbles' offset of 8 back this way. */
-    final int[] sums8;
+    short[] pairs;
+    int[] sums8;
+    float[] interleaved;
     int batch = 1;
 
     public Activations(int n, int capacity) {
@@ -41,9 +45,14 @@ public final class Activations {
         this.q = new short[n * capacity];
         this.scales = new float[n / BLOCK * capacity];
         this.dequantized = new float[capacity > 1 ? n * capacity : 0];
-        this.interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
-        this.pairs = new short[8 * n];
-        this.sums8 = new int[n / BLOCK];
+    }
+
+    /** Makes quantize fill what a matmul with {@code w} reads (the interleaved layouts for {@link GgmlType#Q4_0_R8}). */
+    public void readBy(Tensor w) {
+        if (w.type() != GgmlType.Q4_0_R8 || pairs != null) return;
+        pairs = new short[8 * n];
+        sums8 = new int[n / BLOCK];
+        interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
 
     public int batch() {
@@ -67,10 +76,10 @@ public final class Activations {
                 for (int i = 0; i < BLOCK; i++) {
                     float v = q[first + i] * scale;
                     dequantized[first + i] = v;
-                    interleaved[at + 8 * i] = v;
+                    if (interleaved != null) interleaved[at + 8 * i] = v;
                 }
             }
-        } else {
+        } else if (pairs != null) {
             for (int b = from; b < to; b++) {
                 int sum = 0;
                 for (int i = b * BLOCK; i < (b + 1) * BLOCK; i += 2) {

@@ -64,6 +64,8 @@ public final class Kernels {
         Kernel kernel = of(w.type());
         Activations one = new Activations(w.cols(), 1), many = new Activations(w.cols(), 12);
         many.batch(12);
+        one.readBy(w);
+        many.readBy(w);
         Random rnd = new Random(1);
         for (Activations x : List.of(one, many)) for (int i = 0; i < x.values.length; i++) x.values[i] = rnd.nextFloat() - 0.5f;
         float[] out = new float[w.rows() * 12];

@@ -93,6 +93,7 @@ final class Q4x8Kernel implements Kernel {
     public void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         if (w.cols() != x.n) throw new IllegalArgumentException(w.name() + ": " + w.cols() + " columns, vectors of " + x.n);
         if (rowFrom % ROWS != 0 || rowTo % ROWS != 0) throw new IllegalArgumentException(w.name() + ": rows " + rowFrom + ".." + rowTo + " cut a group of 8");
+        if (x.pairs == null) throw new IllegalStateException(w.name() + ": the activations were not prepared for it (Activations.readBy)");
         long groupBytes = ROWS * w.rowBytes();
         for (int g = rowFrom; g < rowTo; g += ROWS) {
             int o = outOffset + g - rowFrom;

@@ -5,6 +5,8 @@ import dev.herd.format.GgufFile;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -23,6 +25,14 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
     /** One transformer block; qNorm and kNorm are null unless the config asks for q/k norms. */
     public record Layer(Tensor attnNorm, Tensor q, Tensor k, Tensor v, Tensor o, Tensor qNorm, Tensor kNorm,
                         Tensor ffnNorm, Tensor gate, Tensor up, Tensor down) {}
+
+    /** Every matrix: each layer's q, k, v, o, gate, up and down, then the output. */
+    public List<Tensor> matrices() {
+        List<Tensor> all = new ArrayList<>();
+        for (Layer l : layers) all.addAll(List.of(l.q, l.k, l.v, l.o, l.gate, l.up, l.down));
+        all.add(output);
+        return all;
+    }
 
     /**
      * The same weights with every matrix (not the token embedding, norms or rope divisors) passed through {@code f},

@@ -83,6 +83,7 @@ public class KernelBench {
         }
         x = new Activations(cols, batch);
         x.batch(batch);
+        x.readBy(copies[0]);
         for (int i = 0; i < x.values.length; i++) x.values[i] = (float) rnd.nextDouble(-1, 1);
         out = new float[rows * batch];
         pool = new ComputePool(threads);

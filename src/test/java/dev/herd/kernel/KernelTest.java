@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /**
@@ -52,6 +53,7 @@ class KernelTest {
             Tensor used = prepared ? Kernels.prepare(Weights.random(type, rows, cols, rows * 31L + cols, arena), arena) : w;
             Activations x = new Activations(cols, batch + 1);
             x.batch(batch);
+            x.readBy(used);
             Weights.fill(x, cols * 7L + batch);
             Kernel kernel = Kernels.of(used.type());
             if (kernel.needsQuantized()) pool.run(x::quantize);
@@ -102,6 +104,10 @@ class KernelTest {
                     assertThat(Kernels.get(inPlace, r, c)).isEqualTo(Kernels.get(copy, r, c)).isEqualTo(Oracle.weight(expected, r, c));
                 }
             }
+            Activations unprepared = new Activations(96, 1);
+            unprepared.quantize();
+            assertThatThrownBy(() -> Kernels.of(GgmlType.Q4_0_R8).matmul(copy, unprepared, new float[16], 0, 16, 0, 16))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("readBy");
             Tensor odd = Weights.random(GgmlType.Q4_0, 12, 96, 4, arena), q8 = Weights.random(GgmlType.Q8_0, 16, 96, 5, arena);
             assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
             assertThat(Kernels.prepare(q8, arena)).isSameAs(q8);
@@ -125,6 +131,7 @@ class KernelTest {
             assertThat(w.type()).isEqualTo(type);
             Activations x = new Activations(128, 4);
             x.batch(4);
+            x.readBy(w);
             Weights.fill(x, 9);
             pool.run(x::quantize);
             float[] out = new float[4 * rows];
