@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
 
 /** Vector API loops over float arrays (and KV cache segments) for attention and norms, with a scalar tail for odd lengths. */
 final class VectorMath {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = Lanes.F;
     /** KV cache segments hold floats in the machine's order (they never leave it). */
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;

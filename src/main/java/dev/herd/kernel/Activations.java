@@ -22,11 +22,11 @@ public final class Activations {
     /** q times its scale, for batches: batched kernels multiply floats (see {@link RowKernel}). Valid if batch > 1. */
     final float[] dequantized;
     /*
-     * The layouts of the interleaved Q4_0 kernel ({@link Q4x8Kernel}), filled by quantize only once a matrix of that
+     * The layouts of the interleaved Q4_0 kernel ({@link Q4InterleavedKernel}), filled by quantize only once a matrix of that
      * type reads these activations ({@link #readBy}); null before.
      *
-     * pairs: for batch 1, each pair of consecutive values of q repeated eight times (16 shorts per pair): the kernel
-     * multiplies a whole 256-bit register of eight rows' weights by it.
+     * pairs: for batch 1, each pair of consecutive values of q repeated once per row of a group (2 x ROWS shorts per
+     * pair, one register): the kernel multiplies a whole register of ROWS rows' weights by it.
      * sums8: for batch 1, eight times the sum of q over each block: the kernel adds the nibbles' offset of 8 back.
      * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
      * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
@@ -47,10 +47,10 @@ public final class Activations {
         this.dequantized = new float[capacity > 1 ? n * capacity : 0];
     }
 
-    /** Makes quantize fill what a matmul with {@code w} reads (the interleaved layouts for {@link GgmlType#Q4_0_R8}). */
+    /** Makes quantize fill what a matmul with {@code w} reads (the interleaved layouts for {@link GgmlType#Q4_0_INTERLEAVED}). */
     public void readBy(Tensor w) {
-        if (w.type() != GgmlType.Q4_0_R8 || pairs != null) return;
-        pairs = new short[8 * n];
+        if (w.type() != GgmlType.Q4_0_INTERLEAVED || pairs != null) return;
+        pairs = new short[Q4InterleavedKernel.ROWS * n];
         sums8 = new int[n / BLOCK];
         interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
@@ -84,9 +84,9 @@ public final class Activations {
                 int sum = 0;
                 for (int i = b * BLOCK; i < (b + 1) * BLOCK; i += 2) {
                     sum += q[i] + q[i + 1];
-                    for (int k = 0; k < 16; k += 2) {
-                        pairs[8 * i + k] = q[i];
-                        pairs[8 * i + k + 1] = q[i + 1];
+                    for (int k = 0; k < Q4InterleavedKernel.P; k += 2) {
+                        pairs[Q4InterleavedKernel.ROWS * i + k] = q[i];
+                        pairs[Q4InterleavedKernel.ROWS * i + k + 1] = q[i + 1];
                     }
                 }
                 sums8[b] = 8 * sum;

@@ -19,7 +19,7 @@ public final class Kernels {
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private static final Kernel Q4_0 = new Q4Kernel();
-    private static final Kernel Q4_0_R8 = new Q4x8Kernel();
+    private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -32,7 +32,7 @@ public final class Kernels {
             case BF16 -> BF16_KERNEL;
             case Q8_0 -> Q8_0;
             case Q4_0 -> Q4_0;
-            case Q4_0_R8 -> Q4_0_R8;
+            case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             default -> throw new IllegalArgumentException("no kernel for " + type);
         };
     }
@@ -43,10 +43,10 @@ public final class Kernels {
         if (from < to) of(w.type()).matmul(w, x, out, from, w.rows(), from, to);
     }
 
-    /** First row of share {@code index} of {@code count}: even shares, on the 8-row groups of interleaved types. */
+    /** First row of share {@code index} of {@code count}: even shares, on the row groups of interleaved types. */
     public static int split(Tensor w, int index, int count) {
-        if (w.type() != GgmlType.Q4_0_R8) return ComputePool.start(w.rows(), index, count);
-        return Q4x8Kernel.ROWS * ComputePool.start(w.rows() / Q4x8Kernel.ROWS, index, count);
+        if (w.type() != GgmlType.Q4_0_INTERLEAVED) return ComputePool.start(w.rows(), index, count);
+        return Q4InterleavedKernel.ROWS * ComputePool.start(w.rows() / Q4InterleavedKernel.ROWS, index, count);
     }
 
     private static final Set<GgmlType> WARM = ConcurrentHashMap.newKeySet();
@@ -60,7 +60,7 @@ public final class Kernels {
      */
     public static void warmUp(Tensor sample) {
         if (sample.cols() % Activations.BLOCK != 0 || !WARM.add(sample.type())) return; // odd sizes take another path
-        Tensor w = sample.rows(0, Math.min(sample.rows(), 8));
+        Tensor w = sample.rows(0, Math.min(sample.rows(), 16)); // whole interleaved groups at every width
         Kernel kernel = of(w.type());
         Activations one = new Activations(w.cols(), 1), many = new Activations(w.cols(), 12);
         many.batch(12);
@@ -85,20 +85,20 @@ public final class Kernels {
 
     /** Element (row, col) of a tensor in a kernel's own layout (slow; for tests and the odd single row). */
     public static float get(Tensor w, int row, int col) {
-        if (w.type() != GgmlType.Q4_0_R8) throw new IllegalArgumentException("not a kernel layout: " + w.type());
-        return Q4x8Kernel.get(w, row, col);
+        if (w.type() != GgmlType.Q4_0_INTERLEAVED) throw new IllegalArgumentException("not a kernel layout: " + w.type());
+        return Q4InterleavedKernel.get(w, row, col);
     }
 
     /**
-     * {@code w} in the fastest layout for its kernel: Q4_0 matrices with rows in eights become {@link
-     * GgmlType#Q4_0_R8}, anything else is returned as it is. Writable memory is rewritten in place (the caller owns
-     * it); read-only memory (a mapped model file) is copied into {@code arena}, and the file's pages are then released
+     * {@code w} in the fastest layout for its kernel: Q4_0 matrices whose rows fill groups of {@link
+     * Q4InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED}, anything else is returned as it is.
+     * Writable memory is rewritten in place (the caller owns it); read-only memory (a mapped model file) is copied into {@code arena}, and the file's pages are then released
      * from this process (they stay in the OS page cache) so that the model is not resident twice.
      */
     public static Tensor prepare(Tensor w, Arena arena) {
-        if (w.type() != GgmlType.Q4_0 || w.rows() % Q4x8Kernel.ROWS != 0) return w;
-        if (!w.data().isReadOnly()) return Q4x8Kernel.repack(w, w.data());
-        Tensor copy = Q4x8Kernel.repack(w, arena.allocate(w.data().byteSize(), 64));
+        if (w.type() != GgmlType.Q4_0 || w.rows() % Q4InterleavedKernel.ROWS != 0) return w;
+        if (!w.data().isReadOnly()) return Q4InterleavedKernel.repack(w, w.data());
+        Tensor copy = Q4InterleavedKernel.repack(w, arena.allocate(w.data().byteSize(), 64));
         Pages.release(w.data());
         return copy;
     }

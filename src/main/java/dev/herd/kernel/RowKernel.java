@@ -12,12 +12,12 @@ import static jdk.incubator.vector.VectorOperators.ADD;
  * A kernel built from two per-row operations of one weight type: {@link #dot} of a row with the first activation
  * vector (batch 1, the decoding case), and {@link #expand} of a row to floats. For a batch, each pair of rows is
  * expanded once into a small float buffer, which then meets every batch vector in a 2 x 4 register-blocked float
- * loop: the weights are read once per batch, and the per-block decoding and scaling costs are paid once, not once
+ * loop (vectors of the machine's width): the weights are read once per batch, and the per-block decoding and scaling costs are paid once, not once
  * per vector. Quantized kernels use the Q8_0-rounded activations there too, so batch 1 and batches compute the same
  * products and differ only in float rounding.
  */
 abstract class RowKernel implements Kernel {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+    static final VectorSpecies<Float> F = Lanes.F;
 
     /** Per-thread float buffer of two expanded rows. */
     private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[1][0]);

@@ -33,8 +33,8 @@ public enum GgmlType {
     BF16(30, 1, 2, true),
     TQ1_0(34, 256, 54, false),
     TQ2_0(35, 256, 66, false),
-    /** Herd's in-memory layout of Q4_0 with rows interleaved in groups of eight (see the kernel); never in files. */
-    Q4_0_R8(-1, 32, 18, true);
+    /** Herd's in-memory layout of Q4_0 with rows interleaved in groups that fill one vector register (see the kernel); never in files. */
+    Q4_0_INTERLEAVED(-1, 32, 18, true);
 
     public final int id;
     /** Elements per block. */

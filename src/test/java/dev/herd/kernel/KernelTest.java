@@ -80,35 +80,37 @@ class KernelTest {
         }
     }
 
-    /** Q4_0 interleaved by eight rows: one group, several, with 1-3 threads, batches of 1 to 9 (4-vector groups and remainders). */
+    /** Q4_0 interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
     @ParameterizedTest
-    @CsvSource({"8, 32", "16, 2048", "136, 4096", "24, 160", "64, 288"})
-    void interleavedQ4MatchesOracle(int rows, int cols) {
+    @CsvSource({"1, 32", "2, 2048", "17, 4096", "3, 160", "8, 288"})
+    void interleavedQ4MatchesOracle(int groups, int cols) {
+        int rows = groups * Q4InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(GgmlType.Q4_0, rows, cols, batch, 1 + batch % 3, true);
     }
 
     @Test
-    void prepareRewritesQ4InEightsAndLeavesTheRest() {
+    void prepareRewritesQ4InGroupsAndLeavesTheRest() {
+        int rows = 2 * Q4InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {
-            Tensor w = Weights.random(GgmlType.Q4_0, 16, 96, 3, arena);
-            Tensor expected = Weights.random(GgmlType.Q4_0, 16, 96, 3, arena);
-            Tensor readOnly = new Tensor("w", GgmlType.Q4_0, 16, 96, w.data().asReadOnly());
+            Tensor w = Weights.random(GgmlType.Q4_0, rows, 96, 3, arena);
+            Tensor expected = Weights.random(GgmlType.Q4_0, rows, 96, 3, arena);
+            Tensor readOnly = new Tensor("w", GgmlType.Q4_0, rows, 96, w.data().asReadOnly());
             Tensor copy = Kernels.prepare(readOnly, arena);
-            assertThat(copy.type()).isEqualTo(GgmlType.Q4_0_R8);
+            assertThat(copy.type()).isEqualTo(GgmlType.Q4_0_INTERLEAVED);
             assertThat(copy.data().address()).isNotEqualTo(w.data().address());
             assertThat(w.data().mismatch(expected.data())).as("read-only source untouched").isEqualTo(-1);
             Tensor inPlace = Kernels.prepare(w, arena);
             assertThat(inPlace.data().address()).isEqualTo(w.data().address());
-            for (int r = 0; r < 16; r++) {
+            for (int r = 0; r < rows; r++) {
                 for (int c = 0; c < 96; c++) {
                     assertThat(Kernels.get(inPlace, r, c)).isEqualTo(Kernels.get(copy, r, c)).isEqualTo(Oracle.weight(expected, r, c));
                 }
             }
             Activations unprepared = new Activations(96, 1);
             unprepared.quantize();
-            assertThatThrownBy(() -> Kernels.of(GgmlType.Q4_0_R8).matmul(copy, unprepared, new float[16], 0, 16, 0, 16))
+            assertThatThrownBy(() -> Kernels.of(GgmlType.Q4_0_INTERLEAVED).matmul(copy, unprepared, new float[rows], 0, rows, 0, rows))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("readBy");
-            Tensor odd = Weights.random(GgmlType.Q4_0, 12, 96, 4, arena), q8 = Weights.random(GgmlType.Q8_0, 16, 96, 5, arena);
+            Tensor odd = Weights.random(GgmlType.Q4_0, rows + 2, 96, 4, arena), q8 = Weights.random(GgmlType.Q8_0, rows, 96, 5, arena);
             assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
             assertThat(Kernels.prepare(q8, arena)).isSameAs(q8);
         }
@@ -122,12 +124,13 @@ class KernelTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_R8, 40", "Q4_0_R8, 8"})
-    void poolSplitWritesEveryRow(GgmlType type, int rows) {
+    @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1"})
+    void poolSplitWritesEveryRow(GgmlType type, int size) {
+        int rows = type == GgmlType.Q4_0_INTERLEAVED ? size * Q4InterleavedKernel.ROWS : size; // interleaved: groups
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(3)) {
-            GgmlType fileType = type == GgmlType.Q4_0_R8 ? GgmlType.Q4_0 : type;
+            GgmlType fileType = type == GgmlType.Q4_0_INTERLEAVED ? GgmlType.Q4_0 : type;
             Tensor original = Weights.random(fileType, rows, 128, 5, arena);
-            Tensor w = type == GgmlType.Q4_0_R8 ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
+            Tensor w = type == GgmlType.Q4_0_INTERLEAVED ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
             assertThat(w.type()).isEqualTo(type);
             Activations x = new Activations(128, 4);
             x.batch(4);
