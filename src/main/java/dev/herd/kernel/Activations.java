@@ -25,8 +25,9 @@ public final class Activations {
      * The layouts of the interleaved Q4_0 kernel ({@link Q4InterleavedKernel}), filled by quantize only once a matrix of that
      * type reads these activations ({@link #readBy}); null before.
      *
-     * pairs: for batch 1, each pair of consecutive values of q repeated once per row of a group (2 x ROWS shorts per
-     * pair, one register): the kernel multiplies a whole register of ROWS rows' weights by it.
+     * pairs: for batch 1, in the order the kernel reads a block's eight pieces, the pairs of values (2c, 2c+1) and
+     * (2c+16, 2c+17) of q, each repeated once per row of a group (2 x ROWS shorts, one register): the kernel
+     * multiplies a whole register of ROWS rows' weights by it.
      * sums8: for batch 1, eight times the sum of q over each block: the kernel adds the nibbles' offset of 8 back.
      * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
      * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
@@ -80,16 +81,20 @@ public final class Activations {
                 }
             }
         } else if (pairs != null) {
+            int r = Q4InterleavedKernel.ROWS, p = Q4InterleavedKernel.P;
             for (int b = from; b < to; b++) {
-                int sum = 0;
-                for (int i = b * BLOCK; i < (b + 1) * BLOCK; i += 2) {
-                    sum += q[i] + q[i + 1];
-                    for (int k = 0; k < Q4InterleavedKernel.P; k += 2) {
-                        pairs[Q4InterleavedKernel.ROWS * i + k] = q[i];
-                        pairs[Q4InterleavedKernel.ROWS * i + k + 1] = q[i + 1];
+                int sum = 0, first = b * BLOCK;
+                for (int i = first; i < first + BLOCK; i++) sum += q[i];
+                sums8[b] = 8 * sum;
+                for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
+                    int at = (b * 8 + c) * 2 * p;
+                    for (int k = 0; k < r; k++) {
+                        pairs[at + 2 * k] = q[first + 2 * c];
+                        pairs[at + 2 * k + 1] = q[first + 2 * c + 1];
+                        pairs[at + p + 2 * k] = q[first + 2 * c + 16];
+                        pairs[at + p + 2 * k + 1] = q[first + 2 * c + 17];
                     }
                 }
-                sums8[b] = 8 * sum;
             }
         }
     }

@@ -34,6 +34,19 @@ public final class Lanes {
         return v.add(v.rearrange(ROT1)).lane(0);
     }
 
+    /**
+     * {@link #sum} of the {@code F.length()} floats at {@code from} in {@code a}, added in the same order (the lanes
+     * lane 0 sees when halving with rotations), for call sites with many vectors to reduce: inlining eight vector
+     * sums into one method exceeds C2's node budget at 512 bits, and a vector passed to a call that is not inlined
+     * is boxed.
+     */
+    public static float sum(float[] a, int from) {
+        for (int half = F.length() / 2; half >= 1; half /= 2) {
+            for (int i = 0; i < half; i++) a[from + i] += a[from + i + half];
+        }
+        return a[from];
+    }
+
     /** {@link #sum} for vectors of {@link #NARROW}. */
     static float sumNarrow(FloatVector v) {
         if (NARROW.length() >= 8) v = v.add(v.rearrange(NARROW4));

@@ -24,24 +24,26 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * Q4_0 weights repacked at load time ({@link GgmlType#Q4_0_INTERLEAVED}) so that one register holds {@link #ROWS}
  * rows, the way llama.cpp repacks Q4_0 for its CPU kernels. ROWS follows the vector width: a register of 16-bit
  * lanes holds two per row, so 4 rows at 128 bits, 8 at 256, 16 at 512 (the layout is made at load, on the machine
- * that computes, so each node of a cluster may use its own). For each group of ROWS rows and each 32-column block
- * (18 x ROWS bytes, the size of those blocks in the file): the rows' fp16 scales, then for c = 0..7, 2 x ROWS bytes
- * holding bytes 2c and 2c+1 of each row's block in row order (low nibbles: elements 2c, 2c+1; high nibbles: 2c+16,
- * 2c+17).
+ * that computes, so each node of a cluster may use its own).
+ *
+ * <p>A group of ROWS rows takes the bytes those rows take in the file: first, for each 32-column block and c = 0..7,
+ * a piece of P = 2 x ROWS bytes holding bytes 2c and 2c+1 of each row's block in row order (low nibbles: elements
+ * 2c, 2c+1; high nibbles: 2c+16, 2c+17); then each block's ROWS fp16 scales. So the pieces follow each other at a
+ * fixed stride and the dot product is one flat loop over them: C2 hoists every bounds check out of it, and its body
+ * is small. (Eight pieces written out per block parse into ~30,000 nodes at 512 bits, past C2's inlining budget; the
+ * calls it then inlines late sometimes lose their vector type, and every vector gets boxed.)
  *
  * <p>Decoding, a piece widened to 16-bit lanes is multiplied by a pair of activations repeated ROWS times, so every
  * lane pair belongs to one row. Nibbles are taken as 0..15 and the offset of 8 is subtracted once per block through
  * the block's activation sum; 16 products of at most 15 x 127 fit a 16-bit lane, so a whole block accumulates in
  * 16-bit lanes and needs one pairwise widening, and the result is already one float per row: no horizontal sum.
- * At 256 bits C2 makes ~17 instructions per row and block of it, against ~24 for the file layout ({@link Q4Kernel}).
  * Batches expand a group to floats column by column (ROWS rows per register) and multiply broadcast activations.
  */
 final class Q4InterleavedKernel implements Kernel {
     /** Floats per register: rows per group. */
     static final int ROWS = Lanes.F.length();
-    /** Shorts per register: one piece of a group widened, or one activation pair repeated ROWS times. */
+    /** Bytes per piece; shorts per register (one piece widened, or one activation pair repeated ROWS times). */
     static final int P = 2 * ROWS;
-    static final int GROUP_BYTES = ROWS * Q4Kernel.BLOCK_BYTES;
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorWidth.HALF);
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorWidth.SHAPE);
     private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorWidth.HALF);
@@ -49,8 +51,6 @@ final class Q4InterleavedKernel implements Kernel {
     private static final VectorSpecies<Float> F = Lanes.F;
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LITTLE_ENDIAN);
-    /** High nibbles of bytes zero-extended to 16-bit lanes, shifted as ints: C2 shifts shorts by a register count. */
-    private static final int HIGH = 0x000F000F;
     /** fp16 bits placed in a float: sign, exponent and mantissa; the exponent bias (15 -> 127) is the 2^112 factor. */
     private static final int SIGN = 0x80000000, MAGNITUDE = 0x0fffe000;
     private static final float F16_BIAS = 0x1p112f;
@@ -66,18 +66,17 @@ final class Q4InterleavedKernel implements Kernel {
      */
     static Tensor repack(Tensor w, MemorySegment dst) {
         if (w.type() != GgmlType.Q4_0 || w.rows() % ROWS != 0) throw new IllegalArgumentException(w.name() + ": not Q4_0 with rows in groups of " + ROWS);
-        int blocks = w.cols() / Activations.BLOCK, rowShorts = (int) w.rowBytes() / 2;
+        int blocks = w.cols() / Activations.BLOCK, rowShorts = (int) w.rowBytes() / 2, blockShorts = Q4Kernel.BLOCK_BYTES / 2;
         long groupBytes = ROWS * w.rowBytes();
         // Every field is a whole number of 16-bit units (scale, byte pairs), so groups move as shorts.
         short[] from = new short[ROWS * rowShorts], to = new short[ROWS * rowShorts];
         for (int g = 0; g < w.rows() / ROWS; g++) {
             MemorySegment.copy(w.data(), SHORT, g * groupBytes, from, 0, from.length);
             for (int blk = 0; blk < blocks; blk++) {
-                int out = blk * GROUP_BYTES / 2;
                 for (int r = 0; r < ROWS; r++) {
-                    int in = r * rowShorts + blk * Q4Kernel.BLOCK_BYTES / 2;
-                    to[out + r] = from[in];
-                    for (int c = 0; c < 8; c++) to[out + ROWS + ROWS * c + r] = from[in + 1 + c];
+                    int in = r * rowShorts + blk * blockShorts;
+                    to[(blocks * 8 + blk) * ROWS + r] = from[in];
+                    for (int c = 0; c < 8; c++) to[(blk * 8 + c) * ROWS + r] = from[in + 1 + c];
                 }
             }
             MemorySegment.copy(to, 0, dst, SHORT, g * groupBytes, to.length);
@@ -87,10 +86,10 @@ final class Q4InterleavedKernel implements Kernel {
 
     /** Element (row, col) of a repacked tensor, for the odd reader that wants single rows (slow, scalar). */
     static float get(Tensor w, int row, int col) {
-        long at = (row / ROWS) * ROWS * w.rowBytes() + (long) (col / Activations.BLOCK) * GROUP_BYTES;
-        int r = row % ROWS, e = col % Activations.BLOCK, c = (e % 16) / 2;
-        float d = Float.float16ToFloat(w.data().get(Kernels.F16, at + 2L * r));
-        int packed = w.data().get(BYTE, at + P + P * c + 2 * r + (e % 2)) & 0xff;
+        long group = (row / ROWS) * ROWS * w.rowBytes();
+        int r = row % ROWS, blk = col / Activations.BLOCK, e = col % Activations.BLOCK, c = (e % 16) / 2;
+        float d = Float.float16ToFloat(w.data().get(Kernels.F16, group + (long) (w.cols() / Activations.BLOCK * 8 + blk) * P + 2 * r));
+        int packed = w.data().get(BYTE, group + (long) (blk * 8 + c) * P + 2 * r + (e % 2)) & 0xff;
         return d * ((e < 16 ? packed & 15 : packed >>> 4) - 8);
     }
 
@@ -113,34 +112,24 @@ final class Q4InterleavedKernel implements Kernel {
         short[] p = x.pairs;
         float[] scales = x.scales;
         int[] sums8 = x.sums8;
+        int blocks = x.n / Activations.BLOCK;
+        long scaleAt = at + (long) blocks * 8 * P;
         FloatVector acc = FloatVector.zero(F);
-        for (int blk = 0, blocks = x.n / Activations.BLOCK; blk < blocks; blk++, at += GROUP_BYTES) {
-            int xi = blk * 16 * P; // 16 pairs of P shorts
-            // Eight steps written out: helper methods would stop C2 inlining (NodeCountInliningCutoff) and box vectors.
-            ShortVector s = ShortVector.zero(S), v;
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 8 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 2 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 9 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 3 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + 2 * P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 10 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 4 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + 3 * P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 11 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 5 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + 4 * P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 12 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 6 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + 5 * P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 13 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 7 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + 6 * P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 14 * P)));
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 8 * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, xi + 7 * P))).add(v.reinterpretAsInts().lanewise(LSHR, 4).and(HIGH).reinterpretAsShorts().mul(ShortVector.fromArray(S, p, xi + 15 * P)));
-            // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x).
-            IntVector pair = s.reinterpretAsInts();
-            IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).sub(sums8[blk]);
-            // The ROWS fp16 scales, converted with integer operations (exact for zero and subnormals).
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-            FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS).mul(scales[blk]);
-            acc = ((FloatVector) sum.convert(I2F, 0)).fma(d, acc);
+        ShortVector s = ShortVector.zero(S);
+        for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
+            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, 2 * P * i))).add(v.lanewise(LSHR, 4).mul(ShortVector.fromArray(S, p, 2 * P * i + P)));
+            if ((i & 7) == 7) { // the block's eight pieces are in
+                int blk = i >>> 3;
+                // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x).
+                IntVector pair = s.reinterpretAsInts();
+                IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).sub(sums8[blk]);
+                // The ROWS fp16 scales, converted with integer operations (exact for zero and subnormals).
+                IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+                FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS).mul(scales[blk]);
+                acc = ((FloatVector) sum.convert(I2F, 0)).fma(d, acc);
+                s = ShortVector.zero(S);
+            }
         }
         acc.intoArray(out, o);
     }
@@ -160,7 +149,7 @@ final class Q4InterleavedKernel implements Kernel {
         Arrays.fill(sums, 0, ROWS * padded, 0f);
         for (int c0 = 0; c0 < n; c0 += TILE) {
             int width = Math.min(n - c0, TILE);
-            expand(w, at + c0 / Activations.BLOCK * (long) GROUP_BYTES, width, cols);
+            expand(w, at, n / Activations.BLOCK, c0 / Activations.BLOCK, width / Activations.BLOCK, cols);
             for (int b = 0; b < batch; b += 8) {
                 int s0 = ROWS * b;
                 FloatVector a0 = FloatVector.fromArray(F, sums, s0), a1 = FloatVector.fromArray(F, sums, s0 + ROWS),
@@ -192,17 +181,21 @@ final class Q4InterleavedKernel implements Kernel {
         for (int b = 0; b < batch; b++) System.arraycopy(sums, ROWS * b, out, o + b * stride, ROWS);
     }
 
-    /** {@code n} columns of the group from byte {@code at} as floats, column-major: element (r, col) at ROWS * col + r. */
-    private static void expand(MemorySegment w, long at, int n, float[] cols) {
-        for (int blk = 0; blk < n / Activations.BLOCK; blk++, at += GROUP_BYTES) {
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+    /**
+     * Blocks [first, first + count) of the group at byte {@code at} (of {@code blocks} blocks) as floats,
+     * column-major: element (r, col) at ROWS * col + r, col counted from the first block.
+     */
+    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols) {
+        for (int k = 0; k < count; k++) {
+            int blk = first + k;
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blocks * 8 + blk) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
             FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS);
             FloatVector shift = d.mul(-8f);
-            int base = ROWS * blk * Activations.BLOCK;
+            int base = ROWS * k * Activations.BLOCK;
             for (int c = 0; c < 8; c++) {
                 // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte), i.e. four nibbles of elements
                 // 2c, 2c+16 (byte 2c) and 2c+1, 2c+17 (byte 2c+1).
-                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + P + P * c, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blk * 8 + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
                 ((FloatVector) v.and(15).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c));
                 ((FloatVector) v.lanewise(LSHR, 8).and(15).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 1));
                 ((FloatVector) v.lanewise(LSHR, 4).and(15).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 16));

@@ -19,8 +19,8 @@ import static jdk.incubator.vector.VectorOperators.ADD;
 abstract class RowKernel implements Kernel {
     static final VectorSpecies<Float> F = Lanes.F;
 
-    /** Per-thread float buffer of two expanded rows. */
-    private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[1][0]);
+    /** Per-thread float buffers: two expanded rows, and eight accumulators to reduce. */
+    private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[8 * F.length()]});
 
     /** Dot product of the row at byte {@code offset} of {@code w} with the first vector of {@code x}. */
     abstract float dot(MemorySegment w, long offset, int cols, Activations x);
@@ -43,26 +43,29 @@ abstract class RowKernel implements Kernel {
     private void matmulBatch(MemorySegment w, long rowBytes, Activations x, float[] xs, float[] out, int outOffset,
                              int outStride, int rowFrom, int rowTo) {
         int cols = x.n;
-        float[] rows = buffer(2 * cols);
+        float[] rows = buffer(2 * cols), sums = ROWS.get()[1];
         for (int r = rowFrom; r < rowTo; r += 2) {
             int next = Math.min(r + 1, rowTo - 1); // an odd last row is computed twice, written twice alike
             expand(w, r * rowBytes, cols, rows, 0);
             expand(w, next * rowBytes, cols, rows, cols);
             int o0 = outOffset + r - rowFrom, o1 = outOffset + next - rowFrom;
             int b = 0;
-            for (; b + 4 <= x.batch; b += 4) dot2x4(rows, cols, xs, b * cols, out, b * outStride, outStride, o0, o1);
+            for (; b + 4 <= x.batch; b += 4) dot2x4(rows, cols, xs, b * cols, sums, out, b * outStride, outStride, o0, o1);
             for (; b < x.batch; b++) dot2x1(rows, cols, xs, b * cols, out, b * outStride, o0, o1);
         }
     }
 
     private static float[] buffer(int size) {
-        float[][] holder = ROWS.get();
-        if (holder[0].length < size) holder[0] = new float[size];
-        return holder[0];
+        float[][] buffers = ROWS.get();
+        if (buffers[0].length < size) buffers[0] = new float[size];
+        return buffers[0];
     }
 
-    /** Two rows (at 0 and cols) times four vectors (at x0 + k * cols): eight accumulators, six loads per 8 FMAs. */
-    private static void dot2x4(float[] rows, int cols, float[] xs, int x0, float[] out, int out0, int stride, int o0, int o1) {
+    /**
+     * Two rows (at 0 and cols) times four vectors (at x0 + k * cols): eight accumulators, six loads per 8 FMAs,
+     * reduced through {@code sums}.
+     */
+    private static void dot2x4(float[] rows, int cols, float[] xs, int x0, float[] sums, float[] out, int out0, int stride, int o0, int o1) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         for (int i = 0; i < cols; i += F.length()) {
             FloatVector r0 = FloatVector.fromArray(F, rows, i), r1 = FloatVector.fromArray(F, rows, cols + i);
@@ -79,14 +82,23 @@ abstract class RowKernel implements Kernel {
             a3 = r0.fma(v, a3);
             b3 = r1.fma(v, b3);
         }
-        out[out0 + o0] = Lanes.sum(a0);
-        out[out0 + o1] = Lanes.sum(b0);
-        out[out0 + stride + o0] = Lanes.sum(a1);
-        out[out0 + stride + o1] = Lanes.sum(b1);
-        out[out0 + 2 * stride + o0] = Lanes.sum(a2);
-        out[out0 + 2 * stride + o1] = Lanes.sum(b2);
-        out[out0 + 3 * stride + o0] = Lanes.sum(a3);
-        out[out0 + 3 * stride + o1] = Lanes.sum(b3);
+        int l = F.length();
+        a0.intoArray(sums, 0);
+        b0.intoArray(sums, l);
+        a1.intoArray(sums, 2 * l);
+        b1.intoArray(sums, 3 * l);
+        a2.intoArray(sums, 4 * l);
+        b2.intoArray(sums, 5 * l);
+        a3.intoArray(sums, 6 * l);
+        b3.intoArray(sums, 7 * l);
+        out[out0 + o0] = Lanes.sum(sums, 0);
+        out[out0 + o1] = Lanes.sum(sums, l);
+        out[out0 + stride + o0] = Lanes.sum(sums, 2 * l);
+        out[out0 + stride + o1] = Lanes.sum(sums, 3 * l);
+        out[out0 + 2 * stride + o0] = Lanes.sum(sums, 4 * l);
+        out[out0 + 2 * stride + o1] = Lanes.sum(sums, 5 * l);
+        out[out0 + 3 * stride + o0] = Lanes.sum(sums, 6 * l);
+        out[out0 + 3 * stride + o1] = Lanes.sum(sums, 7 * l);
     }
 
     private static void dot2x1(float[] rows, int cols, float[] xs, int x0, float[] out, int out0, int o0, int o1) {

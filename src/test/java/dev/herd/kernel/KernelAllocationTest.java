@@ -1,0 +1,49 @@
+package dev.herd.kernel;
+
+import com.sun.management.ThreadMXBean;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Compiled kernels allocate nothing: C2 keeps every vector in registers. Where C2 cannot map a species to the
+ * machine's registers (a shape wider than the hardware), every vector operation allocates Java objects and the
+ * kernel runs tens of times slower; this is how that shows without a timing. The JVM of each surefire execution
+ * runs at one width (see pom.xml), so this checks each width's kernels on its own.
+ */
+class KernelAllocationTest {
+    private static final ThreadMXBean THREADS = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+    @ParameterizedTest(name = "{0} batch {1}")
+    @CsvSource({"F32, 1", "F16, 1", "BF16, 1", "Q8_0, 1", "Q4_0, 1", "Q4_0_INTERLEAVED, 1",
+            "F32, 9", "Q8_0, 9", "Q4_0, 9", "Q4_0_INTERLEAVED, 9"})
+    void compiledKernelsDoNotAllocate(GgmlType type, int batch) {
+        int rows = 2 * Q4InterleavedKernel.ROWS + (type == GgmlType.Q4_0 ? 2 : 0), cols = 1024; // Q4_0 rows that fill no groups stay in the file layout
+        try (Arena arena = Arena.ofConfined()) {
+            GgmlType file = type == GgmlType.Q4_0_INTERLEAVED ? GgmlType.Q4_0 : type;
+            Tensor w = Kernels.prepare(Weights.random(file, rows, cols, 1, arena), arena);
+            assertThat(w.type()).isEqualTo(type);
+            Activations x = new Activations(cols, batch);
+            x.batch(batch);
+            x.readBy(w);
+            Weights.fill(x, 2);
+            x.quantize();
+            Kernel kernel = Kernels.of(type);
+            float[] out = new float[rows * batch];
+            long perCall = Long.MAX_VALUE;
+            // Until C2 has compiled the kernel the calls allocate; give it up to 200 rounds of 100 calls.
+            for (int round = 0; round < 200 && perCall > 0; round++) {
+                long before = THREADS.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 100; i++) kernel.matmul(w, x, out, 0, rows, 0, rows);
+                perCall = (THREADS.getCurrentThreadAllocatedBytes() - before) / 100;
+            }
+            assertThat(perCall).as("bytes allocated per call of the compiled %s kernel at %d bits", type, VectorWidth.BITS).isZero();
+        }
+    }
+}
