@@ -42,7 +42,9 @@ final class InferenceCommand implements Callable<Integer> {
         PrintStream out = System.out, err = System.err;
         try (ModelOptions.Run run = model.open()) {
             Model m = run.model();
+            long tokenizeStart = System.nanoTime();
             int[] ids = m.encodePrompt(prompt);
+            long tokenizeNanos = System.nanoTime() - tokenizeStart;
             if (ids.length == 0) throw new HerdException("--prompt is empty and the model adds no BOS token");
             int limit = Math.min(steps, m.llama.maxSeqLen());
             if (ids.length >= limit) {
@@ -74,16 +76,19 @@ final class InferenceCommand implements Callable<Integer> {
                     });
             out.print(decoder.flush());
             out.println();
-            double promptTokS = r.promptTokens() / (r.promptNanos() / 1e9);
-            int decoded = Math.max(r.tokens().length - 1, 0);
-            double decodeTokS = decoded == 0 ? 0 : decoded / (r.decodeNanos() / 1e9);
+            // Prompt tok/s counts the prompt's forward passes alone; time to first token adds tokenizing and sampling.
+            double promptTokS = r.promptPerSecond(), decodeTokS = r.decodePerSecond();
+            double ttftMs = (tokenizeNanos + r.firstTokenNanos()) / 1e6;
+            int decoded = r.decodeSteps();
             err.printf("Prompt:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", r.promptTokens(), promptTokS, r.promptNanos() / 1e6 / r.promptTokens());
+            err.printf("TTFT:    %.2f ms (tokenize %.2f ms, prompt %.2f ms, first sample %.2f ms)%n", ttftMs, tokenizeNanos / 1e6,
+                    r.promptNanos() / 1e6, (r.firstTokenNanos() - r.promptNanos()) / 1e6);
             err.printf("Decode:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", decoded, decodeTokS, decoded == 0 ? 0 : r.decodeNanos() / 1e6 / decoded);
             err.printf("Stopped: %s%n", r.stop().name().toLowerCase());
             if (run.stats() != null) {
+                int listened = Math.max(r.tokens().length - 1, 1); // the steps Traffic saw (not the one that gave EOS)
                 err.printf("Sync:    %.2f ms/token, sent %.1f kB/token, received %.1f kB/token (decode average)%n",
-                        traffic.decodeSyncMs() / Math.max(decoded, 1), traffic.decodeSent() / 1000.0 / Math.max(decoded, 1),
-                        traffic.decodeReceived() / 1000.0 / Math.max(decoded, 1));
+                        traffic.decodeSyncMs() / listened, traffic.decodeSent() / 1000.0 / listened, traffic.decodeReceived() / 1000.0 / listened);
             }
             if (report != null) {
                 Map<String, Object> json = new LinkedHashMap<>();
@@ -99,6 +104,10 @@ final class InferenceCommand implements Callable<Integer> {
                 json.put("promptMs", r.promptNanos() / 1e6);
                 json.put("promptTokensPerSecond", promptTokS);
                 json.put("decodeTokensPerSecond", decodeTokS);
+                json.put("tokenizeMs", tokenizeNanos / 1e6);
+                json.put("timeToFirstTokenMs", ttftMs);
+                json.put("decodeMs", r.decodeNanos() / 1e6);
+                json.put("decodeSteps", decoded);
                 json.put("tokens", perToken);
                 new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(report.toFile(), json);
             }
