@@ -51,8 +51,9 @@ final class InferenceCommand implements Callable<Integer> {
                 throw new HerdException("the prompt has " + ids.length + " tokens; --steps " + steps + " (context " + m.llama.maxSeqLen()
                         + ") leaves no room to generate");
             }
-            err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%n", m.name, m.llama.config.arch(),
-                    m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length);
+            err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
+                    m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length,
+                    m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d rounds)", m.warmUp.nanos() / 1e9, m.warmUp.rounds()));
             TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();
             Traffic traffic = new Traffic(run.stats());
@@ -108,6 +109,7 @@ final class InferenceCommand implements Callable<Integer> {
                 json.put("timeToFirstTokenMs", ttftMs);
                 json.put("decodeMs", r.decodeNanos() / 1e6);
                 json.put("decodeSteps", decoded);
+                json.put("warmUpMs", m.warmUp == null ? 0 : m.warmUp.nanos() / 1e6);
                 json.put("tokens", perToken);
                 new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(report.toFile(), json);
             }
