@@ -223,7 +223,7 @@ class ClusterTest {
         try (ClusterRunner runner = new ClusterRunner(cluster.addresses(), null, SyncCodec.Q80, new PrintStream(OutputStream.nullOutputStream())).mesh(mesh);
              GgufFile file = GgufFile.open(model);
              Llama llama = runner.build(file, LlamaConfig.from(file), 64, 1)) {
-            if (warmUp) assertThat(WarmUp.run(llama, null, 300_000_000L).rounds()).isGreaterThanOrEqualTo(2);
+            if (warmUp) assertThat(WarmUp.run(llama, null, 300_000_000L).rounds()).isPositive();
             List<float[]> out = new ArrayList<>();
             float[] logits = llama.forward(new int[]{1, 9038, 2501}, 0, true).clone();
             out.add(logits);

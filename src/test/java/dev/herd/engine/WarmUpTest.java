@@ -64,7 +64,7 @@ class WarmUpTest {
         }
         try (Llama m = Llama.load(fixture(), 64, 2, 32)) {
             WarmUp.Report report = WarmUp.run(m, null, BUDGET);
-            assertThat(report.rounds()).isGreaterThanOrEqualTo(2);
+            assertThat(report.rounds()).isPositive();
             warm = run(m);
         }
         assertBitIdentical(warm, cold);
@@ -90,7 +90,7 @@ class WarmUpTest {
     void tinyContext() throws Exception {
         for (int seq : new int[]{1, 2, 5}) {
             try (Llama m = Llama.load(fixture(), seq, 1, 32)) {
-                assertThat(WarmUp.run(m, null, BUDGET).rounds()).isGreaterThanOrEqualTo(2);
+                assertThat(WarmUp.run(m, null, BUDGET).rounds()).isPositive();
                 float[] logits = m.forward(1, 0);
                 assertThat(logits).hasSize(m.vocab());
             }
