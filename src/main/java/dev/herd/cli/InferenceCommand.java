@@ -53,7 +53,7 @@ final class InferenceCommand implements Callable<Integer> {
             }
             err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
                     m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length,
-                    m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d rounds)", m.warmUp.nanos() / 1e9, m.warmUp.rounds()));
+                    m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d round%s)", m.warmUp.nanos() / 1e9, m.warmUp.rounds(), m.warmUp.rounds() == 1 ? "" : "s"));
             TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();
             Traffic traffic = new Traffic(run.stats());

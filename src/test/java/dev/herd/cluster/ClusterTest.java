@@ -218,7 +218,7 @@ class ClusterTest {
         }
     }
 
-    /** Logits of a 3-token prompt, then of 12 single steps fed greedily (positions 3..14, which the warm-up wrote). */
+    /** Logits of a 3-token prompt, then of 13 single steps fed greedily (positions 3..15, which the warm-up wrote). */
     private static List<float[]> splitRun(Path model, LocalCluster cluster, boolean mesh, boolean warmUp) throws IOException {
         try (ClusterRunner runner = new ClusterRunner(cluster.addresses(), null, SyncCodec.Q80, new PrintStream(OutputStream.nullOutputStream())).mesh(mesh);
              GgufFile file = GgufFile.open(model);
@@ -227,7 +227,7 @@ class ClusterTest {
             List<float[]> out = new ArrayList<>();
             float[] logits = llama.forward(new int[]{1, 9038, 2501}, 0, true).clone();
             out.add(logits);
-            for (int pos = 3; pos < 15; pos++) {
+            for (int pos = 3; pos < 16; pos++) {
                 logits = llama.forward(argmax(logits, 0, llama.vocab()), pos).clone();
                 out.add(logits);
             }

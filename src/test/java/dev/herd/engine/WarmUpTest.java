@@ -22,7 +22,7 @@ class WarmUpTest {
 
     /**
      * Every logits row of a short prompt evaluated at once, then the last-only logits of a shorter prompt and of
-     * single-token steps after it, over positions the warm-up used (0 .. 14) and beyond; sampling at a temperature.
+     * single-token steps after it, over positions the warm-up used (0 .. 15) and beyond; sampling at a temperature.
      */
     static List<float[]> run(Llama m) {
         List<float[]> out = new ArrayList<>();
@@ -79,6 +79,8 @@ class WarmUpTest {
         }
         assertThat(WarmUp.enabled()).isTrue();
         try (Model m = Model.open(fixture(), null, 256, 1)) {
+            assertThat(m.warmUp).isNotNull();
+            assertThat(m.warmUp.rounds()).isPositive();
             int[] tokens = new Generator(m.llama, new Sampler(m.llama.vocab(), 1f, 0, 0.9f, 7), 2)
                     .generate(new int[]{1, 450, 11203}, 0, 40, (t, n) -> {}).tokens();
             assertThat(tokens).containsExactly(expected);
