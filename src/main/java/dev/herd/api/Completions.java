@@ -134,7 +134,10 @@ final class Completions {
             return u;
         }
 
-        /** llama.cpp's names: prompt_n counts the evaluated prompt tokens, cached_n the reused ones. */
+        /**
+         * llama.cpp's names: prompt_n counts the evaluated prompt tokens, cached_n the reused ones; prompt_ms is their
+         * evaluation alone, time_to_first_token_ms adds rendering, tokenizing and the first sampling.
+         */
         private static Map<String, Object> timings(Outcome o) {
             Map<String, Object> t = new LinkedHashMap<>();
             t.put("prompt_n", o.promptTokens() - o.cached());
@@ -144,6 +147,7 @@ final class Completions {
             t.put("predicted_n", o.tokens());
             t.put("predicted_ms", o.decodeNanos() / 1e6);
             t.put("predicted_per_second", o.decodePerSecond());
+            t.put("time_to_first_token_ms", o.firstTokenNanos() / 1e6);
             return t;
         }
     }

@@ -93,7 +93,9 @@ final class Engine implements AutoCloseable {
     private Outcome generate(Request req, Consumer<String> out, Cancellation cancel) {
         Backend b = backend();
         Model m = b.model();
+        long renderStart = System.nanoTime();
         int[] prompt = req.chat() ? session.prompt(req.messages()) : m.encodePrompt(req.prompt());
+        long renderNanos = System.nanoTime() - renderStart;
         String param = req.chat() ? "messages" : "prompt";
         if (prompt.length == 0) throw ApiError.invalid(param, "the prompt is empty");
         int room = m.llama.maxSeqLen() - prompt.length;
@@ -141,7 +143,8 @@ final class Engine implements AutoCloseable {
         Generator.Result r = reply.result();
         if (cancel.cancelled()) metrics.cancelled();
         String finish = stops.stopped() || r.stop() == Generator.Stop.EOS || r.stop() == Generator.Stop.HALTED ? "stop" : "length";
-        Outcome o = new Outcome(text.toString(), finish, prompt.length, reply.reusedTokens(), r.tokens().length, r.promptNanos(), r.decodeNanos());
+        Outcome o = new Outcome(text.toString(), finish, prompt.length, reply.reusedTokens(), r.tokens().length, r.promptNanos(),
+                r.decodeNanos(), renderNanos + r.firstTokenNanos(), r.decodeSteps());
         metrics.generation(o, b.stats() == null ? Double.NaN : (b.stats().syncNanos() - sync) / 1e6 / Math.max(o.tokens(), 1));
         return o;
     }

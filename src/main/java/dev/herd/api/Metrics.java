@@ -12,7 +12,7 @@ final class Metrics {
 
     private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
     private final LongAdder generated = new LongAdder(), prompt = new LongAdder(), reused = new LongAdder(), cancelled = new LongAdder();
-    private volatile double promptPerSecond, decodePerSecond, syncMsPerToken = Double.NaN;
+    private volatile double promptPerSecond, decodePerSecond, firstTokenMs, syncMsPerToken = Double.NaN;
 
     void request(String path, int status) {
         String endpoint = ENDPOINTS.contains(path) ? path : "other"; // bounded label values
@@ -26,6 +26,7 @@ final class Metrics {
         reused.add(o.cached());
         if (o.promptPerSecond() > 0) promptPerSecond = o.promptPerSecond();
         if (o.decodePerSecond() > 0) decodePerSecond = o.decodePerSecond();
+        firstTokenMs = o.firstTokenNanos() / 1e6;
         if (!Double.isNaN(syncMs)) syncMsPerToken = syncMs;
     }
 
@@ -43,6 +44,7 @@ final class Metrics {
         metric(out, "herd_cancelled_total", "counter", "Requests stopped because the client went away (generating or waiting in the queue).", cancelled.sum());
         metric(out, "herd_prompt_tokens_per_second", "gauge", "Prompt evaluation speed of the last request.", promptPerSecond);
         metric(out, "herd_decode_tokens_per_second", "gauge", "Decode speed of the last request.", decodePerSecond);
+        metric(out, "herd_time_to_first_token_ms", "gauge", "Time to first token of the last request, from taking the model (not queued time).", firstTokenMs);
         metric(out, "herd_queue_depth", "gauge", "Requests waiting for the model.", queued);
         metric(out, "herd_busy", "gauge", "1 while a generation runs.", busy ? 1 : 0);
         if (!Double.isNaN(syncMsPerToken)) {

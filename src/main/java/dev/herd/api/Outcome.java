@@ -3,19 +3,25 @@ package dev.herd.api;
 /**
  * What a generation produced.
  *
- * @param finish    OpenAI's finish_reason: "stop" or "length"
- * @param tokens    completion tokens
- * @param cached    prompt tokens reused from the KV cache
+ * @param finish          OpenAI's finish_reason: "stop" or "length"
+ * @param tokens          completion tokens
+ * @param cached          prompt tokens reused from the KV cache
+ * @param promptNanos     the forward passes over the evaluated prompt tokens alone
+ * @param decodeNanos     the decode steps (forward pass and sampling of each token after the first)
+ * @param firstTokenNanos time to first token: rendering and tokenizing the prompt, its evaluation and the first
+ *                        sampling (not the time queued for the model)
+ * @param decodeSteps     the steps decodeNanos counts (the one that produced EOS included)
  */
-record Outcome(String text, String finish, int promptTokens, int cached, int tokens, long promptNanos, long decodeNanos) {
+record Outcome(String text, String finish, int promptTokens, int cached, int tokens, long promptNanos, long decodeNanos,
+               long firstTokenNanos, int decodeSteps) {
 
     double promptPerSecond() {
         return perSecond(promptTokens - cached, promptNanos);
     }
 
-    /** The first token comes with the prompt, so decode speed counts the others. */
+    /** The first token comes with the prompt, so decode speed counts the decode steps after it. */
     double decodePerSecond() {
-        return perSecond(tokens - 1, decodeNanos);
+        return perSecond(decodeSteps, decodeNanos);
     }
 
     private static double perSecond(int n, long nanos) {

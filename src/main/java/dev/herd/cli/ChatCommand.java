@@ -60,16 +60,18 @@ final class ChatCommand implements Callable<Integer> {
                 if (line.isBlank()) continue;
                 messages.add(new ChatTemplate.Message("user", line));
                 TokenDecoder decoder = m.tokenizer.decoder();
-                ChatSession.Reply reply = chat.reply(messages, sampler, maxTokens, (token, nanos) -> {
+                long renderStart = System.nanoTime();
+                int[] prompt = chat.prompt(messages);
+                long renderNanos = System.nanoTime() - renderStart;
+                ChatSession.Reply reply = chat.complete(prompt, sampler, maxTokens, (token, nanos) -> {
                     out.print(decoder.next(token));
                     out.flush();
                 });
                 out.print(decoder.flush());
                 Generator.Result r = reply.result();
                 messages.add(new ChatTemplate.Message("assistant", m.tokenizer.decode(r.tokens())));
-                int decoded = Math.max(r.tokens().length - 1, 0);
-                System.err.printf("%n[%d tokens, %.1f tok/s; prompt %d new tokens, %d reused]%n", r.tokens().length,
-                        decoded == 0 ? 0 : decoded / (r.decodeNanos() / 1e9), r.promptTokens(), reply.reusedTokens());
+                System.err.printf("%n[%d tokens, decode %.1f tok/s; prompt %d new tokens (%d reused), %.1f tok/s; TTFT %.0f ms]%n", r.tokens().length,
+                        r.decodePerSecond(), r.promptTokens(), reply.reusedTokens(), r.promptPerSecond(), (renderNanos + r.firstTokenNanos()) / 1e6);
                 if (r.stop() == Generator.Stop.CONTEXT) {
                     out.println("\n(end of context)");
                     break;

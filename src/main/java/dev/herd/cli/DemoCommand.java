@@ -76,7 +76,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private void tell(Model m, Stats stats) {
+        long tokenizeStart = System.nanoTime();
         int[] ids = m.encodePrompt(prompt);
+        long tokenizeNanos = System.nanoTime() - tokenizeStart;
         if (ids.length >= Math.min(steps, m.llama.maxSeqLen())) throw new HerdException("--steps " + steps + " leaves no room after the prompt");
         SamplingOptions s = new SamplingOptions();
         s.temperature = temperature;
@@ -92,10 +94,10 @@ final class DemoCommand implements Callable<Integer> {
                     System.out.flush();
                 });
         System.out.println(decoder.flush());
-        int decoded = Math.max(r.tokens().length - 1, 0), per = Math.max(decoded, 1);
-        System.err.printf("%n%d tokens on %s: prompt %.1f tok/s, decode %.1f tok/s%n", r.tokens().length,
+        int per = Math.max(r.tokens().length - 1, 1); // the decode steps Traffic saw
+        System.err.printf("%n%d tokens on %s: prompt %.1f tok/s, TTFT %.0f ms, decode %.1f tok/s%n", r.tokens().length,
                 nodes == 1 ? "1 node" : nodes + " nodes (this process and 2 workers on loopback)",
-                r.promptTokens() / (r.promptNanos() / 1e9), decoded / (r.decodeNanos() / 1e9));
+                r.promptPerSecond(), (tokenizeNanos + r.firstTokenNanos()) / 1e6, r.decodePerSecond());
         if (stats != null) {
             System.err.printf("per token: sync %.2f ms, root sent %.1f kB, received %.1f kB (q80 activations)%n",
                     traffic.decodeSyncMs() / per, traffic.decodeSent() / 1000.0 / per, traffic.decodeReceived() / 1000.0 / per);

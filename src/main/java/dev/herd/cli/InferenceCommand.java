@@ -42,15 +42,18 @@ final class InferenceCommand implements Callable<Integer> {
         PrintStream out = System.out, err = System.err;
         try (ModelOptions.Run run = model.open()) {
             Model m = run.model();
+            long tokenizeStart = System.nanoTime();
             int[] ids = m.encodePrompt(prompt);
+            long tokenizeNanos = System.nanoTime() - tokenizeStart;
             if (ids.length == 0) throw new HerdException("--prompt is empty and the model adds no BOS token");
             int limit = Math.min(steps, m.llama.maxSeqLen());
             if (ids.length >= limit) {
                 throw new HerdException("the prompt has " + ids.length + " tokens; --steps " + steps + " (context " + m.llama.maxSeqLen()
                         + ") leaves no room to generate");
             }
-            err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%n", m.name, m.llama.config.arch(),
-                    m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length);
+            err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
+                    m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length,
+                    m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d round%s)", m.warmUp.nanos() / 1e9, m.warmUp.rounds(), m.warmUp.rounds() == 1 ? "" : "s"));
             TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();
             Traffic traffic = new Traffic(run.stats());
@@ -74,16 +77,19 @@ final class InferenceCommand implements Callable<Integer> {
                     });
             out.print(decoder.flush());
             out.println();
-            double promptTokS = r.promptTokens() / (r.promptNanos() / 1e9);
-            int decoded = Math.max(r.tokens().length - 1, 0);
-            double decodeTokS = decoded == 0 ? 0 : decoded / (r.decodeNanos() / 1e9);
+            // Prompt tok/s counts the prompt's forward passes alone; time to first token adds tokenizing and sampling.
+            double promptTokS = r.promptPerSecond(), decodeTokS = r.decodePerSecond();
+            double ttftMs = (tokenizeNanos + r.firstTokenNanos()) / 1e6;
+            int decoded = r.decodeSteps();
             err.printf("Prompt:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", r.promptTokens(), promptTokS, r.promptNanos() / 1e6 / r.promptTokens());
+            err.printf("TTFT:    %.2f ms (tokenize %.2f ms, prompt %.2f ms, first sample %.2f ms)%n", ttftMs, tokenizeNanos / 1e6,
+                    r.promptNanos() / 1e6, (r.firstTokenNanos() - r.promptNanos()) / 1e6);
             err.printf("Decode:  %d tokens, %.2f tok/s (%.2f ms/tok)%n", decoded, decodeTokS, decoded == 0 ? 0 : r.decodeNanos() / 1e6 / decoded);
             err.printf("Stopped: %s%n", r.stop().name().toLowerCase());
             if (run.stats() != null) {
+                int listened = Math.max(r.tokens().length - 1, 1); // the steps Traffic saw (not the one that gave EOS)
                 err.printf("Sync:    %.2f ms/token, sent %.1f kB/token, received %.1f kB/token (decode average)%n",
-                        traffic.decodeSyncMs() / Math.max(decoded, 1), traffic.decodeSent() / 1000.0 / Math.max(decoded, 1),
-                        traffic.decodeReceived() / 1000.0 / Math.max(decoded, 1));
+                        traffic.decodeSyncMs() / listened, traffic.decodeSent() / 1000.0 / listened, traffic.decodeReceived() / 1000.0 / listened);
             }
             if (report != null) {
                 Map<String, Object> json = new LinkedHashMap<>();
@@ -99,6 +105,11 @@ final class InferenceCommand implements Callable<Integer> {
                 json.put("promptMs", r.promptNanos() / 1e6);
                 json.put("promptTokensPerSecond", promptTokS);
                 json.put("decodeTokensPerSecond", decodeTokS);
+                json.put("tokenizeMs", tokenizeNanos / 1e6);
+                json.put("timeToFirstTokenMs", ttftMs);
+                json.put("decodeMs", r.decodeNanos() / 1e6);
+                json.put("decodeSteps", decoded);
+                json.put("warmUpMs", m.warmUp == null ? 0 : m.warmUp.nanos() / 1e6);
                 json.put("tokens", perToken);
                 new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(report.toFile(), json);
             }

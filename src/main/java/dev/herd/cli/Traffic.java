@@ -16,8 +16,14 @@ final class Traffic {
         }
     }
 
+    /** Counts from now: what the cluster moved before (loading, warm-up) is not the first token's. */
     Traffic(Stats stats) {
         this.stats = stats;
+        if (stats != null) {
+            sync = stats.syncNanos();
+            sent = stats.sent();
+            received = stats.received();
+        }
     }
 
     /** The figures of the step that took {@code nanos} in all, since the previous call. */

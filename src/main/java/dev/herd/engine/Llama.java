@@ -172,6 +172,11 @@ public final class Llama implements AutoCloseable {
         return cache.maxSeqLen;
     }
 
+    /** Tokens per forward chunk in prompt evaluation. */
+    public int batchSize() {
+        return batchSize;
+    }
+
     /** Decodes one token at {@code pos}; returns the logits (a reused array, valid until the next call). */
     public float[] forward(int token, int pos) {
         one[0] = token;

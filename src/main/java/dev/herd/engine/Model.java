@@ -25,12 +25,15 @@ public final class Model implements AutoCloseable {
     public final GgufFile file;
     public final Llama llama;
     public final Tokenizer tokenizer;
+    /** What the warm-up at load did; null when it was off. */
+    public final WarmUp.Report warmUp;
 
-    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer) {
+    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer, WarmUp.Report warmUp) {
         this.name = name;
         this.file = file;
         this.llama = llama;
         this.tokenizer = tokenizer;
+        this.warmUp = warmUp;
     }
 
     /**
@@ -41,7 +44,11 @@ public final class Model implements AutoCloseable {
         return open(modelPath, tokenizerPath, maxSeqLen, threads, Runner.LOCAL);
     }
 
-    /** Opens a model whose forward pass {@code runner} builds (for example across a cluster). */
+    /**
+     * Opens a model whose forward pass {@code runner} builds (for example across a cluster), and runs the whole
+     * generation path on dummy tokens for a moment ({@link WarmUp}, through the cluster too; off with
+     * {@code -Dherd.warmup=false}) so that the first request is as fast as later ones.
+     */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
         GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
@@ -53,7 +60,14 @@ public final class Model implements AutoCloseable {
             }
             int seqLen = maxSeqLen > 0 ? Math.min(maxSeqLen, config.contextLength()) : config.contextLength();
             Llama llama = runner.build(file, config, seqLen, threads);
-            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer);
+            WarmUp.Report warmUp;
+            try {
+                warmUp = WarmUp.enabled() ? WarmUp.run(llama, tokenizer, WarmUp.BUDGET_NANOS) : null;
+            } catch (RuntimeException e) {
+                llama.close();
+                throw e;
+            }
+            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer, warmUp);
         } catch (RuntimeException e) {
             file.close();
             throw e;

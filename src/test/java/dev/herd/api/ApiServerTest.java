@@ -50,6 +50,11 @@ class ApiServerTest {
         assertThat(usage.get("prompt_tokens").asInt()).isPositive();
         assertThat(usage.get("completion_tokens").asInt()).isBetween(1, 12);
         assertThat(usage.get("total_tokens").asInt()).isEqualTo(usage.get("prompt_tokens").asInt() + usage.get("completion_tokens").asInt());
+        JsonNode timings = r.get("timings");
+        assertThat(timings.get("prompt_ms").asDouble()).isPositive();
+        assertThat(timings.get("time_to_first_token_ms").asDouble()).as("time to first token contains the prompt's evaluation")
+                .isGreaterThan(timings.get("prompt_ms").asDouble());
+        assertThat(api.get("/metrics").body()).contains("herd_time_to_first_token_ms ");
     }
 
     @Test

@@ -55,6 +55,28 @@ class CliTest {
         assertThat(json.get("decodeTokensPerSecond").asDouble()).isPositive();
     }
 
+    /**
+     * Prompt tok/s is the prompt's evaluation alone; the time to first token, reported apart, adds tokenizing and
+     * sampling the first token. Decode tok/s counts decode steps over their time.
+     */
+    @Test
+    void reportSeparatesPromptEvaluationFromTimeToFirstToken() throws Exception {
+        Path report = dir.resolve("report.json");
+        Result r = run("inference", "--model", fixture().toString(), "--prompt", "Once upon a time", "--steps", "16",
+                "--temperature", "0", "--report", report.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).containsPattern("TTFT: +[0-9.]+ ms \\(tokenize [0-9.]+ ms, prompt [0-9.]+ ms, first sample [0-9.]+ ms\\)");
+        JsonNode json = new ObjectMapper().readTree(report.toFile());
+        double promptMs = json.get("promptMs").asDouble(), ttft = json.get("timeToFirstTokenMs").asDouble();
+        assertThat(promptMs).isPositive();
+        assertThat(ttft).isGreaterThan(promptMs + json.get("tokenizeMs").asDouble());
+        assertThat(json.get("promptTokensPerSecond").asDouble()).isCloseTo(json.get("promptIds").size() / (promptMs / 1000), within(1e-6));
+        assertThat(json.get("stop").asText()).isEqualTo("length");
+        assertThat(json.get("decodeSteps").asInt()).isEqualTo(json.get("generatedIds").size() - 1);
+        assertThat(json.get("decodeTokensPerSecond").asDouble())
+                .isCloseTo(json.get("decodeSteps").asInt() / (json.get("decodeMs").asDouble() / 1000), within(1e-6));
+    }
+
     /** Cold (interpreted) and warm (compiled) runs, and any thread count, give the same text: float sums have one order. */
     @Test
     void sameSeedSameText() throws Exception {

@@ -14,6 +14,7 @@ import dev.herd.engine.Generator;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
+import dev.herd.engine.WarmUp;
 import dev.herd.format.Llama2cCheckpoint;
 import dev.herd.format.ModelConfig;
 import dev.herd.tensor.GgmlType;
@@ -29,6 +30,7 @@ import java.io.PrintStream;
 import java.net.Socket;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -196,6 +198,47 @@ class ClusterTest {
             assertThat(split).containsExactly(one);
             assertThat(cluster.log()).contains(mesh ? "mesh of 4 nodes" : "loaded").doesNotContain(mesh ? "rejected" : "mesh of");
         }
+    }
+
+    /**
+     * The warm-up at load runs through the cluster (it warms the workers too) and leaves no trace in any node's KV
+     * cache: a run after it gives the logits of a run without, bit for bit (q80 sync, star and mesh).
+     */
+    @ParameterizedTest(name = "mesh {0}")
+    @ValueSource(booleans = {false, true})
+    void warmUpThroughTheClusterLeavesTheLogitsBitIdentical(boolean mesh) throws Exception {
+        Path q8 = fixture();
+        try (LocalCluster cluster = new LocalCluster(2, null)) {
+            List<float[]> cold = splitRun(q8, cluster, mesh, false), warm = splitRun(q8, cluster, mesh, true);
+            assertThat(warm).hasSameSizeAs(cold);
+            for (int i = 0; i < cold.size(); i++) {
+                int[] a = bits(warm.get(i)), b = bits(cold.get(i));
+                assertThat(a).as("output %d", i).isEqualTo(b);
+            }
+        }
+    }
+
+    /** Logits of a 3-token prompt, then of 13 single steps fed greedily (positions 3..15, which the warm-up wrote). */
+    private static List<float[]> splitRun(Path model, LocalCluster cluster, boolean mesh, boolean warmUp) throws IOException {
+        try (ClusterRunner runner = new ClusterRunner(cluster.addresses(), null, SyncCodec.Q80, new PrintStream(OutputStream.nullOutputStream())).mesh(mesh);
+             GgufFile file = GgufFile.open(model);
+             Llama llama = runner.build(file, LlamaConfig.from(file), 64, 1)) {
+            if (warmUp) assertThat(WarmUp.run(llama, null, 300_000_000L).rounds()).isPositive();
+            List<float[]> out = new ArrayList<>();
+            float[] logits = llama.forward(new int[]{1, 9038, 2501}, 0, true).clone();
+            out.add(logits);
+            for (int pos = 3; pos < 16; pos++) {
+                logits = llama.forward(argmax(logits, 0, llama.vocab()), pos).clone();
+                out.add(logits);
+            }
+            return out;
+        }
+    }
+
+    private static int[] bits(float[] f) {
+        int[] b = new int[f.length];
+        for (int i = 0; i < f.length; i++) b[i] = Float.floatToRawIntBits(f[i]);
+        return b;
     }
 
     /** The default all-reduce follows the measurements in docs/cluster.md: a mesh up to 4 nodes, a star beyond. */
