@@ -71,6 +71,7 @@ public final class ApiServer implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         String path = ex.getRequestURI().getPath();
         int status = 500;
+        boolean counted = false;
         Http.Abort abort = null;
         try {
             ex.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
@@ -83,16 +84,24 @@ public final class ApiServer implements AutoCloseable {
             }
         } catch (ApiError e) {
             status = e.status;
+            counted = count(path, status);
             fail(ex, e);
         } catch (Exception e) {
             System.err.println("herd api: " + ex.getRequestMethod() + " " + path + ": " + e);
+            counted = count(path, status);
             fail(ex, new ApiError(500, "server_error", null, null, "internal error: " + e));
         } finally {
             if (abort == null) ex.close(); // close() would end the body with its final chunk
-            metrics.request(path, status);
+            if (!counted) metrics.request(path, status);
         }
         // The JDK server closes the connection of a handler that throws, without completing the response.
         if (abort != null) throw new IOException("response aborted after it was committed: " + abort.getMessage(), abort);
+    }
+
+    /** Counts an error answer before it is sent: a client may read /metrics as soon as it has the answer. */
+    private boolean count(String path, int status) {
+        metrics.request(path, status);
+        return true;
     }
 
     private int route(HttpExchange ex, String path, String method) throws IOException {
