@@ -115,20 +115,22 @@ final class Q4InterleavedKernel implements Kernel {
         int blocks = x.n / Activations.BLOCK;
         long scaleAt = at + (long) blocks * 8 * P;
         FloatVector acc = FloatVector.zero(F);
-        ShortVector s = ShortVector.zero(S);
+        ShortVector lo = ShortVector.zero(S), hi = lo;
         for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            s = s.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, 2 * P * i))).add(v.lanewise(LSHR, 4).mul(ShortVector.fromArray(S, p, 2 * P * i + P)));
+            lo = lo.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, 2 * P * i)));
+            hi = hi.add(v.lanewise(LSHR, 4).mul(ShortVector.fromArray(S, p, 2 * P * i + P)));
             if ((i & 7) == 7) { // the block's eight pieces are in
                 int blk = i >>> 3;
                 // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x).
-                IntVector pair = s.reinterpretAsInts();
+                IntVector pair = lo.add(hi).reinterpretAsInts();
                 IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).sub(sums8[blk]);
                 // The ROWS fp16 scales, converted with integer operations (exact for zero and subnormals).
                 IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
                 FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS).mul(scales[blk]);
                 acc = ((FloatVector) sum.convert(I2F, 0)).fma(d, acc);
-                s = ShortVector.zero(S);
+                lo = ShortVector.zero(S);
+                hi = lo;
             }
         }
         acc.intoArray(out, o);
