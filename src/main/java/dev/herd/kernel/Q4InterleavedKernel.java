@@ -33,7 +33,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * is small. (Eight pieces written out per block parse into ~30,000 nodes at 512 bits, past C2's inlining budget; the
  * calls it then inlines late sometimes lose their vector type, and every vector gets boxed.)
  *
- * <p>Decoding, a piece widened to 16-bit lanes is multiplied by a pair of activations repeated ROWS times, so every
+ * <p>Decoding, a piece widened to 16-bit lanes is multiplied by a pair of activations broadcast as one int, so every
  * lane pair belongs to one row. Nibbles are taken as 0..15 and the offset of 8 is subtracted once per block through
  * the block's activation sum; 16 products of at most 15 x 127 fit a 16-bit lane, so a whole block accumulates in
  * 16-bit lanes and needs one pairwise widening, and the result is already one float per row: no horizontal sum.
@@ -42,7 +42,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
 final class Q4InterleavedKernel implements Kernel {
     /** Floats per register: rows per group. */
     static final int ROWS = Lanes.F.length();
-    /** Bytes per piece; shorts per register (one piece widened, or one activation pair repeated ROWS times). */
+    /** Bytes per piece, and shorts per register (one piece widened). */
     static final int P = 2 * ROWS;
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorWidth.HALF);
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorWidth.SHAPE);
@@ -109,7 +109,7 @@ final class Q4InterleavedKernel implements Kernel {
 
     /** The ROWS rows of the group at byte {@code at} times the first vector of x, into out[o..o+ROWS). */
     private static void dot(MemorySegment w, long at, Activations x, float[] out, int o) {
-        short[] p = x.pairs;
+        int[] p = x.pairs;
         float[] scales = x.scales;
         int[] sums8 = x.sums8;
         int blocks = x.n / Activations.BLOCK;
@@ -118,8 +118,8 @@ final class Q4InterleavedKernel implements Kernel {
         ShortVector lo = ShortVector.zero(S), hi = lo;
         for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            lo = lo.add(v.and((short) 15).mul(ShortVector.fromArray(S, p, 2 * P * i)));
-            hi = hi.add(v.lanewise(LSHR, 4).mul(ShortVector.fromArray(S, p, 2 * P * i + P)));
+            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[2 * i]).reinterpretAsShorts()));
+            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretAsShorts()));
             if ((i & 7) == 7) { // the block's eight pieces are in
                 int blk = i >>> 3;
                 // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x).
