@@ -41,7 +41,7 @@ final class Dequant {
                     }
                 }
             }
-            case Q4_0_INTERLEAVED -> { for (int i = 0; i < n; i++) out[off + i] = Kernels.get(t, r, i); }
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED -> { for (int i = 0; i < n; i++) out[off + i] = Kernels.get(t, r, i); }
             default -> throw new IllegalArgumentException("cannot dequantize " + t.type());
         }
     }

@@ -22,19 +22,20 @@ public final class Activations {
     /** q times its scale, for batches: batched kernels multiply floats (see {@link RowKernel}). Valid if batch > 1. */
     final float[] dequantized;
     /*
-     * The layouts of the interleaved Q4_0 kernel ({@link Q4InterleavedKernel}), filled by quantize only once a matrix of that
-     * type reads these activations ({@link #readBy}); null before.
+     * The layouts of the interleaved kernels ({@link InterleavedKernel}), filled by quantize only once a matrix of such
+     * a type reads these activations ({@link #readBy}); null before.
      *
-     * pairs: for batch 1, in the order the kernel reads a block's eight pieces, the pairs of values (2c, 2c+1) and
-     * (2c+16, 2c+17) of q, each pair as one int (first value in the low half): broadcast to every int lane, it meets
-     * the 16-bit lane pair of every row of a group. (Pairs repeated once per row in memory took ROWS times as much:
-     * 64 KiB per 2048 values at 512 bits, read from L2 for every group.)
-     * sums8: for batch 1, eight times the sum of q over each block: the kernel adds the nibbles' offset of 8 back.
+     * pairs (Q8_0): for batch 1, each pair of consecutive values of q as one int (first value in the low half):
+     * broadcast to every int lane, it meets the 16-bit lane pair of every row of a group. (Pairs repeated once per row
+     * in memory took ROWS times as much: 64 KiB per 2048 values at 512 bits, read from L2 for every group.)
+     * nibblePairs and sums8 (Q4_0): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
+     * (2c+16, 2c+17); and eight times the sum of q over each block, to add the nibbles' offset of 8 back.
      * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
      * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
      * vectors is padded with stale or zero values whose results nobody reads.
      */
     int[] pairs;
+    int[] nibblePairs;
     int[] sums8;
     float[] interleaved;
     int batch = 1;
@@ -49,12 +50,17 @@ public final class Activations {
         this.dequantized = new float[capacity > 1 ? n * capacity : 0];
     }
 
-    /** Makes quantize fill what a matmul with {@code w} reads (the interleaved layouts for {@link GgmlType#Q4_0_INTERLEAVED}). */
+    /** Makes quantize fill what a matmul with {@code w} reads (the layouts of the interleaved types). */
     public void readBy(Tensor w) {
-        if (w.type() != GgmlType.Q4_0_INTERLEAVED || pairs != null) return;
-        pairs = new int[n / 2];
-        sums8 = new int[n / BLOCK];
-        interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
+        if (w.type() == GgmlType.Q4_0_INTERLEAVED && nibblePairs == null) {
+            nibblePairs = new int[n / 2];
+            sums8 = new int[n / BLOCK];
+        } else if (w.type() == GgmlType.Q8_0_INTERLEAVED && pairs == null) {
+            pairs = new int[n / 2];
+        } else {
+            return;
+        }
+        if (interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
 
     public int batch() {
@@ -81,14 +87,19 @@ public final class Activations {
                     if (interleaved != null) interleaved[at + 8 * i] = v;
                 }
             }
-        } else if (pairs != null) {
-            for (int b = from; b < to; b++) {
-                int sum = 0, first = b * BLOCK;
-                for (int i = first; i < first + BLOCK; i++) sum += q[i];
-                sums8[b] = 8 * sum;
-                for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
-                    pairs[(b * 8 + c) * 2] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
-                    pairs[(b * 8 + c) * 2 + 1] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);
+        } else {
+            if (pairs != null) {
+                for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);
+            }
+            if (nibblePairs != null) {
+                for (int b = from; b < to; b++) {
+                    int sum = 0, first = b * BLOCK;
+                    for (int i = first; i < first + BLOCK; i++) sum += q[i];
+                    sums8[b] = 8 * sum;
+                    for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
+                        nibblePairs[(b * 8 + c) * 2] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
+                        nibblePairs[(b * 8 + c) * 2 + 1] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);
+                    }
                 }
             }
         }

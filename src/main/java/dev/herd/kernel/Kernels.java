@@ -20,6 +20,7 @@ public final class Kernels {
 
     private static final Kernel Q4_0 = new Q4Kernel();
     private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
+    private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -33,6 +34,7 @@ public final class Kernels {
             case Q8_0 -> Q8_0;
             case Q4_0 -> Q4_0;
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
+            case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             default -> throw new IllegalArgumentException("no kernel for " + type);
         };
     }
@@ -45,8 +47,8 @@ public final class Kernels {
 
     /** First row of share {@code index} of {@code count}: even shares, on the row groups of interleaved types. */
     public static int split(Tensor w, int index, int count) {
-        if (w.type() != GgmlType.Q4_0_INTERLEAVED) return ComputePool.start(w.rows(), index, count);
-        return Q4InterleavedKernel.ROWS * ComputePool.start(w.rows() / Q4InterleavedKernel.ROWS, index, count);
+        if (!interleaved(w.type())) return ComputePool.start(w.rows(), index, count);
+        return InterleavedKernel.ROWS * ComputePool.start(w.rows() / InterleavedKernel.ROWS, index, count);
     }
 
     private static final Set<GgmlType> WARM = ConcurrentHashMap.newKeySet();
@@ -85,20 +87,33 @@ public final class Kernels {
 
     /** Element (row, col) of a tensor in a kernel's own layout (slow; for tests and the odd single row). */
     public static float get(Tensor w, int row, int col) {
-        if (w.type() != GgmlType.Q4_0_INTERLEAVED) throw new IllegalArgumentException("not a kernel layout: " + w.type());
-        return Q4InterleavedKernel.get(w, row, col);
+        return switch (w.type()) {
+            case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
+            case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
+            default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
+        };
+    }
+
+    private static boolean interleaved(GgmlType type) {
+        return type == GgmlType.Q4_0_INTERLEAVED || type == GgmlType.Q8_0_INTERLEAVED;
     }
 
     /**
-     * {@code w} in the fastest layout for its kernel: Q4_0 matrices whose rows fill groups of {@link
-     * Q4InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED}, anything else is returned as it is.
-     * Writable memory is rewritten in place (the caller owns it); read-only memory (a mapped model file) is copied into {@code arena}, and the file's pages are then released
-     * from this process (they stay in the OS page cache) so that the model is not resident twice.
+     * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
+     * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
+     * anything else is returned as it is. Writable memory is rewritten in place (the caller owns it); read-only memory
+     * (a mapped model file) is copied into {@code arena}, and the file's pages are then released from this process
+     * (they stay in the OS page cache) so that the model is not resident twice.
      */
     public static Tensor prepare(Tensor w, Arena arena) {
-        if (w.type() != GgmlType.Q4_0 || w.rows() % Q4InterleavedKernel.ROWS != 0) return w;
-        if (!w.data().isReadOnly()) return Q4InterleavedKernel.repack(w, w.data());
-        Tensor copy = Q4InterleavedKernel.repack(w, arena.allocate(w.data().byteSize(), 64));
+        GgmlType to = switch (w.type()) {
+            case Q4_0 -> GgmlType.Q4_0_INTERLEAVED;
+            case Q8_0 -> GgmlType.Q8_0_INTERLEAVED;
+            default -> null;
+        };
+        if (to == null || w.rows() % InterleavedKernel.ROWS != 0) return w;
+        if (!w.data().isReadOnly()) return InterleavedKernel.repack(w, w.data(), to);
+        Tensor copy = InterleavedKernel.repack(w, arena.allocate(w.data().byteSize(), 64), to);
         Pages.release(w.data());
         return copy;
     }

@@ -34,7 +34,9 @@ public enum GgmlType {
     TQ1_0(34, 256, 54, false),
     TQ2_0(35, 256, 66, false),
     /** Herd's in-memory layout of Q4_0 with rows interleaved in groups that fill one vector register (see the kernel); never in files. */
-    Q4_0_INTERLEAVED(-1, 32, 18, true);
+    Q4_0_INTERLEAVED(-1, 32, 18, true),
+    /** The same for Q8_0. */
+    Q8_0_INTERLEAVED(-1, 32, 34, true);
 
     public final int id;
     /** Elements per block. */

@@ -21,12 +21,13 @@ class KernelAllocationTest {
     private static final ThreadMXBean THREADS = (ThreadMXBean) ManagementFactory.getThreadMXBean();
 
     @ParameterizedTest(name = "{0} batch {1}")
-    @CsvSource({"F32, 1", "F16, 1", "BF16, 1", "Q8_0, 1", "Q4_0, 1", "Q4_0_INTERLEAVED, 1",
-            "F32, 9", "Q8_0, 9", "Q4_0, 9", "Q4_0_INTERLEAVED, 9"})
+    @CsvSource({"F32, 1", "F16, 1", "BF16, 1", "Q8_0, 1", "Q4_0, 1", "Q4_0_INTERLEAVED, 1", "Q8_0_INTERLEAVED, 1",
+            "F32, 9", "Q8_0, 9", "Q4_0, 9", "Q4_0_INTERLEAVED, 9", "Q8_0_INTERLEAVED, 9"})
     void compiledKernelsDoNotAllocate(GgmlType type, int batch) {
-        int rows = 2 * Q4InterleavedKernel.ROWS + (type == GgmlType.Q4_0 ? 2 : 0), cols = 1024; // Q4_0 rows that fill no groups stay in the file layout
+        // Quantized rows that fill no groups stay in the file's layout.
+        int rows = 2 * InterleavedKernel.ROWS + (type == GgmlType.Q4_0 || type == GgmlType.Q8_0 ? 2 : 0), cols = 1024;
         try (Arena arena = Arena.ofConfined()) {
-            GgmlType file = type == GgmlType.Q4_0_INTERLEAVED ? GgmlType.Q4_0 : type;
+            GgmlType file = Weights.fileType(type);
             Tensor w = Kernels.prepare(Weights.random(file, rows, cols, 1, arena), arena);
             assertThat(w.type()).isEqualTo(type);
             Activations x = new Activations(cols, batch);

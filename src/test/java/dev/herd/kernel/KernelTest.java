@@ -80,23 +80,25 @@ class KernelTest {
         }
     }
 
-    /** Q4_0 interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
+    /** Q4_0 and Q8_0 interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
     @ParameterizedTest
-    @CsvSource({"1, 32", "2, 2048", "17, 4096", "3, 160", "8, 288"})
-    void interleavedQ4MatchesOracle(int groups, int cols) {
-        int rows = groups * Q4InterleavedKernel.ROWS;
-        for (int batch = 1; batch <= 9; batch++) matchesOracle(GgmlType.Q4_0, rows, cols, batch, 1 + batch % 3, true);
+    @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 2048", "Q4_0, 17, 4096", "Q4_0, 3, 160", "Q4_0, 8, 288",
+            "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288"})
+    void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
+        int rows = groups * InterleavedKernel.ROWS;
+        for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
     }
 
-    @Test
-    void prepareRewritesQ4InGroupsAndLeavesTheRest() {
-        int rows = 2 * Q4InterleavedKernel.ROWS;
+    @ParameterizedTest
+    @CsvSource({"Q4_0, Q4_0_INTERLEAVED", "Q8_0, Q8_0_INTERLEAVED"})
+    void prepareRewritesGroupsOfRowsAndLeavesTheRest(GgmlType type, GgmlType interleaved) {
+        int rows = 2 * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {
-            Tensor w = Weights.random(GgmlType.Q4_0, rows, 96, 3, arena);
-            Tensor expected = Weights.random(GgmlType.Q4_0, rows, 96, 3, arena);
-            Tensor readOnly = new Tensor("w", GgmlType.Q4_0, rows, 96, w.data().asReadOnly());
+            Tensor w = Weights.random(type, rows, 96, 3, arena);
+            Tensor expected = Weights.random(type, rows, 96, 3, arena);
+            Tensor readOnly = new Tensor("w", type, rows, 96, w.data().asReadOnly());
             Tensor copy = Kernels.prepare(readOnly, arena);
-            assertThat(copy.type()).isEqualTo(GgmlType.Q4_0_INTERLEAVED);
+            assertThat(copy.type()).isEqualTo(interleaved);
             assertThat(copy.data().address()).isNotEqualTo(w.data().address());
             assertThat(w.data().mismatch(expected.data())).as("read-only source untouched").isEqualTo(-1);
             Tensor inPlace = Kernels.prepare(w, arena);
@@ -108,11 +110,11 @@ class KernelTest {
             }
             Activations unprepared = new Activations(96, 1);
             unprepared.quantize();
-            assertThatThrownBy(() -> Kernels.of(GgmlType.Q4_0_INTERLEAVED).matmul(copy, unprepared, new float[rows], 0, rows, 0, rows))
+            assertThatThrownBy(() -> Kernels.of(interleaved).matmul(copy, unprepared, new float[rows], 0, rows, 0, rows))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("readBy");
-            Tensor odd = Weights.random(GgmlType.Q4_0, rows + 2, 96, 4, arena), q8 = Weights.random(GgmlType.Q8_0, rows, 96, 5, arena);
+            Tensor odd = Weights.random(type, rows + 2, 96, 4, arena), f16 = Weights.random(GgmlType.F16, rows, 96, 5, arena);
             assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
-            assertThat(Kernels.prepare(q8, arena)).isSameAs(q8);
+            assertThat(Kernels.prepare(f16, arena)).isSameAs(f16);
         }
     }
 
@@ -124,13 +126,14 @@ class KernelTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1"})
+    @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
+            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
-        int rows = type == GgmlType.Q4_0_INTERLEAVED ? size * Q4InterleavedKernel.ROWS : size; // interleaved: groups
+        GgmlType fileType = Weights.fileType(type);
+        int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(3)) {
-            GgmlType fileType = type == GgmlType.Q4_0_INTERLEAVED ? GgmlType.Q4_0 : type;
             Tensor original = Weights.random(fileType, rows, 128, 5, arena);
-            Tensor w = type == GgmlType.Q4_0_INTERLEAVED ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
+            Tensor w = type != fileType ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
             assertThat(w.type()).isEqualTo(type);
             Activations x = new Activations(128, 4);
             x.batch(4);

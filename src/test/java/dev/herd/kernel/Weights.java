@@ -13,6 +13,15 @@ import java.util.Random;
 final class Weights {
     private Weights() {}
 
+    /** The type a kernel's in-memory type is made from. */
+    static GgmlType fileType(GgmlType type) {
+        return switch (type) {
+            case Q4_0_INTERLEAVED -> GgmlType.Q4_0;
+            case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
+            default -> type;
+        };
+    }
+
     static Tensor random(GgmlType type, int rows, int cols, long seed, Arena arena) {
         Random rnd = new Random(seed);
         long bytes = rows * type.bytes(cols);
