@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class MemoryBench {
-    static final VectorSpecies<Long> L = LongVector.SPECIES_256;
+    static final VectorSpecies<Long> L = LongVector.SPECIES_PREFERRED;
     static final long SLICE = 8192L * 2048 / 32 * 34;
 
     @Param({"1", "2"})
