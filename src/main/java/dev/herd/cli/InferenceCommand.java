@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.herd.HerdException;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
+import dev.herd.kernel.VectorWidth;
 import dev.herd.tokenizer.TokenDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -51,8 +52,8 @@ final class InferenceCommand implements Callable<Integer> {
                 throw new HerdException("the prompt has " + ids.length + " tokens; --steps " + steps + " (context " + m.llama.maxSeqLen()
                         + ") leaves no room to generate");
             }
-            err.printf("Model %s: %s, %d layers, dim %d, %d threads; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
-                    m.llama.config.layers(), m.llama.config.dim(), model.threads, ids.length,
+            err.printf("Model %s: %s, %d layers, dim %d, %d threads, %s; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
+                    m.llama.config.layers(), m.llama.config.dim(), model.threads, VectorWidth.describe(), ids.length,
                     m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d round%s)", m.warmUp.nanos() / 1e9, m.warmUp.rounds(), m.warmUp.rounds() == 1 ? "" : "s"));
             TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();
@@ -95,6 +96,7 @@ final class InferenceCommand implements Callable<Integer> {
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("model", model.model.toString());
                 json.put("threads", model.threads);
+                json.put("vectorBits", VectorWidth.BITS);
                 json.put("nodes", model.workers.size() + 1);
                 json.put("bufferFloatType", model.bufferFloatType);
                 json.put("prompt", prompt);

@@ -2,6 +2,7 @@ package dev.herd.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.herd.kernel.VectorWidth;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,6 +73,8 @@ class CliTest {
         assertThat(ttft).isGreaterThan(promptMs + json.get("tokenizeMs").asDouble());
         assertThat(json.get("promptTokensPerSecond").asDouble()).isCloseTo(json.get("promptIds").size() / (promptMs / 1000), within(1e-6));
         assertThat(json.get("stop").asText()).isEqualTo("length");
+        assertThat(json.get("vectorBits").asInt()).as("the vector width in use").isEqualTo(VectorWidth.BITS);
+        assertThat(r.err()).contains(VectorWidth.describe());
         assertThat(json.get("decodeSteps").asInt()).isEqualTo(json.get("generatedIds").size() - 1);
         assertThat(json.get("decodeTokensPerSecond").asDouble())
                 .isCloseTo(json.get("decodeSteps").asInt() / (json.get("decodeMs").asDouble() / 1000), within(1e-6));
