@@ -24,9 +24,10 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * InterleavedKernel}), the way llama.cpp repacks Q4_0 for its CPU kernels. A group holds first, for each 32-column
  * block and c = 0..7, a piece of P = 2 x ROWS bytes: bytes 2c and 2c+1 of each row's block in row order (low nibbles:
  * elements 2c, 2c+1; high nibbles: 2c+16, 2c+17); then each block's ROWS fp16 scales. So the pieces follow each
- * other at a fixed stride and the dot product is one flat loop over them: C2 hoists every bounds check out of it, and
- * its body is small. (Eight pieces written out per block parse into ~30,000 nodes at 512 bits, past C2's inlining
- * budget; the calls it then inlines late sometimes lose their vector type, and every vector gets boxed.)
+ * other at a fixed stride and the dot product is one flat loop over them, whose body is small. (Eight pieces written
+ * out per block parse into ~30,000 nodes at 512 bits, past C2's inlining budget; the calls it then inlines late
+ * sometimes lose their vector type, and every vector gets boxed.) C2 does not hoist the segment's bounds check out of
+ * this loop: it leaves the inner loop of its range-check loop nest at every block end (see docs/performance.md).
  *
  * <p>Decoding, a piece widened to 16-bit lanes is multiplied by a pair of activations broadcast as one int, so every
  * lane pair belongs to one row. Nibbles are taken as 0..15 and the offset of 8 is subtracted once per block through

@@ -9,6 +9,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import static jdk.incubator.vector.VectorOperators.ASHR;
@@ -38,7 +39,7 @@ final class Q8InterleavedKernel extends InterleavedKernel {
         long group = (row / ROWS) * ROWS * w.rowBytes();
         int r = row % ROWS, blk = col / Activations.BLOCK, e = col % Activations.BLOCK;
         float d = Float.float16ToFloat(w.data().get(Kernels.F16, group + (long) (w.cols() / Activations.BLOCK * PIECES + blk) * P + 2 * r));
-        return d * w.data().get(java.lang.foreign.ValueLayout.JAVA_BYTE, group + (long) (blk * PIECES + e / 2) * P + 2 * r + (e % 2));
+        return d * w.data().get(ValueLayout.JAVA_BYTE, group + (long) (blk * PIECES + e / 2) * P + 2 * r + (e % 2));
     }
 
     @Override
