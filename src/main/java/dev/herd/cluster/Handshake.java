@@ -6,8 +6,11 @@ import dev.herd.cli.Main;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -181,9 +184,27 @@ public final class Handshake {
         }
     }
 
-    /** The cluster key from a flag value or the HERD_CLUSTER_KEY variable; null when neither is set. */
-    public static byte[] key(String flag) {
-        String k = flag != null ? flag : System.getenv("HERD_CLUSTER_KEY");
+    /** Longest cluster key file read. */
+    static final int MAX_KEY_FILE = 4096;
+
+    /**
+     * The cluster key from a flag value, else a file (its first line; it does not show in {@code ps} as a flag does),
+     * else the HERD_CLUSTER_KEY variable; null when none is set.
+     */
+    public static byte[] key(String flag, Path file) {
+        if (flag != null && file != null) throw new HerdException("give --cluster-key or --cluster-key-file, not both");
+        String k = flag != null ? flag : file != null ? readKey(file) : System.getenv("HERD_CLUSTER_KEY");
         return k == null || k.isEmpty() ? null : k.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String readKey(Path file) {
+        try {
+            if (Files.size(file) > MAX_KEY_FILE) throw new HerdException("cluster key file " + file + " is larger than " + MAX_KEY_FILE + " bytes");
+            String k = Files.readString(file, StandardCharsets.UTF_8).lines().findFirst().orElse("").strip();
+            if (k.isEmpty()) throw new HerdException("cluster key file " + file + " is empty");
+            return k;
+        } catch (IOException | UncheckedIOException e) {
+            throw new HerdException("cannot read the cluster key file " + file + ": " + e.getMessage(), e);
+        }
     }
 }

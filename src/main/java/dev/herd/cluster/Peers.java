@@ -20,12 +20,15 @@ final class Peers {
     /** A connection whose first message was a PEER knock, waiting for a mesh session to check it. */
     record Knock(Wire wire, Message peer) {}
 
-    /** Knocks that arrived before (or while) this worker's session waits for its peers; the oldest go first when full. */
+    /**
+     * Knocks that arrived during a session, before or while it waits for its peers (all of a mesh's workers are in
+     * their session before any gets its plan); the oldest go first when full.
+     */
     static final class Inbox {
         private final BlockingQueue<Knock> knocks = new ArrayBlockingQueue<>(8);
 
+        /** Keeps {@code k} until a session takes it, at most until its handshake deadline closes it. */
         void add(Knock k) {
-            k.wire().deadline(SETUP_MS); // it may come before this worker's own plan: no session checks it yet
             while (!knocks.offer(k)) {
                 Knock old = knocks.poll();
                 if (old != null) old.wire().close();
@@ -64,6 +67,7 @@ final class Peers {
                     int from = Handshake.acceptPeer(knock.peer(), plan.token(), me, nodes, key);
                     if (links[from] != null) throw new Wire.ProtocolException("a second link from node " + from);
                     w.deadline(0);
+                    if (w.closed()) throw new Wire.ProtocolException("its knock waited past the handshake deadline");
                     Handshake.protectPeer(w, plan.token(), from, me, me, key);
                     links[from] = w;
                     missing--;

@@ -69,6 +69,11 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
         deadline = millis == 0 ? 0 : System.nanoTime() + millis * 1_000_000L;
     }
 
+    /** Whether this side closed the connection (or the watchdog did). */
+    boolean closed() {
+        return socket.isClosed();
+    }
+
     /** From now on every frame is sealed with {@code out} and must open with {@code in}. */
     void protect(Seal out, Seal in) {
         synchronized (this) {

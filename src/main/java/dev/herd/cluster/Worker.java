@@ -113,7 +113,8 @@ public final class Worker implements AutoCloseable {
             w.deadline(HANDSHAKE_MS);
             Message first = w.receive(Handshake.MAX_HELLO);
             if (first.type() == Message.PEER) {
-                peers.add(new Peers.Knock(w, first));
+                if (slot.availablePermits() > 0) throw new Wire.ProtocolException("a mesh peer knocked, but no session is under way");
+                peers.add(new Peers.Knock(w, first)); // the session checks it once its plan is in
                 handedOver = true;
                 return;
             }
@@ -163,8 +164,6 @@ public final class Worker implements AutoCloseable {
             log.println("session with " + peer + " ended: " + e.getMessage());
         } catch (RuntimeException | OutOfMemoryError e) {
             log.println("session with " + peer + " failed: " + e);
-        } finally {
-            Memory.release();
         }
         log.println("listening again on " + server.getLocalSocketAddress());
     }
@@ -218,6 +217,7 @@ public final class Worker implements AutoCloseable {
             }
         } finally {
             if (mesh != null) Peers.close(mesh);
+            Memory.release(); // the arena is closed by now
         }
     }
 
