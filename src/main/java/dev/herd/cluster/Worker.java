@@ -20,23 +20,25 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A worker: holds no model file. It waits for a root, receives its slice of the weights, runs its share of every
  * forward pass, and when the session ends (normally, or because the root is gone) frees everything and listens again.
- * Connections are greeted concurrently (each on a virtual thread, at most {@value #PENDING} at once), each with a
- * deadline for the whole handshake, so strangers that connect and trickle bytes cannot keep a root out; one session
- * runs at a time.
+ * Connections are greeted concurrently (each on a virtual thread; beyond {@value #PENDING} at once, the oldest is
+ * closed), each with a deadline for the whole handshake, so strangers that connect and trickle bytes cannot keep a
+ * root out; one session runs at a time.
  */
 public final class Worker implements AutoCloseable {
     /** The whole handshake (root) or PEER knock (worker) must arrive within this. */
     static final int HANDSHAKE_MS = 5_000;
-    /** Connections in their handshake at once; more are closed at once. */
+    /** Connections in their handshake at once; a new one beyond this closes the oldest. */
     static final int PENDING = 16;
     /** How long a root that proved itself waits for a session that is ending before the worker says it is busy. */
     static final int BUSY_MS = 5_000;
@@ -47,7 +49,7 @@ public final class Worker implements AutoCloseable {
     private final int threads;
     private final byte[] key;
     private final PrintStream log;
-    private final Semaphore pending = new Semaphore(PENDING);
+    private final Deque<Socket> pending = new ConcurrentLinkedDeque<>();
     private final Semaphore slot = new Semaphore(1);
     private final Peers.Inbox peers = new Peers.Inbox();
 
@@ -61,9 +63,10 @@ public final class Worker implements AutoCloseable {
         this.log = log;
         InetAddress bound = server.getInetAddress();
         if (key == null && !bound.isLoopbackAddress()) {
-            log.println("warning: no cluster key: anyone who can reach " + bound.getHostAddress() + ":" + port
-                    + " can use this worker: run code on it, make it hold its available memory (and temporary disk space) less a margin,"
-                    + " read and rewrite its traffic; set --cluster-key-file or HERD_CLUSTER_KEY on the root and the workers");
+            log.println("warning: no cluster key: anyone who can reach " + bound.getHostAddress() + ":" + server.getLocalPort() + " can take this worker's one"
+                    + " session slot, make it hold its available memory less a margin (and a disk KV cache up to the free temporary space),"
+                    + " compute with weights of their choice, and read or rewrite its sessions' traffic; set --cluster-key-file"
+                    + " (or HERD_CLUSTER_KEY) on the root and the workers");
         }
     }
 
@@ -83,16 +86,19 @@ public final class Worker implements AutoCloseable {
                 log.println("accept failed: " + e.getMessage());
                 continue;
             }
-            if (!pending.tryAcquire()) {
-                log.println("closed " + s.getRemoteSocketAddress() + ": " + PENDING + " connections already in their handshake");
-                close(s);
-                continue;
+            if (pending.size() >= PENDING) { // make room: a real root completes its handshake in a round trip, idle strangers do not
+                Socket oldest = pending.pollFirst();
+                if (oldest != null) {
+                    log.println("closed " + oldest.getRemoteSocketAddress() + ": the oldest of " + PENDING + " connections in their handshake");
+                    close(oldest);
+                }
             }
+            pending.addLast(s);
             Thread.ofVirtual().name("herd-greet").start(() -> {
                 try {
                     greet(s);
                 } finally {
-                    pending.release();
+                    pending.remove(s);
                 }
             });
         }
@@ -114,11 +120,13 @@ public final class Worker implements AutoCloseable {
             Message first = w.receive(Handshake.MAX_HELLO);
             if (first.type() == Message.PEER) {
                 if (slot.availablePermits() > 0) throw new Wire.ProtocolException("a mesh peer knocked, but no session is under way");
+                pending.remove(s);
                 peers.add(new Peers.Knock(w, first)); // the session checks it once its plan is in
                 handedOver = true;
                 return;
             }
             Handshake.Hello hello = Handshake.asWorker(w, key, first);
+            pending.remove(s);
             w.deadline(0);
             if (!slot.tryAcquire(BUSY_MS, TimeUnit.MILLISECONDS)) {
                 w.send(Message.error("worker busy: it serves another root"));

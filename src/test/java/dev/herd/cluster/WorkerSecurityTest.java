@@ -107,7 +107,7 @@ class WorkerSecurityTest {
     }
 
     @Test
-    void aSlowLorisAndIdleSocketsDoNotKeepTheRootOut() throws Exception {
+    void aSlowLorisAndTwentyIdleSocketsDoNotKeepTheRootOut() throws Exception {
         try (LocalCluster cluster = new LocalCluster(1, KEY)) {
             int port = cluster.workers.getFirst().port();
             List<Socket> strangers = new ArrayList<>();
@@ -127,7 +127,7 @@ class WorkerSecurityTest {
                     }
                 });
                 Thread.sleep(500); // the loris is first in line
-                for (int i = 0; i < 5; i++) strangers.add(new Socket(InetAddress.getLoopbackAddress(), port));
+                for (int i = 0; i < 20; i++) strangers.add(new Socket(InetAddress.getLoopbackAddress(), port)); // more than the worker greets at once
                 long start = System.nanoTime();
                 try (LocalCluster.Run run = new LocalCluster.Run(tiny, cluster.addresses(), KEY, SyncCodec.F32, 64)) {
                     double seconds = (System.nanoTime() - start) / 1e9;
@@ -163,6 +163,18 @@ class WorkerSecurityTest {
              LocalCluster.Run run = new LocalCluster.Run(tiny, List.of("127.0.0.1:" + relay.port()), null, SyncCodec.F32, 64)) {
             assertThat(run.greedy(new int[]{1}, 8)).hasSize(8); // what docs/security-worker.md says a keyless cluster allows
             assertThat(relay.rewritten.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aKeylessWorkerOnAnOpenAddressSaysInOneLineWhatThatAllows() throws Exception {
+        var log = new java.io.ByteArrayOutputStream();
+        try (Worker open = new Worker("0.0.0.0", 0, 1, null, new java.io.PrintStream(log, true));
+             Worker keyed = new Worker("0.0.0.0", 0, 1, KEY, new java.io.PrintStream(log, true));
+             Worker local = new Worker("127.0.0.1", 0, 1, null, new java.io.PrintStream(log, true))) {
+            assertThat(log.toString().lines().toList()).singleElement().asString()
+                    .startsWith("warning: no cluster key: anyone who can reach 0.0.0.0:" + open.port())
+                    .contains("session slot").contains("available memory").contains("read or rewrite").contains("--cluster-key-file");
         }
     }
 
