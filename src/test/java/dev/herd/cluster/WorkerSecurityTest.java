@@ -157,6 +157,19 @@ class WorkerSecurityTest {
     }
 
     @Test
+    void aKeyedMeshOfFourNodesSealsEveryLinkAndGivesTheSameTokens() throws Exception {
+        int[] one;
+        try (LocalCluster.Run run = new LocalCluster.Run(tiny, List.of(), null, SyncCodec.F32, 64)) {
+            one = run.greedy(new int[]{1}, 12);
+        }
+        try (LocalCluster cluster = new LocalCluster(3, KEY);
+             LocalCluster.Run run = new LocalCluster.Run(tiny, cluster.addresses(), KEY, SyncCodec.F32, 64)) {
+            assertThat(run.greedy(new int[]{1}, 12)).containsExactly(one);
+            assertThat(cluster.log()).contains("mesh of 4 nodes");
+        }
+    }
+
+    @Test
     void theSameRelayRewritesAKeylessSessionUnnoticed() throws Exception {
         try (LocalCluster cluster = new LocalCluster(1, null);
              Tamper relay = new Tamper(cluster.workers.getFirst().port(), Message.PARTIAL, 3);
