@@ -34,8 +34,11 @@ final class ModelOptions {
     @Option(names = "--workers", arity = "1..*", paramLabel = "HOST:PORT", description = "Workers to split the model across (the root is node 0).")
     List<String> workers = List.of();
 
-    @Option(names = "--cluster-key", paramLabel = "KEY", description = "Shared secret the workers require (default: the HERD_CLUSTER_KEY variable).")
+    @Option(names = "--cluster-key", paramLabel = "KEY", description = "Shared secret the workers require (default: the HERD_CLUSTER_KEY variable; visible in ps, prefer --cluster-key-file).")
     String clusterKey;
+
+    @Option(names = "--cluster-key-file", paramLabel = "FILE", description = "Read the cluster key from the first line of this file.")
+    Path clusterKeyFile;
 
     @Option(names = "--kv-cache-storage", defaultValue = "memory", paramLabel = "WHERE",
             description = "memory, or disk: each node keeps its KV cache in a memory-mapped temporary file, deleted at the end.")
@@ -66,7 +69,7 @@ final class ModelOptions {
         };
         Model m;
         ClusterRunner cluster = workers.isEmpty() ? null
-                : new ClusterRunner(workers, Handshake.key(clusterKey), SyncCodec.of(bufferFloatType), kv, System.err);
+                : new ClusterRunner(workers, Handshake.key(clusterKey, clusterKeyFile), SyncCodec.of(bufferFloatType), kv, System.err);
         try {
             m = openModel(cluster == null ? Runner.local(kv) : cluster);
             return new Run(m, cluster);

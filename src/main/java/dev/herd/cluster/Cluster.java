@@ -55,6 +55,8 @@ public final class Cluster implements AutoCloseable {
         };
     }
     static final int HEARTBEAT_MS = 2_000;
+    /** The root's whole handshake with one worker, which may wait {@link Worker#BUSY_MS} for its previous session to end. */
+    static final int HANDSHAKE_MS = Worker.HANDSHAKE_MS + Worker.BUSY_MS + 5_000;
     static final int REPLY_MS = 120_000; // a worker's longest silence within a forward pass or while loading
     private static final int CONNECT_TRIES = 12;
 
@@ -86,8 +88,9 @@ public final class Cluster implements AutoCloseable {
             for (int i = 0; i < addresses.size(); i++) {
                 Wire w = open(addresses.get(i));
                 wires.add(w);
-                w.timeout(Worker.HANDSHAKE_MS);
+                w.deadline(HANDSHAKE_MS);
                 Handshake.asRoot(w, fingerprint, i + 1, addresses.size() + 1, key);
+                w.deadline(0);
                 w.timeout(REPLY_MS);
                 log.printf("worker %s: node %d of %d%n", w.peer(), i + 1, addresses.size() + 1);
             }

@@ -6,8 +6,11 @@ import dev.herd.cli.Main;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -19,13 +22,16 @@ import java.security.SecureRandom;
  * root   → HELLO   magic, protocol, herd version, model fingerprint, node index, node count, root nonce, keyed
  * worker → WELCOME protocol, herd version, worker nonce, HMAC(key, "worker" | both nonces) or nothing
  * root   → PROOF   HMAC(key, "root" | both nonces) or nothing
- * worker → READY
+ * worker → READY   (or ERROR: busy with another root)
  * </pre>
- * Either side answers a problem with ERROR (a readable reason) and closes.
+ * Either side answers a problem with ERROR (a readable reason) and closes. With a key, every frame after READY is
+ * sealed ({@link Seal}) with a key per direction: HMAC(key, "frames root>worker" | both nonces) and
+ * HMAC(key, "frames worker>root" | both nonces).
  *
  * <p>In a mesh, workers also open links to each other ({@link Peers}): the lower node connects and sends
  * {@code PEER magic, protocol, from, to, proof}, where the proof is HMAC(key, "peer" | session token | from | to) with
- * a cluster key, else the session token the root put in the plan.
+ * a cluster key, else the session token the root put in the plan. With a key, the link's frames are then sealed with
+ * HMAC(key, "frames a>b" | session token | from | to) for the direction a to b.
  */
 public final class Handshake {
     public static final int MAGIC = 0x44524548; // "HERD"
@@ -37,8 +43,8 @@ public final class Handshake {
 
     private Handshake() {}
 
-    /** What the root tells a worker about the session. */
-    public record Hello(int protocol, String version, byte[] fingerprint, int node, int nodes) {}
+    /** What the root tells a worker about the session, and both sides' nonces. */
+    public record Hello(int protocol, String version, byte[] fingerprint, int node, int nodes, byte[] rootNonce, byte[] workerNonce) {}
 
     /** Root side. Returns normally when the worker accepted; throws HerdException naming the worker otherwise. */
     public static void asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key) throws IOException {
@@ -69,14 +75,18 @@ public final class Handshake {
         }
         wire.send(new Message.Builder(Message.PROOF).bytes(key == null ? new byte[0] : proof(key, "root", rootNonce, workerNonce)).build());
         wire.expect(Message.READY, 0);
+        if (key != null) {
+            wire.protect(new Seal(proof(key, "frames root>worker", rootNonce, workerNonce)),
+                    new Seal(proof(key, "frames worker>root", rootNonce, workerNonce)));
+        }
     }
 
     /**
-     * Worker side. Returns the session's hello when the root is accepted. Throws HerdException (after telling the
-     * root why, when it speaks the protocol) when the root is rejected.
+     * Worker side, from the root's first message {@code m}. Returns the session's hello when the root proved the key
+     * (the worker then answers with {@link #ready}). Throws HerdException (after telling the root why, when it
+     * speaks the protocol) when the root is rejected.
      */
-    public static Hello asWorker(Wire wire, byte[] key) throws IOException {
-        Message m = wire.receive(MAX_HELLO);
+    public static Hello asWorker(Wire wire, byte[] key, Message m) throws IOException {
         Message.Reader hello = m.reader();
         if (m.type() != Message.HELLO || m.length() < 8 || hello.i32() != MAGIC) {
             throw new Wire.ProtocolException(wire.peer() + ": not a Herd root (bad greeting)");
@@ -110,8 +120,24 @@ public final class Handshake {
             wire.send(Message.error("cluster key mismatch: the root's proof does not match the worker's key"));
             throw new HerdException(wire.peer() + ": rejected a root with a different cluster key");
         }
+        return new Hello(protocol, version, fingerprint, node, nodes, rootNonce, workerNonce);
+    }
+
+    /** Ends the worker's side of the handshake: READY, then sealed frames if there is a key. */
+    static void ready(Wire wire, Hello h, byte[] key) throws IOException {
         wire.send(Message.of(Message.READY));
-        return new Hello(protocol, version, fingerprint, node, nodes);
+        if (key != null) {
+            wire.protect(new Seal(proof(key, "frames worker>root", h.rootNonce(), h.workerNonce())),
+                    new Seal(proof(key, "frames root>worker", h.rootNonce(), h.workerNonce())));
+        }
+    }
+
+    /** Seals a mesh link between {@code me} and {@code other} once its PEER message is through (with a key). */
+    static void protectPeer(Wire wire, byte[] token, int from, int to, int me, byte[] key) {
+        if (key == null) return;
+        int other = me == from ? to : from;
+        byte[] ids = ByteBuffer.allocate(8).putInt(from).putInt(to).array();
+        wire.protect(new Seal(proof(key, "frames " + me + ">" + other, token, ids)), new Seal(proof(key, "frames " + other + ">" + me, token, ids)));
     }
 
     /** What a worker sends to open a mesh link to a higher node. */
@@ -158,9 +184,27 @@ public final class Handshake {
         }
     }
 
-    /** The cluster key from a flag value or the HERD_CLUSTER_KEY variable; null when neither is set. */
-    public static byte[] key(String flag) {
-        String k = flag != null ? flag : System.getenv("HERD_CLUSTER_KEY");
+    /** Longest cluster key file read. */
+    static final int MAX_KEY_FILE = 4096;
+
+    /**
+     * The cluster key from a flag value, else a file (its first line; it does not show in {@code ps} as a flag does),
+     * else the HERD_CLUSTER_KEY variable; null when none is set.
+     */
+    public static byte[] key(String flag, Path file) {
+        if (flag != null && file != null) throw new HerdException("give --cluster-key or --cluster-key-file, not both");
+        String k = flag != null ? flag : file != null ? readKey(file) : System.getenv("HERD_CLUSTER_KEY");
         return k == null || k.isEmpty() ? null : k.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String readKey(Path file) {
+        try {
+            if (Files.size(file) > MAX_KEY_FILE) throw new HerdException("cluster key file " + file + " is larger than " + MAX_KEY_FILE + " bytes");
+            String k = Files.readString(file, StandardCharsets.UTF_8).lines().findFirst().orElse("").strip();
+            if (k.isEmpty()) throw new HerdException("cluster key file " + file + " is empty");
+            return k;
+        } catch (IOException | UncheckedIOException e) {
+            throw new HerdException("cannot read the cluster key file " + file + ": " + e.getMessage(), e);
+        }
     }
 }

@@ -7,7 +7,10 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
-/** One framed message: a type and a payload (little-endian fields), with a builder and a checked reader. */
+/**
+ * One framed message: a type and a payload, with a builder and a checked reader. The payload's fields are
+ * little-endian (the frame's length, written by {@link Wire}, is big-endian).
+ */
 public record Message(int type, byte[] payload, int length) {
     public static final int HELLO = 1, WELCOME = 2, PROOF = 3, READY = 4, PLAN = 5, WEIGHTS = 6, LOADED = 7,
             FORWARD = 8, PARTIAL = 9, SUM = 10, LOGITS = 11, PING = 12, ERROR = 13, BYE = 14, PEER = 15;
@@ -118,6 +121,7 @@ public record Message(int type, byte[] payload, int length) {
 
         public byte[] bytes(int max) {
             int n = i32();
+            if (n < 0) throw new Wire.ProtocolException("message " + name(type) + " holds a field of negative length " + n);
             if (n > max) throw new Wire.ProtocolException("message " + name(type) + " holds a field of " + n + " bytes, more than " + max);
             byte[] b = new byte[n];
             need(n).get(b);

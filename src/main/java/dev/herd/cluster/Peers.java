@@ -2,23 +2,46 @@ package dev.herd.cluster;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The links between the workers of a mesh session. Each worker connects to every higher node (at the address the
- * root reached it by) and accepts the lower ones on its own listening socket; a connect completes in the listen
- * backlog, so no order of starts can deadlock. Connections that are not a valid PEER link of this session (another
- * root, a stray client, a wrong key) are logged and closed, and the worker goes on waiting for its peers.
+ * root reached it by) and receives the lower ones through its listener, which hands every connection that opens with
+ * a PEER message to {@link Inbox}; no order of starts can deadlock. Knocks that are not a valid PEER link of this
+ * session (a stale one, a stray client, a wrong token or key) are logged and closed, and the worker goes on waiting.
  */
 final class Peers {
     static final int SETUP_MS = 30_000;
 
     private Peers() {}
 
+    /** A connection whose first message was a PEER knock, waiting for a mesh session to check it. */
+    record Knock(Wire wire, Message peer) {}
+
+    /**
+     * Knocks that arrived during a session, before or while it waits for its peers (all of a mesh's workers are in
+     * their session before any gets its plan); the oldest go first when full.
+     */
+    static final class Inbox {
+        private final BlockingQueue<Knock> knocks = new ArrayBlockingQueue<>(8);
+
+        /** Keeps {@code k} until a session takes it, at most until its handshake deadline closes it. */
+        void add(Knock k) {
+            while (!knocks.offer(k)) {
+                Knock old = knocks.poll();
+                if (old != null) old.wire().close();
+            }
+        }
+
+        Knock take(long millis) throws InterruptedException {
+            return knocks.poll(millis, TimeUnit.MILLISECONDS);
+        }
+    }
+
     /** Links by node index: the root's wire at 0, null for this node, the other workers' wires elsewhere. */
-    static Wire[] open(PlanMessage plan, Wire root, ServerSocket server, byte[] key, PrintStream log) throws IOException {
+    static Wire[] open(PlanMessage plan, Wire root, Inbox inbox, byte[] key, PrintStream log) throws IOException {
         int me = plan.node(), nodes = plan.nodes();
         Wire[] links = new Wire[nodes];
         links[0] = root;
@@ -27,24 +50,28 @@ final class Peers {
                 Wire w = Cluster.open(plan.workers().get(k - 1));
                 links[k] = w;
                 w.send(Handshake.peer(plan.token(), me, k, key));
+                Handshake.protectPeer(w, plan.token(), me, k, me, key);
             }
             long deadline = System.currentTimeMillis() + SETUP_MS;
             for (int missing = me - 1; missing > 0; ) {
-                server.setSoTimeout((int) Math.max(1, deadline - System.currentTimeMillis()));
-                Socket s;
+                Knock knock;
                 try {
-                    s = server.accept();
-                } catch (SocketTimeoutException e) {
-                    throw new IOException(missing + " lower worker(s) did not connect within " + SETUP_MS / 1000 + " s");
+                    knock = inbox.take(Math.max(1, deadline - System.currentTimeMillis()));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while waiting for peers");
                 }
-                Wire w = new Wire(s, s.getRemoteSocketAddress().toString().replaceFirst("^/", ""));
+                if (knock == null) throw new IOException(missing + " lower worker(s) did not connect within " + SETUP_MS / 1000 + " s");
+                Wire w = knock.wire();
                 try {
-                    w.timeout(Worker.HANDSHAKE_MS);
-                    int from = Handshake.acceptPeer(w.receive(Handshake.MAX_HELLO), plan.token(), me, nodes, key);
+                    int from = Handshake.acceptPeer(knock.peer(), plan.token(), me, nodes, key);
                     if (links[from] != null) throw new Wire.ProtocolException("a second link from node " + from);
+                    w.deadline(0);
+                    if (w.closed()) throw new Wire.ProtocolException("its knock waited past the handshake deadline");
+                    Handshake.protectPeer(w, plan.token(), from, me, me, key);
                     links[from] = w;
                     missing--;
-                } catch (Wire.ProtocolException | IOException e) {
+                } catch (Wire.ProtocolException e) {
                     log.println("rejected " + w.peer() + " while waiting for peers: " + e.getMessage());
                     w.close();
                 }
@@ -54,8 +81,6 @@ final class Peers {
         } catch (IOException | RuntimeException e) {
             close(links);
             throw e;
-        } finally {
-            server.setSoTimeout(0);
         }
     }
 

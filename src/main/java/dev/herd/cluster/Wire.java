@@ -15,9 +15,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Length-framed messages over one TCP connection: {@code u32 length, u8 type, payload}. The reader checks every
- * length against a bound before allocating, so a hostile or buggy peer cannot make it allocate without limit.
- * Counts the bytes each way for the per-token statistics.
+ * Length-framed messages over one TCP connection: {@code u32 length (big-endian), u8 type, payload}. The reader checks
+ * every length against a bound before allocating, so a hostile or buggy peer cannot make it allocate without limit.
+ * Once both ends proved the cluster key, {@link #protect} seals every frame (payload encrypted, 16-byte tag appended).
+ * A deadline ({@link #deadline}) bounds a whole exchange, whatever the peer trickles. Counts the bytes each way for
+ * the per-token statistics.
  */
 public final class Wire implements Closeable { // sends are synchronized: a heartbeat may write between ops
     /** Largest frame accepted unless a caller allows more (weight chunks are sent in pieces of at most this). */
@@ -33,6 +35,12 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
     private volatile long sendingSince;
     private volatile int writeTimeout = 120_000;
     private volatile boolean stuck;
+    /** When the exchange under way must be over (0: none); the watchdog closes the socket after it. */
+    private volatile long deadline;
+    private volatile int deadlineMillis;
+    private volatile boolean expired;
+    private Seal sealOut, sealIn;
+    private byte[] sealed = new byte[0], raw = new byte[0];
 
     public Wire(Socket socket, String peer) throws IOException {
         this.socket = socket;
@@ -50,6 +58,28 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
     /** Read timeout for the next reads, in milliseconds (0 = wait forever). */
     public void timeout(int millis) throws IOException {
         socket.setSoTimeout(millis);
+    }
+
+    /**
+     * Closes the connection if it is still open {@code millis} from now (0 clears the deadline): unlike a read
+     * timeout, a peer cannot stretch it by sending a byte now and then.
+     */
+    public void deadline(int millis) {
+        deadlineMillis = millis;
+        deadline = millis == 0 ? 0 : System.nanoTime() + millis * 1_000_000L;
+    }
+
+    /** Whether this side closed the connection (or the watchdog did). */
+    boolean closed() {
+        return socket.isClosed();
+    }
+
+    /** From now on every frame is sealed with {@code out} and must open with {@code in}. */
+    void protect(Seal out, Seal in) {
+        synchronized (this) {
+            sealOut = out;
+        }
+        sealIn = in;
     }
 
     /** Longest time one send may block (a peer that stops reading fills the TCP buffers), in milliseconds. */
@@ -72,10 +102,17 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
 
     /** Queues a message without flushing (flush with {@link #flush}). */
     public synchronized void write(Message m) throws IOException {
-        out.writeInt(m.length() + 1);
+        byte[] payload = m.payload();
+        int length = m.length();
+        if (sealOut != null) {
+            if (sealed.length < length + Seal.TAG) sealed = new byte[length + Seal.TAG];
+            length = sealOut.seal(m.type(), payload, length, sealed);
+            payload = sealed;
+        }
+        out.writeInt(length + 1);
         out.writeByte(m.type());
-        out.write(m.payload(), 0, m.length());
-        sent += 5 + m.length();
+        out.write(payload, 0, length);
+        sent += 5 + length;
         lastSend = System.nanoTime();
     }
 
@@ -104,23 +141,39 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
     private byte[] scratch = new byte[0];
 
     private Message receive(int maxPayload, boolean reuse) throws IOException {
-        int length;
         try {
-            length = in.readInt();
+            return read(maxPayload, reuse);
         } catch (SocketTimeoutException e) {
             throw new HerdException(peer + ": no message within " + socket.getSoTimeout() + " ms (timed out)");
         } catch (EOFException e) {
             throw new HerdException(peer + ": connection closed");
+        } catch (IOException e) {
+            if (expired) throw new HerdException(peer + ": did not complete the exchange within " + deadlineMillis + " ms (deadline)");
+            throw e;
         }
-        if (length < 1 || length - 1 > maxPayload) {
-            throw new ProtocolException(peer + ": frame of " + Integer.toUnsignedString(length) + " bytes exceeds the limit of " + (maxPayload + 1));
+    }
+
+    private Message read(int maxPayload, boolean reuse) throws IOException {
+        Seal seal = sealIn;
+        int tag = seal == null ? 0 : Seal.TAG;
+        int length = in.readInt();
+        if (length < 1 + tag || length - 1 - tag > maxPayload) {
+            throw new ProtocolException(peer + ": frame of " + Integer.toUnsignedString(length) + " bytes exceeds the limit of " + (maxPayload + 1 + tag)
+                    + (length >= 1 && length < 1 + tag ? " or is shorter than its tag" : ""));
         }
         int type = in.readUnsignedByte();
-        if (reuse && scratch.length < length - 1) scratch = new byte[length - 1];
-        byte[] payload = reuse ? scratch : new byte[length - 1];
-        in.readFully(payload, 0, length - 1);
+        int n = length - 1 - tag;
+        if (reuse && scratch.length < n) scratch = new byte[n];
+        byte[] payload = reuse ? scratch : new byte[n];
+        if (seal == null) {
+            in.readFully(payload, 0, n);
+        } else {
+            if (raw.length < n + tag) raw = new byte[n + tag];
+            in.readFully(raw, 0, n + tag);
+            seal.open(type, raw, n + tag, payload, peer);
+        }
         received += 4 + length;
-        return new Message(type, payload, length - 1);
+        return new Message(type, payload, n);
     }
 
     public Message receive() throws IOException {
@@ -160,7 +213,10 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
         }
     }
 
-    /** Java sockets have no write timeout: one daemon thread closes the sockets of sends stuck too long. */
+    /**
+     * Java sockets have no write timeout and no deadline for a whole exchange: one daemon thread closes the sockets
+     * of sends stuck too long and of exchanges past their deadline.
+     */
     private static final class Watchdog {
         static final Set<Wire> WIRES = ConcurrentHashMap.newKeySet();
 
@@ -177,6 +233,11 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
                 }
                 long now = System.nanoTime();
                 for (Wire w : WIRES) {
+                    long due = w.deadline;
+                    if (due != 0 && now - due > 0) {
+                        w.expired = true;
+                        w.close();
+                    }
                     long since = w.sendingSince;
                     if (since != 0 && now - since > w.writeTimeout * 1_000_000L) {
                         w.stuck = true;

@@ -16,21 +16,32 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A worker: holds no model file. It waits for a root, receives its slice of the weights, runs its share of every
  * forward pass, and when the session ends (normally, or because the root is gone) frees everything and listens again.
+ * Connections are greeted concurrently (each on a virtual thread; beyond {@value #PENDING} at once, the oldest is
+ * closed), each with a deadline for the whole handshake, so strangers that connect and trickle bytes cannot keep a
+ * root out; one session runs at a time.
  */
 public final class Worker implements AutoCloseable {
-    static final int HANDSHAKE_MS = 10_000;
+    /** The whole handshake (root) or PEER knock (worker) must arrive within this. */
+    static final int HANDSHAKE_MS = 5_000;
+    /** Connections in their handshake at once; a new one beyond this closes the oldest. */
+    static final int PENDING = 16;
+    /** How long a root that proved itself waits for a session that is ending before the worker says it is busy. */
+    static final int BUSY_MS = 5_000;
     /** The root sends a heartbeat every {@link Cluster#HEARTBEAT_MS}; silence this long means it is gone. */
     static final int SILENCE_MS = 30_000;
 
@@ -38,6 +49,9 @@ public final class Worker implements AutoCloseable {
     private final int threads;
     private final byte[] key;
     private final PrintStream log;
+    private final Deque<Socket> pending = new ConcurrentLinkedDeque<>();
+    private final Semaphore slot = new Semaphore(1);
+    private final Peers.Inbox peers = new Peers.Inbox();
 
     public Worker(String host, int port, int threads, byte[] key, PrintStream log) throws IOException {
         InetAddress address = host == null ? null : InetAddress.getByName(host);
@@ -49,8 +63,10 @@ public final class Worker implements AutoCloseable {
         this.log = log;
         InetAddress bound = server.getInetAddress();
         if (key == null && !bound.isLoopbackAddress()) {
-            log.println("warning: no cluster key: any machine that can reach " + bound.getHostAddress() + ":" + port
-                    + " can use this worker (set --cluster-key or HERD_CLUSTER_KEY on the root and the workers)");
+            log.println("warning: no cluster key: anyone who can reach " + bound.getHostAddress() + ":" + server.getLocalPort() + " can take this worker's one"
+                    + " session slot, make it hold its available memory less a margin (and a disk KV cache up to the free temporary space),"
+                    + " compute with weights of their choice, and read or rewrite its sessions' traffic; set --cluster-key-file"
+                    + " (or HERD_CLUSTER_KEY) on the root and the workers");
         }
     }
 
@@ -70,22 +86,101 @@ public final class Worker implements AutoCloseable {
                 log.println("accept failed: " + e.getMessage());
                 continue;
             }
-            String peer = s.getRemoteSocketAddress().toString().replaceFirst("^/", "");
-            try (Wire w = new Wire(s, peer)) {
-                try {
-                    session(w);
-                } catch (UncheckedIOException | HerdException e) {
-                    if (!(e instanceof Wire.ProtocolException)) tell(w, e); // e.g. a lost mesh peer: the root names it
-                    throw e;
+            if (pending.size() >= PENDING) { // make room: a real root completes its handshake in a round trip, idle strangers do not
+                Socket oldest = pending.pollFirst();
+                if (oldest != null) {
+                    log.println("closed " + oldest.getRemoteSocketAddress() + ": the oldest of " + PENDING + " connections in their handshake");
+                    close(oldest);
                 }
-            } catch (Wire.ProtocolException e) {
-                log.println("rejected " + peer + ": it broke Herd's protocol (" + e.getMessage() + ")");
-            } catch (HerdException | IOException | UncheckedIOException e) {
-                log.println("session with " + peer + " ended: " + e.getMessage());
-            } catch (RuntimeException e) {
-                log.println("session with " + peer + " failed: " + e);
             }
-            log.println("listening again on " + server.getLocalSocketAddress());
+            pending.addLast(s);
+            Thread.ofVirtual().name("herd-greet").start(() -> {
+                try {
+                    greet(s);
+                } finally {
+                    pending.remove(s);
+                }
+            });
+        }
+    }
+
+    /** Reads the first message within the deadline: a root's handshake, or a knock from a mesh peer. */
+    private void greet(Socket s) {
+        String peer = s.getRemoteSocketAddress().toString().replaceFirst("^/", "");
+        Wire w;
+        try {
+            w = new Wire(s, peer);
+        } catch (IOException e) {
+            close(s);
+            return;
+        }
+        boolean handedOver = false;
+        try {
+            w.deadline(HANDSHAKE_MS);
+            Message first = w.receive(Handshake.MAX_HELLO);
+            if (first.type() == Message.PEER) {
+                if (slot.availablePermits() > 0) throw new Wire.ProtocolException("a mesh peer knocked, but no session is under way");
+                pending.remove(s);
+                peers.add(new Peers.Knock(w, first)); // the session checks it once its plan is in
+                handedOver = true;
+                return;
+            }
+            Handshake.Hello hello = Handshake.asWorker(w, key, first);
+            pending.remove(s);
+            w.deadline(0);
+            if (!slot.tryAcquire(BUSY_MS, TimeUnit.MILLISECONDS)) {
+                w.send(Message.error("worker busy: it serves another root"));
+                log.println("refused root " + peer + ": busy with another root");
+                return;
+            }
+            handedOver = true;
+            Thread.ofPlatform().name("herd-session").start(() -> {
+                try {
+                    run(w, hello);
+                } finally {
+                    slot.release();
+                }
+            });
+        } catch (Wire.ProtocolException e) {
+            log.println("rejected " + peer + ": it broke Herd's protocol (" + e.getMessage() + ")");
+        } catch (HerdException | IOException e) {
+            log.println("rejected " + peer + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.println("rejected " + peer + ": " + e);
+        } finally {
+            if (!handedOver) w.close();
+        }
+    }
+
+    /** One session, from READY to its end, whatever the end; then frees what it held. */
+    private void run(Wire w, Handshake.Hello hello) {
+        String peer = w.peer();
+        try (w) {
+            try {
+                Handshake.ready(w, hello, key);
+                log.printf("root %s: node %d of %d%n", peer, hello.node(), hello.nodes());
+                session(w, hello);
+            } catch (UncheckedIOException | HerdException e) {
+                if (!(e instanceof Wire.ProtocolException)) tell(w, e); // e.g. a lost mesh peer: the root names it
+                throw e;
+            }
+        } catch (Wire.ProtocolException e) {
+            log.println("rejected " + peer + ": it broke Herd's protocol (" + e.getMessage() + ")");
+        } catch (HerdException | IOException | UncheckedIOException e) {
+            log.println("session with " + peer + " ended: " + e.getMessage());
+        } catch (RuntimeException | OutOfMemoryError e) {
+            log.println("session with " + peer + " failed: " + e);
+        }
+        log.println("listening again on " + server.getLocalSocketAddress());
+    }
+
+    private static void close(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // already broken: nothing to free
         }
     }
 
@@ -98,10 +193,7 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    private void session(Wire w) throws IOException {
-        w.timeout(HANDSHAKE_MS);
-        Handshake.Hello hello = Handshake.asWorker(w, key);
-        log.printf("root %s: node %d of %d%n", w.peer(), hello.node(), hello.nodes());
+    private void session(Wire w, Handshake.Hello hello) throws IOException {
         w.timeout(SILENCE_MS);
         PlanMessage plan = PlanMessage.decode(next(w, Message.PLAN, 1 << 20));
         if (plan.node() != hello.node() || plan.nodes() != hello.nodes()) throw new Wire.ProtocolException("plan for another node");
@@ -115,10 +207,10 @@ public final class Worker implements AutoCloseable {
         long weightBytes = 0;
         for (int i = 0; i < parts.size(); i++) weightBytes += bytes(parts.get(i), types.get(i));
         long kvBytes = 2L * c.layers() * plan.maxSeqLen() * local.kvDim() * 4;
-        checkMemory(weightBytes, plan.kvOnDisk() ? 0 : kvBytes);
+        Budget.check(weightBytes + (plan.kvOnDisk() ? 0 : kvBytes), plan.kvOnDisk() ? kvBytes : 0);
         Wire[] mesh = null;
         if (plan.mesh()) {
-            mesh = plan.nodes() > 2 ? Peers.open(plan, w, server, key, log) : new Wire[]{w, null};
+            mesh = plan.nodes() > 2 ? Peers.open(plan, w, peers, key, log) : new Wire[]{w, null};
             log.printf("mesh of %d nodes: linked to every other node%n", plan.nodes());
         }
         try (Arena arena = Arena.ofShared()) {
@@ -133,6 +225,7 @@ public final class Worker implements AutoCloseable {
             }
         } finally {
             if (mesh != null) Peers.close(mesh);
+            Memory.release(); // the arena is closed by now
         }
     }
 
@@ -154,6 +247,9 @@ public final class Worker implements AutoCloseable {
                     int pos = r.i32(), n = r.i32(), mode = r.i32();
                     if (n < 1 || n > Model.BATCH || mode < 0 || mode > 2 || r.remaining() != n * rowBytes) {
                         throw new Wire.ProtocolException("bad forward request: " + n + " tokens, " + r.remaining() + " bytes");
+                    }
+                    if (pos < 0 || pos > plan.maxSeqLen() - n) { // not pos + n, which can overflow
+                        throw new Wire.ProtocolException("bad forward request: positions " + pos + " + " + n + " outside the KV cache of " + plan.maxSeqLen());
                     }
                     MemorySegment rows = MemorySegment.ofArray(m.payload()).asSlice(12, n * rowBytes);
                     for (int b = 0; b < n; b++) Quantizer.decode(plan.embedding(), rows, b * rowBytes, embeddings, b * dim, dim);
@@ -195,14 +291,6 @@ public final class Worker implements AutoCloseable {
     static long bytes(SplitPlan.Part p, GgmlType type) {
         if (p.localCols() % type.blockSize != 0) throw new Wire.ProtocolException(p.name() + " slice cuts " + type + " blocks");
         return p.bytes(type);
-    }
-
-    private static void checkMemory(long weights, long kv) {
-        long heap = Runtime.getRuntime().maxMemory();
-        if (kv > heap) throw new HerdException(String.format("the KV cache needs %.0f MiB, more than this worker's heap of %.0f MiB (lower --max-seq-len on the root)", kv / 1048576.0, heap / 1048576.0));
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os && weights > os.getTotalMemorySize()) {
-            throw new HerdException(String.format("the weights slice needs %.0f MiB, more than this machine's %.0f MiB", weights / 1048576.0, os.getTotalMemorySize() / 1048576.0));
-        }
     }
 
     /** The next message that is not a heartbeat; {@code type} -1 accepts any. */

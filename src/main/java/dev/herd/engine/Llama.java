@@ -213,7 +213,7 @@ public final class Llama implements AutoCloseable {
      * Returns this node's logits slice rows when asked for logits, else null.
      */
     public float[] forward(float[] embeddings, int n, int pos, Sync.Logits mode) {
-        if (n < 1 || n > batchSize || pos < 0 || pos + n > cache.maxSeqLen) {
+        if (n < 1 || n > batchSize || pos < 0 || pos > cache.maxSeqLen - n) { // pos + n could overflow
             throw new HerdException("positions " + pos + ".." + (pos + n - 1) + " exceed the context of " + cache.maxSeqLen + " tokens");
         }
         System.arraycopy(embeddings, 0, x, 0, n * config.dim());

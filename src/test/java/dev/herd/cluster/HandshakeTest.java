@@ -28,7 +28,9 @@ class HandshakeTest {
             CompletableFuture<Object> worker = CompletableFuture.supplyAsync(() -> {
                 try (Socket s = server.accept(); Wire w = new Wire(s, "root")) {
                     w.timeout(5000);
-                    return Handshake.asWorker(w, workerKey);
+                    Handshake.Hello hello = Handshake.asWorker(w, workerKey, w.receive(Handshake.MAX_HELLO));
+                    Handshake.ready(w, hello, workerKey);
+                    return hello;
                 } catch (Exception e) {
                     return e;
                 }
