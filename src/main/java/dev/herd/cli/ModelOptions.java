@@ -59,6 +59,11 @@ final class ModelOptions {
     }
 
     Run open() {
+        return open(Integer.MAX_VALUE);
+    }
+
+    /** Opens the model with a KV cache of at most {@code positions} (what the run needs), within --max-seq-len. */
+    Run open(int positions) {
         KvCache.Storage kv = switch (kvCacheStorage) {
             case "memory" -> KvCache.Storage.MEMORY;
             case "disk" -> KvCache.Storage.DISK;
@@ -68,7 +73,7 @@ final class ModelOptions {
         ClusterRunner cluster = workers.isEmpty() ? null
                 : new ClusterRunner(workers, Handshake.key(clusterKey), SyncCodec.of(bufferFloatType), kv, System.err);
         try {
-            m = openModel(cluster == null ? Runner.local(kv) : cluster);
+            m = openModel(cluster == null ? Runner.local(kv) : cluster, positions);
             return new Run(m, cluster);
         } catch (RuntimeException e) {
             if (cluster != null) cluster.close();
@@ -76,12 +81,12 @@ final class ModelOptions {
         }
     }
 
-    private Model openModel(Runner runner) {
+    private Model openModel(Runner runner, int positions) {
         if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
         if (maxSeqLen < 0) throw new HerdException("--max-seq-len must be >= 0, got " + maxSeqLen);
         if (!bufferFloatType.equals("q80") && !bufferFloatType.equals("f32")) {
             throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");
         }
-        return Model.open(model, tokenizer, maxSeqLen, threads, runner);
+        return Model.open(model, tokenizer, maxSeqLen > 0 ? Math.min(maxSeqLen, positions) : positions, threads, runner);
     }
 }
