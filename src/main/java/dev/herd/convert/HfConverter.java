@@ -104,6 +104,7 @@ public final class HfConverter {
         int kvHeads = integer(c, file, "num_key_value_heads", heads, Limits.MAX_WIDTH);
         if (heads % kvHeads != 0) throw new HerdException(file + ": num_key_value_heads " + kvHeads + " does not divide num_attention_heads " + heads);
         int headDim = integer(c, file, "head_dim", Math.max(dim / heads, 1), Limits.MAX_WIDTH);
+        if (!Limits.headsFit(heads, headDim)) throw new HerdException(file + ": " + heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
         return new ModelConfig(arch, dim, integer(c, file, "intermediate_size", null, Limits.MAX_WIDTH),
                 integer(c, file, "num_hidden_layers", null, Limits.MAX_LAYERS), heads, kvHeads, headDim,
                 integer(c, file, "vocab_size", null, Limits.MAX_VOCAB), integer(c, file, "max_position_embeddings", 4096, Integer.MAX_VALUE),

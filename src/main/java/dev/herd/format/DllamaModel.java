@@ -106,6 +106,7 @@ public final class DllamaModel {
         int kvHeads = h.containsKey("n_kv_heads") ? bounded(path, h, "n_kv_heads", Limits.MAX_WIDTH) : heads;
         int headDim = h.containsKey("head_dim") ? bounded(path, h, "head_dim", Limits.MAX_WIDTH) : dim / heads;
         if (heads % kvHeads != 0 || headDim == 0) throw error(path, "n_heads " + heads + ", n_kv_heads " + kvHeads + " and dim " + dim + " do not divide");
+        if (!Limits.headsFit(heads, headDim)) throw error(path, heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
         float factor = h.getOrDefault("rope_scaling_factor", 1);
         ModelConfig.RopeScaling scaling = null;
         if (ropeType == ROPE_LLAMA3_1 || factor != 1) { // distributed-llama scales whenever factor != 1

@@ -24,4 +24,9 @@ public final class Limits {
     public static final long MAX_TOKENIZER_BYTES = 1L << 30;
 
     private Limits() {}
+
+    /** Whether heads x head size (the attention width) stays within {@link #MAX_WIDTH}, so no int width overflows. */
+    public static boolean headsFit(int heads, int headDim) {
+        return (long) heads * headDim <= MAX_WIDTH;
+    }
 }

@@ -51,6 +51,9 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
                     + " does not divide embedding_length " + dim + " and attention.key_length is missing");
         }
         int headDim = width(f, p + "attention.key_length", f.integer(p + "attention.key_length", dim / heads));
+        if (!Limits.headsFit(heads, headDim)) {
+            throw new HerdException(f.path() + ": " + heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
+        }
         int ropeDim = positive(f, p + "rope.dimension_count", f.integer(p + "rope.dimension_count", headDim));
         if (ropeDim > headDim || ropeDim % 2 != 0) {
             throw new HerdException(f.path() + ": metadata key '" + p + "rope.dimension_count' = " + ropeDim

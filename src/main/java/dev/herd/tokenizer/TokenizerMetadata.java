@@ -110,6 +110,7 @@ public final class TokenizerMetadata {
         String[] merges = new String[mergeNodes.size()];
         for (int i = 0; i < merges.length; i++) {
             JsonNode m = mergeNodes.get(i);
+            if (m.isArray() && m.size() != 2) throw new HerdException(source + ": merge " + i + " " + FileText.quote(m.toString()) + " is not a pair");
             merges[i] = m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText();
         }
         Map<String, Object> meta = new LinkedHashMap<>();

@@ -191,4 +191,37 @@ class HostileFileTest {
         Path ok = write("config.json", String.format(base, "2").getBytes(StandardCharsets.UTF_8));
         assertThat(HfConverter.config(ok).layers()).isEqualTo(2);
     }
+
+    /** Defect 8: an eos id beyond the vocabulary in a .t (it reached the engine unchecked). */
+    @Test
+    void tokenizerFileEosOutsideTheVocabularyIsRefused() throws IOException {
+        byte[] t = Files.readAllBytes(Shared.model("tiny.t"));
+        ByteBuffer b = ByteBuffer.wrap(t).order(ByteOrder.LITTLE_ENDIAN);
+        int template = 0;
+        for (int at = 8; at < b.getInt(4); at += 8) if (b.getInt(at) == 7) template = b.getInt(at + 4);
+        b.putInt(b.getInt(4) + template, 999); // the first eos id, after the chat template
+        Path p = write("eos.t", t);
+        assertThat(fails(() -> DllamaTokenizerFile.read(p))).hasMessageContaining("eos id 999");
+    }
+
+    /** Duplicate keys, an absurd alignment and a tensor count over the limit are refused before use. */
+    @Test
+    void ggufHeaderLimits() throws IOException {
+        byte[] twice = GgufBytes.header(0, 2).string("k").i32(4).i32(1).string("k").i32(4).i32(2).bytes();
+        Path p1 = write("twice.gguf", twice);
+        assertThat(fails(() -> GgufFile.open(p1).close())).hasMessageContaining("'k' appears twice");
+        byte[] align = GgufBytes.header(1, 1).string("general.alignment").i32(4).i32(1 << 30).tensor("t", 0, 0, 8).zeros(64).bytes();
+        Path p2 = write("align.gguf", align);
+        assertThat(fails(() -> GgufFile.open(p2).close())).hasMessageContaining("general.alignment 1073741824");
+        byte[] many = GgufBytes.header(Limits.MAX_TENSORS + 1, 0).zeros(32 * (Limits.MAX_TENSORS + 1)).bytes();
+        Path p3 = write("many.gguf", many);
+        assertThat(fails(() -> GgufFile.open(p3).close())).hasMessageContaining("over the limit of 65536");
+    }
+
+    /** An index naming a shard that is not a file name (InvalidPathException). */
+    @Test
+    void safetensorsIndexWithAnInvalidShardNameIsRefused() throws IOException {
+        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\":{\"w\":\"a\\u0000b\"}}");
+        assertThat(fails(() -> Safetensors.open(dir))).hasMessageContaining("not a file name");
+    }
 }
