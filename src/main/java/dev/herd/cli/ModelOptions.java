@@ -24,7 +24,7 @@ final class ModelOptions {
     @Option(names = "--nthreads", defaultValue = "1", paramLabel = "N", description = "Compute threads (default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--max-seq-len", defaultValue = "0", paramLabel = "N", description = "KV cache length; 0 = the model's context length.")
+    @Option(names = "--max-seq-len", defaultValue = "0", paramLabel = "N", description = "KV cache length; 0 = the model's context length (inference: --steps). Refused if it does not fit in memory.")
     int maxSeqLen;
 
     @Option(names = "--buffer-float-type", defaultValue = "q80", paramLabel = "TYPE",

@@ -43,7 +43,7 @@ import static org.assertj.core.api.Assertions.fail;
  */
 class FileFuzzTest {
     static final long SEED = 10;
-    static final int CASES = 250; // per kind; about 1,250 in all
+    static final int CASES = 300; // per kind: 1,800 in all
     static final long MAX_ALLOCATED = 64L << 20;
     static final long DEADLINE_SECONDS = 20;
 
