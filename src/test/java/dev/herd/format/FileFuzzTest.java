@@ -138,13 +138,14 @@ class FileFuzzTest {
     /** {@link #CASES} mutants of {@code original}, written to {@code name} in turn, each loaded once. */
     private void fuzz(String kind, byte[] original, String name, int header, Loader loader) throws Exception {
         SplittableRandom random = new SplittableRandom(SEED ^ kind.hashCode());
+        Mutator mutator = new Mutator(name.endsWith(".gguf") ? GgufFields.of(original) : List.of());
         Path file = dir.resolve(name);
         Map<String, Integer> outcomes = new TreeMap<>();
         long maxAllocated = 0;
         Files.write(file, original);
         loader.load(file); // the original loads, and class loading and first compilations are not counted below
         for (int i = 0; i < CASES; i++) {
-            byte[] mutant = Mutator.mutate(original, header, random);
+            byte[] mutant = mutator.mutate(original, header, random);
             Files.write(file, mutant);
             long[] allocated = new long[1];
             Future<Throwable> f = POOL.submit(() -> {
@@ -182,18 +183,27 @@ class FileFuzzTest {
         TALLIES.add(new Tally(kind, outcomes, maxAllocated, CASES));
     }
 
-    /** Byte-level mutations, most of them in the first {@code header} bytes where lengths and counts live. */
-    static final class Mutator {
-        private static final long[] INTERESTING = {0, 1, -1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, Integer.MAX_VALUE, Integer.MIN_VALUE,
-                0xffffffffL, 1L << 32, 11_259_137, 300_000, Long.MAX_VALUE, Long.MIN_VALUE, Long.MAX_VALUE - 31, 1 << 20, 1 << 30};
+    /**
+     * Byte-level mutations, most of them in the first {@code header} bytes where lengths and counts live; for GGUF,
+     * half of them hit a numeric header field exactly (a count, a length, a value type, a dimension, an offset).
+     */
+    record Mutator(List<int[]> fields) {
+        private static final long[] INTERESTING = {0, 1, -1, 9, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, Integer.MAX_VALUE, Integer.MIN_VALUE,
+                0xffffffffL, 1L << 32, 11_259_137, 300_000, Long.MAX_VALUE, Long.MIN_VALUE, Long.MAX_VALUE - 31, -32, 1 << 20, 1 << 30};
         private static final String[] JSON_VALUES = {"1.5", "-1", "0", "1e309", "18446744073709551616", "\"x\"", "null", "[]", "{}",
                 "2147483648", "1e9", "\"\\u001b[2J\"", "[[[[[[[[1]]]]]]]]"};
 
-        static byte[] mutate(byte[] original, int header, SplittableRandom r) {
+        byte[] mutate(byte[] original, int header, SplittableRandom r) {
             byte[] b = original.clone();
             int n = 1 + r.nextInt(3);
             for (int k = 0; k < n; k++) {
                 if (b.length == 0) break;
+                if (!fields.isEmpty() && r.nextBoolean()) {
+                    int[] f = fields.get(r.nextInt(fields.size()));
+                    long v = r.nextInt(4) == 0 ? (r.nextBoolean() ? 1 : -1) * (1L << r.nextInt(63)) : INTERESTING[r.nextInt(INTERESTING.length)];
+                    put(b, f[0], v, f[1]);
+                    continue;
+                }
                 int at = position(b.length, header, r);
                 switch (r.nextInt(isJson(original) ? 7 : 6)) {
                     case 0 -> b[at] ^= (byte) (1 << r.nextInt(8));
