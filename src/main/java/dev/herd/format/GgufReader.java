@@ -182,7 +182,7 @@ final class GgufReader {
     private long tensorBytes(GgmlType type, long[] dims) {
         long elements = 1;
         for (long d : dims) {
-            if (d > file.byteSize() * 8 / elements) return -1; // 8 elements per byte bounds every type (Q4_0 packs 2)
+            if (d > file.byteSize() * 8 / elements) return -1; // every ggml type stores fewer than 8 elements per byte
             elements *= d;
         }
         return type.bytes(elements);

@@ -20,7 +20,7 @@ public final class Limits {
     public static final int MAX_WIDTH = 1 << 20;
     /** Vocabulary size. */
     public static final int MAX_VOCAB = 16 << 20;
-    /** Bytes of a tokenizer file read whole (.t). */
+    /** Bytes of a tokenizer file read whole (.t, tokenizer.model, tokenizer.json). */
     public static final long MAX_TOKENIZER_BYTES = 1L << 30;
 
     private Limits() {}

@@ -154,6 +154,8 @@ public final class TokenizerMetadata {
 
     private static byte[] readBytes(Path file) {
         try {
+            long size = Files.size(file);
+            if (size > Limits.MAX_TOKENIZER_BYTES) throw new HerdException(file + ": " + size + " bytes is over the limit of " + Limits.MAX_TOKENIZER_BYTES + " for a tokenizer");
             return Files.readAllBytes(file);
         } catch (IOException e) {
             throw new HerdException("cannot read tokenizer " + file + ": " + e.getMessage(), e);

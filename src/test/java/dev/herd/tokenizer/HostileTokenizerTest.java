@@ -2,10 +2,14 @@ package dev.herd.tokenizer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.HerdException;
+import dev.herd.format.Limits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -53,5 +57,15 @@ class HostileTokenizerTest {
         assertThatThrownBy(() -> TokenizerMetadata.read(huge)).isInstanceOf(HerdException.class).hasMessageContaining("token id '2147483647'");
         Path merge = tokenizerJson(Map.of("a", 0, "b", 1), List.of(List.of("a")));
         assertThatThrownBy(() -> TokenizerMetadata.read(merge)).isInstanceOf(HerdException.class).hasMessageContaining("is not a pair");
+    }
+
+    /** A tokenizer file is read whole: one over 1 GiB (here sparse) is refused by its size, before any read. */
+    @Test
+    void tokenizerFileOverTheSizeLimitIsRefusedUnread() throws IOException {
+        Path big = dir.resolve("tokenizer.model");
+        try (FileChannel ch = FileChannel.open(big, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.SPARSE)) {
+            ch.write(ByteBuffer.wrap(new byte[]{'}'}), Limits.MAX_TOKENIZER_BYTES);
+        }
+        assertThatThrownBy(() -> TokenizerMetadata.read(big)).isInstanceOf(HerdException.class).hasMessageContaining("over the limit of 1073741824");
     }
 }
