@@ -41,7 +41,8 @@ final class InferenceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintStream out = System.out, err = System.err;
-        try (ModelOptions.Run run = model.open()) {
+        if (steps < 1) throw new HerdException("--steps must be >= 1, got " + steps);
+        try (ModelOptions.Run run = model.open(steps)) { // the KV cache holds the run's positions, not the whole context
             Model m = run.model();
             long tokenizeStart = System.nanoTime();
             int[] ids = m.encodePrompt(prompt);
@@ -52,8 +53,8 @@ final class InferenceCommand implements Callable<Integer> {
                 throw new HerdException("the prompt has " + ids.length + " tokens; --steps " + steps + " (context " + m.llama.maxSeqLen()
                         + ") leaves no room to generate");
             }
-            err.printf("Model %s: %s, %d layers, dim %d, %d threads, %s; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
-                    m.llama.config.layers(), m.llama.config.dim(), model.threads, VectorWidth.describe(), ids.length,
+            err.printf("Model %s: %s, %d layers, dim %d, KV cache %d positions, %d threads, %s; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
+                    m.llama.config.layers(), m.llama.config.dim(), m.llama.maxSeqLen(), model.threads, VectorWidth.describe(), ids.length,
                     m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d round%s)", m.warmUp.nanos() / 1e9, m.warmUp.rounds(), m.warmUp.rounds() == 1 ? "" : "s"));
             TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();

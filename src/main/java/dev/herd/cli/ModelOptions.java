@@ -24,7 +24,7 @@ final class ModelOptions {
     @Option(names = "--nthreads", defaultValue = "1", paramLabel = "N", description = "Compute threads (default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--max-seq-len", defaultValue = "0", paramLabel = "N", description = "KV cache length; 0 = the model's context length.")
+    @Option(names = "--max-seq-len", defaultValue = "0", paramLabel = "N", description = "KV cache length; 0 = the model's context length (inference: --steps). Refused if it does not fit in memory.")
     int maxSeqLen;
 
     @Option(names = "--buffer-float-type", defaultValue = "q80", paramLabel = "TYPE",
@@ -62,6 +62,11 @@ final class ModelOptions {
     }
 
     Run open() {
+        return open(Integer.MAX_VALUE);
+    }
+
+    /** Opens the model with a KV cache of at most {@code positions} (what the run needs), within --max-seq-len. */
+    Run open(int positions) {
         KvCache.Storage kv = switch (kvCacheStorage) {
             case "memory" -> KvCache.Storage.MEMORY;
             case "disk" -> KvCache.Storage.DISK;
@@ -71,7 +76,7 @@ final class ModelOptions {
         ClusterRunner cluster = workers.isEmpty() ? null
                 : new ClusterRunner(workers, Handshake.key(clusterKey, clusterKeyFile), SyncCodec.of(bufferFloatType), kv, System.err);
         try {
-            m = openModel(cluster == null ? Runner.local(kv) : cluster);
+            m = openModel(cluster == null ? Runner.local(kv) : cluster, positions);
             return new Run(m, cluster);
         } catch (RuntimeException e) {
             if (cluster != null) cluster.close();
@@ -79,12 +84,12 @@ final class ModelOptions {
         }
     }
 
-    private Model openModel(Runner runner) {
+    private Model openModel(Runner runner, int positions) {
         if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
         if (maxSeqLen < 0) throw new HerdException("--max-seq-len must be >= 0, got " + maxSeqLen);
         if (!bufferFloatType.equals("q80") && !bufferFloatType.equals("f32")) {
             throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");
         }
-        return Model.open(model, tokenizer, maxSeqLen, threads, runner);
+        return Model.open(model, tokenizer, maxSeqLen > 0 ? Math.min(maxSeqLen, positions) : positions, threads, runner);
     }
 }

@@ -1,6 +1,7 @@
 package dev.herd.convert;
 
 import dev.herd.HerdException;
+import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
 import dev.herd.format.Quantizer;
@@ -30,10 +31,10 @@ public final class GgufRequantizer {
             var infos = f.tensors().values();
             long total = 0;
             for (GgufFile.TensorInfo t : infos) {
-                if (t.type() == null) throw new HerdException(in + ": tensor '" + t.name() + "' has unknown type id " + t.typeId());
+                if (t.type() == null) throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " has unknown type id " + t.typeId());
                 GgmlType type = typeOf(t, target);
                 if (type != t.type() && !t.type().supported) {
-                    throw new HerdException(in + ": tensor '" + t.name() + "' is " + t.type()
+                    throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " is " + t.type()
                             + ", which Herd cannot requantize (it reads F32, F16, BF16, Q8_0 and Q4_0)");
                 }
                 total += type.bytes(t.elements());

@@ -2,7 +2,9 @@ package dev.herd.convert;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.herd.HerdException;
+import dev.herd.format.FileText;
 import dev.herd.format.GgufWriter;
+import dev.herd.format.Limits;
 import dev.herd.format.ModelConfig;
 import dev.herd.format.ModelConfig.Kind;
 import dev.herd.format.ModelConfig.TensorSpec;
@@ -95,25 +97,30 @@ public final class HfConverter {
         JsonNode c = readJson(file);
         String archName = c.path("architectures").path(0).asText(c.path("model_type").asText("?"));
         String arch = ARCHS.get(archName);
-        if (arch == null) throw new HerdException(file + ": architecture '" + archName + "' is not supported (supported: " + String.join(", ", ARCHS.keySet().stream().sorted().toList()) + ")");
+        if (arch == null) throw new HerdException(file + ": architecture " + FileText.quote(archName) + " is not supported (supported: " + String.join(", ", ARCHS.keySet().stream().sorted().toList()) + ")");
         String act = c.path("hidden_act").asText("silu");
-        if (!act.equals("silu")) throw new HerdException(file + ": hidden_act '" + act + "' is not supported (only silu)");
-        int dim = required(c, file, "hidden_size"), heads = required(c, file, "num_attention_heads");
-        int headDim = c.path("head_dim").isNumber() ? c.get("head_dim").asInt() : dim / heads;
-        return new ModelConfig(arch, dim, required(c, file, "intermediate_size"), required(c, file, "num_hidden_layers"), heads,
-                c.path("num_key_value_heads").asInt(heads), headDim, required(c, file, "vocab_size"),
-                c.path("max_position_embeddings").asInt(4096), (float) c.path("rms_norm_eps").asDouble(1e-5),
-                (float) c.path("rope_theta").asDouble(10000), scaling(c.path("rope_scaling"), file),
-                c.path("tie_word_embeddings").asBoolean(false));
+        if (!act.equals("silu")) throw new HerdException(file + ": hidden_act " + FileText.quote(act) + " is not supported (only silu)");
+        int dim = integer(c, file, "hidden_size", null, Limits.MAX_WIDTH), heads = integer(c, file, "num_attention_heads", null, Limits.MAX_WIDTH);
+        int kvHeads = integer(c, file, "num_key_value_heads", heads, Limits.MAX_WIDTH);
+        if (heads % kvHeads != 0) throw new HerdException(file + ": num_key_value_heads " + kvHeads + " does not divide num_attention_heads " + heads);
+        int headDim = integer(c, file, "head_dim", Math.max(dim / heads, 1), Limits.MAX_WIDTH);
+        if (!Limits.headsFit(heads, headDim)) throw new HerdException(file + ": " + heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
+        return new ModelConfig(arch, dim, integer(c, file, "intermediate_size", null, Limits.MAX_WIDTH),
+                integer(c, file, "num_hidden_layers", null, Limits.MAX_LAYERS), heads, kvHeads, headDim,
+                integer(c, file, "vocab_size", null, Limits.MAX_VOCAB), integer(c, file, "max_position_embeddings", 4096, Integer.MAX_VALUE),
+                (float) positive(c, file, "rms_norm_eps", 1e-5), (float) positive(c, file, "rope_theta", 10000),
+                scaling(c.path("rope_scaling"), file), c.path("tie_word_embeddings").asBoolean(false));
     }
 
     private static ModelConfig.RopeScaling scaling(JsonNode s, Path file) {
         if (s.isMissingNode() || s.isNull()) return null;
         String type = s.path("rope_type").asText(s.path("type").asText("?"));
         if (type.equals("default")) return null;
-        if (!type.equals("llama3")) throw new HerdException(file + ": rope_scaling type '" + type + "' is not supported (only llama3)");
-        return new ModelConfig.RopeScaling((float) s.path("factor").asDouble(8), (float) s.path("low_freq_factor").asDouble(1),
-                (float) s.path("high_freq_factor").asDouble(4), s.path("original_max_position_embeddings").asInt(8192));
+        if (!type.equals("llama3")) throw new HerdException(file + ": rope_scaling type " + FileText.quote(type) + " is not supported (only llama3)");
+        float low = (float) positive(s, file, "low_freq_factor", 1), high = (float) positive(s, file, "high_freq_factor", 4);
+        if (!(high > low)) throw new HerdException(file + ": rope_scaling high_freq_factor " + high + " must exceed low_freq_factor " + low);
+        return new ModelConfig.RopeScaling((float) positive(s, file, "factor", 8), low, high,
+                integer(s, file, "original_max_position_embeddings", 8192, Integer.MAX_VALUE));
     }
 
     /** bos/eos ids: generation_config.json wins over config.json; a list of eos ids is kept whole as well. */
@@ -123,14 +130,15 @@ public final class HfConverter {
             Path file = dir.resolve(name);
             if (!Files.exists(file)) continue;
             JsonNode c = readJson(file);
-            if (c.path("bos_token_id").isNumber()) m.put("tokenizer.ggml.bos_token_id", c.get("bos_token_id").asInt());
+            if (c.path("bos_token_id").isNumber()) m.put("tokenizer.ggml.bos_token_id", tokenId(c.get("bos_token_id"), file));
             JsonNode eos = c.path("eos_token_id");
             if (eos.isNumber()) {
-                m.put("tokenizer.ggml.eos_token_id", eos.asInt());
+                m.put("tokenizer.ggml.eos_token_id", tokenId(eos, file));
                 m.remove("tokenizer.ggml.eos_token_ids");
             } else if (eos.isArray() && !eos.isEmpty()) {
-                m.put("tokenizer.ggml.eos_token_id", eos.get(0).asInt());
-                m.put("tokenizer.ggml.eos_token_ids", eos.valueStream().mapToInt(JsonNode::asInt).toArray());
+                int[] ids = eos.valueStream().mapToInt(id -> tokenId(id, file)).toArray();
+                m.put("tokenizer.ggml.eos_token_id", ids[0]);
+                m.put("tokenizer.ggml.eos_token_ids", ids);
             }
         }
         return m;
@@ -224,9 +232,36 @@ public final class HfConverter {
         };
     }
 
-    private static int required(JsonNode c, Path file, String key) {
-        if (!c.path(key).isNumber()) throw new HerdException(file + ": '" + key + "' is missing");
-        return c.get(key).asInt();
+    /**
+     * A whole number from 1 to {@code max} ("2.0" is taken as 2; 1.5, 2^64 or a string are refused, not truncated);
+     * {@code fallback} when the key is absent, or null if it is required.
+     */
+    private static int integer(JsonNode c, Path file, String key, Integer fallback, int max) {
+        JsonNode v = c.path(key);
+        if (v.isMissingNode() || v.isNull()) {
+            if (fallback == null) throw new HerdException(file + ": '" + key + "' is missing");
+            return fallback;
+        }
+        if (!v.isNumber() || !v.canConvertToExactIntegral() || !v.canConvertToLong() || v.asLong() < 1 || v.asLong() > max) {
+            throw new HerdException(file + ": '" + key + "' is " + FileText.quote(v.toString()) + ", not a whole number from 1 to " + max);
+        }
+        return (int) v.asLong();
+    }
+
+    private static int tokenId(JsonNode v, Path file) {
+        if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.asInt() < 0 || v.asInt() >= Limits.MAX_VOCAB) {
+            throw new HerdException(file + ": token id " + FileText.quote(v.toString()) + " is not a whole number from 0 to " + (Limits.MAX_VOCAB - 1));
+        }
+        return v.asInt();
+    }
+
+    /** A finite positive number, or {@code fallback} when the key is absent. */
+    private static double positive(JsonNode c, Path file, String key, double fallback) {
+        JsonNode v = c.path(key);
+        if (v.isMissingNode() || v.isNull()) return fallback;
+        float f = (float) v.asDouble();
+        if (!v.isNumber() || !(f > 0) || Float.isInfinite(f)) throw new HerdException(file + ": '" + key + "' is " + FileText.quote(v.toString()) + ", not a positive number");
+        return v.asDouble();
     }
 
     private static JsonNode readJson(Path file) {

@@ -19,6 +19,9 @@ import java.nio.file.StandardOpenOption;
 public final class KvCache implements AutoCloseable {
     public enum Storage { MEMORY, DISK }
 
+    /** Memory (or disk) left to everything else when sizing the cache: 256 MiB. */
+    static final long MARGIN = 256L << 20;
+
     public final int maxSeqLen;
     final int headDim;
     final MemorySegment[] keys;
@@ -34,14 +37,22 @@ public final class KvCache implements AutoCloseable {
         this.maxSeqLen = maxSeqLen;
         this.headDim = headDim;
         long perLayer = 4L * maxSeqLen * kvHeads * headDim;
+        long bytes = bytes(layers, kvHeads, headDim, maxSeqLen);
         keys = new MemorySegment[layers];
         values = new MemorySegment[layers];
         MemorySegment all;
         if (storage == Storage.DISK) {
             try {
+                Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+                long free = Files.getFileStore(dir).getUsableSpace();
+                if (bytes > free - MARGIN) {
+                    arena.close();
+                    throw new HerdException("the KV cache of " + maxSeqLen + " positions needs " + bytes + " bytes on disk, but " + dir
+                            + " has " + free + " bytes free (keeping " + MARGIN + " spare): lower --max-seq-len");
+                }
                 file = Files.createTempFile("herd-kv-", ".bin");
                 try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                    all = ch.map(FileChannel.MapMode.READ_WRITE, 0, 2 * layers * perLayer, arena);
+                    all = ch.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
                 }
             } catch (IOException e) {
                 arena.close();
@@ -49,11 +60,26 @@ public final class KvCache implements AutoCloseable {
             }
         } else {
             file = null;
-            all = arena.allocate(2 * layers * perLayer, 64);
+            long available = Memory.available();
+            if (bytes > available - MARGIN) {
+                arena.close();
+                throw new HerdException("the KV cache of " + maxSeqLen + " positions needs " + bytes + " bytes, but " + available
+                        + " bytes of memory are available (keeping " + MARGIN + " spare): lower --max-seq-len");
+            }
+            all = arena.allocate(bytes, 64);
         }
         for (int l = 0; l < layers; l++) {
             keys[l] = all.asSlice(2 * l * perLayer, perLayer);
             values[l] = all.asSlice((2L * l + 1) * perLayer, perLayer);
+        }
+    }
+
+    /** Bytes of keys and values for every layer and position; Long.MAX_VALUE when that overflows. */
+    public static long bytes(int layers, int kvHeads, int headDim, int maxSeqLen) {
+        try {
+            return Math.multiplyExact(Math.multiplyExact(8L * layers, (long) kvHeads * headDim), (long) maxSeqLen);
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
         }
     }
 

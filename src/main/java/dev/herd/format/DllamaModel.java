@@ -102,7 +102,11 @@ public final class DllamaModel {
             case 6 -> 1e-6f;
             default -> throw error(path, "unknown norm_epsilon " + h.get("norm_epsilon") + " (5 or 6 expected)");
         };
-        int dim = need(path, h, "dim"), heads = need(path, h, "n_heads");
+        int dim = bounded(path, h, "dim", Limits.MAX_WIDTH), heads = bounded(path, h, "n_heads", Limits.MAX_WIDTH);
+        int kvHeads = h.containsKey("n_kv_heads") ? bounded(path, h, "n_kv_heads", Limits.MAX_WIDTH) : heads;
+        int headDim = h.containsKey("head_dim") ? bounded(path, h, "head_dim", Limits.MAX_WIDTH) : dim / heads;
+        if (heads % kvHeads != 0 || headDim == 0) throw error(path, "n_heads " + heads + ", n_kv_heads " + kvHeads + " and dim " + dim + " do not divide");
+        if (!Limits.headsFit(heads, headDim)) throw error(path, heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
         float factor = h.getOrDefault("rope_scaling_factor", 1);
         ModelConfig.RopeScaling scaling = null;
         if (ropeType == ROPE_LLAMA3_1 || factor != 1) { // distributed-llama scales whenever factor != 1
@@ -110,9 +114,9 @@ public final class DllamaModel {
                     need(path, h, "rope_scaling_high_freq_factory"), need(path, h, "rope_scaling_orig_max_seq_len"));
         }
         // hidden_act is ignored, as distributed-llama does: its graph always uses SiLU.
-        return new ModelConfig(arch == QWEN3 ? "qwen3" : "llama", dim, need(path, h, "hidden_dim"), need(path, h, "n_layers"),
-                heads, h.getOrDefault("n_kv_heads", heads), h.getOrDefault("head_dim", dim / heads), need(path, h, "vocab_size"),
-                need(path, h, "max_seq_len"), eps, h.getOrDefault("rope_theta", 10000), scaling, false);
+        return new ModelConfig(arch == QWEN3 ? "qwen3" : "llama", dim, bounded(path, h, "hidden_dim", Limits.MAX_WIDTH),
+                bounded(path, h, "n_layers", Limits.MAX_LAYERS), heads, kvHeads, headDim, bounded(path, h, "vocab_size", Limits.MAX_VOCAB),
+                bounded(path, h, "max_seq_len", Integer.MAX_VALUE), eps, h.getOrDefault("rope_theta", 10000), scaling, false);
     }
 
     /** Tensors in .m file order (distributed-llama's loadLlmNetWeight): note FFN order gate, down, up. */
@@ -133,6 +137,13 @@ public final class DllamaModel {
     private static int need(Path path, Map<String, Integer> h, String key) {
         Integer v = h.get(key);
         if (v == null) throw error(path, "header lacks " + key);
+        return v;
+    }
+
+    /** A header value from 1 to {@code max}, checked before anything is sized by it. */
+    private static int bounded(Path path, Map<String, Integer> h, String key, int max) {
+        int v = need(path, h, key);
+        if (v < 1 || v > max) throw error(path, "header " + key + " = " + v + " is out of range (1 to " + max + ")");
         return v;
     }
 

@@ -28,6 +28,8 @@ public record DllamaTokenizerFile(byte[][] tokens, float[] scores, int bos, int[
     public static DllamaTokenizerFile read(Path path) {
         ByteBuffer b;
         try {
+            long size = Files.size(path);
+            if (size > Limits.MAX_TOKENIZER_BYTES) throw new HerdException(path + ": " + size + " bytes is over the limit of " + Limits.MAX_TOKENIZER_BYTES + " for a tokenizer");
             b = ByteBuffer.wrap(Files.readAllBytes(path)).order(ByteOrder.LITTLE_ENDIAN);
         } catch (NoSuchFileException e) {
             throw new HerdException(path + ": no such file");
@@ -67,11 +69,12 @@ public record DllamaTokenizerFile(byte[][] tokens, float[] scores, int bos, int[
         }
         if (vocab <= 0 || vocab > b.remaining() / 8) throw new HerdException(path + ": bad or missing vocab_size " + vocab);
         if (bos < 0 || bos >= vocab) throw new HerdException(path + ": bad or missing bos_id " + bos);
-        String template = templateLength > 0 ? utf8(bytes(b, templateLength)) : null;
-        b.position(b.position() + stopLength);
-        int[] eos = new int[nEos];
+        String template = templateLength > 0 ? utf8(bytes(b, fits(path, b, templateLength, 1, "chat template length"))) : null;
+        b.position(b.position() + fits(path, b, stopLength, 1, "stop string length"));
+        int[] eos = new int[fits(path, b, nEos, 4, "eos count")];
         for (int i = 0; i < nEos; i++) eos[i] = b.getInt();
         if (nEos == 0) eos = Arrays.stream(new int[]{legacyEos, chatEos}).filter(id -> id >= 0).distinct().toArray();
+        for (int id : eos) if (id < 0 || id >= vocab) throw new HerdException(path + ": eos id " + id + " is not a token id (vocabulary of " + vocab + ")");
         byte[][] tokens = new byte[vocab][];
         float[] scores = new float[vocab];
         for (int i = 0; i < vocab; i++) {
@@ -82,6 +85,12 @@ public record DllamaTokenizerFile(byte[][] tokens, float[] scores, int bos, int[
         }
         if (b.hasRemaining()) throw new HerdException(path + ": " + b.remaining() + " bytes after the last token");
         return new DllamaTokenizerFile(tokens, scores, bos, eos, template, addBos);
+    }
+
+    /** Checks that {@code n} items of {@code size} bytes lie within what is left of the file. */
+    private static int fits(Path path, ByteBuffer b, int n, int size, String what) {
+        if (n < 0 || n > b.remaining() / size) throw new HerdException(path + ": " + what + " " + n + " runs past the end of the file");
+        return n;
     }
 
     /**

@@ -18,8 +18,8 @@ import java.util.Map;
 /**
  * An open GGUF file: its metadata and tensor directory, with the tensor data memory-mapped (no copy).
  * Metadata values are Java objects: Byte, Short, Integer, Long (unsigned kept as bit patterns), Float, Double,
- * Boolean, String, and arrays of those (byte[], short[], int[], long[], float[], double[], boolean[], String[],
- * Object[] for arrays of arrays).
+ * Boolean, String, and arrays of those (byte[], short[], int[], long[], float[], double[], boolean[], String[]);
+ * arrays of arrays are refused when reading, as ggml refuses them.
  */
 public final class GgufFile implements AutoCloseable {
 
@@ -140,17 +140,17 @@ public final class GgufFile implements AutoCloseable {
     /** The tensor as a matrix over the mapped file; fails for types Herd does not compute with. */
     public Tensor tensor(String name) {
         TensorInfo info = tensors.get(name);
-        if (info == null) throw new HerdException(path + ": tensor '" + name + "' is missing");
+        if (info == null) throw new HerdException(path + ": tensor " + FileText.quote(name) + " is missing");
         if (info.type() == null || !info.type().supported) {
             String type = info.type() == null ? "type id " + info.typeId() : info.type().name();
-            throw new HerdException(path + ": tensor '" + name + "' has type " + type
+            throw new HerdException(path + ": tensor " + FileText.quote(name) + " has type " + type
                     + ", which Herd does not support (supported: F32, F16, BF16, Q8_0, Q4_0)");
         }
         long[] d = info.dims();
         long cols = d[0];
         long rows = info.elements() / Math.max(cols, 1);
         if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE) {
-            throw new HerdException(path + ": tensor '" + name + "' is too large (" + rows + " x " + cols + ")");
+            throw new HerdException(path + ": tensor " + FileText.quote(name) + " is too large (" + rows + " x " + cols + ")");
         }
         return new Tensor(name, info.type(), (int) rows, (int) cols, slice(info));
     }
@@ -158,7 +158,7 @@ public final class GgufFile implements AutoCloseable {
     /** Raw bytes of a tensor, whatever its type. */
     public MemorySegment bytes(String name) {
         TensorInfo info = tensors.get(name);
-        if (info == null) throw new HerdException(path + ": tensor '" + name + "' is missing");
+        if (info == null) throw new HerdException(path + ": tensor " + FileText.quote(name) + " is missing");
         return slice(info);
     }
 

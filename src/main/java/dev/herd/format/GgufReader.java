@@ -9,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -42,20 +43,22 @@ final class GgufReader {
         if (magic != MAGIC) throw error(String.format("not a GGUF file (magic 0x%08x, expected 0x%08x \"GGUF\")", magic, MAGIC));
         int version = i32();
         if (version != 2 && version != 3) throw error("GGUF version " + version + " is not supported (2 and 3 are)");
-        long tensorCount = count(i64(), 8, "tensor count");
-        long kvCount = count(i64(), 12, "metadata count");
+        long tensorCount = limit(count(i64(), 32, "tensor count"), Limits.MAX_TENSORS, "tensor count");
+        long kvCount = limit(count(i64(), 12, "metadata count"), Limits.MAX_METADATA, "metadata count");
 
         Map<String, Object> metadata = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
             String key = string();
             int type = i32();
-            metadata.put(key, value(type, key));
+            if (metadata.put(key, value(type, key)) != null) throw error("metadata key " + FileText.quote(key) + " appears twice");
         }
 
         long alignment = DEFAULT_ALIGNMENT;
         if (metadata.get("general.alignment") instanceof Number n) {
             alignment = n.longValue();
-            if (alignment <= 0 || (alignment & (alignment - 1)) != 0) throw error("general.alignment " + alignment + " is not a power of two");
+            if (alignment <= 0 || alignment > 1 << 20 || (alignment & (alignment - 1)) != 0) {
+                throw error("general.alignment " + alignment + " is not a power of two up to 1 MiB");
+            }
         }
 
         record Raw(String name, long[] dims, int typeId, long offset) {}
@@ -63,11 +66,11 @@ final class GgufReader {
         for (int i = 0; i < tensorCount; i++) {
             String name = string();
             int nDims = i32();
-            if (nDims < 1 || nDims > 4) throw error("tensor '" + name + "' has " + nDims + " dimensions (1 to 4 allowed)");
+            if (nDims < 1 || nDims > 4) throw error("tensor " + FileText.quote(name) + " has " + nDims + " dimensions (1 to 4 allowed)");
             long[] dims = new long[nDims];
             for (int d = 0; d < nDims; d++) {
                 dims[d] = i64();
-                if (dims[d] <= 0) throw error("tensor '" + name + "' has dimension " + dims[d]);
+                if (dims[d] <= 0) throw error("tensor " + FileText.quote(name) + " has dimension " + dims[d]);
             }
             raw[i] = new Raw(name, dims, i32(), i64());
         }
@@ -75,26 +78,23 @@ final class GgufReader {
 
         Map<String, GgufFile.TensorInfo> tensors = GgufFile.newDirectory();
         for (Raw r : raw) {
+            String name = FileText.quote(r.name);
             GgmlType type = GgmlType.byId(r.typeId);
-            long elements = 1;
-            for (long d : r.dims) {
-                elements = Math.multiplyExact(elements, d);
-            }
-            long bytes = -1;
+            long bytes = 0; // a type Herd does not know has no known size; using such a tensor fails in GgufFile
             if (type != null) {
                 if (r.dims[0] % type.blockSize != 0) {
-                    throw error("tensor '" + r.name + "' of type " + type + " has a row of " + r.dims[0] + " elements, not a multiple of " + type.blockSize);
+                    throw error("tensor " + name + " of type " + type + " has a row of " + r.dims[0] + " elements, not a multiple of " + type.blockSize);
                 }
-                bytes = type.bytes(elements);
+                bytes = tensorBytes(type, r.dims);
+                if (bytes < 0) throw error("tensor " + name + " has dimensions " + Arrays.toString(r.dims) + " larger than the file");
             }
-            long offset = dataStart + r.offset;
-            if (r.offset < 0 || r.offset % alignment != 0) throw error("tensor '" + r.name + "' has a misaligned offset " + r.offset);
-            if (bytes >= 0 && offset + bytes > file.byteSize()) {
-                throw error("tensor '" + r.name + "' ends at byte " + (offset + bytes) + ", past the end of the file ("
-                        + file.byteSize() + " bytes): the file is truncated or corrupt");
+            if (r.offset < 0 || r.offset % alignment != 0) throw error("tensor " + name + " has a negative or misaligned offset " + r.offset);
+            if (r.offset > file.byteSize() - dataStart - bytes) {
+                throw error("tensor " + name + " ends past the end of the file (" + file.byteSize() + " bytes; data starts at byte "
+                        + dataStart + ", tensor at offset " + r.offset + ", " + bytes + " bytes): the file is truncated or corrupt");
             }
-            if (tensors.put(r.name, new GgufFile.TensorInfo(r.name, r.dims, type, r.typeId, offset, Math.max(bytes, 0))) != null) {
-                throw error("tensor '" + r.name + "' appears twice");
+            if (tensors.put(r.name, new GgufFile.TensorInfo(r.name, r.dims, type, r.typeId, dataStart + r.offset, bytes)) != null) {
+                throw error("tensor " + name + " appears twice");
             }
         }
         return new GgufFile(path, version, metadata, tensors, file, arena);
@@ -111,10 +111,11 @@ final class GgufReader {
             case 9 -> array(key);
             case 10, 11 -> i64();
             case 12 -> { need(8); double v = file.get(F64, pos); pos += 8; yield v; }
-            default -> throw error("metadata key '" + key + "' has unknown value type " + type);
+            default -> throw error("metadata key " + FileText.quote(key) + " has unknown value type " + type);
         };
     }
 
+    /** Arrays of arrays are refused, as ggml refuses them: nothing recurses on file data. */
     private Object array(String key) {
         int type = i32();
         long n = i64();
@@ -123,14 +124,13 @@ final class GgufReader {
             case 2, 3 -> 2;
             case 4, 5, 6 -> 4;
             case 8, 10, 11, 12 -> 8;
-            case 9 -> 12;
-            default -> throw error("metadata array '" + key + "' has unknown element type " + type);
+            case 9 -> throw error("metadata array " + FileText.quote(key) + " holds arrays: nested arrays are not supported");
+            default -> throw error("metadata array " + FileText.quote(key) + " has unknown element type " + type);
         };
-        int len = (int) count(n, minSize, "array '" + key + "' length");
+        int len = (int) limit(count(n, minSize, "array " + FileText.quote(key) + " length"), Limits.MAX_ARRAY, "array " + FileText.quote(key) + " length");
         switch (type) {
             case 0, 1 -> {
                 byte[] a = new byte[len];
-                need(len);
                 MemorySegment.copy(file, ValueLayout.JAVA_BYTE, pos, a, 0, len);
                 pos += len;
                 return a;
@@ -169,18 +169,28 @@ final class GgufReader {
                 pos += 8L * len;
                 return a;
             }
-            case 12 -> {
+            default -> {
                 double[] a = new double[len];
                 MemorySegment.copy(file, F64, pos, a, 0, len);
                 pos += 8L * len;
                 return a;
             }
-            default -> {
-                Object[] a = new Object[len];
-                for (int i = 0; i < len; i++) a[i] = array(key);
-                return a;
-            }
         }
+    }
+
+    /** Bytes of a tensor of these dimensions, or -1 when that is more than the file could hold (or overflows). */
+    private long tensorBytes(GgmlType type, long[] dims) {
+        long elements = 1;
+        for (long d : dims) {
+            if (d > file.byteSize() * 8 / elements) return -1; // every ggml type stores fewer than 8 elements per byte
+            elements *= d;
+        }
+        return type.bytes(elements);
+    }
+
+    private long limit(long n, long max, String what) {
+        if (n > max) throw error(what + " " + n + " is over the limit of " + max);
+        return n;
     }
 
     /** Checks that {@code n} items of at least {@code minSize} bytes can still fit in the file. */
@@ -194,6 +204,7 @@ final class GgufReader {
     private String string() {
         long len = i64();
         if (len < 0 || len > file.byteSize() - pos) throw error("string of length " + Long.toUnsignedString(len) + " at byte " + (pos - 8) + " runs past the end of the file: truncated or corrupt");
+        if (len > Limits.MAX_STRING_BYTES) throw error("string of length " + len + " at byte " + (pos - 8) + " is over the limit of " + Limits.MAX_STRING_BYTES + " bytes");
         byte[] b = new byte[(int) len];
         MemorySegment.copy(file, ValueLayout.JAVA_BYTE, pos, b, 0, b.length);
         pos += len;
@@ -220,7 +231,7 @@ final class GgufReader {
     }
 
     private void need(long n) {
-        if (pos + n > file.byteSize()) throw error("unexpected end of file at byte " + pos + ": truncated or corrupt");
+        if (n > file.byteSize() - pos) throw error("unexpected end of file at byte " + pos + ": truncated or corrupt");
     }
 
     private HerdException error(String message) {

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -81,7 +82,7 @@ public final class Safetensors {
             case "F32" -> GgmlType.F32;
             case "F16" -> GgmlType.F16;
             case "BF16" -> GgmlType.BF16;
-            default -> throw new HerdException(e.file + ": tensor '" + e.name + "' has dtype " + e.dtype
+            default -> throw new HerdException(e.file + ": tensor " + FileText.quote(e.name) + " has dtype " + FileText.quote(e.dtype)
                     + ", which Herd cannot convert (supported: F32, F16, BF16)");
         };
     }
@@ -110,8 +111,8 @@ public final class Safetensors {
             JsonNode map = json(index).path("weight_map");
             if (!map.isObject() || map.isEmpty()) throw new HerdException(index + ": has no weight_map");
             map.forEach(shard -> {
-                Path file = path.resolve(shard.asText());
-                if (!Files.exists(file)) throw new HerdException(index + ": lists shard '" + shard.asText() + "', which is missing");
+                Path file = shard(path, index, shard.asText());
+                if (!Files.exists(file)) throw new HerdException(index + ": lists shard " + FileText.quote(shard.asText()) + ", which is missing");
                 files.add(file);
             });
         } else {
@@ -125,12 +126,20 @@ public final class Safetensors {
         return files;
     }
 
+    private static Path shard(Path dir, Path index, String name) {
+        try {
+            return dir.resolve(name);
+        } catch (InvalidPathException e) {
+            throw new HerdException(index + ": lists shard " + FileText.quote(name) + ", which is not a file name");
+        }
+    }
+
     /** Reads a JSON file (config.json, an index), failing with a message that names it. */
     public static JsonNode json(Path file) {
         try {
             return JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new HerdException(file + ": not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
+            throw new HerdException(file + ": not valid JSON (" + FileText.line(e.getMessage()) + ")", e);
         }
     }
 
@@ -167,32 +176,43 @@ public final class Safetensors {
             var field = it.next();
             if (field.getKey().equals("__metadata__")) continue;
             Entry e = entry(file, field.getKey(), field.getValue(), dataStart, size - dataStart);
-            if (out.put(e.name, e) != null) throw new HerdException(file + ": tensor '" + e.name + "' appears twice");
+            if (out.put(e.name, e) != null) throw new HerdException(file + ": tensor " + FileText.quote(e.name) + " appears twice");
         }
+    }
+
+    /** A whole number that fits a long, or -1. */
+    private static long integer(JsonNode n) {
+        return n.isIntegralNumber() && n.canConvertToLong() ? n.asLong() : -1;
     }
 
     private static Entry entry(Path file, String name, JsonNode n, long dataStart, long dataBytes) {
         JsonNode shapeNode = n.path("shape"), offsets = n.path("data_offsets");
         String dtype = n.path("dtype").asText(null);
         if (dtype == null || !shapeNode.isArray() || !offsets.isArray() || offsets.size() != 2) {
-            throw new HerdException(file + ": bad safetensors header: tensor '" + name + "' lacks dtype, shape or data_offsets");
+            throw new HerdException(file + ": bad safetensors header: tensor " + FileText.quote(name) + " lacks dtype, shape or data_offsets");
         }
         Integer size = SIZES.get(dtype);
-        if (size == null) throw new HerdException(file + ": tensor '" + name + "' has unknown dtype " + dtype);
+        if (size == null) throw new HerdException(file + ": tensor " + FileText.quote(name) + " has unknown dtype " + FileText.quote(dtype));
+        String quoted = FileText.quote(name);
+        if (shapeNode.size() > 8) throw new HerdException(file + ": tensor " + quoted + " has " + shapeNode.size() + " dimensions (8 at most)");
         long[] shape = new long[shapeNode.size()];
         long elements = 1;
         for (int i = 0; i < shape.length; i++) {
-            shape[i] = shapeNode.get(i).asLong(-1);
-            if (shape[i] < 0) throw new HerdException(file + ": tensor '" + name + "' has a bad shape " + shapeNode);
-            elements = Math.multiplyExact(elements, shape[i]);
+            shape[i] = integer(shapeNode.get(i));
+            if (shape[i] < 0) throw new HerdException(file + ": tensor " + quoted + " has a bad shape " + FileText.quote(shapeNode.toString()));
+            if (shape[i] > 0 && elements > dataBytes / shape[i]) {
+                throw new HerdException(file + ": tensor " + quoted + " has shape " + FileText.quote(shapeNode.toString())
+                        + ", more elements than the file holds bytes (" + dataBytes + ")");
+            }
+            elements *= shape[i];
         }
-        long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
+        long begin = integer(offsets.get(0)), end = integer(offsets.get(1));
         if (begin < 0 || end < begin || end > dataBytes) {
-            throw new HerdException(file + ": tensor '" + name + "' data_offsets " + offsets + " run past the end of the data ("
+            throw new HerdException(file + ": tensor " + quoted + " data_offsets " + FileText.quote(offsets.toString()) + " run past the end of the data ("
                     + dataBytes + " bytes): the file is truncated or corrupt");
         }
         if (elements * size != end - begin) {
-            throw new HerdException(file + ": tensor '" + name + "' has shape " + shapeNode + " of " + dtype + " (" + elements * size
+            throw new HerdException(file + ": tensor " + quoted + " has shape " + FileText.quote(shapeNode.toString()) + " of " + dtype + " (" + elements * size
                     + " bytes), but its data_offsets span " + (end - begin) + " bytes");
         }
         return new Entry(name, dtype, shape, file, dataStart + begin, end - begin);

@@ -1,7 +1,9 @@
 package dev.herd.model;
 
 import dev.herd.HerdException;
+import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
+import dev.herd.format.Limits;
 
 /**
  * The shape and hyper-parameters of a Llama-family model (arch "llama" or "qwen3"), read from GGUF metadata.
@@ -34,12 +36,12 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
     public static LlamaConfig from(GgufFile f) {
         String arch = f.string("general.architecture");
         if (!arch.equals("llama") && !arch.equals("qwen3")) {
-            throw new HerdException(f.path() + ": architecture '" + arch + "' is not supported (llama, qwen3 are)");
+            throw new HerdException(f.path() + ": architecture " + FileText.quote(arch) + " is not supported (llama, qwen3 are)");
         }
         String p = arch + ".";
-        int dim = positive(f, p + "embedding_length", f.integer(p + "embedding_length"));
-        int heads = positive(f, p + "attention.head_count", f.integer(p + "attention.head_count"));
-        int kvHeads = positive(f, p + "attention.head_count_kv", f.integer(p + "attention.head_count_kv", heads));
+        int dim = width(f, p + "embedding_length", f.integer(p + "embedding_length"));
+        int heads = width(f, p + "attention.head_count", f.integer(p + "attention.head_count"));
+        int kvHeads = width(f, p + "attention.head_count_kv", f.integer(p + "attention.head_count_kv", heads));
         if (heads % kvHeads != 0) {
             throw new HerdException(f.path() + ": metadata key '" + p + "attention.head_count_kv' = " + kvHeads
                     + " does not divide head_count " + heads);
@@ -48,7 +50,10 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
             throw new HerdException(f.path() + ": metadata key '" + p + "attention.head_count' = " + heads
                     + " does not divide embedding_length " + dim + " and attention.key_length is missing");
         }
-        int headDim = positive(f, p + "attention.key_length", f.integer(p + "attention.key_length", dim / heads));
+        int headDim = width(f, p + "attention.key_length", f.integer(p + "attention.key_length", dim / heads));
+        if (!Limits.headsFit(heads, headDim)) {
+            throw new HerdException(f.path() + ": " + heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
+        }
         int ropeDim = positive(f, p + "rope.dimension_count", f.integer(p + "rope.dimension_count", headDim));
         if (ropeDim > headDim || ropeDim % 2 != 0) {
             throw new HerdException(f.path() + ": metadata key '" + p + "rope.dimension_count' = " + ropeDim
@@ -61,26 +66,26 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
         float theta = f.real(p + "rope.freq_base", 10000f);
         if (!(theta > 0)) throw new HerdException(f.path() + ": metadata key '" + p + "rope.freq_base' = " + theta + " is not positive");
         return new LlamaConfig(arch, dim,
-                positive(f, p + "feed_forward_length", f.integer(p + "feed_forward_length")),
-                positive(f, p + "block_count", f.integer(p + "block_count")),
+                width(f, p + "feed_forward_length", f.integer(p + "feed_forward_length")),
+                atMost(f, p + "block_count", f.integer(p + "block_count"), Limits.MAX_LAYERS),
                 heads, kvHeads, headDim, vocab(f, p),
                 positive(f, p + "context_length", f.integer(p + "context_length")),
                 eps, theta, ropeDim, arch.equals("qwen3"), arch.equals("qwen3"), scaling(f, p));
     }
 
     private static int vocab(GgufFile f, String p) {
-        if (f.has(p + "vocab_size")) return positive(f, p + "vocab_size", f.integer(p + "vocab_size"));
+        if (f.has(p + "vocab_size")) return atMost(f, p + "vocab_size", f.integer(p + "vocab_size"), Limits.MAX_VOCAB);
         GgufFile.TensorInfo embd = f.tensors().get("token_embd.weight");
         if (embd == null) throw new HerdException(f.path() + ": tensor 'token_embd.weight' is missing");
         long[] d = embd.dims();
-        return positive(f, "token_embd.weight rows", d.length > 1 ? d[1] : 1);
+        return atMost(f, "token_embd.weight rows", d.length > 1 ? d[1] : 1, Limits.MAX_VOCAB);
     }
 
     private static RopeScaling scaling(GgufFile f, String p) {
         String key = p + "rope.scaling.type";
         if (!f.has(key) || f.string(key).equals("none")) return null;
         if (!f.string(key).equals("llama3")) {
-            throw new HerdException(f.path() + ": metadata key '" + key + "' = '" + f.string(key) + "' is not supported (llama3 is)");
+            throw new HerdException(f.path() + ": metadata key '" + key + "' = " + FileText.quote(f.string(key)) + " is not supported (llama3 is)");
         }
         float factor = f.real(p + "rope.scaling.factor", Float.NaN);
         float low = f.real(p + "rope.scaling.low_freq_factor", 1f);
@@ -92,6 +97,15 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
                     + " must exceed low_freq_factor " + low);
         }
         return new RopeScaling(factor, low, high, orig);
+    }
+
+    private static int width(GgufFile f, String key, long v) {
+        return atMost(f, key, v, Limits.MAX_WIDTH);
+    }
+
+    private static int atMost(GgufFile f, String key, long v, int max) {
+        if (positive(f, key, v) > max) throw new HerdException(f.path() + ": metadata key '" + key + "' = " + v + " is over the limit of " + max);
+        return (int) v;
     }
 
     private static int positive(GgufFile f, String key, long v) {

@@ -1,5 +1,8 @@
 package dev.herd.tokenizer;
 
+import dev.herd.HerdException;
+import dev.herd.format.FileText;
+
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -123,6 +126,7 @@ final class BpeTokenizer extends VocabTokenizer {
             for (int rank = 0; rank < merges.length; rank++) {
                 String m = merges[rank];
                 int space = m.indexOf(' ', 1);
+                if (space < 0) throw new HerdException("tokenizer merge " + rank + " " + FileText.quote(m) + " is not two tokens");
                 int a = vocab.id(m.substring(0, space)), b = vocab.id(m.substring(space + 1));
                 int ab = vocab.id(m.substring(0, space) + m.substring(space + 1));
                 results[rank] = ab;

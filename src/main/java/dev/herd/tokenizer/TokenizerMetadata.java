@@ -3,6 +3,8 @@ package dev.herd.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.HerdException;
+import dev.herd.format.FileText;
+import dev.herd.format.Limits;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -62,7 +64,7 @@ public final class TokenizerMetadata {
             JsonNode config = configFile == null ? json.createObjectNode() : json.readTree(configFile.toFile());
             return fromHuggingFace(tokenizer, config, file.toString());
         } catch (IOException e) {
-            throw new HerdException(file + ": cannot read tokenizer JSON: " + e.getMessage(), e);
+            throw new HerdException(file + ": cannot read tokenizer JSON: " + FileText.line(e.getMessage()), e);
         }
     }
 
@@ -85,8 +87,8 @@ public final class TokenizerMetadata {
             throw new HerdException(source + ": pre-tokenizer is not Llama 3's; only the llama-bpe pre-tokenizer is supported");
         }
         int size = 0;
-        for (JsonNode id : model.path("vocab")) size = Math.max(size, id.asInt() + 1);
-        for (JsonNode t : tokenizer.path("added_tokens")) size = Math.max(size, t.path("id").asInt() + 1);
+        for (JsonNode id : model.path("vocab")) size = Math.max(size, tokenId(id, source) + 1);
+        for (JsonNode t : tokenizer.path("added_tokens")) size = Math.max(size, tokenId(t.path("id"), source) + 1);
         String[] tokens = new String[size];
         int[] types = new int[size];
         for (var e : model.path("vocab").properties()) {
@@ -108,6 +110,7 @@ public final class TokenizerMetadata {
         String[] merges = new String[mergeNodes.size()];
         for (int i = 0; i < merges.length; i++) {
             JsonNode m = mergeNodes.get(i);
+            if (m.isArray() && m.size() != 2) throw new HerdException(source + ": merge " + i + " " + FileText.quote(m.toString()) + " is not a pair");
             merges[i] = m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText();
         }
         Map<String, Object> meta = new LinkedHashMap<>();
@@ -124,6 +127,13 @@ public final class TokenizerMetadata {
         String template = chatTemplate(config.path("chat_template"));
         if (template != null) meta.put("tokenizer.chat_template", template);
         return meta;
+    }
+
+    private static int tokenId(JsonNode id, String source) {
+        if (!id.canConvertToExactIntegral() || id.asLong() < 0 || id.asLong() >= Limits.MAX_VOCAB) {
+            throw new HerdException(source + ": token id " + FileText.quote(id.toString()) + " is not an integer from 0 to " + (Limits.MAX_VOCAB - 1));
+        }
+        return id.asInt();
     }
 
     /** Id of a special token named in tokenizer_config.json, as a string or as {"content": ...}. */
@@ -144,6 +154,8 @@ public final class TokenizerMetadata {
 
     private static byte[] readBytes(Path file) {
         try {
+            long size = Files.size(file);
+            if (size > Limits.MAX_TOKENIZER_BYTES) throw new HerdException(file + ": " + size + " bytes is over the limit of " + Limits.MAX_TOKENIZER_BYTES + " for a tokenizer");
             return Files.readAllBytes(file);
         } catch (IOException e) {
             throw new HerdException("cannot read tokenizer " + file + ": " + e.getMessage(), e);

@@ -1,6 +1,7 @@
 package dev.herd.tokenizer;
 
 import dev.herd.HerdException;
+import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
 
 import java.nio.file.Path;
@@ -34,23 +35,28 @@ public final class Tokenizers {
         String model = get(meta, "tokenizer.ggml.model", String.class, source);
         String[] tokens = get(meta, "tokenizer.ggml.tokens", String[].class, source);
         int[] types = meta.get("tokenizer.ggml.token_type") instanceof int[] t ? t : filled(tokens.length, Vocabulary.NORMAL);
+        float[] scores = meta.get("tokenizer.ggml.scores") instanceof float[] s ? s : new float[tokens.length]; // optional in llama.cpp
+        if (types.length != tokens.length || scores.length != tokens.length) {
+            throw new HerdException(source + ": tokenizer has " + tokens.length + " tokens but " + types.length + " token_type and "
+                    + scores.length + " scores entries");
+        }
         return switch (model) {
             case "llama" -> new SpmTokenizer(
-                    Vocabulary.of(tokens, types, id(meta, "tokenizer.ggml.bos_token_id", 1), id(meta, "tokenizer.ggml.eos_token_id", 2),
+                    Vocabulary.of(tokens, types, id(meta, "tokenizer.ggml.bos_token_id", 1, tokens.length, source), id(meta, "tokenizer.ggml.eos_token_id", 2, tokens.length, source),
                             flag(meta, "tokenizer.ggml.add_bos_token", true)),
-                    meta.get("tokenizer.ggml.scores") instanceof float[] scores ? scores : new float[tokens.length], // optional in llama.cpp
+                    scores,
                     flag(meta, "tokenizer.ggml.add_space_prefix", true));
             case "gpt2" -> {
                 String pre = meta.get("tokenizer.ggml.pre") instanceof String s ? s : "default";
                 if (!LLAMA3_PRE.contains(pre)) {
-                    throw new HerdException(source + ": BPE pre-tokenizer '" + pre + "' is not supported (supported: " + LLAMA3_PRE + ")");
+                    throw new HerdException(source + ": BPE pre-tokenizer " + FileText.quote(pre) + " is not supported (supported: " + LLAMA3_PRE + ")");
                 }
                 yield new BpeTokenizer(
-                        Vocabulary.of(tokens, types, id(meta, "tokenizer.ggml.bos_token_id", -1), id(meta, "tokenizer.ggml.eos_token_id", -1),
+                        Vocabulary.of(tokens, types, id(meta, "tokenizer.ggml.bos_token_id", -1, tokens.length, source), id(meta, "tokenizer.ggml.eos_token_id", -1, tokens.length, source),
                                 flag(meta, "tokenizer.ggml.add_bos_token", true)), // llama.cpp adds BOS for Llama 3
                         get(meta, "tokenizer.ggml.merges", String[].class, source));
             }
-            default -> throw new HerdException(source + ": tokenizer model '" + model + "' is not supported (supported: llama, gpt2)");
+            default -> throw new HerdException(source + ": tokenizer model " + FileText.quote(model) + " is not supported (supported: llama, gpt2)");
         };
     }
 
@@ -62,8 +68,12 @@ public final class Tokenizers {
         return type.cast(v);
     }
 
-    private static int id(Map<String, Object> meta, String key, int fallback) {
-        return meta.get(key) instanceof Number n ? n.intValue() : fallback;
+    /** A token id from the metadata: -1 (none) or one of the vocabulary's ids. */
+    private static int id(Map<String, Object> meta, String key, int fallback, int vocab, String source) {
+        if (!(meta.get(key) instanceof Number n)) return fallback < vocab ? fallback : -1;
+        long id = n.longValue();
+        if (id < -1 || id >= vocab) throw new HerdException(source + ": tokenizer metadata '" + key + "' = " + id + " is not a token id (vocabulary of " + vocab + ")");
+        return (int) id;
     }
 
     private static boolean flag(Map<String, Object> meta, String key, boolean fallback) {

@@ -1,0 +1,57 @@
+package dev.herd.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static dev.herd.cli.CliTest.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Issue 10, defect 6: the KV cache is sized to what a run needs, not to the context length the file claims. */
+class ContextSizingTest {
+    @TempDir
+    Path dir;
+
+    /** The fixture with llama.context_length set to {@code context} (a uint32 right after its key). */
+    private Path withContext(int context) throws Exception {
+        byte[] b = Files.readAllBytes(CliTest.fixture());
+        byte[] key = "llama.context_length".getBytes(StandardCharsets.US_ASCII);
+        int at = indexOf(b, key) + key.length;
+        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        assertThat(bb.getInt(at)).as("value type uint32 or int32").isBetween(4, 5);
+        bb.putInt(at + 4, context);
+        Path p = dir.resolve("long-context.gguf");
+        Files.write(p, b);
+        return p;
+    }
+
+    private static int indexOf(byte[] b, byte[] key) {
+        outer:
+        for (int i = 0; i + key.length <= b.length; i++) {
+            for (int j = 0; j < key.length; j++) if (b[i + j] != key[j]) continue outer;
+            return i;
+        }
+        throw new AssertionError("key not found");
+    }
+
+    /** A context of 300,000 took 4.2 GB for a 4-step run; the cache now holds the 4 positions the run uses. */
+    @Test
+    void inferenceKvCacheHoldsTheStepsNotTheContext() throws Exception {
+        CliTest.Result r = run("inference", "--model", withContext(300_000).toString(), "--prompt", "Once", "--steps", "4", "--temperature", "0");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("KV cache 4 positions");
+    }
+
+    /** A context larger than the memory is one line with the numbers, for commands that need the whole context. */
+    @Test
+    void chatWithAContextLargerThanMemoryIsRefusedWithTheNumbers() throws Exception {
+        CliTest.Result r = run("chat", "--model", withContext(Integer.MAX_VALUE).toString());
+        assertThat(r.code()).isNotZero();
+        assertThat(r.err().strip()).doesNotContain("\n").containsPattern("needs [0-9]+ bytes, but [0-9]+ bytes of memory are available");
+    }
+}
