@@ -1,12 +1,11 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.engine.Memory;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * Whether a plan fits this machine now: its weights and in-memory KV cache in the memory that is available (not the
@@ -22,7 +21,7 @@ final class Budget {
     private Budget() {}
 
     static void check(long memory, long disk) {
-        long available = availableMemory();
+        long available = Memory.available();
         if (memory + margin(memory) > available) {
             throw new HerdException(String.format("the plan needs %s of memory for weights and KV cache (plus a margin of %s),"
                     + " but only %s is available on this worker", mib(memory), mib(margin(memory)), mib(available)));
@@ -35,19 +34,6 @@ final class Budget {
                         mib(disk), mib(margin(disk)), tmp, mib(free)));
             }
         }
-    }
-
-    /** MemAvailable of /proc/meminfo (free memory plus what the kernel can reclaim), else what the JVM reports free. */
-    static long availableMemory() {
-        try {
-            List<String> lines = Files.readAllLines(Path.of("/proc/meminfo"));
-            for (String line : lines) {
-                if (line.startsWith("MemAvailable:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
-            }
-        } catch (IOException | NumberFormatException e) {
-            // not Linux: fall back to the JVM's figure below
-        }
-        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os ? os.getFreeMemorySize() : 0;
     }
 
     static long usableSpace(Path dir) {

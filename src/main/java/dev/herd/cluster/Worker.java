@@ -3,6 +3,7 @@ package dev.herd.cluster;
 import dev.herd.HerdException;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
+import dev.herd.engine.Memory;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sync;
 import dev.herd.format.Quantizer;
