@@ -2,7 +2,6 @@ package dev.herd.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -28,7 +27,7 @@ final class Completions {
      * Answers the request; returns the HTTP status sent. A client that goes away cancels its request: nothing more is
      * sent, and the status is the 200 that the stream or {@link ClientWatch} had committed.
      */
-    int handle(HttpExchange ex, boolean chat, JsonNode body) throws IOException {
+    int handle(Exchange ex, boolean chat, JsonNode body) throws IOException {
         Request req = chat ? Requests.chat(body) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000, engine.modelName());
@@ -40,7 +39,7 @@ final class Completions {
         }
     }
 
-    private int whole(HttpExchange ex, Request req, Shape shape, Cancellation cancel) throws IOException {
+    private int whole(Exchange ex, Request req, Shape shape, Cancellation cancel) throws IOException {
         ClientWatch watch = ClientWatch.start(ex, cancel);
         Outcome o;
         OutputStream committed;
@@ -63,7 +62,7 @@ final class Completions {
         return 200;
     }
 
-    private int stream(HttpExchange ex, boolean chat, Request req, Shape shape, Cancellation cancel) {
+    private int stream(Exchange ex, boolean chat, Request req, Shape shape, Cancellation cancel) {
         Sse sse = new Sse(ex, json, cancel);
         try {
             Outcome o = engine.run(req, text -> {
