@@ -142,9 +142,7 @@ final class Exchange {
             case 415 -> "Unsupported Media Type";
             case 429 -> "Too Many Requests";
             case 431 -> "Request Header Fields Too Large";
-            case 501 -> "Not Implemented";
             case 503 -> "Service Unavailable";
-            case 505 -> "HTTP Version Not Supported";
             default -> status >= 500 ? "Error" : "Status";
         };
     }

@@ -35,7 +35,7 @@ record Head(String method, URI uri, boolean http10, Headers headers) {
             case "HTTP/1.1" -> false;
             case "HTTP/1.0" -> true;
             default -> throw parts[2].startsWith("HTTP/")
-                    ? new HttpFault(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served")
+                    ? new HttpFault(400, "unsupported_http_version", "only HTTP/1.0 and HTTP/1.1 are served")
                     : HttpFault.bad("malformed request line");
         };
         return new Head(parts[0], target(parts[1]), http10, headers(lines));
@@ -52,8 +52,9 @@ record Head(String method, URI uri, boolean http10, Headers headers) {
 
     static Headers headers(Lines lines) throws IOException {
         Headers h = new Headers();
+        int n = 0;
         for (String line; !(line = lines.next("the request head ended early")).isEmpty(); ) {
-            if (h.size() >= MAX_HEADERS) throw new HttpFault(431, "headers_too_large", "more than " + MAX_HEADERS + " headers");
+            if (++n > MAX_HEADERS) throw new HttpFault(431, "headers_too_large", "more than " + MAX_HEADERS + " headers");
             int colon = line.indexOf(':');
             if (colon <= 0 || !token(line.substring(0, colon))) throw HttpFault.bad("malformed header line");
             String value = line.substring(colon + 1).strip();

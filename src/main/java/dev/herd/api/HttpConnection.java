@@ -68,7 +68,7 @@ final class HttpConnection {
         if (te != null) {
             if (cl != null || head.http10()) throw HttpFault.bad("Transfer-Encoding with Content-Length, or on HTTP/1.0");
             if (te.size() != 1 || !te.getFirst().equalsIgnoreCase("chunked")) {
-                throw new HttpFault(501, "not_implemented", "only the chunked transfer coding is supported");
+                throw new HttpFault(400, "unsupported_transfer_encoding", "only the chunked transfer coding is supported");
             }
             return Bodies.chunked(in);
         }

@@ -19,7 +19,7 @@ import java.util.concurrent.Semaphore;
  */
 final class HttpFront implements AutoCloseable {
     /** Connections being told 503 at once; past that they are closed at once. */
-    private static final int REJECTING = 16;
+    static final int REJECTING = 64;
 
     private final ServerSocket server = new ServerSocket();
     private final HttpLimits limits;
