@@ -6,10 +6,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -76,6 +78,7 @@ public final class ApiServer implements AutoCloseable {
                 ex.getResponseHeaders().set("Access-Control-Allow-Origin", options.cors());
                 ex.getResponseHeaders().set("Vary", "Origin");
             }
+            checkHost(ex);
             status = route(ex, path, ex.getRequestMethod());
         } catch (Http.Abort e) {
             status = ex.getResponseCode(); // the committed 200, as for an error inside a stream
@@ -107,6 +110,27 @@ public final class ApiServer implements AutoCloseable {
     private boolean count(String path, int status) {
         metrics.request(path, status);
         return true;
+    }
+
+    /**
+     * On a loopback address, only requests naming a loopback host: a web page whose own name an attacker points at
+     * 127.0.0.1 (DNS rebinding) is same-origin to the browser, CORS or not, but sends its own name as the Host.
+     */
+    private void checkHost(Exchange ex) {
+        if (!ex.getLocalAddress().getAddress().isLoopbackAddress()) return;
+        String host = ex.getRequestHeaders().getFirst("Host");
+        if (host == null) return; // HTTP/1.0: no page sends it
+        String name = host.startsWith("[") ? host.substring(1, Math.max(1, host.indexOf(']'))) : host.replaceFirst(":\\d*$", "");
+        boolean loopback = name.equalsIgnoreCase("localhost") || name.toLowerCase(Locale.ROOT).endsWith(".localhost");
+        try {
+            loopback |= InetAddress.ofLiteral(name).isLoopbackAddress();
+        } catch (IllegalArgumentException notAnAddress) {
+            // a name: only localhost counts
+        }
+        if (!loopback) {
+            throw new ApiError(403, "invalid_request_error", null, "forbidden_host",
+                    "this server listens on loopback and answers only requests for localhost or a loopback address");
+        }
     }
 
     private int route(Exchange ex, String path, String method) throws IOException {
@@ -165,7 +189,7 @@ public final class ApiServer implements AutoCloseable {
      */
     private JsonNode body(Exchange ex) throws IOException {
         String type = ex.getRequestHeaders().getFirst("Content-Type");
-        if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
+        if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
             throw new ApiError(415, "invalid_request_error", null, "unsupported_media_type", "the body must be JSON, sent as Content-Type: application/json");
         }
         String length = ex.getRequestHeaders().getFirst("Content-Length");

@@ -81,9 +81,11 @@ final class Bodies {
         return Long.parseLong(hex, 16);
     }
 
-    /** Chunks as written; {@code close} writes the last chunk. */
+    /** Chunks as written; the first {@code close} writes the last chunk. */
     static OutputStream chunkedOut(OutputStream out) {
         return new OutputStream() {
+            boolean closed;
+
             @Override
             public void write(int b) throws IOException {
                 write(new byte[]{(byte) b}, 0, 1);
@@ -104,6 +106,8 @@ final class Bodies {
 
             @Override
             public void close() throws IOException {
+                if (closed) return;
+                closed = true;
                 out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 out.flush();
             }

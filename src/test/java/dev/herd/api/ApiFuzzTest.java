@@ -34,14 +34,14 @@ class ApiFuzzTest {
     static final String BODY = "{\"prompt\":\"Once\",\"max_tokens\":2,\"temperature\":0}";
     static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2,\"stream\":true}";
     static final List<String> TEMPLATES = List.of(
-            "GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
-            "GET /v1/models HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
-            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length() + "\r\n\r\n" + BODY,
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n",
+            "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length() + "\r\n\r\n" + BODY,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + Integer.toHexString(20) + "\r\n" + CHAT.substring(0, 20) + "\r\n" + Integer.toHexString(CHAT.length() - 20) + "\r\n"
                     + CHAT.substring(20) + "\r\n0\r\nX-T: 1\r\n\r\n",
             "POST /v1/completions HTTP/1.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + BODY.length() + "\r\n\r\n" + BODY,
-            "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /app.js HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n",
             "OPTIONS /v1/chat/completions HTTP/1.1\r\nOrigin: http://x\r\nAccess-Control-Request-Method: POST\r\n\r\n");
     static final Set<String> SUCCESS_TYPES = Set.of("application/json", "text/event-stream; charset=utf-8", "text/html; charset=utf-8",
             "text/javascript; charset=utf-8", "text/css; charset=utf-8", "text/plain; version=0.0.4; charset=utf-8");
@@ -76,7 +76,6 @@ class ApiFuzzTest {
     /** One mutated request, sent whole or in slow pieces; returns the statuses of its answers ("closed" for none). */
     static List<String> run(int port, Random r) throws IOException {
         byte[] request = mutate(TEMPLATES.get(r.nextInt(TEMPLATES.size())).getBytes(StandardCharsets.ISO_8859_1), r);
-        List<String> statuses = new ArrayList<>();
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(30_000);
             OutputStream out = s.getOutputStream();
@@ -91,19 +90,31 @@ class ApiFuzzTest {
             if (r.nextInt(20) == 0) return List.of("left"); // a client that goes away without reading
             s.shutdownOutput();
             InputStream in = s.getInputStream();
-            while (true) {
-                TestApi.Raw head;
-                try {
-                    head = TestApi.head(in);
-                } catch (EOFException e) {
-                    if (statuses.isEmpty()) statuses.add("closed");
-                    return statuses;
-                }
-                if (head.status() == 100) continue; // after an Expect: 100-continue
-                TestApi.Raw answer = TestApi.body(in, head);
-                check(answer, new String(request, StandardCharsets.ISO_8859_1));
-                statuses.add(String.valueOf(answer.status()));
+            try {
+                return answers(in, request);
+            } catch (RuntimeException e) { // an answer that is not HTTP
+                throw new AssertionError(e + " answering " + new String(request, StandardCharsets.ISO_8859_1).replace("\r", "\\r").replace("\n", "\\n"), e);
             }
+        }
+    }
+
+    /** Reads the answers until the server closes; checks each. */
+    static List<String> answers(InputStream in, byte[] request) throws IOException {
+        List<String> statuses = new ArrayList<>();
+        while (true) {
+            TestApi.Raw head;
+            try {
+                head = TestApi.head(in);
+            } catch (EOFException e) {
+                if (statuses.isEmpty()) statuses.add("closed");
+                return statuses;
+            }
+            if (head.status() == 100) continue; // after an Expect: 100-continue
+            TestApi.Raw answer = head.headers().containsKey("content-length") || head.headers().containsKey("transfer-encoding")
+                    || head.status() == 204 ? TestApi.body(in, head) // else HTTP/1.0's body, ended by the end of the connection
+                    : new TestApi.Raw(head.status(), head.headers(), new String(in.readAllBytes(), StandardCharsets.UTF_8), true);
+            check(answer, new String(request, StandardCharsets.ISO_8859_1));
+            statuses.add(String.valueOf(answer.status()));
         }
     }
 

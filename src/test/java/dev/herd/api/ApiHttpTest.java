@@ -59,7 +59,7 @@ class ApiHttpTest {
         assertThat(error.get("message").asText()).isNotBlank().doesNotContain("Exception", "java.", "internal error");
     }
 
-    static final String POST = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    static final String POST = "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
     static final String BODY = "{\"prompt\":\"Hi\",\"max_tokens\":1}";
 
     @Test
@@ -120,7 +120,7 @@ class ApiHttpTest {
         try (Socket s = new Socket("127.0.0.1", api.server.port())) {
             s.setSoTimeout(30_000);
             OutputStream out = s.getOutputStream();
-            out.write(("GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + POST + "Content-Length: " + BODY.length() + "\r\n\r\n" + BODY)
+            out.write(("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n" + POST + "Content-Length: " + BODY.length() + "\r\n\r\n" + BODY)
                     .getBytes(StandardCharsets.US_ASCII));
             InputStream in = s.getInputStream();
             assertThat(TestApi.body(in, TestApi.head(in)).status()).isEqualTo(200);
@@ -150,6 +150,15 @@ class ApiHttpTest {
                     .POST(HttpRequest.BodyPublishers.ofString(BODY)).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(simple.statusCode()).isEqualTo(415);
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"evil.example, 403", "evil.example:80, 403", "localhost.evil.example, 403", "[::2], 403", "localhost, 200",
+            "LOCALHOST:9990, 200", "127.0.0.5:1, 200", "[::1]:80, 200", "app.localhost, 200"})
+    void onLoopbackOnlyLoopbackHostsAreServed(String host, int status) throws IOException {
+        TestApi.Raw r = send("GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+        if (status == 200) assertThat(r.status()).isEqualTo(200);
+        else assertJsonError(r, status); // a page of another name pointed at 127.0.0.1 (DNS rebinding)
     }
 
     @Test

@@ -36,12 +36,12 @@ class ApiLimitsTest {
             for (int i = 0; i < CAP; i++) {
                 Socket s = new Socket("127.0.0.1", api.server.port());
                 s.setSoTimeout(60_000);
-                if (i % 2 == 1) s.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+                if (i % 2 == 1) s.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n".getBytes(StandardCharsets.US_ASCII));
                 held.add(s);
             }
             List<Socket> more = new ArrayList<>();
             for (int i = 0; i < 50; i++) more.add(new Socket("127.0.0.1", api.server.port())); // past the cap, saying nothing
-            TestApi.Raw full = ApiHttpTest.send(api.server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+            TestApi.Raw full = ApiHttpTest.send(api.server.port(), "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
             ApiHttpTest.assertJsonError(full, 503);
             assertThat(TestApi.json(full.body()).at("/error/code").asText()).isEqualTo("too_many_connections");
             for (Socket s : more) {
@@ -60,7 +60,7 @@ class ApiLimitsTest {
                 if (i % 2 == 1) ApiHttpTest.assertJsonError(TestApi.body(in, TestApi.head(in)), 408);
                 else assertThat(in.read()).isEqualTo(-1);
             }
-            assertThat(ApiHttpTest.send(api.server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").status()).isEqualTo(200);
+            assertThat(ApiHttpTest.send(api.server.port(), "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n").status()).isEqualTo(200);
         } finally {
             for (Socket s : held) s.close();
         }
@@ -71,7 +71,7 @@ class ApiLimitsTest {
         try (Socket s = new Socket("127.0.0.1", api.server.port())) {
             s.setSoTimeout(60_000);
             long start = System.nanoTime();
-            String head = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(100);
+            String head = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + "a".repeat(100);
             TestApi.Raw r = null;
             try {
                 for (char c : head.toCharArray()) { // a byte every 200 ms: 20 s in all, twice the deadline

@@ -50,7 +50,7 @@ class ApiQueueTest {
         String body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":200,\"stream\":true}";
         try (Socket s = new Socket("127.0.0.1", api.server.port())) {
             OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
                     + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
             out.flush();
             InputStream in = s.getInputStream();
