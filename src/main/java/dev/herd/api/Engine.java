@@ -33,7 +33,7 @@ final class Engine implements AutoCloseable {
     private Backend backend; // guarded by slot; null after a failure
     private ChatSession session;
     private String owner; // the client whose tokens the cache holds
-    private final Prompts prompts;
+    private volatile Prompts prompts; // used outside the slot, replaced with the model
 
     /** @param tokenDelayMs a pause after each token, to watch streaming or test slow generations */
     Engine(Supplier<Backend> opener, int queueSize, long tokenDelayMs, Metrics metrics) {
@@ -163,6 +163,7 @@ final class Engine implements AutoCloseable {
             try {
                 backend = opener.get();
                 session = new ChatSession(backend.model());
+                prompts = new Prompts(backend.model());
             } catch (HerdException e) {
                 throw unavailable(e);
             }

@@ -95,8 +95,9 @@ final class Exchange {
         else if (status != 204 && status != 304 && !chunked) h.append("Content-Length: ").append(none ? 0 : length).append("\r\n");
         if (!keepAlive) h.append("Connection: close\r\n");
         raw.write(h.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
-        OutputStream target = head.method().equals("HEAD") || none ? OutputStream.nullOutputStream() : raw;
-        out = chunked && !head.http10() ? Bodies.chunkedOut(target) : new OutputStream() { // closing it ends only the response
+        boolean bodiless = none || head.method().equals("HEAD");
+        OutputStream target = bodiless ? OutputStream.nullOutputStream() : raw;
+        out = chunked && !bodiless && !head.http10() ? Bodies.chunkedOut(raw) : new OutputStream() { // closing it ends only the response
             @Override
             public void write(int b) throws IOException {
                 target.write(b);

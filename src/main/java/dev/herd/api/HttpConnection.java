@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -86,7 +87,7 @@ final class HttpConnection {
         String head = "HTTP/1.1 " + e.status + " " + Exchange.reason(e.status) + "\r\nContent-Type: application/json\r\nContent-Length: "
                 + body.length + "\r\nConnection: close\r\n\r\n";
         byte[] all = head.getBytes(StandardCharsets.ISO_8859_1);
-        byte[] out = java.util.Arrays.copyOf(all, all.length + body.length);
+        byte[] out = Arrays.copyOf(all, all.length + body.length);
         System.arraycopy(body, 0, out, all.length, body.length);
         return out;
     }
