@@ -44,7 +44,7 @@ final class Bodies {
 
     static In chunked(InputStream in) {
         return new In() {
-            final Head.Lines lines = new Head.Lines(in);
+            final Head.Lines lines = new Head.Lines(in, 0); // each line bounded; all of them by the body's deadline
             long left; // in the current chunk
             boolean last;
 

@@ -106,6 +106,7 @@ final class Engine implements AutoCloseable {
         Model m = b.model();
         // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
         // and then: a seeded request evaluates its whole prompt, so that it gives the same text whatever ran before.
+        // Another client's request starts from nothing, so that it can learn nothing from the cache (see above).
         if (req.seed() != null || !client.equals(owner)) session.forget();
         owner = client;
         long renderStart = System.nanoTime();

@@ -17,7 +17,7 @@ record Head(String method, URI uri, boolean http10, Headers headers) {
 
     /** @return null when the client closed, or said nothing before the deadline, between requests */
     static Head read(InputStream in) throws IOException {
-        Lines lines = new Lines(in);
+        Lines lines = new Lines(in, MAX_HEAD);
         String request;
         try {
             do request = lines.next(); while (request != null && request.isEmpty()); // RFC 9112 2.2: ignore empty lines first
@@ -73,10 +73,13 @@ record Head(String method, URI uri, boolean http10, Headers headers) {
     static final class Lines {
         private final InputStream in;
         private final byte[] line = new byte[MAX_LINE];
-        int total;
+        private final long max;
+        long total;
 
-        Lines(InputStream in) {
+        /** @param max bytes in all lines, or 0 for no bound but each line's */
+        Lines(InputStream in, long max) {
             this.in = in;
+            this.max = max;
         }
 
         /** @return null at EOF before any byte of the line */
@@ -87,7 +90,7 @@ record Head(String method, URI uri, boolean http10, Headers headers) {
                     if (n == 0) return null;
                     throw HttpFault.bad("the request head ended early");
                 }
-                if (++total > MAX_HEAD) throw new HttpFault(431, "headers_too_large", "the request head exceeds " + MAX_HEAD + " bytes");
+                if (++total > max && max > 0) throw new HttpFault(431, "headers_too_large", "the request head exceeds " + max + " bytes");
                 if (n == MAX_LINE) throw new HttpFault(431, "headers_too_large", "a line of the request head exceeds " + MAX_LINE + " bytes");
                 line[n++] = (byte) c;
             }

@@ -85,6 +85,14 @@ class ApiHttpTest {
         assertThat(TestApi.json(r.body()).at("/usage/completion_tokens").asInt()).isEqualTo(1);
     }
 
+    @Test
+    void aBodyInManySmallChunksIsServed() throws IOException {
+        StringBuilder chunks = new StringBuilder();
+        for (char c : (BODY + " ".repeat(12_000)).toCharArray()) chunks.append("1\r\n").append(c).append("\r\n"); // 60 KB of framing
+        TestApi.Raw r = send(POST + "Transfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n");
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             no version           | GET /health\\r\\n\\r\\n                                                   | 400
