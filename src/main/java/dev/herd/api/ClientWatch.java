@@ -1,6 +1,5 @@
 package dev.herd.api;
 
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -36,7 +35,7 @@ final class ClientWatch {
     /** Whether connection states can be read ({@link TcpTable}); tests of the probing clear it. */
     static volatile boolean procNet = TcpTable.available();
 
-    private final HttpExchange exchange;
+    private final Exchange exchange;
     private final Cancellation cancel;
     private final InetSocketAddress local, remote;
     private final ReentrantLock lock = new ReentrantLock(); // held by the watch while it looks or writes
@@ -44,7 +43,7 @@ final class ClientWatch {
     private boolean stopped;
     private OutputStream body; // the committed response's body
 
-    private ClientWatch(HttpExchange exchange, Cancellation cancel) {
+    private ClientWatch(Exchange exchange, Cancellation cancel) {
         this.exchange = exchange;
         this.cancel = cancel;
         this.local = exchange.getLocalAddress();
@@ -52,7 +51,7 @@ final class ClientWatch {
     }
 
     /** Watches the client of {@code exchange} until {@link #stop}; cancels {@code cancel} if it goes. */
-    static ClientWatch start(HttpExchange exchange, Cancellation cancel) {
+    static ClientWatch start(Exchange exchange, Cancellation cancel) {
         ClientWatch w = new ClientWatch(exchange, cancel);
         Thread.ofVirtual().name("herd-api-watch").start(procNet ? w::watch : w::probe);
         return w;

@@ -2,7 +2,6 @@ package dev.herd.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -28,24 +27,30 @@ final class Completions {
      * Answers the request; returns the HTTP status sent. A client that goes away cancels its request: nothing more is
      * sent, and the status is the 200 that the stream or {@link ClientWatch} had committed.
      */
-    int handle(HttpExchange ex, boolean chat, JsonNode body) throws IOException {
+    int handle(Exchange ex, boolean chat, JsonNode body) throws IOException {
         Request req = chat ? Requests.chat(body) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000, engine.modelName());
         Cancellation cancel = new Cancellation();
+        String client = client(ex);
         try {
-            return req.stream() ? stream(ex, chat, req, shape, cancel) : whole(ex, req, shape, cancel);
+            return req.stream() ? stream(ex, chat, req, client, shape, cancel) : whole(ex, req, client, shape, cancel);
         } catch (Cancellation.Cancelled e) {
             return 200;
         }
     }
 
-    private int whole(HttpExchange ex, Request req, Shape shape, Cancellation cancel) throws IOException {
+    /** Who may reuse the cache a request leaves: the same address with the same credentials. */
+    private static String client(Exchange ex) {
+        return ex.getRemoteAddress().getAddress().getHostAddress() + " " + ex.getRequestHeaders().getFirst("Authorization");
+    }
+
+    private int whole(Exchange ex, Request req, String client, Shape shape, Cancellation cancel) throws IOException {
         ClientWatch watch = ClientWatch.start(ex, cancel);
         Outcome o;
         OutputStream committed;
         try {
-            o = engine.run(req, text -> {}, cancel);
+            o = engine.run(req, client, text -> {}, cancel);
         } catch (RuntimeException e) {
             throw watch.stop() != null && !cancel.cancelled() ? new Http.Abort(e) : e;
         } finally {
@@ -63,10 +68,10 @@ final class Completions {
         return 200;
     }
 
-    private int stream(HttpExchange ex, boolean chat, Request req, Shape shape, Cancellation cancel) {
+    private int stream(Exchange ex, boolean chat, Request req, String client, Shape shape, Cancellation cancel) {
         Sse sse = new Sse(ex, json, cancel);
         try {
-            Outcome o = engine.run(req, text -> {
+            Outcome o = engine.run(req, client, text -> {
                 if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
                 sse.send(shape.chunk(text, null));
             }, cancel);

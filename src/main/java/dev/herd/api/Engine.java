@@ -16,7 +16,10 @@ import java.util.function.Supplier;
 
 /**
  * The model's single stream: one generation at a time, the others waiting in FIFO order (a fair lock) up to a bound.
- * All requests share one {@link ChatSession}, so a request that extends the previous conversation reuses its cache.
+ * All requests share one {@link ChatSession}, so a request that extends the previous conversation reuses its cache, but
+ * only if the same client sent both: the cache is forgotten when another client's request comes, so that no client
+ * learns from {@code cached_tokens} (or from a faster answer) what another's prompt began with. The prompt is
+ * tokenized and its length checked before the request waits for the model ({@link Prompts}).
  * A failure of the model (a lost worker) fails that request and drops the model; the next request reopens it.
  */
 final class Engine implements AutoCloseable {
@@ -29,6 +32,8 @@ final class Engine implements AutoCloseable {
     private final String modelName;
     private Backend backend; // guarded by slot; null after a failure
     private ChatSession session;
+    private String owner; // the client whose tokens the cache holds
+    private volatile Prompts prompts; // used outside the slot, replaced with the model
 
     /** @param tokenDelayMs a pause after each token, to watch streaming or test slow generations */
     Engine(Supplier<Backend> opener, int queueSize, long tokenDelayMs, Metrics metrics) {
@@ -39,6 +44,7 @@ final class Engine implements AutoCloseable {
         this.backend = opener.get();
         this.session = new ChatSession(backend.model());
         this.modelName = backend.model().name;
+        this.prompts = new Prompts(backend.model());
     }
 
     String modelName() {
@@ -56,11 +62,16 @@ final class Engine implements AutoCloseable {
     /**
      * Runs the request when its turn comes; text goes to {@code out} as it is produced. A cancelled request leaves the
      * queue ({@link Cancellation.Cancelled}) or stops at its next token; either counts in {@code herd_cancelled_total}.
+     *
+     * @param client who sent it: the cache is reused only for the same client's requests
      */
-    Outcome run(Request req, Consumer<String> out, Cancellation cancel) {
+    Outcome run(Request req, String client, Consumer<String> out, Cancellation cancel) {
+        long start = System.nanoTime();
+        int[] tokens = prompts.tokens(req);
+        long tokenizeNanos = System.nanoTime() - start;
         acquire(cancel);
         try {
-            return generate(req, out, cancel);
+            return generate(req, tokens, tokenizeNanos, client, out, cancel);
         } finally {
             slot.unlock();
         }
@@ -90,22 +101,21 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    private Outcome generate(Request req, Consumer<String> out, Cancellation cancel) {
+    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, String client, Consumer<String> out, Cancellation cancel) {
         Backend b = backend();
         Model m = b.model();
-        long renderStart = System.nanoTime();
-        int[] prompt = req.chat() ? session.prompt(req.messages()) : m.encodePrompt(req.prompt());
-        long renderNanos = System.nanoTime() - renderStart;
-        String param = req.chat() ? "messages" : "prompt";
-        if (prompt.length == 0) throw ApiError.invalid(param, "the prompt is empty");
-        int room = m.llama.maxSeqLen() - prompt.length;
-        if (room <= 0) {
-            throw new ApiError(400, "invalid_request_error", param, "context_length_exceeded",
-                    "the prompt has " + prompt.length + " tokens but the context holds " + m.llama.maxSeqLen());
-        }
         // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
         // and then: a seeded request evaluates its whole prompt, so that it gives the same text whatever ran before.
-        if (req.seed() != null) session.forget();
+        // Another client's request starts from nothing, so that it can learn nothing from the cache (see above).
+        if (req.seed() != null || !client.equals(owner)) session.forget();
+        owner = client;
+        long renderStart = System.nanoTime();
+        int[] prompt = req.chat() ? session.prompt(req.messages()) : tokens; // a chat may splice in the last reply's ids
+        long renderNanos = System.nanoTime() - renderStart + tokenizeNanos;
+        int room = m.llama.maxSeqLen() - prompt.length;
+        if (room <= 0) {
+            throw Prompts.tooLong(req.chat() ? "messages" : "prompt", "the prompt has " + prompt.length + " tokens but the context holds " + m.llama.maxSeqLen());
+        }
         Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
                 req.seed() != null ? req.seed() : System.nanoTime());
         TokenDecoder decoder = m.tokenizer.decoder();
@@ -154,6 +164,7 @@ final class Engine implements AutoCloseable {
             try {
                 backend = opener.get();
                 session = new ChatSession(backend.model());
+                prompts = new Prompts(backend.model());
             } catch (HerdException e) {
                 throw unavailable(e);
             }

@@ -1,7 +1,6 @@
 package dev.herd.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -20,11 +19,11 @@ final class Http {
         }
     }
 
-    static void json(HttpExchange ex, ObjectMapper json, int status, Object body) throws IOException {
+    static void json(Exchange ex, ObjectMapper json, int status, Object body) throws IOException {
         send(ex, status, "application/json", json.writeValueAsBytes(body));
     }
 
-    static void send(HttpExchange ex, int status, String contentType, byte[] body) throws IOException {
+    static void send(Exchange ex, int status, String contentType, byte[] body) throws IOException {
         if (contentType != null) ex.getResponseHeaders().set("Content-Type", contentType);
         ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
         try (OutputStream out = ex.getResponseBody()) {

@@ -1,7 +1,6 @@
 package dev.herd.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -14,12 +13,12 @@ import java.nio.charset.StandardCharsets;
  * checks between tokens.
  */
 final class Sse {
-    private final HttpExchange exchange;
+    private final Exchange exchange;
     private final ObjectMapper json;
     private final Cancellation cancel;
     private OutputStream out;
 
-    Sse(HttpExchange exchange, ObjectMapper json, Cancellation cancel) {
+    Sse(Exchange exchange, ObjectMapper json, Cancellation cancel) {
         this.exchange = exchange;
         this.json = json;
         this.cancel = cancel;

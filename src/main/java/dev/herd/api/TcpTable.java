@@ -17,7 +17,7 @@ import java.util.Locale;
 /**
  * Where a TCP connection stands, looked up in the kernel's socket table without touching the socket.
  * <p>
- * Why: the JDK HttpServer neither reads a connection while its handler runs nor says when the client closed it, so a
+ * Why: the HTTP layer neither reads a connection while its handler runs nor learns when the client closed it, so a
  * request that answers in one piece learns that its client left only when it writes the answer. Reading the socket
  * to find out would take the bytes of the client's next request, and writing commits the response. Linux lists each
  * TCP connection of the process's network namespace, with its state, in {@code /proc/net/tcp} and

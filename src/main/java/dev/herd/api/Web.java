@@ -1,6 +1,5 @@
 package dev.herd.api;
 
-import com.sun.net.httpserver.HttpExchange;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,7 +18,7 @@ final class Web {
         return path.equals("/") || FILES.containsKey(path);
     }
 
-    static int send(HttpExchange ex, String path) throws IOException {
+    static int send(Exchange ex, String path) throws IOException {
         String file = path.equals("/") ? "/index.html" : path;
         try (InputStream in = Web.class.getResourceAsStream("/web" + file)) {
             if (in == null) throw new ApiError(404, "invalid_request_error", null, "not_found", file + " is not in this build");

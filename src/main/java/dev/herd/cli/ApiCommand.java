@@ -3,6 +3,7 @@ package dev.herd.cli;
 import dev.herd.HerdException;
 import dev.herd.api.ApiServer;
 import dev.herd.api.Backend;
+import dev.herd.api.HttpLimits;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,19 +30,35 @@ final class ApiCommand implements Callable<Integer> {
     @Option(names = "--queue", defaultValue = "16", paramLabel = "N", description = "Requests that may wait while one generates; more get 429 (default: ${DEFAULT-VALUE}).")
     int queue;
 
+    @Option(names = "--cors", paramLabel = "ORIGIN", description = "Let web pages of ORIGIN (e.g. https://app.example, or *) call the API from a browser (default: none; the chat page at / is the server's own origin and needs none).")
+    String cors;
+
+    @Option(names = "--max-connections", defaultValue = "256", paramLabel = "N", description = "Connections held at once; more are answered 503 (default: ${DEFAULT-VALUE}).")
+    int maxConnections;
+
+    @Option(names = "--header-timeout-ms", defaultValue = "10000", paramLabel = "MS", description = "Time a client has to send a request's headers, and the longest a connection may idle (default: ${DEFAULT-VALUE}).")
+    long headerMillis;
+
+    @Option(names = "--body-timeout-ms", defaultValue = "30000", paramLabel = "MS", description = "Time a client has to send a request's body after its headers (default: ${DEFAULT-VALUE}).")
+    long bodyMillis;
+
     @Option(names = "--token-delay-ms", defaultValue = "0", hidden = true, description = "Pause after each token (to watch streaming, or test slow requests).")
     long tokenDelayMs;
 
     @Override
     public Integer call() throws Exception {
         if (queue < 0) throw new HerdException("--queue must be >= 0, got " + queue);
+        if (maxConnections < 1 || headerMillis < 1 || bodyMillis < 1) {
+            throw new HerdException("--max-connections, --header-timeout-ms and --body-timeout-ms must be at least 1");
+        }
         String key = apiKey != null ? apiKey : System.getenv("HERD_API_KEY");
         ApiServer server;
         try {
             server = ApiServer.start(() -> {
                 ModelOptions.Run run = model.open();
                 return new Backend(run.model(), run.stats(), run::close);
-            }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs));
+            }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs,
+                    cors, new HttpLimits(maxConnections, headerMillis, bodyMillis)));
         } catch (IOException e) {
             throw new HerdException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
         }

@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 
@@ -49,7 +50,7 @@ class ApiQueueTest {
         String body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":200,\"stream\":true}";
         try (Socket s = new Socket("127.0.0.1", api.server.port())) {
             OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
                     + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
             out.flush();
             InputStream in = s.getInputStream();
@@ -61,6 +62,24 @@ class ApiQueueTest {
         await(() -> metric("herd_busy 0"));
         assertThat((System.nanoTime() - t0) / 1e9).isLessThan(4);
         assertThat(api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void anOverLongPromptIsRefusedWithoutWaitingForTheModel() throws Exception {
+        CompletableFuture<HttpResponse<String>> running = CompletableFuture.supplyAsync(() -> api.post("/v1/completions",
+                "{\"prompt\":\"Once upon a time\",\"max_tokens\":200,\"temperature\":0}")); // 8 s at 40 ms a token
+        await(() -> metric("herd_busy 1"));
+        CompletableFuture<HttpResponse<String>> waiting = CompletableFuture.supplyAsync(() -> api.post("/v1/completions", SLOW));
+        await(() -> metric("herd_queue_depth 1"));
+        // the queue is full: a request that needed the model now would get 429; these need it not at all
+        for (String prompt : List.of("hello ".repeat(300), "hello ".repeat(600_000))) { // tokenized; too long to tokenize
+            HttpResponse<String> r = api.post("/v1/completions", "{\"prompt\":\"" + prompt + "\"}");
+            assertThat(r.statusCode()).isEqualTo(400);
+            assertThat(TestApi.json(r.body()).at("/error/code").asText()).isEqualTo("context_length_exceeded");
+        }
+        assertThat(running).as("refused while the model was still busy").isNotDone();
+        assertThat(running.get().statusCode()).isEqualTo(200);
+        assertThat(waiting.get().statusCode()).isEqualTo(200);
     }
 
     private static boolean metric(String line) {

@@ -1,0 +1,43 @@
+package dev.herd.api;
+
+import dev.herd.engine.Model;
+import dev.herd.tokenizer.ChatTemplate;
+import dev.herd.tokenizer.Tokenizer;
+
+/**
+ * Tokenizes a request's prompt before it takes the model, so that a prompt longer than the context is refused without
+ * holding it. A text longer than the context times the longest token's text cannot fit: it is refused untokenized.
+ */
+final class Prompts {
+    private final Model model;
+    private final ChatTemplate template;
+    private final int context;
+    private final long maxChars;
+
+    Prompts(Model model) {
+        this.model = model;
+        this.template = model.chatTemplate();
+        this.context = model.llama.maxSeqLen();
+        Tokenizer t = model.tokenizer;
+        int longest = 1;
+        for (int id = 0; id < t.vocabSize(); id++) longest = Math.max(longest, Math.max(t.bytes(id).length, t.piece(id).length()));
+        this.maxChars = (long) context * longest;
+    }
+
+    /** The prompt's token ids (for chat, as the conversation renders alone: the session may splice a reply in). */
+    int[] tokens(Request req) {
+        String param = req.chat() ? "messages" : "prompt";
+        String text = req.chat() ? template.render(req.messages(), true) : req.prompt();
+        if (text.length() > maxChars) {
+            throw tooLong(param, "the prompt has " + text.length() + " characters, more than the " + context + " tokens the context holds can spell");
+        }
+        int[] ids = req.chat() ? model.tokenizer.encodeWithSpecials(text) : model.encodePrompt(text);
+        if (ids.length == 0) throw ApiError.invalid(param, "the prompt is empty");
+        if (ids.length >= context) throw tooLong(param, "the prompt has " + ids.length + " tokens but the context holds " + context);
+        return ids;
+    }
+
+    static ApiError tooLong(String param, String message) {
+        return new ApiError(400, "invalid_request_error", param, "context_length_exceeded", message);
+    }
+}
