@@ -12,7 +12,7 @@ import java.security.GeneralSecurityException;
  * the nonce is the frame's number in that direction, never sent: a frame that was rewritten, replayed, reordered,
  * dropped or reflected back fails its tag, and the session ends. The frame type is authenticated as well.
  * AES-GCM was chosen over an HMAC-SHA256 tag because the JDK's AES-GCM is hardware-accelerated and measured as fast
- * or faster on these frame sizes (docs/security-worker.md), so the frames are also encrypted at no extra cost.
+ * or faster on these frame sizes (docs/security.md), so the frames are also encrypted at no extra cost.
  */
 final class Seal {
     static final int TAG = 16;

@@ -174,7 +174,7 @@ class WorkerSecurityTest {
         try (LocalCluster cluster = new LocalCluster(1, null);
              Tamper relay = new Tamper(cluster.workers.getFirst().port(), Message.PARTIAL, 3);
              LocalCluster.Run run = new LocalCluster.Run(tiny, List.of("127.0.0.1:" + relay.port()), null, SyncCodec.F32, 64)) {
-            assertThat(run.greedy(new int[]{1}, 8)).hasSize(8); // what docs/security-worker.md says a keyless cluster allows
+            assertThat(run.greedy(new int[]{1}, 8)).hasSize(8); // what docs/security.md says a keyless cluster allows
             assertThat(relay.rewritten.get()).isEqualTo(1);
         }
     }
