@@ -17,11 +17,10 @@ import static java.nio.ByteOrder.LITTLE_ENDIAN;
  * bytes those rows take in the file, and each row's result ends in its own float lane: no horizontal sums. The
  * layout is made at load, on the machine that computes, so each node of a cluster may use its own width.
  *
- * <p>Batches expand two groups to floats one tile of columns at a time (one register per column, column-major) and
- * multiply them by four batch vectors per pass, their values interleaved once per matmul so one index walks them
- * ({@link Activations#interleaved}): eight FMA chains (enough to keep two FMA units busy through a latency of four),
- * six loads per eight FMAs (one group by eight vectors took nine), fourteen registers (AVX2 has sixteen). Only
- * arrays cross the calls between a type's expansion and the shared multiplication, so no vector is ever boxed there.
+ * <p>Batches expand a group to floats one tile of columns at a time (one register per column, column-major) and
+ * multiply it by eight batch vectors per pass, their values interleaved once per matmul so one index walks all eight
+ * ({@link Activations#interleaved}): eight FMA chains, one column load per eight FMAs. Only arrays cross the calls
+ * between a type's expansion and the shared multiplication, so no vector is ever boxed there.
  */
 abstract class InterleavedKernel implements Kernel {
     /** Floats per register: rows per group. */
@@ -36,8 +35,8 @@ abstract class InterleavedKernel implements Kernel {
 
     /** Columns per tile of the batch path: 256 columns of a group expanded to floats take ROWS KiB. */
     static final int TILE = 256;
-    /** Per thread: a tile of two groups expanded to floats, and their partial sums (ROWS per batch vector each). */
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[][]{new float[2 * ROWS * TILE], new float[0]});
+    /** Per thread: a tile of a group expanded to floats, and the partial sums (ROWS per batch vector). */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[][]{new float[ROWS * TILE], new float[0]});
 
     /**
      * Writes {@code w} (Q4_0 or Q8_0, rows a multiple of ROWS) with its rows interleaved, as {@code type}, to {@code
@@ -77,66 +76,55 @@ abstract class InterleavedKernel implements Kernel {
      * vectors (ROWS each, padded to a multiple of 8 vectors).
      */
     static float[][] buffers(int batch) {
-        int half = half(batch);
+        int padded = (batch + 7) / 8 * 8;
         float[][] buffers = BUFFERS.get();
-        if (buffers[1].length < 2 * half) buffers[1] = new float[2 * half];
-        Arrays.fill(buffers[1], 0, 2 * half, 0f);
+        if (buffers[1].length < ROWS * padded) buffers[1] = new float[ROWS * padded];
+        Arrays.fill(buffers[1], 0, ROWS * padded, 0f);
         return buffers;
     }
 
-    /** Where the second group's sums start: ROWS per batch vector, padded to a multiple of 8 vectors. */
-    static int half(int batch) {
-        return ROWS * ((batch + 7) / 8 * 8);
-    }
-
     /**
-     * Adds a tile of two groups expanded to floats ({@code width} columns from c0; group A's in {@code cols} from 0,
-     * group B's from {@code ROWS * TILE}) times every vector of the batch (the Q8_0-rounded values, as in {@link
-     * RowKernel}) to {@code sums} (A's from 0, B's from {@code half}), four vectors per pass (a short last group of
-     * eight is padded; see {@link Activations#interleaved}). With one group ({@code colsB} 0), B is A again and its
-     * sums are discarded: the same code serves an odd group.
-     * Each kernel drives it from its own batch loop, with its own expansion: a shared driver calling both kernels'
-     * expansions made C2 inline past its budget (Q8_0's then boxed every vector).
+     * Adds a tile of a group expanded to floats ({@code width} columns from c0, in {@code cols}) times every vector of
+     * the batch (the Q8_0-rounded values, as in {@link RowKernel}) to {@code sums}, eight vectors per pass (a short
+     * last group is padded; see {@link Activations#interleaved}). Each kernel drives it from its own batch loop, with
+     * its own expansion: a shared driver calling both kernels' expansions made C2 inline past its budget (Q8_0's then
+     * boxed every vector).
      */
-    static void multiply(float[] cols, int c0, int width, int colsB, Activations x, float[] sums, int half) {
+    static void multiply(float[] cols, int c0, int width, Activations x, float[] sums) {
         int n = x.n, batch = x.batch;
         float[] xs = x.interleaved;
-        for (int b = 0; b < batch; b += 4) {
-            int s0 = ROWS * b, s1 = s0 + half;
+        for (int b = 0; b < batch; b += 8) {
+            int s0 = ROWS * b;
             FloatVector a0 = FloatVector.fromArray(F, sums, s0), a1 = FloatVector.fromArray(F, sums, s0 + ROWS),
-                    a2 = FloatVector.fromArray(F, sums, s0 + 2 * ROWS), a3 = FloatVector.fromArray(F, sums, s0 + 3 * ROWS);
-            FloatVector e0 = FloatVector.fromArray(F, sums, s1), e1 = FloatVector.fromArray(F, sums, s1 + ROWS),
-                    e2 = FloatVector.fromArray(F, sums, s1 + 2 * ROWS), e3 = FloatVector.fromArray(F, sums, s1 + 3 * ROWS);
-            int x0 = (b & ~7) * n + 8 * c0 + (b & 7); // vectors b..b+3 of their group of eight (see Activations#interleaved)
-            for (int k = 0; k < width; k++) { // one index, so C2 removes the arrays' bounds checks from the loop
-                FloatVector c = FloatVector.fromArray(F, cols, ROWS * k), d = FloatVector.fromArray(F, cols, colsB + ROWS * k);
-                FloatVector v = FloatVector.broadcast(F, xs[x0 + 8 * k]);
-                a0 = c.fma(v, a0);
-                e0 = d.fma(v, e0);
-                v = FloatVector.broadcast(F, xs[x0 + 8 * k + 1]);
-                a1 = c.fma(v, a1);
-                e1 = d.fma(v, e1);
-                v = FloatVector.broadcast(F, xs[x0 + 8 * k + 2]);
-                a2 = c.fma(v, a2);
-                e2 = d.fma(v, e2);
-                v = FloatVector.broadcast(F, xs[x0 + 8 * k + 3]);
-                a3 = c.fma(v, a3);
-                e3 = d.fma(v, e3);
+                    a2 = FloatVector.fromArray(F, sums, s0 + 2 * ROWS), a3 = FloatVector.fromArray(F, sums, s0 + 3 * ROWS),
+                    a4 = FloatVector.fromArray(F, sums, s0 + 4 * ROWS), a5 = FloatVector.fromArray(F, sums, s0 + 5 * ROWS),
+                    a6 = FloatVector.fromArray(F, sums, s0 + 6 * ROWS), a7 = FloatVector.fromArray(F, sums, s0 + 7 * ROWS);
+            int x0 = b * n + 8 * c0; // b is a multiple of 8: its group of 8 vectors starts at (b / 8) * n * 8
+            for (int i = 0, j = x0; i < ROWS * width; i += ROWS, j += 8) {
+                FloatVector c = FloatVector.fromArray(F, cols, i);
+                a0 = c.fma(FloatVector.broadcast(F, xs[j]), a0);
+                a1 = c.fma(FloatVector.broadcast(F, xs[j + 1]), a1);
+                a2 = c.fma(FloatVector.broadcast(F, xs[j + 2]), a2);
+                a3 = c.fma(FloatVector.broadcast(F, xs[j + 3]), a3);
+                a4 = c.fma(FloatVector.broadcast(F, xs[j + 4]), a4);
+                a5 = c.fma(FloatVector.broadcast(F, xs[j + 5]), a5);
+                a6 = c.fma(FloatVector.broadcast(F, xs[j + 6]), a6);
+                a7 = c.fma(FloatVector.broadcast(F, xs[j + 7]), a7);
             }
             a0.intoArray(sums, s0);
             a1.intoArray(sums, s0 + ROWS);
             a2.intoArray(sums, s0 + 2 * ROWS);
             a3.intoArray(sums, s0 + 3 * ROWS);
-            e0.intoArray(sums, s1);
-            e1.intoArray(sums, s1 + ROWS);
-            e2.intoArray(sums, s1 + 2 * ROWS);
-            e3.intoArray(sums, s1 + 3 * ROWS);
+            a4.intoArray(sums, s0 + 4 * ROWS);
+            a5.intoArray(sums, s0 + 5 * ROWS);
+            a6.intoArray(sums, s0 + 6 * ROWS);
+            a7.intoArray(sums, s0 + 7 * ROWS);
         }
     }
 
-    /** Writes the batch's sums of a group (from {@code at}) to {@code out} from {@code o}, vector b at o + b * stride. */
-    static void store(float[] sums, int at, int batch, float[] out, int o, int stride) {
-        for (int b = 0; b < batch; b++) System.arraycopy(sums, at + ROWS * b, out, o + b * stride, ROWS);
+    /** Writes the batch's sums of a group to {@code out} from {@code o}, vector b at o + b * stride. */
+    static void store(float[] sums, int batch, float[] out, int o, int stride) {
+        for (int b = 0; b < batch; b++) System.arraycopy(sums, ROWS * b, out, o + b * stride, ROWS);
     }
 
     @Override

@@ -55,12 +55,10 @@ final class Q4InterleavedKernel extends InterleavedKernel {
     public void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         check(w, x, rowFrom, rowTo, x.nibblePairs);
         long groupBytes = ROWS * w.rowBytes();
-        if (x.batch == 1) {
-            for (int g = rowFrom; g < rowTo; g += ROWS) dot(w.data(), g / ROWS * groupBytes, x, out, outOffset + g - rowFrom);
-            return;
-        }
-        for (int g = rowFrom; g < rowTo; g += 2 * ROWS) { // two groups at a time (one if a single one is left): see multiply
-            batch(w.data(), g / ROWS * groupBytes, groupBytes, Math.min(2, (rowTo - g) / ROWS), x, out, outOffset + g - rowFrom, outStride);
+        for (int g = rowFrom; g < rowTo; g += ROWS) {
+            int o = outOffset + g - rowFrom;
+            if (x.batch == 1) dot(w.data(), g / ROWS * groupBytes, x, out, o);
+            else batch(w.data(), g / ROWS * groupBytes, x, out, o, outStride);
         }
     }
 
@@ -93,27 +91,25 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         acc.intoArray(out, o);
     }
 
-    /** The rows of {@code groups} (1 or 2) groups from byte {@code at} times every vector of the batch, a tile of columns at a time. */
-    private static void batch(MemorySegment w, long at, long groupBytes, int groups, Activations x, float[] out, int o, int stride) {
+    /** The ROWS rows of the group at byte {@code at} times every vector of the batch, a tile of columns at a time. */
+    private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
         float[][] buffers = buffers(x.batch);
-        int blocks = x.n / Activations.BLOCK, half = half(x.batch);
         for (int c0 = 0; c0 < x.n; c0 += TILE) {
             int width = Math.min(x.n - c0, TILE);
-            // One call site: with two, C2 inlined expand twice into matmul, past its budget, and boxed the vectors of dot.
-            for (int h = 0; h < groups; h++) expand(w, at + h * groupBytes, blocks, c0 / Activations.BLOCK, width / Activations.BLOCK, buffers[0], h * ROWS * TILE);
-            multiply(buffers[0], c0, width, (groups - 1) * ROWS * TILE, x, buffers[1], half);
+            expand(w, at, x.n / Activations.BLOCK, c0 / Activations.BLOCK, width / Activations.BLOCK, buffers[0]);
+            multiply(buffers[0], c0, width, x, buffers[1]);
         }
-        for (int h = 0; h < groups; h++) store(buffers[1], h * half, x.batch, out, o + h * ROWS, stride);
+        store(buffers[1], x.batch, out, o, stride);
     }
 
     /** Blocks [first, first + count) of the group at byte {@code at} (of {@code blocks}) as floats: (r, col) at ROWS * col + r. */
-    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols, int into) {
+    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols) {
         for (int k = 0; k < count; k++) {
             int blk = first + k;
             IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blocks * 8 + blk) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
             FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS);
             FloatVector shift = d.mul(-8f);
-            int base = into + ROWS * k * Activations.BLOCK;
+            int base = ROWS * k * Activations.BLOCK;
             for (int c = 0; c < 8; c++) {
                 // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte), i.e. four nibbles of elements
                 // 2c, 2c+16 (byte 2c) and 2c+1, 2c+17 (byte 2c+1).
