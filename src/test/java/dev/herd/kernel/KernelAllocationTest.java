@@ -27,7 +27,7 @@ class KernelAllocationTest {
         // Quantized rows that fill no groups stay in the file's layout.
         int rows = 2 * InterleavedKernel.ROWS + (type == GgmlType.Q4_0 || type == GgmlType.Q8_0 ? 2 : 0), cols = 1024;
         // A shared arena, as the engine's: a confined one's session checks take the other branch in code C2 compiled
-        // for shared ones (other tests in this JVM), and the traps that follow can leave the kernel in C1 for good.
+        // for shared ones (other tests in this JVM), and the traps that follow left it allocating for over a minute.
         try (Arena arena = Arena.ofShared()) {
             GgmlType file = Weights.fileType(type);
             Tensor w = Kernels.prepare(Weights.random(file, rows, cols, 1, arena), arena);
