@@ -23,6 +23,38 @@ class QuantTest {
         assertThat(q).startsWith((short) 127, (short) -3, (short) 3, (short) -1, (short) 1, (short) -127, (short) 0);
     }
 
+    /** The vector quantizer against C's arithmetic, value by value, on random blocks and on the fractions next to a half. */
+    @Test
+    void matchesScalarRoundingBitForBit() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        int blocks = 4096;
+        float[] x = new float[blocks * 32];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = switch (rnd.nextInt(4)) {
+                case 0 -> (float) rnd.nextGaussian();
+                case 1 -> (float) rnd.nextDouble(-1e-3, 1e-3);
+                // k + 0.5 and its float neighbours, scaled by a block whose amax is 127 (so the scale is exactly 1)
+                case 2 -> Math.nextAfter((rnd.nextInt(254) - 127) / 2f + 0.5f * (rnd.nextBoolean() ? 1 : -1), rnd.nextBoolean() ? 0 : 200);
+                default -> 0f;
+            };
+        }
+        for (int b = 0; b < blocks; b += 3) x[b * 32 + rnd.nextInt(32)] = 127f; // some blocks with scale 1
+        short[] q = new short[x.length];
+        float[] scales = new float[blocks];
+        Quant.quantizeQ8(x, q, scales, 0, blocks);
+        for (int b = 0; b < blocks; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]));
+            float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+            assertThat(scales[b]).isEqualTo(d);
+            for (int i = 0; i < 32; i++) {
+                float v = x[b * 32 + i] * id;
+                short expected = (short) (v < 0 ? -Math.round(-v) : Math.round(v)); // roundf: halves away from zero
+                assertThat(q[b * 32 + i]).as("block %d value %d (%s)", b, i, v).isEqualTo(expected);
+            }
+        }
+    }
+
     @Test
     void zeroBlockHasZeroScale() {
         short[] q = new short[32];
