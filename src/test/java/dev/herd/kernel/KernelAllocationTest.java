@@ -3,6 +3,7 @@ package dev.herd.kernel;
 import com.sun.management.ThreadMXBean;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -49,5 +50,20 @@ class KernelAllocationTest {
             }
             assertThat(perCall).as("bytes allocated per call of the compiled %s kernel at %d bits", type, VectorWidth.BITS).isZero();
         }
+    }
+
+    @Test
+    void compiledQuantizationDoesNotAllocate() {
+        float[] x = new float[4096];
+        for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
+        short[] q = new short[x.length];
+        float[] scales = new float[x.length / Activations.BLOCK];
+        long perCall = Long.MAX_VALUE;
+        for (long end = System.nanoTime() + 60_000_000_000L; System.nanoTime() < end && perCall > 0; ) {
+            long before = THREADS.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100; i++) Quant.quantizeQ8(x, q, scales, 0, scales.length);
+            perCall = (THREADS.getCurrentThreadAllocatedBytes() - before) / 100;
+        }
+        assertThat(perCall).as("bytes allocated per call of the compiled quantizer at %d bits", VectorWidth.BITS).isZero();
     }
 }

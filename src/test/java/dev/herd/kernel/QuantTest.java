@@ -2,6 +2,8 @@ package dev.herd.kernel;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.SplittableRandom;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -26,7 +28,7 @@ class QuantTest {
     /** The vector quantizer against C's arithmetic, value by value, on random blocks and on the fractions next to a half. */
     @Test
     void matchesScalarRoundingBitForBit() {
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        SplittableRandom rnd = new SplittableRandom(7);
         int blocks = 4096;
         float[] x = new float[blocks * 32];
         for (int i = 0; i < x.length; i++) {
