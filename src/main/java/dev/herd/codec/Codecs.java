@@ -1,9 +1,8 @@
 package dev.herd.codec;
 
-import dev.herd.HerdException;
 import dev.herd.tensor.GgmlType;
 
-import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -12,7 +11,8 @@ import java.util.stream.Collectors;
 public final class Codecs {
     private Codecs() {}
 
-    private static final Map<GgmlType, Codec> BY_TYPE = new EnumMap<>(GgmlType.class);
+    /** In the order messages list them. */
+    private static final Map<GgmlType, Codec> BY_TYPE = new LinkedHashMap<>();
     static {
         for (Codec c : List.of(
                 new F32(), new F16(), new Bf16(),
@@ -45,8 +45,8 @@ public final class Codecs {
         return BY_TYPE.keySet().stream().map(GgmlType::name).collect(Collectors.joining(", "));
     }
 
-    /** The one-line refusal of a tensor whose type Herd does not read. */
-    public static HerdException refusal(Object file, String tensor, String type) {
-        return new HerdException(file + ": tensor '" + tensor + "' has type " + type + ", which Herd does not read (it reads " + names() + ")");
+    /** The types the cluster splits: "F32, F16, ...". */
+    public static String splitNames() {
+        return BY_TYPE.values().stream().filter(Codec::splits).map(c -> c.type().name()).collect(Collectors.joining(", "));
     }
 }
