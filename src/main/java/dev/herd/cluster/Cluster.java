@@ -143,12 +143,12 @@ public final class Cluster implements AutoCloseable {
 
     Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
         Weights full = Weights.from(file, c);
-        SplitPlan plan = SplitPlan.of(c, full.layers()[0].o().type(), full.layers()[0].down().type(), nodes());
-        if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
-        boolean rope = full.ropeFreqs() != null;
         Map<String, Tensor> source = tensors(full, c);
         for (Tensor t : source.values()) refuseSplit(t);
         if (full.tokenEmbd() != null) refuseSplit(full.tokenEmbd()); // workers decode embedding rows the root sends
+        SplitPlan plan = SplitPlan.of(c, full.layers()[0].o().type(), full.layers()[0].down().type(), nodes());
+        if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
+        boolean rope = full.ropeFreqs() != null;
         long total = 0;
         List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
         for (int node = 0; node < nodes(); node++) {
