@@ -32,6 +32,8 @@ import java.util.TreeSet;
 
 import static dev.herd.Logits.relativeL2;
 import static dev.herd.tensor.GgmlType.F32;
+import static dev.herd.tensor.GgmlType.Q2_K;
+import static dev.herd.tensor.GgmlType.Q3_K;
 import static dev.herd.tensor.GgmlType.Q4_K;
 import static dev.herd.tensor.GgmlType.Q5_0;
 import static dev.herd.tensor.GgmlType.Q6_K;
@@ -43,7 +45,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Files made by llama.cpp's own quantizer run (src/test/resources/models, README there): a random-weight model whose
  * rows fit 256-value super-blocks, as Q4_K_M (Q4_K, with Q6_K for the last attn_v and ffn_down and for output) and
  * as Q6_K; and stories15M cut to 2 layers and 1024 tokens as Q4_K_M, which for its 288-wide rows llama.cpp writes as
- * Q5_0 and Q8_0 with Q4_K and Q6_K where rows are 768 wide. The F32 originals are made again here: the random one by
+ * Q5_0 and Q8_0 with Q4_K and Q6_K where rows are 768 wide; and the random model as Q2_K (Q2_K, Q3_K, Q6_K), checked
+ * only against its decoded weights (2.6 bits per weight are not meant to be close). The F32 originals are made again here: the random one by
  * Herd's random-model writer with the fixtures' seed, the small stories one from ../shared/models/stories15M.bin.
  */
 class KQuantModelTest {
@@ -72,6 +75,7 @@ class KQuantModelTest {
         assertThat(types(fixture("kq-q4_k_m.gguf"))).containsExactlyInAnyOrder(F32, Q4_K, Q6_K);
         assertThat(types(fixture("kq-q6_k.gguf"))).containsExactlyInAnyOrder(F32, Q6_K);
         assertThat(types(fixture("ss-q4_k_m.gguf"))).containsExactlyInAnyOrder(F32, Q5_0, Q8_0, Q4_K, Q6_K);
+        assertThat(types(fixture("kq-q2_k.gguf"))).containsExactlyInAnyOrder(F32, Q2_K, Q3_K, Q6_K);
     }
 
     /**
@@ -81,7 +85,7 @@ class KQuantModelTest {
      * tokens (dot products). Q8_0 and Q4_0 tensors stay as they are: their kernels round the activations to Q8_0.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf"})
+    @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf", "kq-q2_k.gguf"})
     void computesExactlyWhatTheWeightsDecodeTo(String name) throws Exception {
         Path quantized = fixture(name), decoded = dir.resolve(name + ".decoded.gguf");
         try (GgufFile f = GgufFile.open(quantized)) {
