@@ -1,7 +1,7 @@
 package dev.herd.cluster;
 
-import dev.herd.codec.Codecs;
 import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
 import dev.herd.format.Quantizer;
 import dev.herd.tensor.GgmlType;
 

@@ -1,7 +1,7 @@
 package dev.herd.cluster;
 
-import dev.herd.codec.Codecs;
 import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Memory;
