@@ -1,7 +1,6 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
-import dev.herd.codec.Codecs;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
@@ -143,12 +142,11 @@ public final class Cluster implements AutoCloseable {
 
     Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
         Weights full = Weights.from(file, c);
-        Map<String, Tensor> source = tensors(full, c);
-        for (Tensor t : source.values()) refuseSplit(t);
-        if (full.tokenEmbd() != null) refuseSplit(full.tokenEmbd()); // workers decode embedding rows the root sends
-        SplitPlan plan = SplitPlan.of(c, full.layers()[0].o().type(), full.layers()[0].down().type(), nodes());
+        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.o().type()).toList(),
+                Arrays.stream(full.layers()).map(l -> l.down().type()).toList(), nodes());
         if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
         boolean rope = full.ropeFreqs() != null;
+        Map<String, Tensor> source = tensors(full, c);
         long total = 0;
         List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
         for (int node = 0; node < nodes(); node++) {
@@ -292,13 +290,6 @@ public final class Cluster implements AutoCloseable {
                 }
             }
         }
-    }
-
-    /** The split's column slices and wire format are checked only for some types so far: refuse the others. */
-    private static void refuseSplit(Tensor t) {
-        if (Codecs.splits(t.type())) return;
-        throw new HerdException("tensor '" + t.name() + "' is " + t.type() + ": Herd runs " + t.type()
-                + " models on one node but cannot split them across nodes yet (it splits " + Codecs.splitNames() + ")");
     }
 
     private static void sleep(long ms) {

@@ -73,7 +73,7 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
 
     private static GgmlType type(int id) {
         GgmlType t = GgmlType.byId(id);
-        if (!Codecs.splits(t)) throw bad("tensor type id " + id);
+        if (!Codecs.reads(t)) throw bad("tensor type id " + id);
         return t;
     }
 

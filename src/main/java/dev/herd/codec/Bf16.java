@@ -16,7 +16,4 @@ final class Bf16 implements Codec {
     public void decode(MemorySegment src, long at, float[] dst, int off, int n) {
         for (int i = 0; i < n; i++) dst[off + i] = Float.intBitsToFloat(src.get(Bits.I16, at + 2L * i) << 16);
     }
-
-    @Override
-    public boolean splits() { return true; }
 }

@@ -21,12 +21,4 @@ public interface Codec {
         GgmlType t = type();
         for (int b = 0; b < n / t.blockSize; b++) decodeBlock(src, at + (long) b * t.blockBytes, dst, off + b * t.blockSize);
     }
-
-    /**
-     * Whether the cluster can split tensors of this type and ship the slices to workers: column slices must fall on
-     * block boundaries of every type of a model, which the split plan checks only for the types that say so.
-     */
-    default boolean splits() {
-        return false;
-    }
 }

@@ -35,18 +35,9 @@ public final class Codecs {
         return c;
     }
 
-    /** Whether the cluster split handles this type (see {@link Codec#splits}). */
-    public static boolean splits(GgmlType type) {
-        return reads(type) && of(type).splits();
-    }
-
     /** The types Herd reads, for messages: "F32, F16, ...". */
     public static String names() {
         return BY_TYPE.keySet().stream().map(GgmlType::name).collect(Collectors.joining(", "));
     }
 
-    /** The types the cluster splits: "F32, F16, ...". */
-    public static String splitNames() {
-        return BY_TYPE.values().stream().filter(Codec::splits).map(c -> c.type().name()).collect(Collectors.joining(", "));
-    }
 }

@@ -16,7 +16,4 @@ final class F16 implements Codec {
     public void decode(MemorySegment src, long at, float[] dst, int off, int n) {
         for (int i = 0; i < n; i++) dst[off + i] = Bits.half(src, at + 2L * i);
     }
-
-    @Override
-    public boolean splits() { return true; }
 }

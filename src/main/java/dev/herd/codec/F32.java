@@ -16,7 +16,4 @@ final class F32 implements Codec {
     public void decode(MemorySegment src, long at, float[] dst, int off, int n) {
         MemorySegment.copy(src, Bits.F32, at, dst, off, n);
     }
-
-    @Override
-    public boolean splits() { return true; }
 }

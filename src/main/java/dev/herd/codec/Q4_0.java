@@ -16,7 +16,4 @@ final class Q4_0 implements Codec {
             dst[off + j + 16] = ((q >> 4) - 8) * d;
         }
     }
-
-    @Override
-    public boolean splits() { return true; }
 }

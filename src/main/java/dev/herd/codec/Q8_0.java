@@ -12,7 +12,4 @@ final class Q8_0 implements Codec {
         float d = Bits.half(src, at);
         for (int j = 0; j < 32; j++) dst[off + j] = Bits.i8(src, at + 2 + j) * d;
     }
-
-    @Override
-    public boolean splits() { return true; }
 }
