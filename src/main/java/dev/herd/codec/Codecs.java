@@ -39,5 +39,4 @@ public final class Codecs {
     public static String names() {
         return BY_TYPE.keySet().stream().map(GgmlType::name).collect(Collectors.joining(", "));
     }
-
 }
