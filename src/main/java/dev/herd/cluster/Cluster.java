@@ -142,7 +142,8 @@ public final class Cluster implements AutoCloseable {
 
     Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
         Weights full = Weights.from(file, c);
-        SplitPlan plan = SplitPlan.of(c, full.layers()[0].o().type(), full.layers()[0].down().type(), nodes());
+        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.o().type()).toList(),
+                Arrays.stream(full.layers()).map(l -> l.down().type()).toList(), nodes());
         if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
         boolean rope = full.ropeFreqs() != null;
         Map<String, Tensor> source = tensors(full, c);

@@ -1,5 +1,6 @@
 package dev.herd.cluster;
 
+import dev.herd.codec.Codecs;
 import dev.herd.model.LlamaConfig;
 import dev.herd.tensor.GgmlType;
 
@@ -72,7 +73,7 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
 
     private static GgmlType type(int id) {
         GgmlType t = GgmlType.byId(id);
-        if (t == null || !t.supported) throw bad("tensor type id " + id);
+        if (!Codecs.reads(t)) throw bad("tensor type id " + id);
         return t;
     }
 

@@ -22,8 +22,11 @@ import java.util.List;
  */
 public record SplitPlan(int nodes, Shape shape) {
 
-    /** The dimensions that decide a split. {@code colBlock} is the block size of the column-split matrices (Wo, W2). */
-    public record Shape(int dim, int hidden, int heads, int kvHeads, int headDim, int vocab, int colBlock) {}
+    /**
+     * The dimensions that decide a split. {@code woBlock} and {@code downBlock}: the block sizes of the column-split
+     * matrices (Wo, W2), the largest over the layers when a mixture gives them several types.
+     */
+    public record Shape(int dim, int hidden, int heads, int kvHeads, int headDim, int vocab, int woBlock, int downBlock) {}
 
     /** Node i's share of one layer. */
     public record Slice(int node, int headFrom, int headTo, int kvHeadFrom, int kvHeadTo,
@@ -82,14 +85,21 @@ public record SplitPlan(int nodes, Shape shape) {
         }
     }
 
-    /** The plan for a model whose column-split matrices (Wo, W2) have the given types. */
-    public static SplitPlan of(LlamaConfig c, GgmlType wo, GgmlType down, int nodes) {
-        return of(c, Math.max(wo.blockSize, down.blockSize), nodes);
+    /**
+     * The plan for a model whose column-split matrices have the given types, one per layer: a mixture (a llama.cpp
+     * Q4_K_M file has Q4_K and Q6_K, or Q5_0 and Q4_K) is cut on the largest block of each matrix's types.
+     */
+    public static SplitPlan of(LlamaConfig c, List<GgmlType> wo, List<GgmlType> down, int nodes) {
+        return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), largestBlock(wo), largestBlock(down)));
+    }
+
+    private static int largestBlock(List<GgmlType> types) {
+        return types.stream().mapToInt(t -> t.blockSize).max().orElse(1);
     }
 
     /** The plan for a model whose column slices must be multiples of {@code colBlock}. */
     public static SplitPlan of(LlamaConfig c, int colBlock, int nodes) {
-        return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), colBlock));
+        return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), colBlock, colBlock));
     }
 
     /**
@@ -138,12 +148,12 @@ public record SplitPlan(int nodes, Shape shape) {
             return "with more nodes than the " + s.kvHeads + " KV heads, the node count must be a multiple of " + s.kvHeads;
         }
         int woCols = s.heads / nodes * s.headDim;
-        if (woCols % s.colBlock != 0) {
-            return "each node's " + woCols + " attention-output columns would cut " + s.colBlock + "-value quantization blocks";
+        if (woCols % s.woBlock != 0) {
+            return "each node's " + woCols + " attention-output columns would cut " + s.woBlock + "-value quantization blocks";
         }
         if (s.hidden % nodes != 0) return "the FFN size " + s.hidden + " does not divide evenly into " + nodes;
-        if (s.hidden / nodes % s.colBlock != 0) {
-            return "each node's " + s.hidden / nodes + " FFN-down columns would cut " + s.colBlock + "-value quantization blocks";
+        if (s.hidden / nodes % s.downBlock != 0) {
+            return "each node's " + s.hidden / nodes + " FFN-down columns would cut " + s.downBlock + "-value quantization blocks";
         }
         if (s.vocab < nodes) return "the vocabulary is smaller than the node count";
         return null;

@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
 import dev.herd.format.Quantizer;
 import dev.herd.tensor.GgmlType;
 
@@ -37,10 +38,10 @@ public enum SyncCodec {
     void decode(byte[] in, int n, float[] v, float[] scratch, boolean add) {
         MemorySegment src = MemorySegment.ofArray(in);
         if (!add) {
-            Quantizer.decode(type, src, 0, v, 0, n);
+            Codecs.of(type).decode(src, 0, v, 0, n);
             return;
         }
-        Quantizer.decode(type, src, 0, scratch, 0, n);
+        Codecs.of(type).decode(src, 0, scratch, 0, n);
         for (int i = 0; i < n; i++) v[i] += scratch[i];
     }
 }

@@ -1,12 +1,12 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Memory;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sync;
-import dev.herd.format.Quantizer;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.GgmlType;
@@ -253,7 +253,7 @@ public final class Worker implements AutoCloseable {
                         throw new Wire.ProtocolException("bad forward request: positions " + pos + " + " + n + " outside the KV cache of " + plan.maxSeqLen());
                     }
                     MemorySegment rows = MemorySegment.ofArray(m.payload()).asSlice(12, n * rowBytes);
-                    for (int b = 0; b < n; b++) Quantizer.decode(plan.embedding(), rows, b * rowBytes, embeddings, b * dim, dim);
+                    for (int b = 0; b < n; b++) Codecs.of(plan.embedding()).decode(rows, b * rowBytes, embeddings, b * dim, dim);
                     llama.forward(embeddings, n, pos, Sync.Logits.values()[mode]);
                 }
                 default -> throw new Wire.ProtocolException("unexpected message " + Message.name(m.type()));

@@ -1,6 +1,8 @@
 package dev.herd.convert;
 
+import dev.herd.codec.Codecs;
 import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
 import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
@@ -33,9 +35,9 @@ public final class GgufRequantizer {
             for (GgufFile.TensorInfo t : infos) {
                 if (t.type() == null) throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " has unknown type id " + t.typeId());
                 GgmlType type = typeOf(t, target);
-                if (type != t.type() && !t.type().supported) {
+                if (type != t.type() && !Codecs.reads(t.type())) {
                     throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " is " + t.type()
-                            + ", which Herd cannot requantize (it reads F32, F16, BF16, Q8_0 and Q4_0)");
+                            + ", which Herd cannot requantize (it reads " + Codecs.names() + ")");
                 }
                 total += type.bytes(t.elements());
             }
@@ -52,7 +54,7 @@ public final class GgufRequantizer {
                         if (type == t.type()) { // kept: copied byte for byte, whatever the type
                             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r * rowBytes, buf, 0, buf.length);
                         } else {
-                            Quantizer.decode(t.type(), src, r * rowBytes, row, 0, cols);
+                            Codecs.of(t.type()).decode(src, r * rowBytes, row, 0, cols);
                             Quantizer.encode(type, row, 0, cols, buf, 0);
                         }
                         o.write(buf);

@@ -1,6 +1,7 @@
 package dev.herd.format;
 
 import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
@@ -141,10 +142,10 @@ public final class GgufFile implements AutoCloseable {
     public Tensor tensor(String name) {
         TensorInfo info = tensors.get(name);
         if (info == null) throw new HerdException(path + ": tensor " + FileText.quote(name) + " is missing");
-        if (info.type() == null || !info.type().supported) {
+        if (!Codecs.reads(info.type())) {
             String type = info.type() == null ? "type id " + info.typeId() : info.type().name();
             throw new HerdException(path + ": tensor " + FileText.quote(name) + " has type " + type
-                    + ", which Herd does not support (supported: F32, F16, BF16, Q8_0, Q4_0)");
+                    + ", which Herd does not read (it reads " + Codecs.names() + ")");
         }
         long[] d = info.dims();
         long cols = d[0];

@@ -9,8 +9,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * F32 values to the weight types Herd writes (F32, F16, BF16, Q8_0, Q4_0) and back, bit-exact with ggml's reference
- * (non-SIMD) quantizers so that files match what llama.cpp and distributed-llama produce.
+ * F32 values to the weight types Herd writes (F32, F16, BF16, Q8_0, Q4_0), bit-exact with ggml's reference (non-SIMD)
+ * quantizers so that files match what llama.cpp and distributed-llama produce. Decoding is each type's
+ * {@link dev.herd.codec.Codec}.
  */
 public final class Quantizer {
     private static final int QK = 32;
@@ -38,35 +39,6 @@ public final class Quantizer {
         byte[] b = new byte[(int) type.bytes(n)];
         encode(type, x, off, n, b, 0);
         out.write(b);
-    }
-
-    /** Decodes {@code n} values starting at byte {@code at} of {@code src}; {@code n} is a multiple of the block size. */
-    public static void decode(GgmlType type, MemorySegment src, long at, float[] dst, int dstOff, int n) {
-        switch (type) {
-            case F32 -> MemorySegment.copy(src, F32, at, dst, dstOff, n);
-            case F16 -> { for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(src.get(I16, at + 2L * i)); }
-            case BF16 -> { for (int i = 0; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(src.get(I16, at + 2L * i) << 16); }
-            case Q8_0 -> {
-                for (int b = 0; b < n / QK; b++) {
-                    long p = at + 34L * b;
-                    float d = Float.float16ToFloat(src.get(I16, p));
-                    for (int j = 0; j < QK; j++) dst[dstOff + b * QK + j] = src.get(ValueLayout.JAVA_BYTE, p + 2 + j) * d;
-                }
-            }
-            case Q4_0 -> {
-                for (int b = 0; b < n / QK; b++) {
-                    long p = at + 18L * b;
-                    float d = Float.float16ToFloat(src.get(I16, p));
-                    int o = dstOff + b * QK;
-                    for (int j = 0; j < QK / 2; j++) {
-                        int q = src.get(ValueLayout.JAVA_BYTE, p + 2 + j) & 0xff;
-                        dst[o + j] = ((q & 15) - 8) * d;
-                        dst[o + j + QK / 2] = ((q >> 4) - 8) * d;
-                    }
-                }
-            }
-            default -> throw new IllegalArgumentException("cannot decode " + type);
-        }
     }
 
     /** Round to nearest even on the upper 16 bits; NaN stays a quiet NaN (as ggml does). */

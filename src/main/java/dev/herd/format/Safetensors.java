@@ -1,5 +1,6 @@
 package dev.herd.format;
 
+import dev.herd.codec.Codecs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.HerdException;
@@ -99,7 +100,7 @@ public final class Safetensors {
     /** Reads {@code n} elements as F32 from element {@code from} of a window mapped with {@link #map}. */
     public static void read(Entry e, MemorySegment window, long from, float[] dst, int off, int n) {
         GgmlType t = floatType(e);
-        Quantizer.decode(t, window, from * t.bytes(1), dst, off, n);
+        Codecs.of(t).decode(window, from * t.bytes(1), dst, off, n);
     }
 
     private static Iterable<Path> files(Path path) {

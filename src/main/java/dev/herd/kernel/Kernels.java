@@ -1,12 +1,15 @@
 package dev.herd.kernel;
 
+import dev.herd.codec.Codecs;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,6 +29,12 @@ public final class Kernels {
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
     private static final Kernel BF16_KERNEL = new FloatKernels.BF16();
 
+    /** The generic kernel of every type Herd reads; the switch below picks faster ones where they exist. */
+    private static final Map<GgmlType, Kernel> DECODING = new EnumMap<>(GgmlType.class);
+    static {
+        for (GgmlType t : GgmlType.values()) if (Codecs.reads(t)) DECODING.put(t, new DecodeKernel(Codecs.of(t)));
+    }
+
     public static Kernel of(GgmlType type) {
         return switch (type) {
             case F32 -> F32_KERNEL;
@@ -35,8 +44,14 @@ public final class Kernels {
             case Q4_0 -> Q4_0;
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
-            default -> throw new IllegalArgumentException("no kernel for " + type);
+            default -> decoding(type);
         };
+    }
+
+    private static Kernel decoding(GgmlType type) {
+        Kernel k = DECODING.get(type);
+        if (k == null) throw new IllegalArgumentException("no kernel for " + type);
+        return k;
     }
 
     /** This thread's share of {@code out = w x}, rows split evenly across the pool's threads. */

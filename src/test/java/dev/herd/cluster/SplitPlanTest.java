@@ -1,21 +1,40 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.model.LlamaConfig;
+import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
+
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SplitPlanTest {
-    static final SplitPlan.Shape STORIES_F32 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 1);
-    static final SplitPlan.Shape STORIES_Q8 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 32);
-    static final SplitPlan.Shape LLAMA_1B = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 32);
+    static final SplitPlan.Shape STORIES_F32 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 1, 1);
+    static final SplitPlan.Shape STORIES_Q8 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 32, 32);
+    static final SplitPlan.Shape LLAMA_1B = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 32, 32);
 
     @Test
     void quantizedStoriesCannotSplitInTwoBecauseSlicesCutBlocks() {
         assertThat(SplitPlan.validCounts(STORIES_Q8, 8)).containsExactly(1, 3);
         assertThatThrownBy(() -> new SplitPlan(2, STORIES_Q8)).isInstanceOf(HerdException.class)
                 .hasMessageContaining("144 attention-output columns").hasMessageContaining("valid node counts: [1, 3]");
+    }
+
+    @Test
+    void aMixtureIsCutOnTheLargestBlockOfAnyLayerPerMatrix() {
+        LlamaConfig c = new LlamaConfig("llama", 2048, 2048, 3, 32, 8, 64, 128256, 4096, 1e-5f, 500000, 64, false, false, null);
+        List<GgmlType> q50 = List.of(GgmlType.Q5_0, GgmlType.Q5_0, GgmlType.Q5_0), oneQ6K = List.of(GgmlType.Q5_0, GgmlType.Q6_K, GgmlType.Q5_0);
+        assertThat(SplitPlan.of(c, q50, q50, 16).nodes()).isEqualTo(16); // 128 columns each: whole 32-value blocks
+        // one layer's Wo in Q6_K: 128 columns would cut its 256-value blocks
+        assertThatThrownBy(() -> SplitPlan.of(c, oneQ6K, q50, 16)).isInstanceOf(HerdException.class)
+                .hasMessage("cannot split this model across 16 nodes: each node's 128 attention-output columns would cut"
+                        + " 256-value quantization blocks; valid node counts: [1, 2, 4, 8]");
+        // the same for W2 alone
+        assertThatThrownBy(() -> SplitPlan.of(c, q50, oneQ6K, 16)).isInstanceOf(HerdException.class)
+                .hasMessageContaining("128 FFN-down columns would cut 256-value quantization blocks");
+        assertThat(SplitPlan.of(c, q50, oneQ6K, 8).nodes()).isEqualTo(8);
     }
 
     @Test

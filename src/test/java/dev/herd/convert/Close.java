@@ -1,7 +1,7 @@
 package dev.herd.convert;
 
+import dev.herd.codec.Codecs;
 import dev.herd.format.GgufFile;
-import dev.herd.format.Quantizer;
 import dev.herd.tensor.GgmlType;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -14,7 +14,7 @@ final class Close {
     static float[] decode(GgufFile f, String name) {
         GgufFile.TensorInfo info = f.tensors().get(name);
         float[] v = new float[(int) info.elements()];
-        Quantizer.decode(info.type(), f.bytes(name), 0, v, 0, v.length);
+        Codecs.of(info.type()).decode(f.bytes(name), 0, v, 0, v.length);
         return v;
     }
 

@@ -50,9 +50,27 @@ class GgufRequantizerTest {
     @Test
     void aTypeHerdCannotReadIsNamedNotAnInternalError() throws IOException {
         Path in = dir.resolve("k.gguf"), out = dir.resolve("x.gguf");
-        new GgufWriter().tensor("output.weight", GgmlType.Q6_K, new long[]{256, 2}, o -> o.write(new byte[2 * 210])).write(in);
+        new GgufWriter().tensor("output.weight", GgmlType.IQ2_XS, new long[]{256, 2}, o -> o.write(new byte[2 * 74])).write(in);
         assertThatThrownBy(() -> GgufRequantizer.convert(in, out, GgmlType.Q8_0, Map.of(), Progress.NONE))
-                .isInstanceOf(HerdException.class).hasMessageContaining("output.weight").hasMessageContaining("Q6_K");
+                .isInstanceOf(HerdException.class).hasMessageContaining("output.weight").hasMessageContaining("IQ2_XS")
+                .hasMessageContaining("Q6_K"); // among the types it reads
         assertThat(out).doesNotExist();
+    }
+
+    @Test
+    void aKQuantFileRequantizesFromItsDecodedValues() throws IOException {
+        Path in = dir.resolve("k6.gguf"), out = dir.resolve("k6-q8.gguf");
+        byte[] q6 = new byte[2 * 210];
+        new java.util.Random(3).nextBytes(q6);
+        for (int b = 0; b < 2; b++) { // a finite scale d in each block
+            q6[b * 210 + 208] = (byte) Float.floatToFloat16(0.001f);
+            q6[b * 210 + 209] = (byte) (Float.floatToFloat16(0.001f) >> 8);
+        }
+        new GgufWriter().tensor("output.weight", GgmlType.Q6_K, new long[]{256, 2}, o -> o.write(q6)).write(in);
+        GgufRequantizer.convert(in, out, GgmlType.Q8_0, Map.of(), Progress.NONE);
+        try (GgufFile a = GgufFile.open(in); GgufFile b = GgufFile.open(out)) {
+            assertThat(b.tensors().get("output.weight").type()).isEqualTo(GgmlType.Q8_0);
+            Close.check(b, "output.weight", Close.decode(a, "output.weight"));
+        }
     }
 }

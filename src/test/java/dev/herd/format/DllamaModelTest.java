@@ -1,5 +1,6 @@
 package dev.herd.format;
 
+import dev.herd.codec.Codecs;
 import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.tensor.GgmlType;
@@ -91,7 +92,7 @@ class DllamaModelTest {
 
     private static float first(GgufFile f, String name) {
         float[] v = new float[32];
-        Quantizer.decode(f.tensors().get(name).type(), f.bytes(name), 0, v, 0, 32);
+        Codecs.of(f.tensors().get(name).type()).decode(f.bytes(name), 0, v, 0, 32);
         return v[0];
     }
 
@@ -115,10 +116,10 @@ class DllamaModelTest {
             assertThat(f.tensor("blk.3.ffn_down.weight").rows()).isEqualTo(384);
             assertThat(f.tensor("blk.3.ffn_down.weight").cols()).isEqualTo(1152);
             float[] norm = new float[384];
-            Quantizer.decode(GgmlType.F32, f.bytes("output_norm.weight"), 0, norm, 0, 384);
+            Codecs.of(GgmlType.F32).decode(f.bytes("output_norm.weight"), 0, norm, 0, 384);
             assertThat(norm).containsOnly(1f);
             float[] q = new float[1152];
-            Quantizer.decode(GgmlType.Q4_0, f.bytes("blk.0.ffn_gate.weight"), 0, q, 0, 1152);
+            Codecs.of(GgmlType.Q4_0).decode(f.bytes("blk.0.ffn_gate.weight"), 0, q, 0, 1152);
             for (float v : q) assertThat(Math.abs(v)).isLessThan(0.1f); // std 0.02 random blocks
         }
     }
@@ -189,7 +190,7 @@ class DllamaModelTest {
             Quantizer.encode(GgmlType.Q4_0, expected, 0, 32, block, 0);
             assertThat(f.bytes("blk.0.attn_q.weight").asSlice(0, 18).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).isEqualTo(block);
             float[] rope = new float[32];
-            Quantizer.decode(GgmlType.F32, f.bytes("rope_freqs.weight"), 0, rope, 0, 32);
+            Codecs.of(GgmlType.F32).decode(f.bytes("rope_freqs.weight"), 0, rope, 0, 32);
             assertThat(rope[0]).isEqualTo(1f);
             assertThat(rope[31]).isEqualTo(8f);
         }

@@ -5,6 +5,8 @@ import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
@@ -13,6 +15,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -118,13 +121,32 @@ class GgufTest {
         assertThatThrownBy(() -> GgufFile.open(p)).hasMessageContaining("past the end of the file");
     }
 
-    @Test
-    void unsupportedTensorTypeNamesTypeAndTensor() throws IOException {
-        Path p = dir.resolve("k.gguf");
-        new GgufWriter().tensor("blk.0.ffn_down.weight", GgmlType.Q4_K, new long[]{256, 1}, out -> out.write(new byte[144])).write(p);
+    @ParameterizedTest
+    @EnumSource(names = {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M", "TQ1_0", "TQ2_0", "MXFP4", "Q8_1", "Q8_K", "I8", "F64"})
+    void unreadTensorTypeNamesTensorTypeAndTheTypesRead(GgmlType type) throws IOException {
+        Path p = dir.resolve("unread.gguf");
+        new GgufWriter().tensor("blk.0.ffn_down.weight", type, new long[]{256, 1}, out -> out.write(new byte[(int) type.bytes(256)])).write(p);
         try (GgufFile f = GgufFile.open(p)) {
-            assertThatThrownBy(() -> f.tensor("blk.0.ffn_down.weight"))
-                    .hasMessageContaining("Q4_K").hasMessageContaining("blk.0.ffn_down.weight");
+            assertThatThrownBy(() -> f.tensor("blk.0.ffn_down.weight")).isInstanceOf(HerdException.class)
+                    .hasMessage(p + ": tensor 'blk.0.ffn_down.weight' has type " + type + ", which Herd does not read (it reads"
+                            + " F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)");
+        }
+    }
+
+    @Test
+    void everyKQuantAndLegacyTypeReads() throws IOException {
+        Path p = dir.resolve("read.gguf");
+        List<GgmlType> types = List.of(GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K,
+                GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+        GgufWriter w = new GgufWriter();
+        for (GgmlType t : types) w.tensor("t." + t, t, new long[]{256, 2}, out -> out.write(new byte[(int) t.bytes(512)]));
+        w.write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            for (GgmlType t : types) {
+                Tensor x = f.tensor("t." + t);
+                assertThat(x.type()).isEqualTo(t);
+                assertThat(x.rows()).isEqualTo(2);
+            }
         }
     }
 }

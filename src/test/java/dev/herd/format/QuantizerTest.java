@@ -1,5 +1,6 @@
 package dev.herd.format;
 
+import dev.herd.codec.Codecs;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 
@@ -19,7 +20,7 @@ class QuantizerTest {
 
     private static float[] decode(GgmlType type, byte[] b, int n) {
         float[] x = new float[n];
-        Quantizer.decode(type, MemorySegment.ofArray(b), 0, x, 0, n);
+        Codecs.of(type).decode(MemorySegment.ofArray(b), 0, x, 0, n);
         return x;
     }
 
