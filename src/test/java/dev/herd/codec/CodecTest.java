@@ -5,10 +5,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -22,8 +19,8 @@ class CodecTest {
     @ParameterizedTest
     @EnumSource(names = {"F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
     void decodesLikeGgmlBitForBit(GgmlType type) throws IOException {
-        byte[] blocks = resource(type.name().toLowerCase() + ".bin");
-        float[] expected = floats(resource(type.name().toLowerCase() + ".f32"));
+        byte[] blocks = GgmlVectors.blocks(type.name().toLowerCase());
+        float[] expected = GgmlVectors.decoded(type.name().toLowerCase());
         assertThat(blocks.length).isEqualTo(type.bytes(expected.length));
         assertThat(expected.length / type.blockSize).as("blocks in the vector").isGreaterThanOrEqualTo(4);
 
@@ -36,18 +33,5 @@ class CodecTest {
         float[] one = new float[type.blockSize]; // block by block, at an offset, equals the row
         Codecs.of(type).decodeBlock(MemorySegment.ofArray(blocks), type.blockBytes, one, 0);
         for (int i = 0; i < one.length; i++) assertThat(one[i]).isEqualTo(expected[type.blockSize + i]);
-    }
-
-    private static byte[] resource(String name) throws IOException {
-        try (InputStream in = CodecTest.class.getResourceAsStream("/ggml/" + name)) {
-            assertThat(in).as(name).isNotNull();
-            return in.readAllBytes();
-        }
-    }
-
-    private static float[] floats(byte[] bytes) {
-        float[] f = new float[bytes.length / 4];
-        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(f);
-        return f;
     }
 }

@@ -1,16 +1,14 @@
 package dev.herd.kernel;
 
+import dev.herd.codec.GgmlVectors;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -27,8 +25,8 @@ class DecodeKernelTest {
     @ParameterizedTest
     @EnumSource(names = {"Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
     void matchesGgmlsDecodedValues(GgmlType type) throws IOException {
-        byte[] blocks = resource(type.name().toLowerCase() + ".bin");
-        float[] decoded = floats(resource(type.name().toLowerCase() + ".f32"));
+        byte[] blocks = GgmlVectors.blocks(type.name().toLowerCase());
+        float[] decoded = GgmlVectors.decoded(type.name().toLowerCase());
         int count = decoded.length / type.blockSize;
         for (int batch = 1; batch <= 5; batch += 2) {
             for (int threads = 1; threads <= 3; threads++) {
@@ -72,18 +70,5 @@ class DecodeKernelTest {
                 }
             }
         }
-    }
-
-    private static byte[] resource(String name) throws IOException {
-        try (InputStream in = DecodeKernelTest.class.getResourceAsStream("/ggml/" + name)) {
-            assertThat(in).as(name).isNotNull();
-            return in.readAllBytes();
-        }
-    }
-
-    private static float[] floats(byte[] bytes) {
-        float[] f = new float[bytes.length / 4];
-        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(f);
-        return f;
     }
 }
