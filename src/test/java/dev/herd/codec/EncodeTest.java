@@ -10,16 +10,22 @@ import java.io.IOException;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Herd's K-quant quantizers write exactly the bytes of ggml's quantize_row_*_ref on the committed vectors
- * (src/test/resources/ggml, README there): the 1024 values the decode vectors were made from, and 7 super-blocks of
- * edge cases (zeros, one outlier, negative only, positive only, tiny values, constants).
+ * Herd's quantizers write exactly the bytes of ggml's quantize_row_*_ref on the committed vectors
+ * (src/test/resources/ggml, README there): the values the decode vectors were made from, and for the K-quants 7
+ * super-blocks of edge cases (zeros, one outlier, negative only, positive only, tiny values, constants).
  */
-class QuantizeKTest {
+class EncodeTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"q4_k", "q5_k", "q6_k"})
     void mixedScalesGiveGgmlsBlocks(String type) throws IOException {
         assertThat(quantize(type, GgmlVectors.floats("big.in.f32"))).isEqualTo(GgmlVectors.blocks(type));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"q8_0", "q4_0", "q5_0", "f16", "bf16"})
+    void legacyTypesGiveGgmlsBlocks(String type) throws IOException {
+        assertThat(quantize(type, GgmlVectors.floats("small.in.f32"))).isEqualTo(GgmlVectors.blocks(type));
     }
 
     @ParameterizedTest
