@@ -23,7 +23,7 @@ class EncodeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"q8_0", "q4_0", "q5_0", "f16", "bf16"})
+    @ValueSource(strings = {"q8_0", "q4_0", "q5_0", "q5_1", "f16", "bf16"})
     void legacyTypesGiveGgmlsBlocks(String type) throws IOException {
         assertThat(quantize(type, GgmlVectors.floats("small.in.f32"))).isEqualTo(GgmlVectors.blocks(type));
     }

@@ -50,9 +50,9 @@ class HfConverterTest {
         HfFolder.JSON.writeValue(in.resolve("generation_config.json").toFile(), Map.of("bos_token_id", 5, "eos_token_id", List.of(7, 9)));
         Path out = dir.resolve("m.gguf");
         List<long[]> calls = new ArrayList<>();
-        HfConverter.convert(in, out, HfConverter.weightType(wt), Map.of("tokenizer.ggml.model", "llama"),
+        HfConverter.convert(in, out, WeightTypes.parse(wt).base(), Map.of("tokenizer.ggml.model", "llama"),
                 (t, n, done, total) -> calls.add(new long[]{t, n, done, total}));
-        GgmlType type = HfConverter.weightType(wt);
+        GgmlType type = WeightTypes.parse(wt).base();
         try (GgufFile f = GgufFile.open(out)) {
             assertThat(f.string("general.architecture")).isEqualTo("llama");
             assertThat(f.integer("llama.embedding_length")).isEqualTo(64);
@@ -263,6 +263,6 @@ class HfConverterTest {
 
     @Test
     void unknownWeightTypeListsTheChoices() {
-        assertThatThrownBy(() -> HfConverter.weightType("q4k")).hasMessageContaining("q4k").hasMessageContaining("q40, q80");
+        assertThatThrownBy(() -> WeightTypes.parse("q4k")).hasMessageContaining("q4k").hasMessageContaining("q40, q80");
     }
 }
