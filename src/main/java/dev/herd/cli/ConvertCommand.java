@@ -45,8 +45,8 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, paramLabel = "FILE", description = "The GGUF to write.")
     Path output;
 
-    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = {"q40, q80, f16, bf16, f32: every matrix in that type; q4_k_m, q6_k: llama.cpp's mixtures, tensor",
-                    "by tensor as its quantizer chooses (rows not a multiple of 256 fall back to Q5_0/Q8_0) (default: ${DEFAULT-VALUE})."})
+    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32: every matrix in that type; q4_k_m or q6_k: llama.cpp's mixtures, "
+                    + "each tensor's type chosen as its quantizer does (rows not a multiple of 256 fall back to Q5_0 or Q8_0) (default: ${DEFAULT-VALUE}).")
     String weightsFloatType;
 
     @Option(names = "--config", paramLabel = "FILE", description = "With --random: a Hugging Face config.json giving the shape.")
