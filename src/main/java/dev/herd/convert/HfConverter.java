@@ -220,7 +220,6 @@ public final class HfConverter {
             case F16 -> 1;
             case Q4_0 -> 2;
             case Q8_0 -> 7;
-            case Q6_K -> 18;
             case BF16 -> 32;
             default -> throw new IllegalArgumentException(t.name());
         };
