@@ -6,6 +6,7 @@ import dev.herd.convert.GgufRequantizer;
 import dev.herd.convert.HfConverter;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
+import dev.herd.convert.WeightTypes;
 import dev.herd.format.DllamaTokenizerFile;
 import dev.herd.format.GgufFile;
 import dev.herd.format.Llama2cCheckpoint;
@@ -44,7 +45,8 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, paramLabel = "FILE", description = "The GGUF to write.")
     Path output;
 
-    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32: every matrix in that type; q4_k_m or q6_k: llama.cpp's mixtures, "
+                    + "each tensor's type chosen as its quantizer does (rows not a multiple of 256 fall back to Q5_0 or Q8_0) (default: ${DEFAULT-VALUE}).")
     String weightsFloatType;
 
     @Option(names = "--config", paramLabel = "FILE", description = "With --random: a Hugging Face config.json giving the shape.")
@@ -55,7 +57,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        GgmlType type = HfConverter.weightType(weightsFloatType);
+        WeightTypes type = WeightTypes.parse(weightsFloatType);
         // checked first: a Hugging Face folder would otherwise silently fall back to its own tokenizer
         if (tokenizer != null && !Files.isRegularFile(tokenizer)) throw new HerdException(tokenizer + ": no such tokenizer file");
         Path folder = output.toAbsolutePath().getParent();
@@ -66,7 +68,8 @@ final class ConvertCommand implements Callable<Integer> {
             String shape = config != null ? config.toString() : input.random;
             if (shape.isEmpty()) throw new HerdException("--random needs a shape name or --config config.json");
             if (config != null && !input.random.isEmpty()) throw new HerdException("give --random a shape name or --config, not both");
-            RandomModel.write(RandomModel.shapeOf(shape), type, output, seed, tokenizerMetadata(tokenizer), bar);
+            if (type.llamaCpp()) throw new HerdException("--random writes q40, q80, f16, bf16 or f32 weights: convert its f32 file to " + type.name() + " afterwards");
+            RandomModel.write(RandomModel.shapeOf(shape), type.base(), output, seed, tokenizerMetadata(tokenizer), bar);
         } else {
             if (config != null) throw new HerdException("--config goes with --random");
             convert(input.model, type, bar);
@@ -75,7 +78,7 @@ final class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void convert(Path in, GgmlType type, Progress bar) throws IOException {
+    private void convert(Path in, WeightTypes type, Progress bar) throws IOException {
         if (!Files.exists(in)) throw new HerdException(in + ": no such file or folder");
         if (Files.isDirectory(in)) {
             Path tok = tokenizer != null ? tokenizer : in.resolve("tokenizer.json");
@@ -88,7 +91,7 @@ final class ConvertCommand implements Callable<Integer> {
         } else {
             if (tokenizer == null) throw new HerdException("a llama2.c checkpoint has no tokenizer: add --tokenizer tokenizer.model");
             Map<String, Object> tok = tokenizerMetadata(tokenizer);
-            if (type == GgmlType.F32) {
+            if (type.base() == GgmlType.F32) {
                 Llama2cCheckpoint.convert(in, output, tok);
                 return;
             }

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** Little-endian reads shared by the codecs. */
+/** Little-endian reads and writes shared by the codecs. */
 final class Bits {
     private Bits() {}
 
@@ -38,5 +38,15 @@ final class Bits {
         if (j < 4) return u8(s, at + j + (min ? 4 : 0)) & 63;
         int low = u8(s, at + j + 4), high = u8(s, at + j - (min ? 0 : 4)) >> 6;
         return (min ? low >> 4 : low & 0xf) | high << 4;
+    }
+
+    static void put16(byte[] b, int at, short v) {
+        b[at] = (byte) v;
+        b[at + 1] = (byte) (v >> 8);
+    }
+
+    /** A float rounded to a half, as ggml's GGML_FP32_TO_FP16 (nearest even), and back: what a decoder will read. */
+    static float roundHalf(float v) {
+        return Float.float16ToFloat(Float.floatToFloat16(v));
     }
 }

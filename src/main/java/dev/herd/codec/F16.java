@@ -16,4 +16,11 @@ final class F16 implements Codec {
     public void decode(MemorySegment src, long at, float[] dst, int off, int n) {
         for (int i = 0; i < n; i++) dst[off + i] = Bits.half(src, at + 2L * i);
     }
+
+
+    public boolean encodes() { return true; }
+
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        Bits.put16(out, o, Float.floatToFloat16(x[off]));
+    }
 }

@@ -16,4 +16,13 @@ final class F32 implements Codec {
     public void decode(MemorySegment src, long at, float[] dst, int off, int n) {
         MemorySegment.copy(src, Bits.F32, at, dst, off, n);
     }
+
+
+    public boolean encodes() { return true; }
+
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        int v = Float.floatToRawIntBits(x[off]);
+        Bits.put16(out, o, (short) v);
+        Bits.put16(out, o + 2, (short) (v >> 16));
+    }
 }

@@ -16,4 +16,27 @@ final class Q4_0 implements Codec {
             dst[off + j + 16] = ((q >> 4) - 8) * d;
         }
     }
+
+
+    public boolean encodes() { return true; }
+
+    /** quantize_row_q4_0_ref: d = (signed value of largest |x|) / -8, q = min(15, (int8)(x / d + 8.5)). */
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = x[off + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        float d = max / -8;
+        float id = d != 0 ? 1 / d : 0;
+        Bits.put16(out, o, Float.floatToFloat16(d));
+        for (int j = 0; j < 16; j++) {
+            int lo = Math.min(15, (int) (x[off + j] * id + 8.5f));
+            int hi = Math.min(15, (int) (x[off + j + 16] * id + 8.5f));
+            out[o + 2 + j] = (byte) (lo | hi << 4);
+        }
+    }
 }

@@ -26,4 +26,18 @@ final class Q4_K implements Codec {
             }
         }
     }
+
+
+    public boolean encodes() { return true; }
+
+    /** quantize_row_q4_K_ref: per 32 values a min-and-scale fit (make_qkx2_quants), scales and mins to 6 bits. */
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        float[] scales = new float[8], mins = new float[8];
+        int[] L = new int[256];
+        KQuants.fitK4(x, off, 15, -1f, 0.1f, 20, scales, mins, L);
+        KQuants.headK4(x, off, scales, mins, 15, L, out, o);
+        for (int j = 0; j < 4; j++) {
+            for (int l = 0; l < 32; l++) out[o + 16 + 32 * j + l] = (byte) (L[64 * j + l] | L[64 * j + l + 32] << 4);
+        }
+    }
 }

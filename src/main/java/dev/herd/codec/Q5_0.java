@@ -20,4 +20,30 @@ final class Q5_0 implements Codec {
             dst[off + j + 16] = ((q >> 4 | (high >>> (j + 16) & 1) << 4) - 16) * d;
         }
     }
+
+    public boolean encodes() { return true; }
+
+    /** quantize_row_q5_0_ref: d = (signed value of largest |x|) / -16, q = min(31, (int8)(x / d + 16.5)). */
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = x[off + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        float d = max / -16;
+        float id = d != 0 ? 1 / d : 0;
+        Bits.put16(out, o, Float.floatToFloat16(d));
+        int qh = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = Math.min(31, (byte) (int) (x[off + j] * id + 16.5f));
+            int hi = Math.min(31, (byte) (int) (x[off + j + 16] * id + 16.5f));
+            out[o + 6 + j] = (byte) ((lo & 15) | (hi & 15) << 4);
+            qh |= (lo >> 4 & 1) << j | (hi >> 4 & 1) << (j + 16);
+        }
+        Bits.put16(out, o + 2, (short) qh);
+        Bits.put16(out, o + 4, (short) (qh >> 16));
+    }
 }

@@ -17,4 +17,28 @@ final class Q5_1 implements Codec {
             dst[off + j + 16] = (q >> 4 | (high >>> (j + 16) & 1) << 4) * d + m;
         }
     }
+
+    public boolean encodes() { return true; }
+
+    /** quantize_row_q5_1_ref: d = (max - min) / 31, m = min, q = (uint8)((x - min) / d + 0.5). */
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
+        for (int j = 0; j < 32; j++) {
+            float v = x[off + j];
+            if (v < min) min = v;
+            if (v > max) max = v;
+        }
+        float d = (max - min) / 31;
+        float id = d != 0 ? 1 / d : 0;
+        Bits.put16(out, o, Float.floatToFloat16(d));
+        Bits.put16(out, o + 2, Float.floatToFloat16(min));
+        int qh = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = (int) ((x[off + j] - min) * id + 0.5f) & 0xff, hi = (int) ((x[off + j + 16] - min) * id + 0.5f) & 0xff;
+            out[o + 8 + j] = (byte) ((lo & 15) | (hi & 15) << 4);
+            qh |= (lo >> 4 & 1) << j | (hi >> 4 & 1) << (j + 16);
+        }
+        Bits.put16(out, o + 4, (short) qh);
+        Bits.put16(out, o + 6, (short) (qh >> 16));
+    }
 }

@@ -25,4 +25,23 @@ final class Q5_K implements Codec {
             }
         }
     }
+
+
+    public boolean encodes() { return true; }
+
+    /** quantize_row_q5_K_ref: Q4_K's fit with 31 levels, the fifth bits apart. */
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        float[] scales = new float[8], mins = new float[8];
+        int[] L = new int[256];
+        KQuants.fitK4(x, off, 31, -0.5f, 0.1f, 15, scales, mins, L);
+        KQuants.headK4(x, off, scales, mins, 31, L, out, o);
+        for (int l = 0; l < 32; l++) {
+            int h = 0;
+            for (int k = 0; k < 8; k++) h |= (L[32 * k + l] >> 4) << k;
+            out[o + 16 + l] = (byte) h;
+        }
+        for (int j = 0; j < 4; j++) {
+            for (int l = 0; l < 32; l++) out[o + 48 + 32 * j + l] = (byte) ((L[64 * j + l] & 15) | (L[64 * j + l + 32] & 15) << 4);
+        }
+    }
 }

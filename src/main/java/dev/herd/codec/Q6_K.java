@@ -27,4 +27,46 @@ final class Q6_K implements Codec {
             }
         }
     }
+
+
+    public boolean encodes() { return true; }
+
+    /** quantize_row_q6_K_ref: per 16 values a signed fit (make_qx_quants), scales to 8 bits against the largest. */
+    public void encodeBlock(float[] x, int off, byte[] out, int o) {
+        int[] L = new int[256];
+        float[] scales = new float[16];
+        float maxScale = 0, maxAbs = 0;
+        for (int ib = 0; ib < 16; ib++) {
+            scales[ib] = KQuants.makeQx(16, 32, x, off + 16 * ib, L, 16 * ib);
+            if (Math.abs(scales[ib]) > maxAbs) {
+                maxAbs = Math.abs(scales[ib]);
+                maxScale = scales[ib];
+            }
+        }
+        if (maxAbs < KQuants.GROUP_MAX_EPS) { // an all-zero block
+            java.util.Arrays.fill(out, o, o + 210, (byte) 0);
+            return;
+        }
+        float iscale = -128f / maxScale;
+        short d = Float.floatToFloat16(1 / iscale);
+        Bits.put16(out, o + 208, d);
+        for (int ib = 0; ib < 16; ib++) {
+            byte sc = (byte) Math.min(127, KQuants.nearestInt(iscale * scales[ib]));
+            out[o + 192 + ib] = sc;
+            float dj = Float.float16ToFloat(d) * sc;
+            if (dj == 0) continue;
+            for (int i = 0; i < 16; i++) {
+                L[16 * ib + i] = Math.max(-32, Math.min(31, KQuants.nearestInt(x[off + 16 * ib + i] / dj))) + 32;
+            }
+        }
+        for (int half = 0; half < 2; half++) {
+            int ql = o + 64 * half, qh = o + 128 + 32 * half, y = 128 * half;
+            for (int l = 0; l < 32; l++) {
+                int a = L[y + l], b = L[y + l + 32], c = L[y + l + 64], e = L[y + l + 96];
+                out[ql + l] = (byte) ((a & 15) | (c & 15) << 4);
+                out[ql + l + 32] = (byte) ((b & 15) | (e & 15) << 4);
+                out[qh + l] = (byte) (a >> 4 | (b >> 4) << 2 | (c >> 4) << 4 | (e >> 4) << 6);
+            }
+        }
+    }
 }

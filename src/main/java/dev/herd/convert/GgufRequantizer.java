@@ -1,6 +1,5 @@
 package dev.herd.convert;
 
-import dev.herd.codec.Codecs;
 import dev.herd.HerdException;
 import dev.herd.codec.Codecs;
 import dev.herd.format.FileText;
@@ -25,16 +24,22 @@ public final class GgufRequantizer {
 
     /** {@code extra} metadata (for example a tokenizer's) is added last and wins over the file's own entries. */
     public static void convert(Path in, Path out, GgmlType target, Map<String, Object> extra, Progress progress) {
+        convert(in, out, WeightTypes.of(target), extra, progress);
+    }
+
+    /** As above, each matrix in the type {@code target} chooses for it. */
+    public static void convert(Path in, Path out, WeightTypes target, Map<String, Object> extra, Progress progress) {
         try (GgufFile f = GgufFile.open(in)) {
             GgufWriter w = new GgufWriter();
             f.metadata().forEach(w::put);
-            w.put("general.file_type", HfConverter.fileType(target));
+            w.put("general.file_type", target.fileType());
+            WeightTypes.Model model = model(f);
             extra.forEach(w::put);
             var infos = f.tensors().values();
             long total = 0;
             for (GgufFile.TensorInfo t : infos) {
                 if (t.type() == null) throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " has unknown type id " + t.typeId());
-                GgmlType type = typeOf(t, target);
+                GgmlType type = typeOf(t, target, model);
                 if (type != t.type() && !Codecs.reads(t.type())) {
                     throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " is " + t.type()
                             + ", which Herd cannot requantize (it reads " + Codecs.names() + ")");
@@ -43,7 +48,7 @@ public final class GgufRequantizer {
             }
             Progress.Tracker tracker = progress.tracker(infos.size(), total);
             for (GgufFile.TensorInfo t : infos) {
-                GgmlType type = typeOf(t, target);
+                GgmlType type = typeOf(t, target, model);
                 w.tensor(t.name(), type, t.dims(), o -> {
                     int cols = (int) t.dims()[0];
                     long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
@@ -69,9 +74,19 @@ public final class GgufRequantizer {
         }
     }
 
-    /** Matrices whose rows hold whole blocks take the target type; the rest keep theirs. */
-    private static GgmlType typeOf(GgufFile.TensorInfo t, GgmlType target) {
-        boolean matrix = t.dims().length == 2 && t.name().endsWith(".weight") && t.dims()[0] % target.blockSize == 0;
-        return matrix ? target : t.type();
+    /** Matrices whose rows hold whole blocks of the type chosen for them take it; the rest keep theirs. */
+    private static GgmlType typeOf(GgufFile.TensorInfo t, WeightTypes target, WeightTypes.Model model) {
+        if (t.dims().length != 2 || !t.name().endsWith(".weight")) return t.type();
+        GgmlType type = target.typeOf(t.name(), t.dims()[0], model);
+        return t.dims()[0] % type.blockSize == 0 ? type : t.type();
+    }
+
+    /** What llama.cpp's choice of types depends on, from the file's metadata and tensors. */
+    private static WeightTypes.Model model(GgufFile f) {
+        String arch = f.string("general.architecture", "");
+        int layers = (int) f.integer(arch + ".block_count", 0);
+        long heads = f.integer(arch + ".attention.head_count", 0);
+        boolean gqa = f.integer(arch + ".attention.head_count_kv", heads) != heads;
+        return new WeightTypes.Model(layers, !f.tensors().containsKey("output.weight"), arch.equals("llama") && layers == 80 && gqa);
     }
 }

@@ -41,37 +41,30 @@ public final class HfConverter {
 
     private HfConverter() {}
 
-    /** Weight type from distributed-llama's --weights-float-type names. */
-    public static GgmlType weightType(String name) {
-        return switch (name.toLowerCase()) {
-            case "q40" -> GgmlType.Q4_0;
-            case "q80" -> GgmlType.Q8_0;
-            case "f16" -> GgmlType.F16;
-            case "bf16" -> GgmlType.BF16;
-            case "f32" -> GgmlType.F32;
-            default -> throw new HerdException("unknown weight float type '" + name + "' (use q40, q80, f16, bf16 or f32)");
-        };
-    }
-
     /**
      * Writes {@code out} from the model in {@code dir}; {@code extra} metadata (for example the tokenizer's) is added
      * last and wins over the converter's own entries.
      */
     public static void convert(Path dir, Path out, GgmlType weights, Map<String, Object> extra, Progress progress) {
+        convert(dir, out, WeightTypes.of(weights), extra, progress);
+    }
+
+    /** As above, each tensor in the type {@code weights} chooses for it. */
+    public static void convert(Path dir, Path out, WeightTypes weights, Map<String, Object> extra, Progress progress) {
         ModelConfig cfg = config(dir);
         Safetensors st = Safetensors.open(dir);
         ModelConfig model = !cfg.tied() && !st.has("lm_head.weight") ? tie(cfg) : cfg; // some configs omit tie_word_embeddings
         List<TensorSpec> specs = model.tensors();
-        check(st, specs, weights);
+        check(st, specs, s -> weights.typeOf(s, model));
         GgufWriter w = new GgufWriter();
         model.metadata().forEach(w::put);
         w.put("general.name", dir.toAbsolutePath().normalize().getFileName().toString());
-        w.put("general.file_type", fileType(weights));
+        w.put("general.file_type", weights.fileType());
         tokenIds(dir).forEach(w::put);
         extra.forEach(w::put);
-        Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> s.type(weights).bytes(s.elements())).sum());
+        Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> weights.typeOf(s, model).bytes(s.elements())).sum());
         for (TensorSpec s : specs) {
-            GgmlType type = s.type(weights);
+            GgmlType type = weights.typeOf(s, model);
             GgufWriter.TensorSource source = s.kind() == Kind.ROPE
                     ? o -> {
                         Quantizer.write(GgmlType.F32, model.ropeFreqs(), 0, s.cols(), o);
@@ -144,7 +137,7 @@ public final class HfConverter {
         return m;
     }
 
-    private static void check(Safetensors st, List<TensorSpec> specs, GgmlType weights) {
+    private static void check(Safetensors st, List<TensorSpec> specs, java.util.function.Function<TensorSpec, GgmlType> types) {
         for (TensorSpec s : specs) {
             if (s.kind() == Kind.ROPE) continue;
             Safetensors.Entry e = st.get(hfName(s.name()));
@@ -154,7 +147,7 @@ public final class HfConverter {
                 throw new HerdException(e.file() + ": tensor '" + e.name() + "' has shape " + Arrays.toString(e.shape())
                         + ", but config.json implies " + Arrays.toString(want));
             }
-            GgmlType type = s.type(weights);
+            GgmlType type = types.apply(s);
             if (s.cols() % type.blockSize != 0) {
                 throw new HerdException(st.path() + ": tensor '" + e.name() + "' has rows of " + s.cols() + " values, not a multiple of "
                         + type.blockSize + " as " + type + " needs; choose f16, bf16 or f32");

@@ -1,36 +1,31 @@
 package dev.herd.format;
 
+import dev.herd.codec.Codec;
+import dev.herd.codec.Codecs;
 import dev.herd.tensor.GgmlType;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
- * F32 values to the weight types Herd writes (F32, F16, BF16, Q8_0, Q4_0), bit-exact with ggml's reference (non-SIMD)
- * quantizers so that files match what llama.cpp and distributed-llama produce. Decoding is each type's
- * {@link dev.herd.codec.Codec}.
+ * F32 values to the weight types Herd writes, block by block through each type's {@link Codec}, whose encoders are
+ * bit-exact with ggml's reference (non-SIMD) quantizers so that files match what llama.cpp and distributed-llama
+ * produce.
  */
 public final class Quantizer {
-    private static final int QK = 32;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     private Quantizer() {}
+
+    /** Whether Herd can write tensors of this type. */
+    public static boolean writes(GgmlType type) {
+        return Codecs.reads(type) && Codecs.of(type).encodes();
+    }
 
     /** Encodes {@code n} values of {@code x} from {@code off} into {@code out} at {@code outOff}; returns the bytes written. */
     public static int encode(GgmlType type, float[] x, int off, int n, byte[] out, int outOff) {
+        if (!writes(type)) throw new IllegalArgumentException("cannot quantize to " + type);
+        Codec c = Codecs.of(type);
         int bytes = (int) type.bytes(n);
-        switch (type) {
-            case F32 -> { for (int i = 0; i < n; i++) i32(out, outOff + 4 * i, Float.floatToRawIntBits(x[off + i])); }
-            case F16 -> { for (int i = 0; i < n; i++) i16(out, outOff + 2 * i, Float.floatToFloat16(x[off + i])); }
-            case BF16 -> { for (int i = 0; i < n; i++) i16(out, outOff + 2 * i, bf16(x[off + i])); }
-            case Q8_0 -> { for (int b = 0; b < n / QK; b++) q8(x, off + b * QK, out, outOff + b * 34); }
-            case Q4_0 -> { for (int b = 0; b < n / QK; b++) q4(x, off + b * QK, out, outOff + b * 18); }
-            default -> throw new IllegalArgumentException("cannot quantize to " + type);
-        }
+        for (int b = 0; b < n / type.blockSize; b++) c.encodeBlock(x, off + b * type.blockSize, out, outOff + b * type.blockBytes);
         return bytes;
     }
 
@@ -41,53 +36,10 @@ public final class Quantizer {
         out.write(b);
     }
 
-    /** Round to nearest even on the upper 16 bits; NaN stays a quiet NaN (as ggml does). */
+    /** A float as a brain float (nearest even; NaN stays a quiet NaN, as ggml does). */
     public static short bf16(float v) {
-        int bits = Float.floatToRawIntBits(v);
-        if ((bits & 0x7fffffff) > 0x7f800000) return (short) ((bits >>> 16) | 64);
-        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
-    }
-
-    /** ggml quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d) (half away from zero). */
-    private static void q8(float[] x, int off, byte[] out, int o) {
-        float amax = 0;
-        for (int j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[off + j]));
-        float d = amax / 127;
-        float id = d != 0 ? 1 / d : 0;
-        i16(out, o, Float.floatToFloat16(d));
-        for (int j = 0; j < QK; j++) {
-            float v = x[off + j] * id;
-            out[o + 2 + j] = (byte) Math.copySign(Math.floor(Math.abs((double) v) + 0.5), v);
-        }
-    }
-
-    /** ggml quantize_row_q4_0_ref: d = (signed value of largest |x|) / -8, q = min(15, (int8)(x/d + 8.5)). */
-    private static void q4(float[] x, int off, byte[] out, int o) {
-        float amax = 0, max = 0;
-        for (int j = 0; j < QK; j++) {
-            float v = x[off + j];
-            if (amax < Math.abs(v)) {
-                amax = Math.abs(v);
-                max = v;
-            }
-        }
-        float d = max / -8;
-        float id = d != 0 ? 1 / d : 0;
-        i16(out, o, Float.floatToFloat16(d));
-        for (int j = 0; j < QK / 2; j++) {
-            int lo = Math.min(15, (int) (x[off + j] * id + 8.5f));
-            int hi = Math.min(15, (int) (x[off + j + QK / 2] * id + 8.5f));
-            out[o + 2 + j] = (byte) (lo | hi << 4);
-        }
-    }
-
-    private static void i16(byte[] b, int at, short v) {
-        b[at] = (byte) v;
-        b[at + 1] = (byte) (v >> 8);
-    }
-
-    private static void i32(byte[] b, int at, int v) {
-        i16(b, at, (short) v);
-        i16(b, at + 2, (short) (v >> 16));
+        byte[] b = new byte[2];
+        encode(GgmlType.BF16, new float[]{v}, 0, 1, b, 0);
+        return (short) ((b[0] & 0xff) | b[1] << 8);
     }
 }

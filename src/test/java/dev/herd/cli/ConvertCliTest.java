@@ -111,6 +111,7 @@ class ConvertCliTest {
         String[][] cases = {
                 {missing + ": no such file or folder", "--model", missing},
                 {"unknown weight float type 'q4k'", "--random", "tiny", "--weights-float-type", "q4k"},
+                {"convert its f32 file to q4_k_m afterwards", "--random", "tiny", "--weights-float-type", "q4_k_m"},
                 {"add --tokenizer tokenizer.model", "--model", bin},
                 {"bad safetensors header length", "--model", hf.toString()},
                 {"unknown model shape 'llama9'", "--random", "llama9"},

@@ -18,13 +18,18 @@ public final class GgmlVectors {
 
     /** What ggml's dequantizer made of them. */
     public static float[] decoded(String type) throws IOException {
-        byte[] bytes = resource(type + ".f32");
+        return floats(type + ".f32");
+    }
+
+    /** A committed file of raw little-endian floats. */
+    public static float[] floats(String name) throws IOException {
+        byte[] bytes = resource(name);
         float[] f = new float[bytes.length / 4];
         ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(f);
         return f;
     }
 
-    private static byte[] resource(String name) throws IOException {
+    public static byte[] resource(String name) throws IOException {
         try (InputStream in = GgmlVectors.class.getResourceAsStream("/ggml/" + name)) {
             assertThat(in).as(name).isNotNull();
             return in.readAllBytes();

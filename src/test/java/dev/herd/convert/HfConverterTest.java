@@ -50,9 +50,9 @@ class HfConverterTest {
         HfFolder.JSON.writeValue(in.resolve("generation_config.json").toFile(), Map.of("bos_token_id", 5, "eos_token_id", List.of(7, 9)));
         Path out = dir.resolve("m.gguf");
         List<long[]> calls = new ArrayList<>();
-        HfConverter.convert(in, out, HfConverter.weightType(wt), Map.of("tokenizer.ggml.model", "llama"),
+        HfConverter.convert(in, out, WeightTypes.parse(wt).base(), Map.of("tokenizer.ggml.model", "llama"),
                 (t, n, done, total) -> calls.add(new long[]{t, n, done, total}));
-        GgmlType type = HfConverter.weightType(wt);
+        GgmlType type = WeightTypes.parse(wt).base();
         try (GgufFile f = GgufFile.open(out)) {
             assertThat(f.string("general.architecture")).isEqualTo("llama");
             assertThat(f.integer("llama.embedding_length")).isEqualTo(64);
@@ -261,8 +261,28 @@ class HfConverterTest {
                 .hasMessageContaining("lm_head.weight").hasMessageContaining("truncated");
     }
 
+    /** llama.cpp's mixtures straight from the folder equal those made from its F32 GGUF (checked against llama.cpp in KQuantConvertTest). */
+    @ParameterizedTest
+    @ValueSource(strings = {"q4_k_m", "q6_k"})
+    void llamaCppMixturesComeOutAsFromTheF32Gguf(String wt) throws IOException {
+        Path in = llama(false).write(dir.resolve("llama"), "BF16", 1);
+        Path direct = dir.resolve("direct.gguf"), f32 = dir.resolve("f32.gguf"), viaGguf = dir.resolve("via.gguf");
+        HfConverter.convert(in, direct, WeightTypes.parse(wt), Map.of(), Progress.NONE);
+        HfConverter.convert(in, f32, GgmlType.F32, Map.of(), Progress.NONE);
+        GgufRequantizer.convert(f32, viaGguf, WeightTypes.parse(wt), Map.of(), Progress.NONE);
+        try (GgufFile a = GgufFile.open(direct); GgufFile b = GgufFile.open(viaGguf)) {
+            assertThat(a.tensors().get("blk.0.attn_q.weight").type()).isEqualTo(wt.equals("q6_k") ? GgmlType.Q8_0 : GgmlType.Q5_0); // 64-wide rows
+            assertThat(a.tensors().get("output.weight").type()).isEqualTo(GgmlType.Q8_0);
+            for (GgufFile.TensorInfo t : b.tensors().values()) {
+                assertThat(a.tensors().get(t.name()).type()).as(t.name()).isEqualTo(t.type());
+                assertThat(a.bytes(t.name()).mismatch(b.bytes(t.name()))).as(t.name()).isEqualTo(-1);
+            }
+            assertThat(a.integer("general.file_type")).isEqualTo(wt.equals("q6_k") ? 18 : 15);
+        }
+    }
+
     @Test
     void unknownWeightTypeListsTheChoices() {
-        assertThatThrownBy(() -> HfConverter.weightType("q4k")).hasMessageContaining("q4k").hasMessageContaining("q40, q80");
+        assertThatThrownBy(() -> WeightTypes.parse("q4k")).hasMessageContaining("q4k").hasMessageContaining("q40, q80");
     }
 }
