@@ -40,6 +40,19 @@ final class Bits {
         return (min ? low >> 4 : low & 0xf) | high << 4;
     }
 
+    /** The value of largest magnitude among x[off..off+n), with its sign; the first of equal ones (as ggml's loops). */
+    static float extreme(float[] x, int off, int n) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < n; j++) {
+            float v = x[off + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        return max;
+    }
+
     static void put16(byte[] b, int at, short v) {
         b[at] = (byte) v;
         b[at + 1] = (byte) (v >> 8);

@@ -25,14 +25,7 @@ final class Q5_0 implements Codec {
 
     /** quantize_row_q5_0_ref: d = (signed value of largest |x|) / -16, q = min(31, (int8)(x / d + 16.5)). */
     public void encodeBlock(float[] x, int off, byte[] out, int o) {
-        float amax = 0, max = 0;
-        for (int j = 0; j < 32; j++) {
-            float v = x[off + j];
-            if (amax < Math.abs(v)) {
-                amax = Math.abs(v);
-                max = v;
-            }
-        }
+        float max = Bits.extreme(x, off, 32);
         float d = max / -16;
         float id = d != 0 ? 1 / d : 0;
         Bits.put16(out, o, Float.floatToFloat16(d));
