@@ -70,28 +70,33 @@ class Stories15MTest {
     }
 
     /**
-     * Greedy generation (the prompt in one batch, then token by token through the KV cache) gives the golden ids up to
-     * the first position where the model, fed the golden sequence, picks another token (measured: 54 of 64, 44 of 44
-     * and 16 of 39 generated tokens), and there picks that token.
+     * Greedy generation (the prompt in one batch, then token by token through the KV cache) gives the golden ids until
+     * it meets a near tie: where it first leaves them, the golden token and its own are within {@link #NEAR_TIE} in
+     * the model's logits fed the golden sequence. Batched and token-by-token logits differ by float rounding, which a
+     * Q8_0 rounding of the activations can amplify to ~0.1 logits, so either side of a near tie may be taken (at 256
+     * bits, generation and the batched pass took different sides of the 0.065 one). Measured at 512, 256 and 128 bits:
+     * 54 of 64, 44 of 44 and 16 of 39 generated tokens golden.
      */
     @Test
-    void greedyGenerationGivesTheGoldenIdsUpToTheFirstSwappedTie() throws IOException {
-        int compared = 0;
+    void greedyGenerationGivesTheGoldenIdsUntilANearTie() throws IOException {
+        int golden = 0;
         try (Llama model = load(); Llama check = load()) {
             int v = model.vocab();
             for (Case c : golden()) {
-                float[] forced = check.forward(c.greedy, 0, false);
-                int first = c.prompt.length - 1;
-                while (first < c.greedy.length - 1 && Sampler.argmax(Arrays.copyOfRange(forced, first * v, (first + 1) * v), v) == c.greedy[first + 1]) first++;
-                boolean swapped = first < c.greedy.length - 1;
-                int[] expected = Arrays.copyOfRange(c.greedy, c.prompt.length, first + (swapped ? 2 : 1));
-                if (swapped) expected[expected.length - 1] = Sampler.argmax(Arrays.copyOfRange(forced, first * v, (first + 1) * v), v);
                 int[] got = new Generator(model, Sampler.greedy(v)).generate(c.prompt, 0, c.greedy.length - c.prompt.length, (t, ns) -> {}).tokens();
-                assertThat(Arrays.copyOf(got, expected.length)).as("prompt %s", Arrays.toString(c.prompt)).containsExactly(expected);
-                compared += expected.length;
+                assertThat(got).hasSize(c.greedy.length - c.prompt.length);
+                int same = 0;
+                while (same < got.length && got[same] == c.greedy[c.prompt.length + same]) same++;
+                golden += same;
+                if (same == got.length) continue;
+                int p = c.prompt.length - 1 + same;
+                float[] row = Arrays.copyOfRange(check.forward(c.greedy, 0, false), p * v, (p + 1) * v);
+                assertThat(Math.abs(row[got[same]] - row[c.greedy[p + 1]]))
+                        .as("prompt %s: %d instead of golden %d at position %d", Arrays.toString(c.prompt), got[same], c.greedy[p + 1], p)
+                        .isLessThan(NEAR_TIE);
             }
         }
-        assertThat(compared).as("generated tokens compared (measured 116)").isGreaterThanOrEqualTo(100);
+        assertThat(golden).as("golden tokens generated (measured 114 of 147)").isGreaterThanOrEqualTo(100);
     }
 
     @Test
