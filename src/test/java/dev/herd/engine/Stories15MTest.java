@@ -99,6 +99,7 @@ class Stories15MTest {
         assertThat(golden).as("golden tokens generated (measured 114 of 147)").isGreaterThanOrEqualTo(100);
     }
 
+    /** At position 0 the model ranks the golden top 5 in the golden order, each logit within {@link #POS0_TOLERANCE}. */
     @Test
     void top5LogitsAtPositionZero() throws IOException {
         Case c = golden().getFirst();
