@@ -1,6 +1,7 @@
 package dev.herd.cli;
 
 import dev.herd.Shared;
+import dev.herd.Stories15M;
 import dev.herd.convert.HfFolder;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
@@ -10,6 +11,10 @@ import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -86,10 +91,14 @@ class ConvertCliTest {
         }
     }
 
+    /**
+     * stories15M as a llama2.c checkpoint, written here from the committed Q8_0's weights in F32 (the original
+     * checkpoint, 59 MB, is not committed; the layout is Llama2cCheckpointTest's and stories260K's, a real file).
+     */
     @Test
     void llama2cCheckpointThenRequantizedGgufTellTheKnownStory() throws Exception {
-        Path q80 = dir.resolve("s.gguf"), q40 = dir.resolve("s40.gguf");
-        ok("convert", "--model", Shared.model("stories15M.bin").toString(), "--tokenizer",
+        Path q80 = dir.resolve("s.gguf"), q40 = dir.resolve("s40.gguf"), bin = llama2c(Stories15M.f32(dir), dir.resolve("stories15M.bin"));
+        ok("convert", "--model", bin.toString(), "--tokenizer",
                 resource("/tokenizer/llama2-tokenizer.model").toString(), "--output", q80.toString(), "--weights-float-type", "q80");
         String[] story = {"inference", "--model", q80.toString(), "--prompt", "Once upon a time", "--steps", "24", "--temperature", "0"};
         assertThat(ok(story).out()).startsWith("Once upon a time, there was a little girl named Lily.");
@@ -99,6 +108,40 @@ class ConvertCliTest {
         }
         story[2] = q40.toString();
         assertThat(ok(story).out()).startsWith("Once upon a time");
+    }
+
+    /**
+     * Writes {@code gguf} (F32, tied embeddings) in llama2.c's legacy layout: seven int32 (dim, hidden, layers, heads,
+     * KV heads, vocab, seq_len), then each array for all layers in turn, the final norm and the freq_cis tables.
+     */
+    static Path llama2c(Path gguf, Path out) throws IOException {
+        try (GgufFile f = GgufFile.open(gguf); OutputStream o = new BufferedOutputStream(Files.newOutputStream(out))) {
+            assertThat(f.hasTensor("output.weight")).as("tied").isFalse();
+            int dim = (int) f.integer("llama.embedding_length"), layers = (int) f.integer("llama.block_count");
+            int heads = (int) f.integer("llama.attention.head_count"), seq = (int) f.integer("llama.context_length");
+            int vocab = (int) f.tensors().get("token_embd.weight").dims()[1], half = dim / heads / 2;
+            ByteBuffer header = ByteBuffer.allocate(28).order(ByteOrder.LITTLE_ENDIAN);
+            for (long v : new long[]{dim, f.integer("llama.feed_forward_length"), layers, heads, f.integer("llama.attention.head_count_kv"), vocab, seq}) {
+                header.putInt((int) v);
+            }
+            o.write(header.array());
+            o.write(f.bytes("token_embd.weight").toArray(ValueLayout.JAVA_BYTE));
+            for (String name : List.of("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_down", "ffn_up")) {
+                for (int l = 0; l < layers; l++) o.write(f.bytes("blk." + l + "." + name + ".weight").toArray(ValueLayout.JAVA_BYTE));
+            }
+            o.write(f.bytes("output_norm.weight").toArray(ValueLayout.JAVA_BYTE));
+            ByteBuffer freqs = ByteBuffer.allocate(8 * seq * half).order(ByteOrder.LITTLE_ENDIAN);
+            for (int part = 0; part < 2; part++) {
+                for (int pos = 0; pos < seq; pos++) {
+                    for (int i = 0; i < half; i++) {
+                        double angle = pos / Math.pow(10000, i / (double) half);
+                        freqs.putFloat((float) (part == 0 ? Math.cos(angle) : Math.sin(angle)));
+                    }
+                }
+            }
+            o.write(freqs.array());
+        }
+        return out;
     }
 
     @Test

@@ -1,10 +1,9 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
-import dev.herd.Shared;
+import dev.herd.Stories15M;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Sampler;
-import dev.herd.format.Llama2cCheckpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,7 +12,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -49,8 +47,7 @@ class LostWorkerTest {
      * returns the root's error.
      */
     private Throwable killDuringGeneration(List<Process> workers, List<Integer> ports, Process victim) throws Exception {
-        Path model = dir.resolve("stories15M-f32.gguf");
-        Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), model, Map.of());
+        Path model = Stories15M.f32(dir); // F32: Q8_0 does not split on 2 nodes
         try (LocalCluster.Run run = new LocalCluster.Run(model, ports.stream().map(p -> "127.0.0.1:" + p).toList(), null, SyncCodec.Q80, 128)) {
             Generator generator = new Generator(run.llama, Sampler.greedy(run.llama.vocab()));
             int[] seen = new int[1];

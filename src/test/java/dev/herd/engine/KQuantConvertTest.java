@@ -24,9 +24,9 @@ import static dev.herd.tensor.GgmlType.F32;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Herd's converter writes the files llama.cpp's quantizer writes: the F32 originals of the committed llama.cpp
- * fixtures (src/test/resources/models, README there; made again here as KQuantModelTest does and checked by sha256
- * there), converted by Herd to q4_k_m and q6_k, hold every tensor in the same type with the same bytes as llama.cpp's
+ * Herd's converter writes the files llama.cpp's quantizer writes: the originals of the committed llama.cpp fixtures
+ * (src/test/resources/models, README there: the random F32 ones made again here as KQuantModelTest does and checked
+ * by sha256 there, the small stories one committed in F16), converted by Herd to q4_k_m and q6_k, hold every tensor in the same type with the same bytes as llama.cpp's
  * own file (its choice per tensor: Q6_K for output and the last layer's attn_v and ffn_down, and for 288-wide rows its
  * fallbacks Q5_0 and Q8_0), and load.
  */
@@ -41,8 +41,7 @@ class KQuantConvertTest {
         RandomModel.write(HfConverter.config(KQuantModelTest.fixture("deep-config.json")), F32, deep, 3, Map.of(), Progress.NONE);
         random = dir.resolve("kq-f32.gguf");
         RandomModel.write(HfConverter.config(KQuantModelTest.fixture("kq-config.json")), F32, random, 11, Map.of(), Progress.NONE);
-        stories = dir.resolve("ss-f32.gguf");
-        SmallStories.write(dir, stories);
+        stories = KQuantModelTest.fixture("ss-f16.gguf");
     }
 
     @ParameterizedTest

@@ -1,8 +1,7 @@
 package dev.herd.engine;
 
-import dev.herd.Shared;
+import dev.herd.Stories15M;
 import dev.herd.format.GgufFile;
-import dev.herd.format.Llama2cCheckpoint;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import org.junit.jupiter.api.Test;
@@ -10,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 import static dev.herd.Logits.relativeL2;
@@ -30,8 +28,7 @@ class KvCacheTest {
 
     @Test
     void diskCacheGivesTheSameLogitsAndIsDeletedAtClose() throws Exception {
-        Path fixture = dir.resolve("stories15M-f32.gguf");
-        Llama2cCheckpoint.convert(Shared.model("stories15M.bin"), fixture, Map.of());
+        Path fixture = Stories15M.f32(dir);
         int[] tokens = new SplittableRandom(5).ints(40, 0, 32000).toArray();
         try (GgufFile f = GgufFile.open(fixture)) {
             LlamaConfig c = LlamaConfig.from(f);
