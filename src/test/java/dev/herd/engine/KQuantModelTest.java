@@ -79,38 +79,56 @@ class KQuantModelTest {
     }
 
     /**
-     * The generic kernel computes exactly what the weights decode to: the same forward pass on a file whose tensors of
-     * the generic kernel's types are replaced by their decoded values in F32 (decoding is checked bit for bit against
-     * ggml in CodecTest) differs only by float rounding, for batched prompts (rows decoded once per batch) and single
-     * tokens (dot products). Q8_0 and Q4_0 tensors stay as they are: their kernels round the activations to Q8_0.
+     * The kernels compute what the weights decode to: the same forward pass on a file whose K-quant (and other generic
+     * kernel) tensors are replaced by their decoded values in F32 (decoding is checked bit for bit against ggml in
+     * CodecTest) differs only by the rounding of the activations to Q8_0 that the Q6_K kernel does (as ggml's takes
+     * them rounded to Q8_K), here 0.4-1.1 %, for batched prompts and single tokens. Q8_0 and Q4_0 tensors stay as they
+     * are. The generic kernel alone (no rounding) is checked to float rounding against ggml's decoded values in
+     * DecodeKernelTest, the Q6_K kernel's integer sums against a scalar oracle in KernelTest; a wrong value, sign or
+     * scale of a sub-block moves these logits by several times the tolerance.
      */
     @ParameterizedTest
     @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf", "kq-q2_k.gguf"})
-    void computesExactlyWhatTheWeightsDecodeTo(String name) throws Exception {
-        Path quantized = fixture(name), decoded = dir.resolve(name + ".decoded.gguf");
+    void computesWhatTheWeightsDecodeTo(String name) throws Exception {
+        Path decoded = decodedCopy(fixture(name), Set.of(Q8_0, GgmlType.Q4_0));
+        int[] tokens = new SplittableRandom(5).ints(12, 0, VOCAB).toArray();
+        compare(fixture(name), decoded, tokens, 2e-2);
+    }
+
+    /**
+     * Logits of {@code quantized} against {@code reference}'s, position by position, for a batched prompt and token by
+     * token, each against the reference run the same way.
+     */
+    private static void compare(Path quantized, Path reference, int[] tokens, double tolerance) {
+        try (Llama q = Llama.load(quantized, 32, 2, 8); Llama f = Llama.load(reference, 32, 2, 8);
+             Llama one = Llama.load(quantized, 32, 1, 1); Llama fOne = Llama.load(reference, 32, 1, 1)) {
+            int vocab = q.config.vocab();
+            float[] batched = q.forward(tokens, 0, false), all = f.forward(tokens, 0, false);
+            for (int p = 0; p < tokens.length; p++) {
+                float[] expected = Arrays.copyOfRange(all, p * vocab, (p + 1) * vocab);
+                assertThat(relativeL2(Arrays.copyOfRange(batched, p * vocab, (p + 1) * vocab), expected)).as("batched, position %d", p).isLessThan(tolerance);
+                assertThat(relativeL2(one.forward(tokens[p], p), fOne.forward(tokens[p], p))).as("token by token, position %d", p).isLessThan(tolerance);
+            }
+        }
+    }
+
+    /** {@code quantized} with every tensor whose type is not in {@code keep} replaced by its decoded values in F32. */
+    private static Path decodedCopy(Path quantized, Set<GgmlType> keep) throws IOException {
+        Path decoded = dir.resolve(quantized.getFileName() + ".decoded.gguf");
         try (GgufFile f = GgufFile.open(quantized)) {
             GgufWriter w = new GgufWriter();
             f.metadata().forEach(w::put);
             for (GgufFile.TensorInfo t : f.tensors().values()) {
-                boolean keep = t.type() == Q8_0 || t.type() == GgmlType.Q4_0;
+                boolean kept = keep.contains(t.type());
                 float[] values = new float[(int) t.elements()];
-                if (!keep) Codecs.of(t.type()).decode(f.bytes(t.name()), 0, values, 0, values.length);
-                byte[] bytes = keep ? f.bytes(t.name()).toArray(ValueLayout.JAVA_BYTE) : new byte[4 * values.length];
-                if (!keep) Quantizer.encode(F32, values, 0, values.length, bytes, 0);
-                w.tensor(t.name(), keep ? t.type() : F32, t.dims(), o -> o.write(bytes));
+                if (!kept) Codecs.of(t.type()).decode(f.bytes(t.name()), 0, values, 0, values.length);
+                byte[] bytes = kept ? f.bytes(t.name()).toArray(ValueLayout.JAVA_BYTE) : new byte[4 * values.length];
+                if (!kept) Quantizer.encode(F32, values, 0, values.length, bytes, 0);
+                w.tensor(t.name(), kept ? t.type() : F32, t.dims(), o -> o.write(bytes));
             }
             w.write(decoded);
         }
-        int[] tokens = new SplittableRandom(5).ints(12, 0, VOCAB).toArray();
-        try (Llama q = Llama.load(quantized, 32, 2, 8); Llama f = Llama.load(decoded, 32, 2, 8); Llama one = Llama.load(quantized, 32, 1, 1)) {
-            int vocab = q.config.vocab();
-            float[] batched = q.forward(tokens, 0, false), reference = f.forward(tokens, 0, false);
-            for (int p = 0; p < tokens.length; p++) {
-                float[] expected = Arrays.copyOfRange(reference, p * vocab, (p + 1) * vocab);
-                assertThat(relativeL2(Arrays.copyOfRange(batched, p * vocab, (p + 1) * vocab), expected)).as("batched, position %d", p).isLessThan(1e-5);
-                assertThat(relativeL2(one.forward(tokens[p], p), expected)).as("token by token, position %d", p).isLessThan(1e-5);
-            }
-        }
+        return decoded;
     }
 
     /**
