@@ -25,7 +25,7 @@ public final class Activations {
      * The layouts of the interleaved kernels ({@link InterleavedKernel}), filled by quantize only once a matrix of such
      * a type reads these activations ({@link #readBy}); null before.
      *
-     * pairs (Q8_0): for batch 1, each pair of consecutive values of q as one int (first value in the low half):
+     * pairs (Q8_0, Q6_K): for batch 1, each pair of consecutive values of q as one int (first value in the low half):
      * broadcast to every int lane, it meets the 16-bit lane pair of every row of a group. (Pairs repeated once per row
      * in memory took ROWS times as much: 64 KiB per 2048 values at 512 bits, read from L2 for every group.)
      * nibblePairs and sums8 (Q4_0): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
@@ -55,7 +55,7 @@ public final class Activations {
         if (w.type() == GgmlType.Q4_0_INTERLEAVED && nibblePairs == null) {
             nibblePairs = new int[n / 2];
             sums8 = new int[n / BLOCK];
-        } else if (w.type() == GgmlType.Q8_0_INTERLEAVED && pairs == null) {
+        } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {
             pairs = new int[n / 2];
         } else {
             return;

@@ -12,9 +12,10 @@ import java.util.Arrays;
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 
 /**
- * What the kernels of weights repacked with rows interleaved ({@link Q4InterleavedKernel}, {@link Q8InterleavedKernel})
- * share. A group of {@link #ROWS} rows, one float register's worth (4 at 128 bits, 8 at 256, 16 at 512), takes the
- * bytes those rows take in the file, and each row's result ends in its own float lane: no horizontal sums. The
+ * What the kernels of weights repacked with rows interleaved ({@link Q4InterleavedKernel}, {@link Q8InterleavedKernel},
+ * {@link Q6InterleavedKernel}) share. A group of {@link #ROWS} rows, one float register's worth (4 at 128 bits, 8 at
+ * 256, 16 at 512), takes the bytes those rows take in the file (Q6_K's 31 % more: one byte per value), and each row's
+ * result ends in its own float lane: no horizontal sums. The
  * layout is made at load, on the machine that computes, so each node of a cluster may use its own width.
  *
  * <p>Batches expand a group to floats one tile of columns at a time (one register per column, column-major) and

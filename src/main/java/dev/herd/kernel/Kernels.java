@@ -24,6 +24,7 @@ public final class Kernels {
     private static final Kernel Q4_0 = new Q4Kernel();
     private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
+    private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -44,6 +45,7 @@ public final class Kernels {
             case Q4_0 -> Q4_0;
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
+            case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -105,12 +107,14 @@ public final class Kernels {
         return switch (w.type()) {
             case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
+            case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
 
-    private static boolean interleaved(GgmlType type) {
-        return type == GgmlType.Q4_0_INTERLEAVED || type == GgmlType.Q8_0_INTERLEAVED;
+    /** Whether {@code type} is a kernel's own layout (rows in groups), never in files. */
+    public static boolean interleaved(GgmlType type) {
+        return type == GgmlType.Q4_0_INTERLEAVED || type == GgmlType.Q8_0_INTERLEAVED || type == GgmlType.Q6_K_INTERLEAVED;
     }
 
     /**
@@ -118,9 +122,15 @@ public final class Kernels {
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
      * anything else is returned as it is. Writable memory is rewritten in place (the caller owns it); read-only memory
      * (a mapped model file) is copied into {@code arena}, and the file's pages are then released from this process
-     * (they stay in the OS page cache) so that the model is not resident twice.
+     * (they stay in the OS page cache) so that the model is not resident twice. Q6_K becomes {@link
+     * GgmlType#Q6_K_INTERLEAVED}, which takes more bytes: always a copy in {@code arena}.
      */
     public static Tensor prepare(Tensor w, Arena arena) {
+        if (w.type() == GgmlType.Q6_K && w.rows() % InterleavedKernel.ROWS == 0) {
+            Tensor copy = Q6InterleavedKernel.repack(w, arena.allocate(w.rows() * GgmlType.Q6_K_INTERLEAVED.bytes(w.cols()), 64));
+            Pages.release(w.data()); // when mapped: writable memory is the caller's
+            return copy;
+        }
         GgmlType to = switch (w.type()) {
             case Q4_0 -> GgmlType.Q4_0_INTERLEAVED;
             case Q8_0 -> GgmlType.Q8_0_INTERLEAVED;

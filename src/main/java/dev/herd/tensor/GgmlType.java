@@ -37,7 +37,9 @@ public enum GgmlType {
     /** Herd's in-memory layout of Q4_0 with rows interleaved in groups that fill one vector register (see the kernel); never in files. */
     Q4_0_INTERLEAVED(-1, 32, 18),
     /** The same for Q8_0. */
-    Q8_0_INTERLEAVED(-1, 32, 34);
+    Q8_0_INTERLEAVED(-1, 32, 34),
+    /** The same for Q6_K, one byte per value (q - 32) and float super-block scales: 276 bytes per 256 values. */
+    Q6_K_INTERLEAVED(-1, 256, 276);
 
     public final int id;
     /** Elements per block. */

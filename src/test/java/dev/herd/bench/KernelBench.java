@@ -77,7 +77,8 @@ public class KernelBench {
         for (int c = 0; c < copies.length; c++) {
             MemorySegment data = arena.allocate(bytes, 64);
             for (long i = 0; i < bytes / 8; i++) data.setAtIndex(ValueLayout.JAVA_LONG, i, rnd.nextLong());
-            for (long at = 0; at < bytes; at += type.blockBytes) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at, scale);
+            long scaleAt = type == GgmlType.Q6_K ? 208 : 0; // the block's fp16 scale d
+            for (long at = 0; at < bytes; at += type.blockBytes) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + scaleAt, scale);
             copies[c] = new Tensor("w" + c, type, rows, cols, data);
             if (prepared) copies[c] = Kernels.prepare(copies[c], arena);
         }

@@ -83,7 +83,8 @@ class KernelTest {
     /** Q4_0 and Q8_0 interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
     @ParameterizedTest
     @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 2048", "Q4_0, 17, 4096", "Q4_0, 3, 160", "Q4_0, 8, 288",
-            "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288"})
+            "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288",
+            "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768"})
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
@@ -127,15 +128,16 @@ class KernelTest {
 
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
-            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1"})
+            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups
+        int cols = fileType.blockSize == 256 ? 256 : 128;
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(3)) {
-            Tensor original = Weights.random(fileType, rows, 128, 5, arena);
-            Tensor w = type != fileType ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
+            Tensor original = Weights.random(fileType, rows, cols, 5, arena);
+            Tensor w = type != fileType ? Kernels.prepare(Weights.random(fileType, rows, cols, 5, arena), arena) : original;
             assertThat(w.type()).isEqualTo(type);
-            Activations x = new Activations(128, 4);
+            Activations x = new Activations(cols, 4);
             x.batch(4);
             x.readBy(w);
             Weights.fill(x, 9);

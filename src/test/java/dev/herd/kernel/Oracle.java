@@ -26,6 +26,17 @@ final class Oracle {
                 int nibble = j < 16 ? packed & 15 : packed >>> 4;
                 yield Float.float16ToFloat(row.get(Kernels.F16, block)) * (nibble - 8);
             }
+            case Q6_K -> {
+                // ggml's dequantize_row_q6_K for one value: in each half of 128, value l + 32k has its low nibble in
+                // ql[l + 32 (k odd)] (high nibble for k >= 2), its high pair at bits 2k of qh[l], scale sc[l / 16 + 2k].
+                long block = i / 256 * 210L;
+                int half = i % 256 / 128, l = i % 32, k = i % 128 / 32;
+                int ql = row.get(ValueLayout.JAVA_BYTE, block + 64 * half + l + 32 * (k % 2)) & 0xff;
+                int qh = row.get(ValueLayout.JAVA_BYTE, block + 128 + 32 * half + l) & 0xff;
+                int q = (k < 2 ? ql & 15 : ql >>> 4) | (qh >>> 2 * k & 3) << 4;
+                byte scale = row.get(ValueLayout.JAVA_BYTE, block + 192 + 8 * half + l / 16 + 2 * k);
+                yield Float.float16ToFloat(row.get(Kernels.F16, block + 208)) * scale * (q - 32);
+            }
             default -> throw new IllegalArgumentException(w.type().toString());
         };
     }

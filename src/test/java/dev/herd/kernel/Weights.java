@@ -18,6 +18,7 @@ final class Weights {
         return switch (type) {
             case Q4_0_INTERLEAVED -> GgmlType.Q4_0;
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
+            case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
             default -> type;
         };
     }
@@ -43,6 +44,12 @@ final class Weights {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                }
+            }
+            case Q6_K -> { // every bit random (6-bit values, signed scales), then the super-block's half scale d
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    for (int j = 0; j < 208; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                    data.set(Kernels.F16, at + 208, Float.floatToFloat16(scale(rnd)));
                 }
             }
             default -> throw new IllegalArgumentException(type.toString());
