@@ -2,7 +2,6 @@ package dev.herd.engine;
 
 import dev.herd.codec.Codecs;
 import dev.herd.kernel.Kernels;
-import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 /** Converts weight rows of any type Herd reads to floats: token embeddings, norm weights, and the odd-size matmul. */
@@ -11,7 +10,7 @@ final class Dequant {
 
     /** Writes row {@code r} of {@code t} to {@code out[off ..]}. */
     static void row(Tensor t, int r, float[] out, int off) {
-        if (t.type() == GgmlType.Q4_0_INTERLEAVED || t.type() == GgmlType.Q8_0_INTERLEAVED) { // a kernel's own layout
+        if (Kernels.interleaved(t.type())) { // a kernel's own layout
             for (int i = 0; i < t.cols(); i++) out[off + i] = Kernels.get(t, r, i);
         } else {
             Codecs.of(t.type()).decode(t.data(), r * t.rowBytes(), out, off, t.cols());

@@ -24,6 +24,7 @@ public final class Kernels {
     private static final Kernel Q4_0 = new Q4Kernel();
     private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
+    private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -44,6 +45,7 @@ public final class Kernels {
             case Q4_0 -> Q4_0;
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
+            case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -105,22 +107,30 @@ public final class Kernels {
         return switch (w.type()) {
             case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
+            case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
 
-    private static boolean interleaved(GgmlType type) {
-        return type == GgmlType.Q4_0_INTERLEAVED || type == GgmlType.Q8_0_INTERLEAVED;
+    /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}. */
+    public static boolean interleaved(GgmlType type) {
+        return type == GgmlType.Q4_0_INTERLEAVED || type == GgmlType.Q8_0_INTERLEAVED || type == GgmlType.Q4_K_INTERLEAVED;
     }
 
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
-     * anything else is returned as it is. Writable memory is rewritten in place (the caller owns it); read-only memory
-     * (a mapped model file) is copied into {@code arena}, and the file's pages are then released from this process
-     * (they stay in the OS page cache) so that the model is not resident twice.
+     * Q4_K ones {@link GgmlType#Q4_K_INTERLEAVED}; anything else is returned as it is. Writable memory is rewritten in
+     * place (the caller owns it), except Q4_K's, whose layout is larger (a copy in {@code arena}); read-only memory (a
+     * mapped model file) is copied into {@code arena}, and the file's pages are then released from this process (they
+     * stay in the OS page cache) so that the model is not resident twice.
      */
     public static Tensor prepare(Tensor w, Arena arena) {
+        if (w.type() == GgmlType.Q4_K && w.rows() % InterleavedKernel.ROWS == 0) {
+            Tensor copy = Q4KInterleavedKernel.repack(w, arena.allocate(GgmlType.Q4_K_INTERLEAVED.bytes(w.size()), 64));
+            if (w.data().isReadOnly()) Pages.release(w.data());
+            return copy;
+        }
         GgmlType to = switch (w.type()) {
             case Q4_0 -> GgmlType.Q4_0_INTERLEAVED;
             case Q8_0 -> GgmlType.Q8_0_INTERLEAVED;

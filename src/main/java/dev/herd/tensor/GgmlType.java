@@ -37,7 +37,9 @@ public enum GgmlType {
     /** Herd's in-memory layout of Q4_0 with rows interleaved in groups that fill one vector register (see the kernel); never in files. */
     Q4_0_INTERLEAVED(-1, 32, 18),
     /** The same for Q8_0. */
-    Q8_0_INTERLEAVED(-1, 32, 34);
+    Q8_0_INTERLEAVED(-1, 32, 34),
+    /** Herd's in-memory layout of Q4_K (see its kernel): 6-bit scales and mins unpacked to bytes, 148 bytes per 256; never in files. */
+    Q4_K_INTERLEAVED(-1, 256, 148);
 
     public final int id;
     /** Elements per block. */

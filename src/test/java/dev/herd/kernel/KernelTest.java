@@ -68,9 +68,9 @@ class KernelTest {
 
             for (int b = 0; b < batch; b++) {
                 for (int r = 0; r < rows; r++) {
-                    double tolerance = 1e-5 * Oracle.magnitude(w, r, x, b) + 1e-30;
+                    double tolerance = 1e-5 * Oracle.magnitude(w, used.type(), r, x, b) + 1e-30;
                     assertThat((double) out[b * stride + offset + r]).as("batch %d row %d", b, r)
-                            .isCloseTo(Oracle.dot(w, r, x, b), within(tolerance));
+                            .isCloseTo(Oracle.dot(w, used.type(), r, x, b), within(tolerance));
                 }
                 for (int gap = rows; gap < stride && b * stride + offset + gap < out.length; gap++) {
                     assertThat(out[b * stride + offset + gap]).as("untouched slot").isNaN();
@@ -87,6 +87,69 @@ class KernelTest {
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
+    }
+
+    /**
+     * Q4_K interleaved: rows of one to 16 super-blocks, batches of 1 to 9; Weights.random makes every eighth
+     * super-block all ones (scales, mins and nibbles at their largest), the rest random, d and dmin of either sign and
+     * sometimes zero. Unprepared (rows left in the file's layout, the generic kernel) once as well.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 256", "2, 2048", "3, 4096", "1, 768"})
+    void kQuantInterleavedMatchesOracle(int groups, int cols) {
+        int rows = groups * InterleavedKernel.ROWS;
+        try (Arena arena = Arena.ofConfined()) {
+            assertThat(Kernels.prepare(Weights.random(GgmlType.Q4_K, rows, cols, 1, arena), arena).type()).isEqualTo(GgmlType.Q4_K_INTERLEAVED);
+        }
+        for (int batch = 1; batch <= 9; batch++) matchesOracle(GgmlType.Q4_K, rows, cols, batch, 1 + batch % 3, true);
+        matchesOracle(GgmlType.Q4_K, rows + 3, cols, 2, 2, true);
+        matchesOracle(GgmlType.Q4_K, rows, cols, 1, 1, false);
+    }
+
+    /** Activations whose every value quantizes to +-127 (Q8_K) against the largest weights: the 16-bit sums stay in range. */
+    @Test
+    void kQuantExtremes() {
+        int rows = InterleavedKernel.ROWS, cols = 512;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = Weights.random(GgmlType.Q4_K, rows, cols, 1, arena);
+            w.data().fill((byte) 0xff); // d and dmin NaN: set them below
+            for (long at = 0; at < w.data().byteSize(); at += 144) {
+                w.data().set(Kernels.F16, at, Float.floatToFloat16(0.5f));
+                w.data().set(Kernels.F16, at + 2, Float.floatToFloat16(-0.25f));
+            }
+            Tensor used = Kernels.prepare(w, arena);
+            assertThat(used.type()).isEqualTo(GgmlType.Q4_K_INTERLEAVED);
+            for (float sign : new float[]{1, -1}) {
+                Activations x = new Activations(cols, 1);
+                x.readBy(used);
+                Arrays.fill(x.values, sign * 3f);
+                x.quantize();
+                float[] out = new float[rows];
+                Kernels.of(used.type()).matmul(used, x, out, 0, rows, 0, rows);
+                // each value: 0.5 * 63 * 15 - (-0.25) * 63 = 488.25, times 3, 512 times
+                for (int r = 0; r < rows; r++) assertThat(out[r]).isCloseTo(sign * 488.25f * 3 * cols, within(1e-5f * 488.25f * 3 * cols));
+            }
+        }
+    }
+
+    @Test
+    void prepareRepacksQ4KGroupsIntoNewMemoryAndLeavesTheRest() {
+        int rows = 2 * InterleavedKernel.ROWS, cols = 512;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = Weights.random(GgmlType.Q4_K, rows, cols, 3, arena);
+            Tensor expected = Weights.random(GgmlType.Q4_K, rows, cols, 3, arena);
+            for (Tensor source : List.of(new Tensor("w", GgmlType.Q4_K, rows, cols, w.data().asReadOnly()), w)) {
+                Tensor copy = Kernels.prepare(source, arena);
+                assertThat(copy.type()).isEqualTo(GgmlType.Q4_K_INTERLEAVED);
+                assertThat(copy.data().byteSize()).isEqualTo(rows * 148L * cols / 256);
+                assertThat(w.data().mismatch(expected.data())).as("source untouched").isEqualTo(-1);
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) assertThat(Kernels.get(copy, r, c)).isEqualTo(Oracle.weight(expected, r, c));
+                }
+            }
+            Tensor odd = Weights.random(GgmlType.Q4_K, rows + 2, cols, 4, arena);
+            assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
+        }
     }
 
     @ParameterizedTest
@@ -127,15 +190,15 @@ class KernelTest {
 
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
-            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1"})
+            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(3)) {
-            Tensor original = Weights.random(fileType, rows, 128, 5, arena);
-            Tensor w = type != fileType ? Kernels.prepare(Weights.random(fileType, rows, 128, 5, arena), arena) : original;
+            Tensor original = Weights.random(fileType, rows, 256, 5, arena);
+            Tensor w = type != fileType ? Kernels.prepare(Weights.random(fileType, rows, 256, 5, arena), arena) : original;
             assertThat(w.type()).isEqualTo(type);
-            Activations x = new Activations(128, 4);
+            Activations x = new Activations(256, 4);
             x.batch(4);
             x.readBy(w);
             Weights.fill(x, 9);
@@ -144,7 +207,7 @@ class KernelTest {
             pool.run((index, count) -> Kernels.matmul(w, x, out, index, count));
             for (int b = 0; b < 4; b++) {
                 for (int r = 0; r < rows; r++) {
-                    assertThat((double) out[b * rows + r]).isCloseTo(Oracle.dot(original, r, x, b), within(1e-5 * Oracle.magnitude(original, r, x, b) + 1e-30));
+                    assertThat((double) out[b * rows + r]).isCloseTo(Oracle.dot(original, w.type(), r, x, b), within(1e-5 * Oracle.magnitude(original, w.type(), r, x, b) + 1e-30));
                 }
             }
         }

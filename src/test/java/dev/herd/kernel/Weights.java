@@ -18,6 +18,7 @@ final class Weights {
         return switch (type) {
             case Q4_0_INTERLEAVED -> GgmlType.Q4_0;
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
+            case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
             default -> type;
         };
     }
@@ -43,6 +44,14 @@ final class Weights {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                }
+            }
+            case Q4_K -> {
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
+                    data.set(Kernels.F16, at + 2, Float.floatToFloat16(scale(rnd))); // dmin: either sign
+                    boolean extreme = rnd.nextInt(8) == 0; // every scale, min and nibble at its largest
+                    for (int j = 4; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) (extreme ? 0xff : rnd.nextInt()));
                 }
             }
             default -> throw new IllegalArgumentException(type.toString());
