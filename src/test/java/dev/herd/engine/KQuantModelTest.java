@@ -165,6 +165,7 @@ class KQuantModelTest {
         }
         int[] tokens = new SplittableRandom(5).ints(16, 0, VOCAB).toArray();
         try (Llama q = Llama.load(quantized, 32, 2, 8); Llama f = Llama.load(decoded, 32, 2, 8); Llama one = Llama.load(quantized, 32, 1, 1)) {
+            assertThat(q.weights.matrices()).as("the Q4_K kernel's layout").anyMatch(t -> t.type() == GgmlType.Q4_K_INTERLEAVED);
             int vocab = q.config.vocab();
             float[] batched = q.forward(tokens, 0, false), reference = f.forward(tokens, 0, false);
             double[] errors = new double[2 * tokens.length];
