@@ -44,7 +44,7 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
     static final int SUPER = 256, FILE_BYTES = 144;
     /** Pieces per super-block, and metadata bytes per super-block of a group. */
-    private static final int PIECES = 64, META = 20 * ROWS;
+    static final int PIECES = 64, META = 20 * ROWS;
 
     /** Writes the Q4_K tensor {@code w} (rows a multiple of ROWS) repacked to {@code dst} (148 bytes per 256 values). */
     static Tensor repack(Tensor w, MemorySegment dst) {
@@ -66,16 +66,24 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
                             to[piece + 1] = from[in + 16 + 32 * k + 2 * c + 1];
                         }
                     }
-                    for (int j = 0; j < 8; j++) {
-                        to[meta + j * P + 2 * r] = (byte) scaleOrMin(from, in + 4, j, false);
-                        to[meta + j * P + 2 * r + 1] = (byte) scaleOrMin(from, in + 4, j, true);
-                    }
-                    System.arraycopy(from, in, to, meta + 16 * ROWS + 4 * r, 4); // d, dmin
+                    meta(from, in, to, meta, r);
                 }
             }
             MemorySegment.copy(to, 0, dst, BYTE, (long) g * outGroup, to.length);
         }
         return out;
+    }
+
+    /**
+     * Row r's metadata of the super-block at {@code from[in]} (d, dmin, 12 packed bytes: Q4_K's and Q5_K's head) to
+     * its places in the super-block's metadata at {@code to[meta]}: (scale, min) of each sub-block, then (d, dmin).
+     */
+    static void meta(byte[] from, int in, byte[] to, int meta, int r) {
+        for (int j = 0; j < 8; j++) {
+            to[meta + j * P + 2 * r] = (byte) scaleOrMin(from, in + 4, j, false);
+            to[meta + j * P + 2 * r + 1] = (byte) scaleOrMin(from, in + 4, j, true);
+        }
+        System.arraycopy(from, in, to, meta + 16 * ROWS + 4 * r, 4);
     }
 
     /** ggml's get_scale_min_k4: the 6-bit scale (or min) of sub-block j from the 12 packed bytes at {@code at}. */

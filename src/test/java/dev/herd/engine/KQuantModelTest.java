@@ -140,17 +140,20 @@ class KQuantModelTest {
     }
 
     /**
-     * Q4_K's integer kernel (activations rounded to Q8_K for single tokens, to Q8_0 for batches) against the generic
-     * kernel's result, i.e. the weights decoded to F32 (see above), at every position of a prompt: the difference is
-     * the activations' rounding only, as for the Q4_0 and Q8_0 kernels (LlamaTest: ~0.2-0.5 % per matmul input).
-     * Measured: 0.4-1.1 % batched, 0.3-3.4 % single (Q8_K's one scale per 256 values is coarser than Q8_0's per 32;
-     * the worst are ss's ffn_down inputs, whose few large values set the scale). A wrong nibble, scale or min moves
-     * the logits by tens of percent.
+     * The K-quant integer kernels (activations rounded to Q8_K for single tokens, to Q8_0 for batches) against the
+     * generic kernel's result, i.e. the weights decoded to F32 (see above), at every position of a prompt: the
+     * difference is the activations' rounding only, as for the Q4_0 and Q8_0 kernels (LlamaTest: ~0.2-0.5 % per
+     * matmul input). Measured on the Q4_K_M fixtures: 0.4-1.1 % batched, 0.3-3.4 % single (Q8_K's one scale per 256
+     * values is coarser than Q8_0's per 32; the worst are ss's ffn_down inputs, whose few large values set the scale).
+     * Q5_K (the random model, its matrices encoded by Herd): 0.9-1.5 %. A wrong nibble, bit, scale or min moves the
+     * logits by tens of percent.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kq-q4_k_m.gguf", "ss-q4_k_m.gguf"})
-    void q4KKernelGivesTheDecodedWeightsLogits(String name) throws Exception {
-        Path quantized = fixture(name), decoded = dir.resolve(name + ".f32.gguf");
+    @ValueSource(strings = {"kq-q4_k_m.gguf", "ss-q4_k_m.gguf", "q5_k"})
+    void kQuantKernelsGiveTheDecodedWeightsLogits(String name) throws Exception {
+        Path quantized = name.endsWith(".gguf") ? fixture(name) : dir.resolve(name + ".gguf"), decoded = dir.resolve(name + ".f32.gguf");
+        if (!name.endsWith(".gguf")) toQ5K(random, quantized);
+        GgmlType kernel = name.equals("q5_k") ? GgmlType.Q5_K_INTERLEAVED : GgmlType.Q4_K_INTERLEAVED;
         try (GgufFile f = GgufFile.open(quantized)) {
             GgufWriter w = new GgufWriter();
             f.metadata().forEach(w::put);
@@ -165,7 +168,7 @@ class KQuantModelTest {
         }
         int[] tokens = new SplittableRandom(5).ints(16, 0, VOCAB).toArray();
         try (Llama q = Llama.load(quantized, 32, 2, 8); Llama f = Llama.load(decoded, 32, 2, 8); Llama one = Llama.load(quantized, 32, 1, 1)) {
-            assertThat(q.weights.matrices()).as("the Q4_K kernel's layout").anyMatch(t -> t.type() == GgmlType.Q4_K_INTERLEAVED);
+            assertThat(q.weights.matrices()).as("the kernel's layout").anyMatch(t -> t.type() == kernel);
             int vocab = q.config.vocab();
             float[] batched = q.forward(tokens, 0, false), reference = f.forward(tokens, 0, false);
             double[] errors = new double[2 * tokens.length];
@@ -176,8 +179,24 @@ class KQuantModelTest {
             }
             String all = Arrays.toString(errors);
             Arrays.sort(errors);
-            assertThat(errors[errors.length / 2]).as("median relative L2 error, all: %s", all).isLessThan(1.5e-2);
+            assertThat(errors[errors.length / 2]).as("median relative L2 error, all: %s", all).isLessThan(2e-2);
             assertThat(errors[errors.length - 1]).as("worst relative L2 error, all: %s", all).isLessThan(6e-2);
+        }
+    }
+
+    /** The F32 file {@code from} with every matrix (rows of whole super-blocks) in Q5_K, by Herd's Q5_K encoder. */
+    private static void toQ5K(Path from, Path to) throws IOException {
+        try (GgufFile f = GgufFile.open(from)) {
+            GgufWriter w = new GgufWriter();
+            f.metadata().forEach(w::put);
+            for (GgufFile.TensorInfo t : f.tensors().values()) {
+                float[] values = f.bytes(t.name()).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
+                GgmlType type = t.dims().length == 2 && t.dims()[0] % 256 == 0 ? GgmlType.Q5_K : F32;
+                byte[] bytes = new byte[(int) type.bytes(values.length)];
+                Quantizer.encode(type, values, 0, values.length, bytes, 0);
+                w.tensor(t.name(), type, t.dims(), o -> o.write(bytes));
+            }
+            w.write(to);
         }
     }
 

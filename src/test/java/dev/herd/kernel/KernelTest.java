@@ -90,35 +90,42 @@ class KernelTest {
     }
 
     /**
-     * Q4_K interleaved: rows of one to 16 super-blocks, batches of 1 to 9; Weights.random makes every eighth
-     * super-block all ones (scales, mins and nibbles at their largest), the rest random, d and dmin of either sign and
+     * K-quants interleaved: rows of one to 16 super-blocks, batches of 1 to 9; Weights.random makes every eighth
+     * super-block all ones (scales, mins and quants at their largest), the rest random, d and dmin of either sign and
      * sometimes zero. Unprepared (rows left in the file's layout, the generic kernel) once as well.
      */
     @ParameterizedTest
-    @CsvSource({"1, 256", "2, 2048", "3, 4096", "1, 768"})
-    void kQuantInterleavedMatchesOracle(int groups, int cols) {
+    @CsvSource({"Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 3, 4096", "Q4_K, 1, 768",
+            "Q5_K, 1, 256", "Q5_K, 2, 2048", "Q5_K, 3, 4096", "Q5_K, 1, 768"})
+    void kQuantInterleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofConfined()) {
-            assertThat(Kernels.prepare(Weights.random(GgmlType.Q4_K, rows, cols, 1, arena), arena).type()).isEqualTo(GgmlType.Q4_K_INTERLEAVED);
+            assertThat(Kernels.prepare(Weights.random(type, rows, cols, 1, arena), arena).type()).isNotEqualTo(type);
         }
-        for (int batch = 1; batch <= 9; batch++) matchesOracle(GgmlType.Q4_K, rows, cols, batch, 1 + batch % 3, true);
-        matchesOracle(GgmlType.Q4_K, rows + 3, cols, 2, 2, true);
-        matchesOracle(GgmlType.Q4_K, rows, cols, 1, 1, false);
+        for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
+        matchesOracle(type, rows + 3, cols, 2, 2, true);
+        matchesOracle(type, rows, cols, 1, 1, false);
     }
 
-    /** Activations whose every value quantizes to +-127 (Q8_K) against the largest weights: the 16-bit sums stay in range. */
-    @Test
-    void kQuantExtremes() {
+    /**
+     * Activations whose every value quantizes to +-127 (Q8_K) against the extreme weights: scales and mins 63, every
+     * quant byte {@code fill} (0xff: the largest values; 0: Q5_K's smallest, -16 in its kernel), so that the 16-bit
+     * sums reach their bounds. {@code value} is each weight's: 0.5 x 63 x q + 0.25 x 63.
+     */
+    @ParameterizedTest
+    @CsvSource({"Q4_K, 255, 488.25", "Q4_K, 0, 15.75", "Q5_K, 255, 992.25", "Q5_K, 0, 15.75"})
+    void kQuantExtremes(GgmlType type, int fill, float value) {
         int rows = InterleavedKernel.ROWS, cols = 512;
         try (Arena arena = Arena.ofShared()) {
-            Tensor w = Weights.random(GgmlType.Q4_K, rows, cols, 1, arena);
-            w.data().fill((byte) 0xff); // d and dmin NaN: set them below
-            for (long at = 0; at < w.data().byteSize(); at += 144) {
+            Tensor w = Weights.random(type, rows, cols, 1, arena);
+            w.data().fill((byte) fill);
+            for (long at = 0; at < w.data().byteSize(); at += type.blockBytes) {
                 w.data().set(Kernels.F16, at, Float.floatToFloat16(0.5f));
                 w.data().set(Kernels.F16, at + 2, Float.floatToFloat16(-0.25f));
+                w.data().asSlice(at + 4, 12).fill((byte) 0xff);
             }
             Tensor used = Kernels.prepare(w, arena);
-            assertThat(used.type()).isEqualTo(GgmlType.Q4_K_INTERLEAVED);
+            assertThat(used.type()).isNotEqualTo(type);
             for (float sign : new float[]{1, -1}) {
                 Activations x = new Activations(cols, 1);
                 x.readBy(used);
@@ -126,28 +133,28 @@ class KernelTest {
                 x.quantize();
                 float[] out = new float[rows];
                 Kernels.of(used.type()).matmul(used, x, out, 0, rows, 0, rows);
-                // each value: 0.5 * 63 * 15 - (-0.25) * 63 = 488.25, times 3, 512 times
-                for (int r = 0; r < rows; r++) assertThat(out[r]).isCloseTo(sign * 488.25f * 3 * cols, within(1e-5f * 488.25f * 3 * cols));
+                for (int r = 0; r < rows; r++) assertThat(out[r]).isCloseTo(sign * value * 3 * cols, within(1e-5f * value * 3 * cols));
             }
         }
     }
 
-    @Test
-    void prepareRepacksQ4KGroupsIntoNewMemoryAndLeavesTheRest() {
+    @ParameterizedTest
+    @CsvSource({"Q4_K, Q4_K_INTERLEAVED", "Q5_K, Q5_K_INTERLEAVED"})
+    void prepareRepacksKQuantGroupsIntoNewMemoryAndLeavesTheRest(GgmlType type, GgmlType interleaved) {
         int rows = 2 * InterleavedKernel.ROWS, cols = 512;
         try (Arena arena = Arena.ofShared()) {
-            Tensor w = Weights.random(GgmlType.Q4_K, rows, cols, 3, arena);
-            Tensor expected = Weights.random(GgmlType.Q4_K, rows, cols, 3, arena);
-            for (Tensor source : List.of(new Tensor("w", GgmlType.Q4_K, rows, cols, w.data().asReadOnly()), w)) {
+            Tensor w = Weights.random(type, rows, cols, 3, arena);
+            Tensor expected = Weights.random(type, rows, cols, 3, arena);
+            for (Tensor source : List.of(new Tensor("w", type, rows, cols, w.data().asReadOnly()), w)) {
                 Tensor copy = Kernels.prepare(source, arena);
-                assertThat(copy.type()).isEqualTo(GgmlType.Q4_K_INTERLEAVED);
-                assertThat(copy.data().byteSize()).isEqualTo(rows * 148L * cols / 256);
+                assertThat(copy.type()).isEqualTo(interleaved);
+                assertThat(copy.data().byteSize()).isEqualTo(rows * (long) interleaved.blockBytes * cols / 256);
                 assertThat(w.data().mismatch(expected.data())).as("source untouched").isEqualTo(-1);
                 for (int r = 0; r < rows; r++) {
                     for (int c = 0; c < cols; c++) assertThat(Kernels.get(copy, r, c)).isEqualTo(Oracle.weight(expected, r, c));
                 }
             }
-            Tensor odd = Weights.random(GgmlType.Q4_K, rows + 2, cols, 4, arena);
+            Tensor odd = Weights.random(type, rows + 2, cols, 4, arena);
             assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
         }
     }
@@ -190,7 +197,8 @@ class KernelTest {
 
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
-            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1"})
+            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1",
+            "Q5_K_INTERLEAVED, 5", "Q5_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups

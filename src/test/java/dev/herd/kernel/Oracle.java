@@ -28,7 +28,7 @@ final class Oracle {
                 int nibble = j < 16 ? packed & 15 : packed >>> 4;
                 yield Float.float16ToFloat(row.get(Kernels.F16, block)) * (nibble - 8);
             }
-            case Q4_K -> { // ggml's decode (CodecTest checks it bit for bit)
+            case Q4_K, Q5_K -> { // ggml's decode (CodecTest checks it bit for bit)
                 float[] block = new float[256];
                 Codecs.of(w.type()).decode(row, i / 256 * w.type().blockBytes, block, 0, 256);
                 yield block[i % 256];
@@ -38,12 +38,12 @@ final class Oracle {
     }
 
     /**
-     * The activation the kernel of type {@code kernel} multiplies: Q8_K-rounded for Q4_K's at batch 1, Q8_0-rounded for
+     * The activation the kernel of type {@code kernel} multiplies: Q8_K-rounded for Q4_K's and Q5_K's at batch 1, Q8_0-rounded for
      * the other kernels that read quantized activations, the floats for the rest.
      */
     static float input(GgmlType kernel, Activations x, int b, int i) {
         int k = b * x.n + i;
-        if (kernel == GgmlType.Q4_K_INTERLEAVED && x.batch() == 1) return q8k(x.values, k);
+        if ((kernel == GgmlType.Q4_K_INTERLEAVED || kernel == GgmlType.Q5_K_INTERLEAVED) && x.batch() == 1) return q8k(x.values, k);
         return Kernels.of(kernel).needsQuantized() ? x.q[k] * x.scales[k / Activations.BLOCK] : x.values[k];
     }
 

@@ -19,6 +19,7 @@ final class Weights {
             case Q4_0_INTERLEAVED -> GgmlType.Q4_0;
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
             case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
+            case Q5_K_INTERLEAVED -> GgmlType.Q5_K;
             default -> type;
         };
     }
@@ -46,7 +47,7 @@ final class Weights {
                     for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                 }
             }
-            case Q4_K -> {
+            case Q4_K, Q5_K -> {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     data.set(Kernels.F16, at + 2, Float.floatToFloat16(scale(rnd))); // dmin: either sign
