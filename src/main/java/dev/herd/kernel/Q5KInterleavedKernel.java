@@ -105,42 +105,38 @@ final class Q5KInterleavedKernel extends InterleavedKernel {
         int supers = x.n / SUPER;
         long highAt = at + (long) supers * PIECES * P, metaAt = highAt + (long) supers * HIGH * P;
         FloatVector acc = FloatVector.zero(F);
-        ShortVector lo = ShortVector.zero(S), hi = lo;
-        IntVector dots = IntVector.zero(I), mins = dots;
-        for (int i = 0, pieces = PIECES * supers; i < pieces; i++) {
-            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            // The inverted fifth bits of the piece's values in run (i / 16) % 4: bits 2k (low nibbles) and 2k + 1.
-            long h = highAt + (long) ((i >>> 6) * HIGH + (i & 15)) * P;
-            ShortVector t = ((ShortVector) ByteVector.fromMemorySegment(B, w, h, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0)).lanewise(LSHR, 2 * ((i >>> 4) & 3));
-            ShortVector ql = v.and((short) 15).sub(t.lanewise(LSHL, 4).and((short) 16));
-            ShortVector qh = v.lanewise(LSHR, 4).sub(t.lanewise(LSHL, 3).and((short) 16));
-            lo = lo.add(ql.mul(IntVector.broadcast(I, p[2 * i]).reinterpretAsShorts()));
-            hi = hi.add(qh.mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretAsShorts()));
-            if ((i & 15) == 15) { // a run's 16 pieces are in: sub-blocks 2 run (lo) and 2 run + 1 (hi)
-                int run = i >>> 4;
-                long meta = metaAt + (long) (run >>> 2) * META + (long) (run & 3) * 2 * P;
+        for (int s = 0; s < supers; s++) {
+            long meta = metaAt + (long) s * META;
+            IntVector dots = IntVector.zero(I), mins = dots;
+            for (int k = 0; k < 4; k++) { // run k: sub-blocks 2k (low nibbles) and 2k + 1 (high)
+                int run = 4 * s + k;
+                ShortVector lo = ShortVector.zero(S), hi = lo;
+                for (int c = 0; c < 16; c++) {
+                    int i = 16 * run + c;
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
+                    // The inverted fifth bits of the piece's values in run k: bits 2k (low nibbles) and 2k + 1.
+                    long h = highAt + (long) (s * HIGH + c) * P;
+                    ShortVector t = ((ShortVector) ByteVector.fromMemorySegment(B, w, h, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0)).lanewise(LSHR, 2 * k);
+                    ShortVector ql = v.and((short) 15).sub(t.lanewise(LSHL, 4).and((short) 16));
+                    ShortVector qh = v.lanewise(LSHR, 4).sub(t.lanewise(LSHL, 3).and((short) 16));
+                    lo = lo.add(ql.mul(IntVector.broadcast(I, p[2 * i]).reinterpretShape(S, 0)));
+                    hi = hi.add(qh.mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretShape(S, 0)));
+                }
                 // Each row's two 16-bit lanes to one 32-bit lane, plus the 16 x sum(x) of values taken as q - 16.
-                IntVector a = lo.reinterpretAsInts(), b = hi.reinterpretAsInts();
+                IntVector a = (IntVector) lo.reinterpretShape(I, 0), b = (IntVector) hi.reinterpretShape(I, 0);
                 a = a.lanewise(LSHL, 16).lanewise(ASHR, 16).add(a.lanewise(ASHR, 16)).add(16 * sums[2 * run]);
                 b = b.lanewise(LSHL, 16).lanewise(ASHR, 16).add(b.lanewise(ASHR, 16)).add(16 * sums[2 * run + 1]);
-                IntVector sa = (IntVector) ShortVector.fromMemorySegment(SH, w, meta, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                IntVector sb = (IntVector) ShortVector.fromMemorySegment(SH, w, meta + P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+                IntVector sa = (IntVector) ShortVector.fromMemorySegment(SH, w, meta + 2L * k * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+                IntVector sb = (IntVector) ShortVector.fromMemorySegment(SH, w, meta + (2L * k + 1) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
                 dots = dots.add(a.mul(sa.and(255))).add(b.mul(sb.and(255)));
                 mins = mins.add(sa.lanewise(LSHR, 8).mul(sums[2 * run])).add(sb.lanewise(LSHR, 8).mul(sums[2 * run + 1]));
-                lo = ShortVector.zero(S);
-                hi = lo;
-                if ((run & 3) == 3) { // the super-block is in
-                    int s = run >>> 2;
-                    IntVector hd = IntVector.fromMemorySegment(I, w, metaAt + (long) s * META + 16 * ROWS, LITTLE_ENDIAN);
-                    FloatVector d = hd.lanewise(LSHL, 16).and(SIGN).or(hd.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats();
-                    FloatVector dmin = hd.and(SIGN).or(hd.lanewise(LSHR, 3).and(MAGNITUDE)).reinterpretAsFloats();
-                    float xs = scales[s];
-                    acc = ((FloatVector) dots.convert(I2F, 0)).fma(d.mul(F16_BIAS).mul(xs), acc);
-                    acc = ((FloatVector) mins.convert(I2F, 0)).fma(dmin.mul(F16_BIAS).mul(-xs), acc);
-                    dots = IntVector.zero(I);
-                    mins = dots;
-                }
             }
+            IntVector hd = IntVector.fromMemorySegment(I, w, meta + 16 * ROWS, LITTLE_ENDIAN);
+            FloatVector d = ((FloatVector) hd.lanewise(LSHL, 16).and(SIGN).or(hd.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
+            FloatVector dmin = ((FloatVector) hd.and(SIGN).or(hd.lanewise(LSHR, 3).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
+            float xs = scales[s];
+            acc = ((FloatVector) dots.convertShape(I2F, F, 0)).fma(d.mul(xs), acc);
+            acc = ((FloatVector) mins.convertShape(I2F, F, 0)).fma(dmin.mul(-xs), acc);
         }
         acc.intoArray(out, o);
     }
@@ -160,24 +156,24 @@ final class Q5KInterleavedKernel extends InterleavedKernel {
     private static void expand(MemorySegment w, long at, int supers, int s, float[] cols) {
         long highAt = at + (long) supers * PIECES * P, meta = highAt + (long) supers * HIGH * P + (long) s * META;
         IntVector hd = IntVector.fromMemorySegment(I, w, meta + 16 * ROWS, LITTLE_ENDIAN);
-        FloatVector d = hd.lanewise(LSHL, 16).and(SIGN).or(hd.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS);
-        FloatVector dmin = hd.and(SIGN).or(hd.lanewise(LSHR, 3).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS);
+        FloatVector d = ((FloatVector) hd.lanewise(LSHL, 16).and(SIGN).or(hd.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
+        FloatVector dmin = ((FloatVector) hd.and(SIGN).or(hd.lanewise(LSHR, 3).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
         for (int k = 0; k < 4; k++) { // run k: sub-blocks 2k (low nibbles) and 2k + 1 (high)
             IntVector sa = (IntVector) ShortVector.fromMemorySegment(SH, w, meta + 2L * k * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
             IntVector sb = (IntVector) ShortVector.fromMemorySegment(SH, w, meta + (2L * k + 1) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
             // x = D (q' + 16) - M with q' = q - 16: fma(q', D, 16 D - M)
-            FloatVector da = d.mul((FloatVector) sa.and(255).convert(I2F, 0)), db = d.mul((FloatVector) sb.and(255).convert(I2F, 0));
-            FloatVector ca = da.mul(16f).sub(dmin.mul((FloatVector) sa.lanewise(LSHR, 8).convert(I2F, 0)));
-            FloatVector cb = db.mul(16f).sub(dmin.mul((FloatVector) sb.lanewise(LSHR, 8).convert(I2F, 0)));
+            FloatVector da = d.mul((FloatVector) sa.and(255).convertShape(I2F, F, 0)), db = d.mul((FloatVector) sb.and(255).convertShape(I2F, F, 0));
+            FloatVector ca = da.mul(16f).sub(dmin.mul((FloatVector) sa.lanewise(LSHR, 8).convertShape(I2F, F, 0)));
+            FloatVector cb = db.mul(16f).sub(dmin.mul((FloatVector) sb.lanewise(LSHR, 8).convertShape(I2F, F, 0)));
             for (int c = 0; c < 16; c++) {
                 // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte) of the run, and of the inverted qh.
                 IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) ((s * 4 + k) * 16 + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
                 IntVector t = ((IntVector) ShortVector.fromMemorySegment(SH, w, highAt + (long) (s * HIGH + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0)).lanewise(LSHR, 2 * k);
                 int col = ROWS * (64 * k + 2 * c);
-                ((FloatVector) v.and(15).sub(t.lanewise(LSHL, 4).and(16)).convert(I2F, 0)).fma(da, ca).intoArray(cols, col);
-                ((FloatVector) v.lanewise(LSHR, 8).and(15).sub(t.lanewise(LSHR, 4).and(16)).convert(I2F, 0)).fma(da, ca).intoArray(cols, col + ROWS);
-                ((FloatVector) v.lanewise(LSHR, 4).and(15).sub(t.lanewise(LSHL, 3).and(16)).convert(I2F, 0)).fma(db, cb).intoArray(cols, col + 32 * ROWS);
-                ((FloatVector) v.lanewise(LSHR, 12).sub(t.lanewise(LSHR, 5).and(16)).convert(I2F, 0)).fma(db, cb).intoArray(cols, col + 33 * ROWS);
+                ((FloatVector) v.and(15).sub(t.lanewise(LSHL, 4).and(16)).convertShape(I2F, F, 0)).fma(da, ca).intoArray(cols, col);
+                ((FloatVector) v.lanewise(LSHR, 8).and(15).sub(t.lanewise(LSHR, 4).and(16)).convertShape(I2F, F, 0)).fma(da, ca).intoArray(cols, col + ROWS);
+                ((FloatVector) v.lanewise(LSHR, 4).and(15).sub(t.lanewise(LSHL, 3).and(16)).convertShape(I2F, F, 0)).fma(db, cb).intoArray(cols, col + 32 * ROWS);
+                ((FloatVector) v.lanewise(LSHR, 12).sub(t.lanewise(LSHR, 5).and(16)).convertShape(I2F, F, 0)).fma(db, cb).intoArray(cols, col + 33 * ROWS);
             }
         }
     }
