@@ -39,7 +39,7 @@ public final class Activations {
     int[] sums8;
     float[] interleaved;
     /*
-     * Q8_K (Q4_K's and Q5_K's batch 1, see Q4KInterleavedKernel): values quantized per 256 as ggml's quantize_row_q8_K_ref (one
+     * Q8_K (Q4_K's batch 1, see Q4KInterleavedKernel): values quantized per 256 as ggml's quantize_row_q8_K_ref (one
      * scale, kScales, per 256; int8 levels), as pairs in the order the kernel reads a run of 64 values, (2c, 2c+1)
      * then (2c+32, 2c+33) for c = 0..15; and the levels' sum over each 32 values (kSums).
      */
@@ -65,7 +65,7 @@ public final class Activations {
             sums8 = new int[n / BLOCK];
         } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {
             pairs = new int[n / 2];
-        } else if ((w.type() == GgmlType.Q4_K_INTERLEAVED || w.type() == GgmlType.Q5_K_INTERLEAVED) && kPairs == null) {
+        } else if (w.type() == GgmlType.Q4_K_INTERLEAVED && kPairs == null) {
             kPairs = new int[n / 2];
             kSums = new int[n / BLOCK];
             kScales = new float[n / Q4KInterleavedKernel.SUPER];

@@ -75,10 +75,10 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
     }
 
     /**
-     * Row r's metadata of the super-block at {@code from[in]} (d, dmin, 12 packed bytes: Q4_K's and Q5_K's head) to
+     * Row r's metadata of the super-block at {@code from[in]} (d, dmin, 12 packed bytes) to
      * its places in the super-block's metadata at {@code to[meta]}: (scale, min) of each sub-block, then (d, dmin).
      */
-    static void meta(byte[] from, int in, byte[] to, int meta, int r) {
+    private static void meta(byte[] from, int in, byte[] to, int meta, int r) {
         for (int j = 0; j < 8; j++) {
             to[meta + j * P + 2 * r] = (byte) scaleOrMin(from, in + 4, j, false);
             to[meta + j * P + 2 * r + 1] = (byte) scaleOrMin(from, in + 4, j, true);

@@ -43,7 +43,7 @@ public class KernelBench {
 
     @Param({"2048x2048", "8192x2048", "2048x8192"})
     public String shape;
-    @Param({"Q4_0", "Q8_0", "Q4_K", "Q5_K"})
+    @Param({"Q4_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
     public GgmlType type;
     @Param({"1", "16"})
     public int batch;

@@ -77,7 +77,7 @@ class KQuantModelTest {
     }
 
     /** The types with integer kernels of their own, which round the activations; the others decode rows to floats. */
-    static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q4_K, GgmlType.Q5_K, Q6_K);
+    static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q4_K, Q6_K);
 
     /**
      * The generic kernel computes exactly what the weights decode to: the same forward pass on a file whose tensors are
@@ -107,22 +107,20 @@ class KQuantModelTest {
     }
 
     /**
-     * The integer kernels of the K-quants (activations rounded to Q8_K for single tokens in Q4_K and Q5_K, to Q8_0 for
+     * The integer kernels of the K-quants (activations rounded to Q8_K for single tokens in Q4_K, to Q8_0 for
      * batches and in Q6_K) against the weights decoded to F32 (the generic kernel's result, see above), at every
      * position of a prompt: the difference is the activations' rounding only, as for the Q4_0 and Q8_0 kernels
      * (LlamaTest: ~0.2-0.5 % per matmul input). Measured: Q4_K_M fixtures 0.4-1.1 % batched, 0.3-3.4 % single (Q8_K's
      * one scale per 256 values is coarser than Q8_0's per 32; the worst are ss's ffn_down inputs, whose few large values
-     * set the scale); Q6_K 0.4-1.1 %; Q5_K (the random model, its matrices encoded by Herd) 0.9-1.5 %. A wrong nibble,
+     * set the scale); Q6_K 0.4-1.1 %. A wrong nibble,
      * bit, scale or min moves the logits by tens of percent (two Q6_K sub-block scales swapped: 140 %).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kq-q4_k_m.gguf", "ss-q4_k_m.gguf", "kq-q6_k.gguf", "q5_k"})
+    @ValueSource(strings = {"kq-q4_k_m.gguf", "ss-q4_k_m.gguf", "kq-q6_k.gguf"})
     void kQuantKernelsGiveTheDecodedWeightsLogits(String name) throws Exception {
-        Path quantized = name.endsWith(".gguf") ? fixture(name) : dir.resolve(name + ".gguf");
-        if (!name.endsWith(".gguf")) toQ5K(random, quantized);
+        Path quantized = fixture(name);
         Path decoded = decode(quantized, t -> true, dir.resolve(name + ".f32.gguf"));
         GgmlType kernel = switch (name) {
-            case "q5_k" -> GgmlType.Q5_K_INTERLEAVED;
             case "kq-q6_k.gguf" -> GgmlType.Q6_K_INTERLEAVED;
             default -> GgmlType.Q4_K_INTERLEAVED;
         };
@@ -141,22 +139,6 @@ class KQuantModelTest {
             Arrays.sort(errors);
             assertThat(errors[errors.length / 2]).as("median relative L2 error, all: %s", all).isLessThan(2e-2);
             assertThat(errors[errors.length - 1]).as("worst relative L2 error, all: %s", all).isLessThan(6e-2);
-        }
-    }
-
-    /** The F32 file {@code from} with every matrix (rows of whole super-blocks) in Q5_K, by Herd's Q5_K encoder. */
-    private static void toQ5K(Path from, Path to) throws IOException {
-        try (GgufFile f = GgufFile.open(from)) {
-            GgufWriter w = new GgufWriter();
-            f.metadata().forEach(w::put);
-            for (GgufFile.TensorInfo t : f.tensors().values()) {
-                float[] values = f.bytes(t.name()).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
-                GgmlType type = t.dims().length == 2 && t.dims()[0] % 256 == 0 ? GgmlType.Q5_K : F32;
-                byte[] bytes = new byte[(int) type.bytes(values.length)];
-                Quantizer.encode(type, values, 0, values.length, bytes, 0);
-                w.tensor(t.name(), type, t.dims(), o -> o.write(bytes));
-            }
-            w.write(to);
         }
     }
 

@@ -96,8 +96,7 @@ class KernelTest {
      * sometimes zero. Unprepared (rows left in the file's layout, the generic kernel) once as well.
      */
     @ParameterizedTest
-    @CsvSource({"Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 3, 4096", "Q4_K, 1, 768",
-            "Q5_K, 1, 256", "Q5_K, 2, 2048", "Q5_K, 3, 4096", "Q5_K, 1, 768"})
+    @CsvSource({"Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 3, 4096", "Q4_K, 1, 768"})
     void kQuantInterleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofConfined()) {
@@ -110,11 +109,11 @@ class KernelTest {
 
     /**
      * Activations whose every value quantizes to +-127 (Q8_K) against the extreme weights: scales and mins 63, every
-     * quant byte {@code fill} (0xff: the largest values; 0: Q5_K's smallest, -16 in its kernel), so that the 16-bit
+     * quant byte {@code fill} (0xff: the largest values; 0: the smallest), so that the 16-bit
      * sums reach their bounds. {@code value} is each weight's: 0.5 x 63 x q + 0.25 x 63.
      */
     @ParameterizedTest
-    @CsvSource({"Q4_K, 255, 488.25", "Q4_K, 0, 15.75", "Q5_K, 255, 992.25", "Q5_K, 0, 15.75"})
+    @CsvSource({"Q4_K, 255, 488.25", "Q4_K, 0, 15.75"})
     void kQuantExtremes(GgmlType type, int fill, float value) {
         int rows = InterleavedKernel.ROWS, cols = 512;
         try (Arena arena = Arena.ofShared()) {
@@ -140,7 +139,7 @@ class KernelTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"Q4_K, Q4_K_INTERLEAVED", "Q5_K, Q5_K_INTERLEAVED"})
+    @CsvSource({"Q4_K, Q4_K_INTERLEAVED"})
     void prepareRepacksKQuantGroupsIntoNewMemoryAndLeavesTheRest(GgmlType type, GgmlType interleaved) {
         int rows = 2 * InterleavedKernel.ROWS, cols = 512;
         try (Arena arena = Arena.ofShared()) {
@@ -199,7 +198,7 @@ class KernelTest {
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
             "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5",
-            "Q4_K_INTERLEAVED, 1", "Q5_K_INTERLEAVED, 5", "Q5_K_INTERLEAVED, 1"})
+            "Q4_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups

@@ -49,7 +49,7 @@ final class Oracle {
     }
 
     /**
-     * Vector b of x as the kernel of type {@code kernel} multiplies it: Q8_K-rounded for Q4_K's and Q5_K's at batch 1,
+     * Vector b of x as the kernel of type {@code kernel} multiplies it: Q8_K-rounded for Q4_K's at batch 1,
      * Q8_0-rounded for the other kernels that read quantized activations, the floats for the rest.
      */
     static float[] inputs(GgmlType kernel, Activations x, int b) {
@@ -58,7 +58,7 @@ final class Oracle {
             int k = b * x.n + i;
             in[i] = Kernels.of(kernel).needsQuantized() ? x.q[k] * x.scales[k / Activations.BLOCK] : x.values[k];
         }
-        if ((kernel == GgmlType.Q4_K_INTERLEAVED || kernel == GgmlType.Q5_K_INTERLEAVED) && x.batch() == 1) {
+        if (kernel == GgmlType.Q4_K_INTERLEAVED && x.batch() == 1) {
             for (int from = 0; from < x.n; from += 256) q8k(x.values, from, in);
         }
         return in;

@@ -20,7 +20,6 @@ final class Weights {
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
             case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
             case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
-            case Q5_K_INTERLEAVED -> GgmlType.Q5_K;
             default -> type;
         };
     }
