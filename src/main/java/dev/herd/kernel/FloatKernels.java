@@ -66,10 +66,10 @@ final class FloatKernels {
                 long at = offset + 2L * i;
                 IntVector h0 = (IntVector) ShortVector.fromMemorySegment(H, w, at, LITTLE_ENDIAN).convertShape(S2I, I, 0);
                 IntVector h1 = (IntVector) ShortVector.fromMemorySegment(H, w, at + 2L * L, LITTLE_ENDIAN).convertShape(S2I, I, 0);
-                FloatVector w0 = h0.and(0x7fff).lanewise(LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h0.and(0x8000).lanewise(LSHL, 16)).reinterpretAsFloats();
-                FloatVector w1 = h1.and(0x7fff).lanewise(LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h1.and(0x8000).lanewise(LSHL, 16)).reinterpretAsFloats();
+                FloatVector w0 = ((FloatVector) ((IntVector) ((FloatVector) h0.and(0x7fff).lanewise(LSHL, 13).reinterpretShape(F, 0)).mul(0x1p112f)
+                        .reinterpretShape(I, 0)).or(h0.and(0x8000).lanewise(LSHL, 16)).reinterpretShape(F, 0));
+                FloatVector w1 = ((FloatVector) ((IntVector) ((FloatVector) h1.and(0x7fff).lanewise(LSHL, 13).reinterpretShape(F, 0)).mul(0x1p112f)
+                        .reinterpretShape(I, 0)).or(h1.and(0x8000).lanewise(LSHL, 16)).reinterpretShape(F, 0));
                 a0 = w0.fma(FloatVector.fromArray(F, v, i), a0);
                 a1 = w1.fma(FloatVector.fromArray(F, v, i + L), a1);
             }
@@ -80,8 +80,8 @@ final class FloatKernels {
         void expand(MemorySegment w, long offset, int cols, float[] dst, int at) {
             for (int i = 0; i < cols; i += L) {
                 IntVector h = (IntVector) ShortVector.fromMemorySegment(H, w, offset + 2L * i, LITTLE_ENDIAN).convertShape(S2I, I, 0);
-                h.and(0x7fff).lanewise(LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h.and(0x8000).lanewise(LSHL, 16)).reinterpretAsFloats().intoArray(dst, at + i);
+                ((FloatVector) ((IntVector) ((FloatVector) h.and(0x7fff).lanewise(LSHL, 13).reinterpretShape(F, 0)).mul(0x1p112f)
+                        .reinterpretShape(I, 0)).or(h.and(0x8000).lanewise(LSHL, 16)).reinterpretShape(F, 0)).intoArray(dst, at + i);
             }
         }
 
@@ -99,10 +99,10 @@ final class FloatKernels {
             FloatVector a0 = FloatVector.zero(F), a1 = a0;
             for (int i = 0; i < cols; i += 2 * L) {
                 long at = offset + 2L * i;
-                FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(H, w, at, LITTLE_ENDIAN).convertShape(S2I, I, 0))
-                        .lanewise(LSHL, 16).reinterpretAsFloats();
-                FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(H, w, at + 2L * L, LITTLE_ENDIAN).convertShape(S2I, I, 0))
-                        .lanewise(LSHL, 16).reinterpretAsFloats();
+                FloatVector w0 = (FloatVector) ((IntVector) ShortVector.fromMemorySegment(H, w, at, LITTLE_ENDIAN).convertShape(S2I, I, 0))
+                        .lanewise(LSHL, 16).reinterpretShape(F, 0);
+                FloatVector w1 = (FloatVector) ((IntVector) ShortVector.fromMemorySegment(H, w, at + 2L * L, LITTLE_ENDIAN).convertShape(S2I, I, 0))
+                        .lanewise(LSHL, 16).reinterpretShape(F, 0);
                 a0 = w0.fma(FloatVector.fromArray(F, v, i), a0);
                 a1 = w1.fma(FloatVector.fromArray(F, v, i + L), a1);
             }
@@ -112,8 +112,8 @@ final class FloatKernels {
         @Override
         void expand(MemorySegment w, long offset, int cols, float[] dst, int at) {
             for (int i = 0; i < cols; i += L) {
-                ((IntVector) ShortVector.fromMemorySegment(H, w, offset + 2L * i, LITTLE_ENDIAN).convertShape(S2I, I, 0))
-                        .lanewise(LSHL, 16).reinterpretAsFloats().intoArray(dst, at + i);
+                ((FloatVector) ((IntVector) ShortVector.fromMemorySegment(H, w, offset + 2L * i, LITTLE_ENDIAN).convertShape(S2I, I, 0))
+                        .lanewise(LSHL, 16).reinterpretShape(F, 0)).intoArray(dst, at + i);
             }
         }
 

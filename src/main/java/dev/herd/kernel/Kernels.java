@@ -5,6 +5,7 @@ import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.EnumMap;
@@ -25,6 +26,7 @@ public final class Kernels {
     private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
     private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
+    private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -46,6 +48,7 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
+            case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -108,27 +111,40 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
+            case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
 
-    /** Whether {@code type} is a kernel's own layout (rows in groups), never in files. */
+    /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
-        return type == GgmlType.Q4_0_INTERLEAVED || type == GgmlType.Q8_0_INTERLEAVED || type == GgmlType.Q6_K_INTERLEAVED;
+        return switch (type) {
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q4_K_INTERLEAVED, Q6_K_INTERLEAVED -> true;
+            default -> false;
+        };
     }
 
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
-     * anything else is returned as it is. Writable memory is rewritten in place (the caller owns it); read-only memory
-     * (a mapped model file) is copied into {@code arena}, and the file's pages are then released from this process
-     * (they stay in the OS page cache) so that the model is not resident twice. Q6_K becomes {@link
-     * GgmlType#Q6_K_INTERLEAVED}, which takes more bytes: always a copy in {@code arena}.
+     * Q4_K and Q6_K ones {@link GgmlType#Q4_K_INTERLEAVED} and {@link GgmlType#Q6_K_INTERLEAVED}; anything else is returned as it is. Writable memory is rewritten in place (the caller
+     * owns it), except the K-quants', whose layouts are larger (a copy in {@code arena}); read-only memory (a mapped
+     * model file) is copied into {@code arena}, and the file's pages are then released from this process (they stay in
+     * the OS page cache) so that the model is not resident twice.
      */
     public static Tensor prepare(Tensor w, Arena arena) {
-        if (w.type() == GgmlType.Q6_K && w.rows() % InterleavedKernel.ROWS == 0) {
-            Tensor copy = Q6InterleavedKernel.repack(w, arena.allocate(w.rows() * GgmlType.Q6_K_INTERLEAVED.bytes(w.cols()), 64));
-            Pages.release(w.data()); // when mapped: writable memory is the caller's
+        GgmlType larger = switch (w.type()) {
+            case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
+            case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
+            default -> null;
+        };
+        if (larger != null && w.rows() % InterleavedKernel.ROWS == 0) {
+            MemorySegment dst = arena.allocate(larger.bytes(w.size()), 64);
+            Tensor copy = switch (w.type()) {
+                case Q4_K -> Q4KInterleavedKernel.repack(w, dst);
+                default -> Q6InterleavedKernel.repack(w, dst);
+            };
+            if (w.data().isReadOnly()) Pages.release(w.data());
             return copy;
         }
         GgmlType to = switch (w.type()) {

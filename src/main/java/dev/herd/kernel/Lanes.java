@@ -11,6 +11,15 @@ import jdk.incubator.vector.VectorSpecies;
  * change a sampled token, so the same seed would not always give the same text. Lane-wise adds are exact IEEE
  * operations in every mode, so halving with rotations is reproducible (and as fast as reduceLanes). Only vectors of
  * {@link #F} come here: one shape per call site keeps C2's code for it vector code.
+ *
+ * <p>A rule for every kernel: each vector comes from an operation given its species ({@code reinterpretShape(F, 0)},
+ * {@code convertShape(I2F, F, 0)}), never from {@code reinterpretAsFloats()} or {@code convert(I2F, 0)}. Those leave
+ * the result's class to the type profiles of the JDK's vector methods, which every shape in the JVM shares; once a
+ * profile has seen another shape (the kernels use half-width species too) and that bytecode's speculative traps are
+ * used up, C2 compiles a second path that passes the vector to a call, and boxes it on every call of the kernel (the
+ * Q4_K and Q5_K kernels at 512 bits, in 2 of 4 runs of KernelAllocationTest; docs/performance.md). Helper methods that
+ * take or return vectors stay out of the kernels for a like reason: past C2's node budget (NodeCountInliningCutoff)
+ * they stay calls, and their vectors are boxed.
  */
 public final class Lanes {
     /** Floats of the width in use. */

@@ -73,17 +73,17 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         ShortVector lo = ShortVector.zero(S), hi = lo;
         for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[2 * i]).reinterpretAsShorts()));
-            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretAsShorts()));
+            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[2 * i]).reinterpretShape(S, 0)));
+            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretShape(S, 0)));
             if ((i & 7) == 7) { // the block's eight pieces are in
                 int blk = i >>> 3;
                 // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x).
-                IntVector pair = lo.add(hi).reinterpretAsInts();
+                IntVector pair = (IntVector) lo.add(hi).reinterpretShape(I, 0);
                 IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).sub(sums8[blk]);
                 // The ROWS fp16 scales, converted with integer operations (exact for zero and subnormals).
                 IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS).mul(scales[blk]);
-                acc = ((FloatVector) sum.convert(I2F, 0)).fma(d, acc);
+                FloatVector d = ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS).mul(scales[blk]);
+                acc = ((FloatVector) sum.convertShape(I2F, F, 0)).fma(d, acc);
                 lo = ShortVector.zero(S);
                 hi = lo;
             }
@@ -107,17 +107,17 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         for (int k = 0; k < count; k++) {
             int blk = first + k;
             IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blocks * 8 + blk) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-            FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS);
+            FloatVector d = ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
             FloatVector shift = d.mul(-8f);
             int base = ROWS * k * Activations.BLOCK;
             for (int c = 0; c < 8; c++) {
                 // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte), i.e. four nibbles of elements
                 // 2c, 2c+16 (byte 2c) and 2c+1, 2c+17 (byte 2c+1).
                 IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blk * 8 + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                ((FloatVector) v.and(15).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c));
-                ((FloatVector) v.lanewise(LSHR, 8).and(15).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 1));
-                ((FloatVector) v.lanewise(LSHR, 4).and(15).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 16));
-                ((FloatVector) v.lanewise(LSHR, 12).convert(I2F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 17));
+                ((FloatVector) v.and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c));
+                ((FloatVector) v.lanewise(LSHR, 8).and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 1));
+                ((FloatVector) v.lanewise(LSHR, 4).and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 16));
+                ((FloatVector) v.lanewise(LSHR, 12).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 17));
             }
         }
     }

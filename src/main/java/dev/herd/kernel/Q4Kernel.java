@@ -53,9 +53,9 @@ final class Q4Kernel extends RowKernel {
                 p = p.add(lo.mul(ShortVector.fromArray(S, q, xi + k))).add(hi.mul(ShortVector.fromArray(S, q, xi + 16 + k)));
             }
             // Pairwise sum to 32-bit lanes (what x86 pmaddwd does; the Vector API has no widening multiply-add).
-            IntVector pairs = p.reinterpretAsInts();
+            IntVector pairs = (IntVector) p.reinterpretShape(I, 0);
             IntVector sum = pairs.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pairs.lanewise(ASHR, 16));
-            acc = ((FloatVector) sum.convert(I2F, 0)).fma(FloatVector.broadcast(Lanes.NARROW, scale), acc);
+            acc = ((FloatVector) sum.convertShape(I2F, Lanes.NARROW, 0)).fma(FloatVector.broadcast(Lanes.NARROW, scale), acc);
         }
         return Lanes.sumNarrow(acc);
     }
@@ -72,8 +72,8 @@ final class Q4Kernel extends RowKernel {
             // Bytes widened straight to int lanes give low and high nibbles; (n - 8) * d as one FMA.
             for (int part = 0; part < 16 / l; part++) {
                 IntVector packed = (IntVector) bytes.convertShape(B2I, IW, part);
-                ((FloatVector) packed.and(15).convert(I2F, 0)).fma(d, shift).intoArray(dst, to + part * l);
-                ((FloatVector) packed.lanewise(ASHR, 4).and(15).convert(I2F, 0)).fma(d, shift).intoArray(dst, to + 16 + part * l);
+                ((FloatVector) packed.and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(dst, to + part * l);
+                ((FloatVector) packed.lanewise(ASHR, 4).and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(dst, to + 16 + part * l);
             }
         }
     }

@@ -103,18 +103,18 @@ final class Q6InterleavedKernel extends InterleavedKernel {
         ShortVector sum = ShortVector.zero(S);
         for (int i = 0, pieces = PIECES * blocks; i < pieces; i++) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(B2S, S, 0);
-            sum = sum.add(v.mul(IntVector.broadcast(I, p[i]).reinterpretAsShorts()));
+            sum = sum.add(v.mul(IntVector.broadcast(I, p[i]).reinterpretShape(S, 0)));
             if ((i & 7) == 7) { // a sub-block's eight pieces are in
                 int blk = i >>> 4;
                 // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), times its scale.
-                IntVector pair = sum.reinterpretAsInts();
+                IntVector pair = (IntVector) sum.reinterpretShape(I, 0);
                 IntVector scale = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(S2I, I, 0);
                 scale = (i & 8) == 0 ? scale.lanewise(LSHL, 24).lanewise(ASHR, 24) : scale.lanewise(ASHR, 8);
                 block = block.add(pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).mul(scale));
                 sum = ShortVector.zero(S);
                 if ((i & 8) != 0) { // and the block's second
                     FloatVector d = FloatVector.fromMemorySegment(F, w, dAt + (long) (blk / BLOCKS) * 4 * ROWS, LITTLE_ENDIAN);
-                    acc = ((FloatVector) block.convert(I2F, 0)).fma(d.mul(scales[blk]), acc);
+                    acc = ((FloatVector) block.convertShape(I2F, F, 0)).fma(d.mul(scales[blk]), acc);
                     block = IntVector.zero(I);
                 }
             }
@@ -140,16 +140,16 @@ final class Q6InterleavedKernel extends InterleavedKernel {
             int blk = first + k;
             FloatVector d = FloatVector.fromMemorySegment(F, w, dAt + (long) (blk / BLOCKS) * 4 * ROWS, LITTLE_ENDIAN);
             IntVector both = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(S2I, I, 0);
-            FloatVector d0 = d.mul((FloatVector) both.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0));
-            FloatVector d1 = d.mul((FloatVector) both.lanewise(ASHR, 8).convert(I2F, 0));
+            FloatVector d0 = d.mul((FloatVector) both.lanewise(LSHL, 24).lanewise(ASHR, 24).convertShape(I2F, F, 0));
+            FloatVector d1 = d.mul((FloatVector) both.lanewise(ASHR, 8).convertShape(I2F, F, 0));
             int base = ROWS * k * Activations.BLOCK;
             for (int c = 0; c < PIECES; c++) {
                 // Lane pair (2r, 2r+1): row r's values 2c and 2c+1; as shorts they become ints holding both bytes.
                 ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) (blk * PIECES + c) * P, LITTLE_ENDIAN).convertShape(B2S, S, 0);
-                IntVector pair = v.reinterpretAsInts();
+                IntVector pair = (IntVector) v.reinterpretShape(I, 0);
                 FloatVector ds = c < PIECES / 2 ? d0 : d1;
-                ((FloatVector) pair.lanewise(LSHL, 16).lanewise(ASHR, 16).convert(I2F, 0)).mul(ds).intoArray(cols, base + ROWS * (2 * c));
-                ((FloatVector) pair.lanewise(ASHR, 16).convert(I2F, 0)).mul(ds).intoArray(cols, base + ROWS * (2 * c + 1));
+                ((FloatVector) pair.lanewise(LSHL, 16).lanewise(ASHR, 16).convertShape(I2F, F, 0)).mul(ds).intoArray(cols, base + ROWS * (2 * c));
+                ((FloatVector) pair.lanewise(ASHR, 16).convertShape(I2F, F, 0)).mul(ds).intoArray(cols, base + ROWS * (2 * c + 1));
             }
         }
     }

@@ -64,16 +64,16 @@ final class Q8InterleavedKernel extends InterleavedKernel {
         for (int i = 0, pieces = PIECES * blocks; i < pieces; i += 2) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(B2S, S, 0);
             ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P + P, LITTLE_ENDIAN).convertShape(B2S, S, 0);
-            IntVector pair = v.mul(IntVector.broadcast(I, p[i]).reinterpretAsShorts())
-                    .add(u.mul(IntVector.broadcast(I, p[i + 1]).reinterpretAsShorts())).reinterpretAsInts();
+            IntVector pair = (IntVector) v.mul(IntVector.broadcast(I, p[i]).reinterpretShape(S, 0))
+                    .add(u.mul(IntVector.broadcast(I, p[i + 1]).reinterpretShape(S, 0))).reinterpretShape(I, 0);
             // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none).
             sum = sum.add(pair.lanewise(LSHL, 16).lanewise(ASHR, 16)).add(pair.lanewise(ASHR, 16));
             if ((i & 15) == 14) { // the block's sixteen pieces are in
                 int blk = i >>> 4;
                 // The ROWS fp16 scales, converted with integer operations (exact for zero and subnormals).
                 IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS).mul(scales[blk]);
-                acc = ((FloatVector) sum.convert(I2F, 0)).fma(d, acc);
+                FloatVector d = ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS).mul(scales[blk]);
+                acc = ((FloatVector) sum.convertShape(I2F, F, 0)).fma(d, acc);
                 sum = IntVector.zero(I);
             }
         }
@@ -96,14 +96,14 @@ final class Q8InterleavedKernel extends InterleavedKernel {
         for (int k = 0; k < count; k++) {
             int blk = first + k;
             IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blocks * PIECES + blk) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-            FloatVector d = h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretAsFloats().mul(F16_BIAS);
+            FloatVector d = ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
             int base = ROWS * k * Activations.BLOCK;
             for (int c = 0; c < PIECES; c++) {
                 // Lane pair (2r, 2r+1): row r's values 2c and 2c+1; as shorts they become ints holding both bytes.
                 ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) (blk * PIECES + c) * P, LITTLE_ENDIAN).convertShape(B2S, S, 0);
-                IntVector both = v.reinterpretAsInts();
-                ((FloatVector) both.lanewise(LSHL, 16).lanewise(ASHR, 16).convert(I2F, 0)).mul(d).intoArray(cols, base + ROWS * (2 * c));
-                ((FloatVector) both.lanewise(ASHR, 16).convert(I2F, 0)).mul(d).intoArray(cols, base + ROWS * (2 * c + 1));
+                IntVector both = (IntVector) v.reinterpretShape(I, 0);
+                ((FloatVector) both.lanewise(LSHL, 16).lanewise(ASHR, 16).convertShape(I2F, F, 0)).mul(d).intoArray(cols, base + ROWS * (2 * c));
+                ((FloatVector) both.lanewise(ASHR, 16).convertShape(I2F, F, 0)).mul(d).intoArray(cols, base + ROWS * (2 * c + 1));
             }
         }
     }

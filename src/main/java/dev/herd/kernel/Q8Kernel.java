@@ -39,8 +39,8 @@ final class Q8Kernel extends RowKernel {
             int xi = blk * Activations.BLOCK;
             IntVector sum;
             if (SL == Activations.BLOCK) {
-                IntVector pairs = ((ShortVector) ByteVector.fromMemorySegment(B, w, at + 2, LITTLE_ENDIAN).convertShape(B2S, S, 0))
-                        .mul(ShortVector.fromArray(S, q, xi)).reinterpretAsInts();
+                IntVector pairs = (IntVector) ((ShortVector) ByteVector.fromMemorySegment(B, w, at + 2, LITTLE_ENDIAN).convertShape(B2S, S, 0))
+                        .mul(ShortVector.fromArray(S, q, xi)).reinterpretShape(I, 0);
                 sum = pairs.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pairs.lanewise(ASHR, 16));
             } else {
                 sum = IntVector.zero(I);
@@ -48,12 +48,12 @@ final class Q8Kernel extends RowKernel {
                     ShortVector lo = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 2 + k, LITTLE_ENDIAN).convertShape(B2S, S, 0);
                     ShortVector hi = (ShortVector) ByteVector.fromMemorySegment(B, w, at + 2 + k + SL, LITTLE_ENDIAN).convertShape(B2S, S, 0);
                     // |sum| <= 2 * 128 * 127 (activations stay within +-127): the two products fit a 16-bit lane.
-                    IntVector pairs = lo.mul(ShortVector.fromArray(S, q, xi + k)).add(hi.mul(ShortVector.fromArray(S, q, xi + k + SL))).reinterpretAsInts();
+                    IntVector pairs = (IntVector) lo.mul(ShortVector.fromArray(S, q, xi + k)).add(hi.mul(ShortVector.fromArray(S, q, xi + k + SL))).reinterpretShape(I, 0);
                     // Pairwise sum to 32-bit lanes (what x86 pmaddwd does; the Vector API has no widening multiply-add).
                     sum = sum.add(pairs.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pairs.lanewise(ASHR, 16)));
                 }
             }
-            acc = ((FloatVector) sum.convert(I2F, 0)).fma(FloatVector.broadcast(F, scale), acc);
+            acc = ((FloatVector) sum.convertShape(I2F, F, 0)).fma(FloatVector.broadcast(F, scale), acc);
         }
         return Lanes.sum(acc);
     }

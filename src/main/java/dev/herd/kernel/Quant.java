@@ -37,8 +37,8 @@ public final class Quant {
             for (int i = 0; i < Activations.BLOCK; i += F.length()) {
                 FloatVector v = FloatVector.fromArray(F, x, base + i).mul(id), a = v.abs();
                 // roundf(|v|): its integer part, plus one where the fraction (exact: a - trunc(a)) is at least a half.
-                IntVector t = (IntVector) a.convert(F2I, 0);
-                VectorMask<Integer> up = a.sub((FloatVector) t.convert(I2F, 0)).compare(GE, 0.5f).cast(I);
+                IntVector t = (IntVector) a.convertShape(F2I, I, 0);
+                VectorMask<Integer> up = a.sub((FloatVector) t.convertShape(I2F, F, 0)).compare(GE, 0.5f).cast(I);
                 IntVector r = t.add(1, up).lanewise(NEG, v.compare(LT, 0f).cast(I));
                 ((ShortVector) r.convertShape(I2S, SH, 0)).intoArray(q, base + i);
             }
