@@ -7,6 +7,7 @@ import dev.herd.engine.Llama;
 import dev.herd.engine.Memory;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sync;
+import dev.herd.kernel.Kernels;
 import dev.herd.model.LlamaConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.GgmlType;
@@ -206,7 +207,7 @@ public final class Worker implements AutoCloseable {
         if (plan.codec() == SyncCodec.Q80 && c.dim() % 32 != 0) throw new Wire.ProtocolException("q80 sync needs dim divisible by 32");
         LlamaConfig local = split.local(c, plan.node());
         long weightBytes = 0;
-        for (int i = 0; i < parts.size(); i++) weightBytes += bytes(parts.get(i), types.get(i));
+        for (int i = 0; i < parts.size(); i++) weightBytes += loadedBytes(parts.get(i), types.get(i));
         long kvBytes = 2L * c.layers() * plan.maxSeqLen() * local.kvDim() * 4;
         Budget.check(weightBytes + (plan.kvOnDisk() ? 0 : kvBytes), plan.kvOnDisk() ? kvBytes : 0);
         Wire[] mesh = null;
@@ -261,32 +262,70 @@ public final class Worker implements AutoCloseable {
         }
     }
 
+    /**
+     * The node's slices, as the plan lists them. Those whose kernel layout is larger than the file's (the K-quants,
+     * {@link Kernels#largerLayout}) arrive in arenas of their own and are repacked into {@code arena} as soon as all
+     * have arrived ({@link #settle}), so their received bytes are freed then rather than held beside the copy for the
+     * whole session.
+     */
     private Map<String, Tensor> receiveWeights(Wire w, List<SplitPlan.Part> parts, List<GgmlType> types, Arena arena) throws IOException {
         MemorySegment[] data = new MemorySegment[parts.size()];
+        Arena[] own = new Arena[parts.size()];
         long[] filled = new long[parts.size()];
-        for (int i = 0; i < parts.size(); i++) data[i] = arena.allocate(bytes(parts.get(i), types.get(i)), 64);
-        while (true) {
-            Message m = w.receiveTransient(Cluster.CHUNK + 16);
-            if (m.type() == Message.PING) continue;
-            if (m.type() == Message.LOADED) break;
-            if (m.type() != Message.WEIGHTS) throw new Wire.ProtocolException("expected WEIGHTS, got " + Message.name(m.type()));
-            Message.Reader r = m.reader();
-            int part = r.i32();
-            long offset = r.i64();
-            int n = r.remaining();
-            if (part < 0 || part >= parts.size() || offset != filled[part] || offset + n > data[part].byteSize()) {
-                throw new Wire.ProtocolException("weights chunk outside the plan: tensor " + part + " at " + offset + " (+" + n + ")");
+        try {
+            for (int i = 0; i < parts.size(); i++) {
+                if (Kernels.largerLayout(types.get(i)) != null) own[i] = Arena.ofShared();
+                data[i] = (own[i] != null ? own[i] : arena).allocate(bytes(parts.get(i), types.get(i)), 64);
             }
-            MemorySegment.copy(MemorySegment.ofArray(m.payload()), m.length() - n, data[part], offset, n);
-            filled[part] += n;
+            while (true) {
+                Message m = w.receiveTransient(Cluster.CHUNK + 16);
+                if (m.type() == Message.PING) continue;
+                if (m.type() == Message.LOADED) break;
+                if (m.type() != Message.WEIGHTS) throw new Wire.ProtocolException("expected WEIGHTS, got " + Message.name(m.type()));
+                Message.Reader r = m.reader();
+                int part = r.i32();
+                long offset = r.i64();
+                int n = r.remaining();
+                if (part < 0 || part >= parts.size() || offset != filled[part] || offset + n > data[part].byteSize()) {
+                    throw new Wire.ProtocolException("weights chunk outside the plan: tensor " + part + " at " + offset + " (+" + n + ")");
+                }
+                MemorySegment.copy(MemorySegment.ofArray(m.payload()), m.length() - n, data[part], offset, n);
+                filled[part] += n;
+            }
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (int i = 0; i < parts.size(); i++) {
+                SplitPlan.Part p = parts.get(i);
+                if (filled[i] != data[i].byteSize()) throw new Wire.ProtocolException("tensor " + p.name() + " incomplete: " + filled[i] + " of " + data[i].byteSize() + " bytes");
+                Tensor t = new Tensor(p.name(), types.get(i), p.localRows(), p.localCols(), data[i]);
+                tensors.put(p.name(), own[i] != null ? settle(t, own[i], arena) : t);
+            }
+            return tensors;
+        } catch (Throwable e) {
+            for (Arena a : own) if (a != null && a.scope().isAlive()) a.close();
+            throw e;
         }
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (int i = 0; i < parts.size(); i++) {
-            SplitPlan.Part p = parts.get(i);
-            if (filled[i] != data[i].byteSize()) throw new Wire.ProtocolException("tensor " + p.name() + " incomplete: " + filled[i] + " of " + data[i].byteSize() + " bytes");
-            tensors.put(p.name(), new Tensor(p.name(), types.get(i), p.localRows(), p.localCols(), data[i]));
+    }
+
+    /**
+     * {@code received} (in {@code own}, which this closes) in its kernel's layout in {@code session}, or copied there
+     * as it is when its rows do not fill the kernel's groups.
+     */
+    static Tensor settle(Tensor received, Arena own, Arena session) {
+        try {
+            Tensor t = Kernels.prepare(received, session);
+            if (t.data() != received.data()) return t;
+            MemorySegment copy = session.allocate(received.data().byteSize(), 64).copyFrom(received.data());
+            return new Tensor(received.name(), received.type(), received.rows(), received.cols(), copy);
+        } finally {
+            own.close();
         }
-        return tensors;
+    }
+
+    /** Bytes a slice takes once loaded: the larger of the file's and its kernel layout's. */
+    static long loadedBytes(SplitPlan.Part p, GgmlType type) {
+        GgmlType layout = Kernels.largerLayout(type);
+        long received = bytes(p, type);
+        return layout == null ? received : Math.max(received, layout.bytes((long) p.localRows() * p.localCols()));
     }
 
     static long bytes(SplitPlan.Part p, GgmlType type) {

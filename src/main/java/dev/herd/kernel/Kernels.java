@@ -116,6 +116,15 @@ public final class Kernels {
         };
     }
 
+    /** The kernel layout of {@code type} when it is larger than the file's ({@link #prepare} then always copies), or null. */
+    public static GgmlType largerLayout(GgmlType type) {
+        return switch (type) {
+            case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
+            case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
+            default -> null;
+        };
+    }
+
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
@@ -133,11 +142,7 @@ public final class Kernels {
      * the OS page cache) so that the model is not resident twice.
      */
     public static Tensor prepare(Tensor w, Arena arena) {
-        GgmlType larger = switch (w.type()) {
-            case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
-            case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
-            default -> null;
-        };
+        GgmlType larger = largerLayout(w.type());
         if (larger != null && w.rows() % InterleavedKernel.ROWS == 0) {
             MemorySegment dst = arena.allocate(larger.bytes(w.size()), 64);
             Tensor copy = switch (w.type()) {
