@@ -1,0 +1,159 @@
+package dev.herd.cli;
+
+import dev.herd.HerdException;
+import dev.herd.cluster.ClusterPlan;
+import dev.herd.cluster.SplitPlan;
+import dev.herd.cluster.SyncCodec;
+import dev.herd.convert.HfConverter;
+import dev.herd.convert.RandomModel;
+import dev.herd.convert.WeightTypes;
+import dev.herd.format.DllamaModel;
+import dev.herd.format.GgufFile;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+/**
+ * Per node memory, valid node counts, bytes and speed per token of a model on a cluster, from its header, config.json
+ * or shape name alone: nothing is loaded, so it runs in seconds on any size and before any machine is wired.
+ */
+@Command(name = "plan", mixinStandardHelpOptions = true, description = {
+        "Plan a cluster before buying or wiring it: per node memory (weights, KV cache, buffers), valid node counts,",
+        "bytes per token and expected tokens/s. Reads only the model's header."})
+final class PlanCommand implements Callable<Integer> {
+    static final double GIB = 1 << 30;
+
+    @Option(names = "--model", required = true, paramLabel = "FILE|config.json|SHAPE",
+            description = "A GGUF or distributed-llama .m file (only its header is read), a Hugging Face config.json (or its folder), "
+                    + "or a shape: llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b.")
+    String model;
+
+    @Option(names = "--nodes", required = true, paramLabel = "N", description = "Nodes, the root included.")
+    int nodes;
+
+    @Option(names = "--max-seq-len", defaultValue = "4096", paramLabel = "N",
+            description = "Context (KV cache positions), at most the model's (default: ${DEFAULT-VALUE}).")
+    int maxSeqLen;
+
+    @Option(names = "--memory", split = ",", paramLabel = "GIB", description = "Memory of each node in GiB: one value for all, or one per node (root first).")
+    List<Double> memory = List.of();
+
+    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE",
+            description = "For a config.json or a shape: the types herd convert would write (q40, q80, q4_k_m, q6_k, f16, bf16, f32; default: ${DEFAULT-VALUE}).")
+    String weightsFloatType;
+
+    @Option(names = "--buffer-float-type", defaultValue = "q80", paramLabel = "TYPE", description = "Type of the activations nodes exchange: q80 or f32 (default: ${DEFAULT-VALUE}).")
+    String bufferFloatType;
+
+    @Option(names = "--nthreads", defaultValue = "8", paramLabel = "N", description = "Compute threads per node; sizes the attention scratch (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--memory-bandwidth", split = ",", defaultValue = "10", paramLabel = "GB/S",
+            description = "Memory bandwidth each node reads its weights at, GB/s: one value for all, or one per node (default: ${DEFAULT-VALUE}).")
+    List<Double> bandwidth;
+
+    @Option(names = "--link-mbps", defaultValue = "1000", paramLabel = "MBIT/S", description = "Network link speed of the root (default: ${DEFAULT-VALUE}).")
+    double linkMbps;
+
+    @Option(names = "--latency-us", defaultValue = "200", paramLabel = "US", description = "One-way network latency per hop, microseconds (default: ${DEFAULT-VALUE}).")
+    double latencyUs;
+
+    @Override
+    public Integer call() {
+        if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
+        if (!(linkMbps > 0) || !(latencyUs >= 0)) throw new HerdException("--link-mbps must be positive and --latency-us at least 0");
+        List<Double> bw = perNode("--memory-bandwidth", bandwidth);
+        List<Double> mem = perNode("--memory", memory);
+        GgufFile header = header();
+        try (header) {
+            ClusterPlan plan = new ClusterPlan(header, nodes, maxSeqLen, SyncCodec.of(bufferFloatType), threads);
+            print(plan, header, bw, mem, System.out);
+        }
+        return 0;
+    }
+
+    /** A value per node from one value for all or one per node; empty stays empty. */
+    private List<Double> perNode(String flag, List<Double> values) {
+        if (nodes < 1) throw new HerdException("--nodes must be at least 1, got " + nodes);
+        if (values.stream().anyMatch(v -> !(v > 0))) throw new HerdException(flag + " values must be positive");
+        if (values.size() == 1) return java.util.Collections.nCopies(nodes, values.getFirst());
+        if (!values.isEmpty() && values.size() != nodes) {
+            throw new HerdException(flag + " gives " + values.size() + " values for " + nodes + " nodes: give one for all, or one per node");
+        }
+        return values;
+    }
+
+    /** The model's header: a file's own, or the one herd convert would write for a config.json or a shape. */
+    private GgufFile header() {
+        Path path = Path.of(model);
+        boolean described = !Files.exists(path) || Files.isDirectory(path) || model.endsWith(".json");
+        if (!described && !weightsFloatType.equals("q40")) {
+            throw new HerdException("--weights-float-type is for a config.json or a shape: a model file's own types are used");
+        }
+        if (described) return HfConverter.header(RandomModel.shapeOf(model), WeightTypes.parse(weightsFloatType), path);
+        if (!Files.isRegularFile(path) || !Files.isReadable(path)) throw new HerdException(model + ": cannot read this file");
+        if (GgufFile.isGguf(path)) return GgufFile.header(path);
+        if (model.endsWith(".m")) return DllamaModel.header(path);
+        throw new HerdException(model + ": not a GGUF or distributed-llama .m model (for a Hugging Face model, give its config.json)");
+    }
+
+    private void print(ClusterPlan plan, GgufFile header, List<Double> bw, List<Double> mem, PrintStream out) {
+        var c = plan.config;
+        long tensors = header.tensors().values().stream().mapToLong(GgufFile.TensorInfo::bytes).sum();
+        String types = header.tensors().values().stream().map(t -> t.type().name()).distinct().collect(Collectors.joining(", "));
+        out.printf("model:   %s: %s, dim %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; %.2f GiB of tensors (%s)%n",
+                header.path().getFileName(), c.arch(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hidden(), c.vocab(), tensors / GIB, types);
+        out.printf("cluster: %d node%s, context %d positions (the model's: %d), %s sync%s%n", plan.nodeCount(), plan.nodeCount() == 1 ? "" : "s",
+                plan.maxSeqLen, c.contextLength(), bufferFloatType, plan.nodeCount() == 1 ? "" : plan.mesh() ? " in a mesh" : " through the root (star)");
+        out.println("valid node counts: " + SplitPlan.validCounts(plan.split.shape(), 64).stream().map(String::valueOf).collect(Collectors.joining(", "))
+                + " (up to 64)");
+        out.println();
+        out.printf("%-9s %9s %9s %9s %9s %9s%s%n", "node", "weights", "KV cache", "buffers", "total", "needs", mem.isEmpty() ? "" : String.format(" %9s", "memory"));
+        List<ClusterPlan.Node> list = plan.nodes();
+        int tooSmall = 0;
+        for (ClusterPlan.Node n : list) {
+            String fit = "";
+            if (!mem.isEmpty()) {
+                boolean fits = n.needs() <= mem.get(n.index()) * GIB;
+                if (!fits) tooSmall++;
+                fit = String.format(" %9.2f%s", mem.get(n.index()), fits ? "" : "  TOO SMALL");
+            }
+            out.printf("%-9s %9.2f %9.2f %9.2f %9.2f %9.2f%s%n", n.index() == 0 ? "0 (root)" : String.valueOf(n.index()),
+                    n.weights() / GIB, n.kv() / GIB, n.buffers() / GIB, n.total() / GIB, n.needs() / GIB, fit);
+        }
+        out.println("GiB; total: what the node's process holds; needs: weights + KV cache + max(512 MiB, 10 %), what a worker requires");
+        out.println("available before it accepts the plan (the root: the same, a guide). The root also maps the whole file: pages it streams");
+        out.println("to the workers pass through its page cache, which the OS reclaims.");
+        if (tooSmall > 0) out.printf("%d node%s too small: fewer positions (--max-seq-len), more nodes or smaller weights%n", tooSmall, tooSmall == 1 ? " is" : "s are");
+        out.println();
+        ClusterPlan.Traffic t = plan.traffic();
+        double link = linkMbps * 1e6 / 8;
+        double network = (t.rootSent() + t.rootReceived()) / link + plan.hops() * latencyUs / 1e6;
+        double start = 0, end = 0;
+        int slowest = 0;
+        for (ClusterPlan.Node n : list) {
+            double s = n.readPerToken() / (bw.get(n.index()) * 1e9), e = (n.readPerToken() + n.kv()) / (bw.get(n.index()) * 1e9);
+            if (s > start) slowest = n.index();
+            start = Math.max(start, s);
+            end = Math.max(end, e);
+        }
+        if (plan.nodeCount() > 1) {
+            out.printf("per token: the root sends %s and receives %s; a worker sends %s and receives %s (decode, without a cluster key;%n",
+                    kb(t.rootSent()), kb(t.rootReceived()), kb(t.workerSent()), kb(t.workerReceived()));
+            out.printf("a key adds 16 B per message). %d network hops in a row per token.%n", plan.hops());
+        }
+        out.printf("expected: %.1f tok/s at the start of the context, %.1f at its end: each node reads its weights (and its KV cache%n", 1 / (start + network), 1 / (end + network));
+        out.printf("up to the position) once per token at the memory bandwidth given: %.0f ms on node %d, the slowest; plus %.1f ms of network%n", start * 1e3, slowest, network * 1e3);
+        out.printf("(root's bytes at %.0f Mbit/s, hops at %.0f us). A model, not a measurement: compute and sync do not overlap in Herd.%n", linkMbps, latencyUs);
+    }
+
+    private static String kb(long bytes) {
+        return String.format("%.1f kB", bytes / 1000.0);
+    }
+}
