@@ -107,53 +107,52 @@ final class PlanCommand implements Callable<Integer> {
         var c = plan.config;
         long tensors = header.tensors().values().stream().mapToLong(GgufFile.TensorInfo::bytes).sum();
         String types = header.tensors().values().stream().map(t -> t.type().name()).distinct().collect(Collectors.joining(", "));
-        out.printf("model:   %s: %s, dim %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; %.2f GiB of tensors (%s)%n",
+        out.printf("%s: %s, dim %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; %.2f GiB of tensors (%s)%n",
                 header.path().getFileName(), c.arch(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hidden(), c.vocab(), tensors / GIB, types);
-        out.printf("cluster: %d node%s, context %d positions (the model's: %d), %s sync%s%n", plan.nodeCount(), plan.nodeCount() == 1 ? "" : "s",
-                plan.maxSeqLen, c.contextLength(), bufferFloatType, plan.nodeCount() == 1 ? "" : plan.mesh() ? " in a mesh" : " through the root (star)");
-        out.println("valid node counts: " + SplitPlan.validCounts(plan.split.shape(), 64).stream().map(String::valueOf).collect(Collectors.joining(", "))
-                + " (up to 64)");
-        out.println();
-        out.printf("%-9s %9s %9s %9s %9s %9s%s%n", "node", "weights", "KV cache", "buffers", "total", "needs", mem.isEmpty() ? "" : String.format(" %9s", "memory"));
-        List<ClusterPlan.Node> list = plan.nodes();
+        int n = plan.nodeCount();
+        out.printf("%d node%s, context %d of %d positions, %s sync%s; valid node counts: %s%n", n, n == 1 ? "" : "s", plan.maxSeqLen,
+                c.contextLength(), bufferFloatType, n == 1 ? "" : plan.mesh() ? " in a mesh" : " through the root",
+                SplitPlan.validCounts(plan.split.shape(), 64).stream().map(String::valueOf).collect(Collectors.joining(", ")));
+        out.printf("%n%-9s %8s %8s %8s %8s %8s%s%n", "GiB", "weights", "KV cache", "buffers", "total", "needs", mem.isEmpty() ? "" : String.format(" %8s", "memory"));
+        List<ClusterPlan.Node> nodes = plan.nodes();
         int tooSmall = 0;
-        for (ClusterPlan.Node n : list) {
-            String fit = "";
-            if (!mem.isEmpty()) {
-                boolean fits = n.needs() <= mem.get(n.index()) * GIB;
-                if (!fits) tooSmall++;
-                fit = String.format(" %9.2f%s", mem.get(n.index()), fits ? "" : "  TOO SMALL");
-            }
-            out.printf("%-9s %9.2f %9.2f %9.2f %9.2f %9.2f%s%n", n.index() == 0 ? "0 (root)" : String.valueOf(n.index()),
-                    n.weights() / GIB, n.kv() / GIB, n.buffers() / GIB, n.total() / GIB, n.needs() / GIB, fit);
+        for (int i = 0; i < n; ) {
+            String row = row(nodes.get(i), mem);
+            int j = i + 1;
+            while (j < n && i > 0 && row(nodes.get(j), mem).equals(row)) j++; // workers alike share a row
+            out.printf("%-9s%s%n", i == 0 ? "root" : j - i == 1 ? "node " + i : "nodes " + i + "-" + (j - 1), row);
+            if (row.endsWith("TOO SMALL")) tooSmall += j - i;
+            i = j;
         }
-        out.println("GiB; total: what the node's process holds; needs: weights + KV cache + max(512 MiB, 10 %), what a worker requires");
-        out.println("available before it accepts the plan (the root: the same, a guide). The root also maps the whole file: pages it streams");
-        out.println("to the workers pass through its page cache, which the OS reclaims.");
-        if (tooSmall > 0) out.printf("%d node%s too small: fewer positions (--max-seq-len), more nodes or smaller weights%n", tooSmall, tooSmall == 1 ? " is" : "s are");
-        out.println();
+        if (tooSmall > 0) out.printf("%d node%s short of memory: fewer positions (--max-seq-len), more nodes or smaller weights%n", tooSmall, tooSmall == 1 ? " is" : "s are");
         ClusterPlan.Traffic t = plan.traffic();
-        double link = linkMbps * 1e6 / 8;
-        double network = (t.rootSent() + t.rootReceived()) / link + plan.hops() * latencyUs / 1e6;
+        double network = (t.rootSent() + t.rootReceived()) / (linkMbps * 1e6 / 8) + plan.hops() * latencyUs / 1e6;
         double start = 0, end = 0;
         int slowest = 0;
-        for (ClusterPlan.Node n : list) {
-            double s = n.readPerToken() / (bw.get(n.index()) * 1e9), e = (n.readPerToken() + n.kv()) / (bw.get(n.index()) * 1e9);
-            if (s > start) slowest = n.index();
-            start = Math.max(start, s);
-            end = Math.max(end, e);
+        for (ClusterPlan.Node node : nodes) {
+            double bytesPerSecond = bw.get(node.index()) * 1e9;
+            if (node.readPerToken() / bytesPerSecond > start) slowest = node.index();
+            start = Math.max(start, node.readPerToken() / bytesPerSecond);
+            end = Math.max(end, (node.readPerToken() + node.kv()) / bytesPerSecond);
         }
-        if (plan.nodeCount() > 1) {
-            out.printf("per token: the root sends %s and receives %s; a worker sends %s and receives %s (decode, without a cluster key;%n",
-                    kb(t.rootSent()), kb(t.rootReceived()), kb(t.workerSent()), kb(t.workerReceived()));
-            out.printf("a key adds 16 B per message). %d network hops in a row per token.%n", plan.hops());
+        out.println();
+        if (n > 1) {
+            out.printf("per token: the root sends %s, receives %s; a worker sends %s, receives %s; %d hops%n",
+                    kb(t.rootSent()), kb(t.rootReceived()), kb(t.workerSent()), kb(t.workerReceived()), plan.hops());
         }
-        out.printf("expected: %.1f tok/s at the start of the context, %.1f at its end: each node reads its weights (and its KV cache%n", 1 / (start + network), 1 / (end + network));
-        out.printf("up to the position) once per token at the memory bandwidth given: %.0f ms on node %d, the slowest; plus %.1f ms of network%n", start * 1e3, slowest, network * 1e3);
-        out.printf("(root's bytes at %.0f Mbit/s, hops at %.0f us). A model, not a measurement: compute and sync do not overlap in Herd.%n", linkMbps, latencyUs);
+        out.printf("expected: %.1f tok/s (%.1f at the end of the context): compute %.0f ms (node %d), network %.1f ms%n",
+                1 / (start + network), 1 / (end + network), start * 1e3, slowest, network * 1e3);
+    }
+
+    /** A node's figures in GiB, and whether its memory is enough. */
+    private static String row(ClusterPlan.Node n, List<Double> mem) {
+        String row = String.format(" %8.2f %8.2f %8.2f %8.2f %8.2f", n.weights() / GIB, n.kv() / GIB, n.buffers() / GIB, n.total() / GIB, n.needs() / GIB);
+        if (mem.isEmpty()) return row;
+        double has = mem.get(n.index());
+        return row + String.format(" %8.2f", has) + (n.needs() <= has * GIB ? "" : "  TOO SMALL");
     }
 
     private static String kb(long bytes) {
-        return String.format("%.1f kB", bytes / 1000.0);
+        return bytes < 1_000_000 ? String.format("%.1f kB", bytes / 1e3) : String.format("%.2f MB", bytes / 1e6);
     }
 }

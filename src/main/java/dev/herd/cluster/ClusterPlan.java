@@ -24,10 +24,11 @@ import java.util.stream.IntStream;
  */
 public final class ClusterPlan {
     /**
-     * The JVM beside a session's own buffers, with the flags of the herd script: ~65 MiB idle, its 64 MiB young
-     * generation filled with garbage while loading, code and class metadata (measured in docs/cluster.md).
+     * The JVM beside a session's own buffers, with the flags of the herd script: ~68 MiB idle, then its 64 MiB young
+     * generation (filled while the kernels warm up), code and class metadata; measured 136-142 MiB on workers of a
+     * 113 MiB and a 332 MiB slice (docs/cluster.md, PlanMemoryTest).
      */
-    public static final long RUNTIME = 160L << 20;
+    public static final long RUNTIME = 140L << 20;
     /** A frame's length and type ahead of its payload. */
     private static final int FRAME = 5;
 

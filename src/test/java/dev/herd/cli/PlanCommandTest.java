@@ -30,11 +30,12 @@ class PlanCommandTest {
     void nodesShortOfMemoryAreFlagged() {
         CliTest.Result r = CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--memory", "2,8");
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("valid node counts: 1, 2, 4, 8, 16, 32 (up to 64)");
+        assertThat(r.out()).contains("valid node counts: 1, 2, 4, 8, 16, 32\n");
         String[] rows = table(r.out());
-        assertThat(rows[1]).startsWith("0 (root)").endsWith("TOO SMALL");
-        assertThat(rows[2]).startsWith("1 ").doesNotContain("TOO SMALL");
-        assertThat(r.out()).contains("1 node is too small").contains("tok/s");
+        assertThat(rows).hasSize(3);
+        assertThat(rows[1]).startsWith("root ").endsWith("TOO SMALL");
+        assertThat(rows[2]).startsWith("node 1 ").doesNotContain("TOO SMALL");
+        assertThat(r.out()).contains("1 node is short of memory").contains("tok/s");
     }
 
     /**
@@ -48,7 +49,7 @@ class PlanCommandTest {
         CliTest.Result fromFile = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> CliTest.run("plan", "--model", file.toString(), "--nodes", "8"));
         assertThat(fromFile.code()).as(fromFile.err()).isZero();
         CliTest.Result fromShape = CliTest.run("plan", "--model", "llama3.1-405b", "--nodes", "8");
-        assertThat(table(fromFile.out())).isEqualTo(table(fromShape.out())).hasSize(9);
+        assertThat(table(fromFile.out())).isEqualTo(table(fromShape.out())).hasSize(3);
         try (GgufFile h = GgufFile.header(file)) {
             assertThat(h.tensors()).hasSize(1 + 126 * 9 + 2 + 1);
             assertThat(mappedBytes(file)).isPositive().isLessThanOrEqualTo(16 << 20);
@@ -122,12 +123,12 @@ class PlanCommandTest {
         return a;
     }
 
-    /** The table's lines: its heading and one row per node. */
+    /** The table's lines: its heading, the root's row and the workers' (alike ones share a row). */
     private static String[] table(String out) {
         List<String> lines = out.lines().toList();
-        int from = lines.indexOf(lines.stream().filter(l -> l.startsWith("node ")).findFirst().orElseThrow());
+        int from = lines.indexOf(lines.stream().filter(l -> l.startsWith("GiB ")).findFirst().orElseThrow());
         int to = from + 1;
-        while (to < lines.size() && !lines.get(to).startsWith("GiB")) to++;
+        while (to < lines.size() && !lines.get(to).isEmpty()) to++;
         return lines.subList(from, to).toArray(String[]::new);
     }
 
