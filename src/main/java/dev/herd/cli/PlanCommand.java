@@ -124,6 +124,7 @@ final class PlanCommand implements Callable<Integer> {
             if (row.endsWith("TOO SMALL")) tooSmall += j - i;
             i = j;
         }
+        out.println();
         if (tooSmall > 0) out.printf("%d node%s short of memory: fewer positions (--max-seq-len), more nodes or smaller weights%n", tooSmall, tooSmall == 1 ? " is" : "s are");
         ClusterPlan.Traffic t = plan.traffic();
         double network = (t.rootSent() + t.rootReceived()) / (linkMbps * 1e6 / 8) + plan.hops() * latencyUs / 1e6;
@@ -135,7 +136,6 @@ final class PlanCommand implements Callable<Integer> {
             start = Math.max(start, node.readPerToken() / bytesPerSecond);
             end = Math.max(end, (node.readPerToken() + node.kv()) / bytesPerSecond);
         }
-        out.println();
         if (n > 1) {
             out.printf("per token: the root sends %s, receives %s; a worker sends %s, receives %s; %d hops%n",
                     kb(t.rootSent()), kb(t.rootReceived()), kb(t.workerSent()), kb(t.workerReceived()), plan.hops());
