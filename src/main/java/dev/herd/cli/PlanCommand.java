@@ -110,8 +110,8 @@ final class PlanCommand implements Callable<Integer> {
         out.printf("%s: %s, dim %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; %.2f GiB of tensors (%s)%n",
                 header.path().getFileName(), c.arch(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hidden(), c.vocab(), tensors / GIB, types);
         int n = plan.nodeCount();
-        out.printf("%d node%s, context %d of %d positions, %s sync%s; valid node counts: %s%n", n, n == 1 ? "" : "s", plan.maxSeqLen,
-                c.contextLength(), bufferFloatType, n == 1 ? "" : plan.mesh() ? " in a mesh" : " through the root",
+        out.printf("%d node%s, context %d of %d positions%s; valid node counts: %s%n", n, n == 1 ? "" : "s", plan.maxSeqLen,
+                c.contextLength(), n == 1 ? "" : ", " + bufferFloatType + " sync" + (plan.mesh() ? " in a mesh" : " through the root"),
                 SplitPlan.validCounts(plan.split.shape(), 64).stream().map(String::valueOf).collect(Collectors.joining(", ")));
         out.printf("%n%-9s %8s %8s %8s %8s %8s%s%n", "GiB", "weights", "KV cache", "buffers", "total", "needs", mem.isEmpty() ? "" : String.format(" %8s", "memory"));
         List<ClusterPlan.Node> nodes = plan.nodes();
@@ -140,8 +140,8 @@ final class PlanCommand implements Callable<Integer> {
             out.printf("per token: the root sends %s, receives %s; a worker sends %s, receives %s; %d hops%n",
                     kb(t.rootSent()), kb(t.rootReceived()), kb(t.workerSent()), kb(t.workerReceived()), plan.hops());
         }
-        out.printf("expected: %.1f tok/s (%.1f at the end of the context): compute %.0f ms (node %d), network %.1f ms%n",
-                1 / (start + network), 1 / (end + network), start * 1e3, slowest, network * 1e3);
+        out.printf("expected: %s tok/s (%s at the end of the context): compute %.0f ms (node %d), network %.1f ms%n",
+                rate(start + network), rate(end + network), start * 1e3, slowest, network * 1e3);
     }
 
     /** A node's figures in GiB, and whether its memory is enough. */
@@ -150,6 +150,11 @@ final class PlanCommand implements Callable<Integer> {
         if (mem.isEmpty()) return row;
         double has = mem.get(n.index());
         return row + String.format(" %8.2f", has) + (n.needs() <= has * GIB ? "" : "  TOO SMALL");
+    }
+
+    /** Tokens per second at {@code seconds} per token, to two significant digits below 10. */
+    private static String rate(double seconds) {
+        return String.format(1 / seconds < 10 ? "%.2g" : "%.1f", 1 / seconds);
     }
 
     private static String kb(long bytes) {
