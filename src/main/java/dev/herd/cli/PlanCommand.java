@@ -15,6 +15,7 @@ import picocli.CommandLine.Option;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -44,8 +45,8 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--memory", split = ",", paramLabel = "GIB", description = "Memory of each node in GiB: one value for all, or one per node (root first).")
     List<Double> memory = List.of();
 
-    @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE",
-            description = "For a config.json or a shape: the types herd convert would write (q40, q80, q4_k_m, q6_k, f16, bf16, f32; default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weights-float-type", paramLabel = "TYPE",
+            description = "For a config.json or a shape: the types herd convert would write (q40, q80, q4_k_m, q6_k, f16, bf16, f32; default: q40).")
     String weightsFloatType;
 
     @Option(names = "--buffer-float-type", defaultValue = "q80", paramLabel = "TYPE", description = "Type of the activations nodes exchange: q80 or f32 (default: ${DEFAULT-VALUE}).")
@@ -82,7 +83,7 @@ final class PlanCommand implements Callable<Integer> {
     private List<Double> perNode(String flag, List<Double> values) {
         if (nodes < 1) throw new HerdException("--nodes must be at least 1, got " + nodes);
         if (values.stream().anyMatch(v -> !(v > 0))) throw new HerdException(flag + " values must be positive");
-        if (values.size() == 1) return java.util.Collections.nCopies(nodes, values.getFirst());
+        if (values.size() == 1) return Collections.nCopies(nodes, values.getFirst());
         if (!values.isEmpty() && values.size() != nodes) {
             throw new HerdException(flag + " gives " + values.size() + " values for " + nodes + " nodes: give one for all, or one per node");
         }
@@ -92,11 +93,15 @@ final class PlanCommand implements Callable<Integer> {
     /** The model's header: a file's own, or the one herd convert would write for a config.json or a shape. */
     private GgufFile header() {
         Path path = Path.of(model);
+        if (!Files.exists(path) && (model.contains("/") || model.matches(".*\\.(gguf|m|json|bin)"))) throw new HerdException(model + ": no such file");
         boolean described = !Files.exists(path) || Files.isDirectory(path) || model.endsWith(".json");
-        if (!described && !weightsFloatType.equals("q40")) {
+        if (!described && weightsFloatType != null) {
             throw new HerdException("--weights-float-type is for a config.json or a shape: a model file's own types are used");
         }
-        if (described) return HfConverter.header(RandomModel.shapeOf(model), WeightTypes.parse(weightsFloatType), path);
+        if (described) {
+            WeightTypes types = WeightTypes.parse(weightsFloatType == null ? "q40" : weightsFloatType);
+            return HfConverter.header(RandomModel.shapeOf(model), types, path);
+        }
         if (!Files.isRegularFile(path) || !Files.isReadable(path)) throw new HerdException(model + ": cannot read this file");
         if (GgufFile.isGguf(path)) return GgufFile.header(path);
         if (model.endsWith(".m")) return DllamaModel.header(path);

@@ -69,6 +69,22 @@ class PlanCommandTest {
         }
     }
 
+    /** One node: the weights it reads per token (all but the embedding, of which one row) at 10 GB/s, then twice that. */
+    @Test
+    void computeTimeIsTheBytesReadPerTokenOverTheMemoryBandwidth() {
+        long read;
+        try (GgufFile h = HfConverter.header(RandomModel.shape("llama3.1-8b"), WeightTypes.parse("q40"), Path.of("8b"))) {
+            GgufFile.TensorInfo embedding = h.tensors().get("token_embd.weight");
+            read = h.tensors().values().stream().mapToLong(GgufFile.TensorInfo::bytes).sum() - embedding.bytes() + embedding.type().bytes(4096);
+        }
+        for (int gbps : List.of(10, 20)) {
+            CliTest.Result r = CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "1", "--memory-bandwidth", String.valueOf(gbps));
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.out()).contains(String.format("compute %.0f ms (node 0), network 0.0 ms", read / (gbps * 1e9) * 1e3))
+                    .contains(String.format("expected: %.2g tok/s", gbps * 1e9 / read));
+        }
+    }
+
     @Test
     void aConfigJsonIsPlannedInTheTypesConvertWouldWrite() {
         Path config = Shared.model("kq-config.json");
@@ -97,6 +113,7 @@ class PlanCommandTest {
                 List.of("--model", "llama3.1-8b", "--nodes", "2", "--weights-float-type", "q3"),
                 List.of("--model", "llama3.1-8b", "--nodes", "2", "--buffer-float-type", "f16"),
                 List.of("--model", "no-such-shape", "--nodes", "2"),
+                List.of("--model", dir.resolve("missing.gguf").toString(), "--nodes", "2"),
                 List.of("--model", cut.toString(), "--nodes", "1"),
                 List.of("--model", half.toString(), "--nodes", "1"),
                 List.of("--model", garbage.toString(), "--nodes", "1"),
