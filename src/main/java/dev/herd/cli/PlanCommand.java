@@ -8,12 +8,14 @@ import dev.herd.convert.HfConverter;
 import dev.herd.convert.RandomModel;
 import dev.herd.convert.WeightTypes;
 import dev.herd.format.DllamaModel;
+import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
@@ -92,7 +94,12 @@ final class PlanCommand implements Callable<Integer> {
 
     /** The model's header: a file's own, or the one herd convert would write for a config.json or a shape. */
     private GgufFile header() {
-        Path path = Path.of(model);
+        Path path;
+        try {
+            path = Path.of(model);
+        } catch (InvalidPathException e) {
+            throw new HerdException("--model " + FileText.quote(model) + " is neither a file nor a shape name");
+        }
         if (!Files.exists(path) && (model.contains("/") || model.matches(".*\\.(gguf|m|json|bin)"))) throw new HerdException(model + ": no such file");
         boolean described = !Files.exists(path) || Files.isDirectory(path) || model.endsWith(".json");
         if (!described && weightsFloatType != null) {

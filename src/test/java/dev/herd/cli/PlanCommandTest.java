@@ -113,6 +113,7 @@ class PlanCommandTest {
                 List.of("--model", "llama3.1-8b", "--nodes", "2", "--weights-float-type", "q3"),
                 List.of("--model", "llama3.1-8b", "--nodes", "2", "--buffer-float-type", "f16"),
                 List.of("--model", "no-such-shape", "--nodes", "2"),
+                List.of("--model", "bad\u0000name", "--nodes", "2"),
                 List.of("--model", dir.resolve("missing.gguf").toString(), "--nodes", "2"),
                 List.of("--model", cut.toString(), "--nodes", "1"),
                 List.of("--model", half.toString(), "--nodes", "1"),
