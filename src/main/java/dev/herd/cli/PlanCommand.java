@@ -26,9 +26,8 @@ import java.util.stream.Collectors;
  * Per node memory, valid node counts, bytes and speed per token of a model on a cluster, from its header, config.json
  * or shape name alone: nothing is loaded, so it runs in seconds on any size and before any machine is wired.
  */
-@Command(name = "plan", mixinStandardHelpOptions = true, description = {
-        "Plan a cluster before buying or wiring it: per node memory (weights, KV cache, buffers), valid node counts,",
-        "bytes per token and expected tokens/s. Reads only the model's header."})
+@Command(name = "plan", mixinStandardHelpOptions = true, description = "Plan a cluster before buying or wiring it: memory per node,"
+        + " valid node counts, bytes per token and expected tokens/s, from the model's header alone.")
 final class PlanCommand implements Callable<Integer> {
     static final double GIB = 1 << 30;
 
@@ -58,7 +57,8 @@ final class PlanCommand implements Callable<Integer> {
     int threads;
 
     @Option(names = "--memory-bandwidth", split = ",", defaultValue = "10", paramLabel = "GB/S",
-            description = "Memory bandwidth each node reads its weights at, GB/s: one value for all, or one per node (default: ${DEFAULT-VALUE}).")
+            description = "Rate each node reads its weights at, GB/s: one value for all, or one per node; measure it as the model's"
+                    + " bytes x the decode tok/s of herd inference on that machine alone (default: ${DEFAULT-VALUE}).")
     List<Double> bandwidth;
 
     @Option(names = "--link-mbps", defaultValue = "1000", paramLabel = "MBIT/S", description = "Network link speed of the root (default: ${DEFAULT-VALUE}).")
