@@ -24,9 +24,9 @@ import java.util.stream.IntStream;
  */
 public final class ClusterPlan {
     /**
-     * The JVM beside a session's own buffers, with the flags of the herd script: ~68 MiB idle, then its 64 MiB young
-     * generation (filled while the kernels warm up), code and class metadata; measured 136-142 MiB on workers of a
-     * 113 MiB and a 332 MiB slice (docs/cluster.md, PlanMemoryTest).
+     * The JVM beside a session's own buffers, with the flags of the herd script: ~68 MiB idle, then up to its 64 MiB
+     * young generation (-Xmn64m), code and class metadata; measured 134-141 MiB on workers holding 112, 131 and
+     * 332 MiB of weights and KV cache (docs/cluster.md, PlanMemoryTest).
      */
     public static final long RUNTIME = 140L << 20;
     /** A frame's length and type ahead of its payload. */

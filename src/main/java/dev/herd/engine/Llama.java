@@ -154,11 +154,12 @@ public final class Llama implements AutoCloseable {
     /**
      * Bytes of the buffers the constructor allocates on the Java heap for {@code c} (a node's share), for planning a
      * cluster: the batch's vectors, the matmul inputs with their Q8_0 and interleaved forms (at most 16 bytes per
-     * value), the attention scores of every piece and the logits.
+     * value), the attention scores of every piece, the logits, the norms as floats and the rope tables.
      */
     public static long bufferBytes(LlamaConfig c, int maxSeqLen, int batchSize, int threads) {
-        long floats = (long) batchSize * (2L * c.dim() + c.qDim() + 2L * c.kvDim() + 2L * c.hidden())
-                + (long) pieces(threads) * maxSeqLen + c.vocab();
+        long floats = (long) batchSize * (2L * c.dim() + c.qDim() + 2L * c.kvDim() + 2L * c.hidden() + c.ropeDim())
+                + (long) pieces(threads) * maxSeqLen + c.vocab()
+                + (long) c.layers() * (2L * c.dim() + (c.qkNorm() ? 2L * c.headDim() : 0)) + c.dim();
         long inputs = (long) batchSize * (Matmul.padded(c.dim()) + Matmul.padded(c.qDim()) + Matmul.padded(c.hidden()));
         return 4 * floats + 16 * inputs;
     }

@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.within;
 /**
  * {@code herd plan}'s total for a worker against the resident memory of a real worker process (Linux's VmHWM), run
  * with the herd script's JVM flags on loopback. The model is random weights written here (203 MB of Q8_0, so that a
- * worker's slice and KV cache, 113 MiB, are not lost in the JVM's own ~160 MiB); the committed models are a few MB.
+ * worker's slice and KV cache, 112 MiB, are not lost in the JVM's own ~140 MiB); the committed models are a few MB.
  */
 class PlanMemoryTest {
     /** The herd script's flags (herd, gc=...): the JVM's share of the plan (ClusterPlan.RUNTIME) is measured with them. */
