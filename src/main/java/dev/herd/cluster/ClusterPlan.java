@@ -38,6 +38,7 @@ public final class ClusterPlan {
     public final SyncCodec codec;
     private final GgufFile header;
     private final int threads;
+    private final List<Node> nodes;
 
     /** One node's memory in bytes: its weights, its KV cache and its buffers (the JVM's included). */
     public record Node(int index, long weights, long kv, long buffers, long readPerToken) {
@@ -74,6 +75,7 @@ public final class ClusterPlan {
         if (nodes > 1 && codec == SyncCodec.Q80 && config.dim() % 32 != 0) {
             throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
         }
+        this.nodes = IntStream.range(0, nodes).mapToObj(this::node).toList(); // every tensor checked before anything is used
     }
 
     public int nodeCount() {
@@ -82,7 +84,7 @@ public final class ClusterPlan {
 
     /** Node 0 is the root: its slice, plus the token embedding that only it holds. */
     public List<Node> nodes() {
-        return IntStream.range(0, split.nodes()).mapToObj(this::node).toList();
+        return nodes;
     }
 
     private Node node(int i) {
@@ -91,6 +93,7 @@ public final class ClusterPlan {
         long read = weights;
         if (i == 0) {
             GgufFile.TensorInfo embedding = tensor("token_embd.weight");
+            check(embedding, config.vocab(), config.dim());
             weights += embedding.bytes();
             read += embedding.type().bytes(config.dim()); // one row per token
         }
@@ -128,14 +131,18 @@ public final class ClusterPlan {
     /** The part's bytes in its tensor's type, checked against the header's shape as a worker checks its blocks. */
     private long bytes(SplitPlan.Part p) {
         GgufFile.TensorInfo t = tensor(p.name());
-        if (t.dims()[0] != p.cols() || t.elements() != (long) p.rows() * p.cols()) {
-            throw new HerdException(header.path() + ": tensor " + FileText.quote(t.name()) + " has " + t.elements()
-                    + " elements in rows of " + t.dims()[0] + ", expected " + p.rows() + " x " + p.cols());
-        }
+        check(t, p.rows(), p.cols());
         try {
             return Worker.bytes(p, t.type());
         } catch (Wire.ProtocolException e) {
             throw new HerdException(header.path() + ": " + e.getMessage());
+        }
+    }
+
+    private void check(GgufFile.TensorInfo t, int rows, int cols) {
+        if (t.dims()[0] != cols || t.elements() != (long) rows * cols) {
+            throw new HerdException(header.path() + ": tensor " + FileText.quote(t.name()) + " has " + t.elements()
+                    + " elements in rows of " + t.dims()[0] + ", expected " + rows + " x " + cols);
         }
     }
 
