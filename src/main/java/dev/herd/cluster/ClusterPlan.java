@@ -99,6 +99,7 @@ public final class ClusterPlan {
         }
         LlamaConfig local = split.local(config, i);
         long kv = KvCache.bytes(config.layers(), local.kvHeads(), config.headDim(), maxSeqLen);
+        if (kv == Long.MAX_VALUE) throw new HerdException("a KV cache of " + maxSeqLen + " positions is too large to plan: lower --max-seq-len");
         return new Node(i, weights, kv, RUNTIME + Llama.bufferBytes(local, maxSeqLen, Model.BATCH, threads), read);
     }
 

@@ -103,6 +103,10 @@ class PlanCommandTest {
         Path cut = Files.write(dir.resolve("cut.gguf"), Arrays.copyOf(bytes, 100));
         Path half = Files.write(dir.resolve("half.gguf"), Arrays.copyOf(bytes, bytes.length / 2));
         Path garbage = Files.write(dir.resolve("model.gguf"), "not a model at all".getBytes());
+        Path huge = Files.writeString(dir.resolve("config.json"), """
+                {"architectures": ["LlamaForCausalLM"], "hidden_size": 1048576, "intermediate_size": 1048576,
+                 "num_hidden_layers": 1024, "num_attention_heads": 8192, "num_key_value_heads": 8192, "vocab_size": 32000,
+                 "max_position_embeddings": 2147483647}""");
         Path m = Shared.model("tiny_q40.m");
         Path shortM = Files.write(dir.resolve("short.m"), Arrays.copyOf(Files.readAllBytes(m), 4000));
         List<List<String>> cases = List.of(
@@ -120,7 +124,9 @@ class PlanCommandTest {
                 List.of("--model", garbage.toString(), "--nodes", "1"),
                 List.of("--model", shortM.toString(), "--nodes", "1"),
                 List.of("--model", m.toString(), "--nodes", "1", "--weights-float-type", "q80"),
-                List.of("--model", dir.toString(), "--nodes", "1"));
+                List.of("--model", huge.toString(), "--nodes", "1", "--max-seq-len", "2147483647"),
+                List.of("--model", dir.resolve("nothing-here").toString(), "--nodes", "1"),
+                List.of("--model", Files.createDirectory(dir.resolve("empty")).toString(), "--nodes", "1"));
         for (List<String> args : cases) {
             CliTest.Result r = CliTest.run(concat("plan", args));
             assertThat(r.code()).as(args + ": " + r.err()).isNotZero();
@@ -132,6 +138,8 @@ class PlanCommandTest {
                 .isEqualTo("herd: cannot split this model across 3 nodes: 32 attention heads do not divide evenly into 3; valid node counts: [1, 2, 4, 8, 16, 32]\n");
         assertThat(CliTest.run("plan", "--model", half.toString(), "--nodes", "1").err()).contains("ends past the end of the file");
         assertThat(CliTest.run("plan", "--model", shortM.toString(), "--nodes", "1").err()).contains("file is truncated");
+        assertThat(CliTest.run("plan", "--model", huge.toString(), "--nodes", "1", "--max-seq-len", "2147483647").err())
+                .isEqualTo("herd: a KV cache of 2147483647 positions is too large to plan: lower --max-seq-len\n");
     }
 
     private static String[] concat(String first, List<String> rest) {
