@@ -11,7 +11,7 @@ import java.io.PrintWriter;
 @Command(name = "herd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed LLM inference in Java.",
         subcommands = {DemoCommand.class, InferenceCommand.class, ChatCommand.class, ApiCommand.class, WorkerCommand.class,
-                PerplexityCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
+                PerplexityCommand.class, ConvertCommand.class, PlanCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")

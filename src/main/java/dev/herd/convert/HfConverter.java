@@ -3,6 +3,7 @@ package dev.herd.convert;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.herd.HerdException;
 import dev.herd.format.FileText;
+import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
 import dev.herd.format.Limits;
 import dev.herd.format.ModelConfig;
@@ -81,6 +82,13 @@ public final class HfConverter {
         } catch (IOException e) {
             throw new HerdException(out + ": cannot write (" + e.getMessage() + ")", e);
         }
+    }
+
+    /** The header {@link #convert} writes for a model of this shape, without reading any weights (for planning). */
+    public static GgufFile header(ModelConfig cfg, WeightTypes weights, Path name) {
+        Map<String, Object> meta = new LinkedHashMap<>(cfg.metadata());
+        meta.put("general.file_type", weights.fileType());
+        return GgufFile.described(name, meta, cfg.tensors(), s -> weights.typeOf(s, cfg));
     }
 
     /** Reads a Hugging Face config.json, given as the file or its model folder. */

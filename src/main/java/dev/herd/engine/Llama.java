@@ -103,7 +103,7 @@ public final class Llama implements AutoCloseable {
         this.cache = new KvCache(c.layers(), c.kvHeads(), c.headDim(), maxSeqLen, kv);
         this.pool = new ComputePool(threads);
         // A few pieces per thread: a thread that starts late (busy machine) leaves its share to the others.
-        this.pieces = threads == 1 ? 1 : 4 * threads;
+        this.pieces = pieces(threads);
         this.rope = new Rope(c, w.ropeFreqs() == null ? null : Dequant.all(w.ropeFreqs()), batchSize);
         int layers = c.layers();
         attnNorm = new float[layers][];
@@ -145,6 +145,23 @@ public final class Llama implements AutoCloseable {
         }
         xb.readBy(w.output());
         scores = new float[pieces][maxSeqLen];
+    }
+
+    private static int pieces(int threads) {
+        return threads == 1 ? 1 : 4 * threads;
+    }
+
+    /**
+     * Bytes of the buffers the constructor allocates on the Java heap for {@code c} (a node's share), for planning a
+     * cluster: the batch's vectors, the matmul inputs with their Q8_0 and interleaved forms (at most 16 bytes per
+     * value), the attention scores of every piece, the logits, the norms as floats and the rope tables.
+     */
+    public static long bufferBytes(LlamaConfig c, int maxSeqLen, int batchSize, int threads) {
+        long floats = (long) batchSize * (2L * c.dim() + c.qDim() + 2L * c.kvDim() + 2L * c.hidden() + c.ropeDim())
+                + (long) pieces(threads) * maxSeqLen + c.vocab()
+                + (long) c.layers() * (2L * c.dim() + (c.qkNorm() ? 2L * c.headDim() : 0)) + c.dim();
+        long inputs = (long) batchSize * (Matmul.padded(c.dim()) + Matmul.padded(c.qDim()) + Matmul.padded(c.hidden()));
+        return 4 * floats + 16 * inputs;
     }
 
     private static boolean needsQ8(Tensor w, int n) {

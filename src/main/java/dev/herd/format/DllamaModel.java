@@ -38,18 +38,24 @@ public final class DllamaModel {
 
     /** Opens {@code path}; {@code extra} metadata (such as {@link DllamaTokenizerFile#metadata()}) is added last. */
     public static GgufFile open(Path path, Map<String, Object> extra) {
-        return Mapped.open(path, (file, arena) -> read(path, file, arena, extra));
+        return Mapped.open(path, (file, size, arena) -> read(path, file, size, arena, extra));
     }
 
-    private static GgufFile read(Path path, MemorySegment file, Arena arena, Map<String, Object> extra) {
-        if (file.byteSize() < 8) throw error(path, "file is too short to be a distributed-llama model (" + file.byteSize() + " bytes)");
+    /** The metadata and tensor directory, mapping only the header: the tensors' data cannot be read from the result. */
+    public static GgufFile header(Path path) {
+        return Mapped.head(path, (file, size, arena) -> read(path, file, size, arena, Map.of()));
+    }
+
+    private static GgufFile read(Path path, MemorySegment file, long size, Arena arena, Map<String, Object> extra) {
+        if (size < 8) throw error(path, "file is too short to be a distributed-llama model (" + size + " bytes)");
         int magic = file.get(I32, 0);
         if (magic == 0xABCD00 || magic == 0xABCD01) throw error(path, "old model format is not supported (magic 0x" + Integer.toHexString(magic) + "); convert the model again");
         if (magic != MAGIC) throw error(path, String.format("not a distributed-llama model (magic 0x%08x, expected 0x%08x)", magic, MAGIC));
         int headerSize = file.get(I32, 4);
-        if (headerSize < 8 || (headerSize - 8) % 8 != 0 || headerSize > file.byteSize()) {
-            throw error(path, "bad header size " + headerSize + " (file has " + file.byteSize() + " bytes)");
+        if (headerSize < 8 || (headerSize - 8) % 8 != 0 || headerSize > size) {
+            throw error(path, "bad header size " + headerSize + " (file has " + size + " bytes)");
         }
+        if (headerSize > file.byteSize()) throw new Mapped.WindowTooSmall();
         Map<String, Integer> h = new HashMap<>();
         for (int at = 8; at < headerSize; at += 8) {
             int key = file.get(I32, at);
@@ -74,8 +80,8 @@ public final class DllamaModel {
             dir.put(s.name(), new GgufFile.TensorInfo(s.name(), s.dims(), type, type.id, offset, bytes));
             offset += bytes;
         }
-        if (offset > file.byteSize()) throw error(path, "file is truncated: missing " + (offset - file.byteSize()) + " bytes");
-        if (offset < file.byteSize()) throw error(path, (file.byteSize() - offset) + " bytes more than the header implies: not a model of this shape");
+        if (offset > size) throw error(path, "file is truncated: missing " + (offset - size) + " bytes");
+        if (offset < size) throw error(path, (size - offset) + " bytes more than the header implies: not a model of this shape");
 
         Map<String, MemorySegment> computed = new HashMap<>();
         if (cfg.scaling() != null) {

@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * An open GGUF file: its metadata and tensor directory, with the tensor data memory-mapped (no copy).
@@ -60,6 +62,28 @@ public final class GgufFile implements AutoCloseable {
 
     public static GgufFile open(Path path) {
         return GgufReader.read(path);
+    }
+
+    /** The metadata and tensor directory, mapping only the header (seconds on any size): tensor data cannot be read. */
+    public static GgufFile header(Path path) {
+        return GgufReader.header(path);
+    }
+
+    /**
+     * The header a file of these tensors would have, without a file: tensor data cannot be read. Offsets are
+     * consecutive from 0, each aligned as GGUF's default alignment requires.
+     */
+    public static GgufFile described(Path name, Map<String, Object> metadata, List<ModelConfig.TensorSpec> tensors,
+                                     Function<ModelConfig.TensorSpec, GgmlType> types) {
+        Map<String, TensorInfo> dir = newDirectory();
+        long offset = 0, align = GgufReader.DEFAULT_ALIGNMENT;
+        for (ModelConfig.TensorSpec s : tensors) {
+            GgmlType type = types.apply(s);
+            long bytes = type.bytes(s.elements());
+            dir.put(s.name(), new TensorInfo(s.name(), s.dims(), type, type.id, offset, bytes));
+            offset = (offset + bytes + align - 1) / align * align;
+        }
+        return new GgufFile(name, 3, new LinkedHashMap<>(metadata), dir, MemorySegment.NULL, null);
     }
 
     /** Whether the file starts with GGUF's magic, whatever its name. */

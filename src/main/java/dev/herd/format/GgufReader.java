@@ -13,7 +13,10 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Parses a GGUF (v2, v3) header from a memory-mapped file, checking every length against the file size. */
+/**
+ * Parses a GGUF (v2, v3) header from a memory-mapped file, checking every length against the file size. The mapping
+ * may be only the file's first bytes ({@link #header}): then only the header is read, however large the file.
+ */
 final class GgufReader {
     static final int MAGIC = 0x46554747; // "GGUF" little-endian
     static final int DEFAULT_ALIGNMENT = 32;
@@ -26,19 +29,26 @@ final class GgufReader {
 
     private final Path path;
     private final MemorySegment file;
+    private final long size;
     private long pos;
 
-    private GgufReader(Path path, MemorySegment file) {
+    private GgufReader(Path path, MemorySegment file, long size) {
         this.path = path;
         this.file = file;
+        this.size = size;
     }
 
     static GgufFile read(Path path) {
-        return Mapped.open(path, (file, arena) -> new GgufReader(path, file).parse(arena));
+        return Mapped.open(path, (file, size, arena) -> new GgufReader(path, file, size).parse(arena));
+    }
+
+    /** The metadata and tensor directory, mapping only the header: the tensors' data cannot be read from the result. */
+    static GgufFile header(Path path) {
+        return Mapped.head(path, (file, size, arena) -> new GgufReader(path, file, size).parse(arena));
     }
 
     private GgufFile parse(Arena arena) {
-        if (file.byteSize() < 4) throw error("file is too short to be GGUF (" + file.byteSize() + " bytes)");
+        if (size < 4) throw error("file is too short to be GGUF (" + size + " bytes)");
         int magic = i32();
         if (magic != MAGIC) throw error(String.format("not a GGUF file (magic 0x%08x, expected 0x%08x \"GGUF\")", magic, MAGIC));
         int version = i32();
@@ -89,8 +99,8 @@ final class GgufReader {
                 if (bytes < 0) throw error("tensor " + name + " has dimensions " + Arrays.toString(r.dims) + " larger than the file");
             }
             if (r.offset < 0 || r.offset % alignment != 0) throw error("tensor " + name + " has a negative or misaligned offset " + r.offset);
-            if (r.offset > file.byteSize() - dataStart - bytes) {
-                throw error("tensor " + name + " ends past the end of the file (" + file.byteSize() + " bytes; data starts at byte "
+            if (r.offset > size - dataStart - bytes) {
+                throw error("tensor " + name + " ends past the end of the file (" + size + " bytes; data starts at byte "
                         + dataStart + ", tensor at offset " + r.offset + ", " + bytes + " bytes): the file is truncated or corrupt");
             }
             if (tensors.put(r.name, new GgufFile.TensorInfo(r.name, r.dims, type, r.typeId, dataStart + r.offset, bytes)) != null) {
@@ -128,6 +138,7 @@ final class GgufReader {
             default -> throw error("metadata array " + FileText.quote(key) + " has unknown element type " + type);
         };
         int len = (int) limit(count(n, minSize, "array " + FileText.quote(key) + " length"), Limits.MAX_ARRAY, "array " + FileText.quote(key) + " length");
+        if (type != 8) need((long) len * minSize);
         switch (type) {
             case 0, 1 -> {
                 byte[] a = new byte[len];
@@ -182,7 +193,7 @@ final class GgufReader {
     private long tensorBytes(GgmlType type, long[] dims) {
         long elements = 1;
         for (long d : dims) {
-            if (d > file.byteSize() * 8 / elements) return -1; // every ggml type stores fewer than 8 elements per byte
+            if (d > size * 8 / elements) return -1; // every ggml type stores fewer than 8 elements per byte
             elements *= d;
         }
         return type.bytes(elements);
@@ -195,7 +206,7 @@ final class GgufReader {
 
     /** Checks that {@code n} items of at least {@code minSize} bytes can still fit in the file. */
     private long count(long n, int minSize, String what) {
-        if (n < 0 || n > (file.byteSize() - pos) / minSize) {
+        if (n < 0 || n > (size - pos) / minSize) {
             throw error(what + " " + Long.toUnsignedString(n) + " does not fit in the file: truncated or corrupt");
         }
         return n;
@@ -203,8 +214,9 @@ final class GgufReader {
 
     private String string() {
         long len = i64();
-        if (len < 0 || len > file.byteSize() - pos) throw error("string of length " + Long.toUnsignedString(len) + " at byte " + (pos - 8) + " runs past the end of the file: truncated or corrupt");
+        if (len < 0 || len > size - pos) throw error("string of length " + Long.toUnsignedString(len) + " at byte " + (pos - 8) + " runs past the end of the file: truncated or corrupt");
         if (len > Limits.MAX_STRING_BYTES) throw error("string of length " + len + " at byte " + (pos - 8) + " is over the limit of " + Limits.MAX_STRING_BYTES + " bytes");
+        need(len);
         byte[] b = new byte[(int) len];
         MemorySegment.copy(file, ValueLayout.JAVA_BYTE, pos, b, 0, b.length);
         pos += len;
@@ -231,7 +243,8 @@ final class GgufReader {
     }
 
     private void need(long n) {
-        if (n > file.byteSize() - pos) throw error("unexpected end of file at byte " + pos + ": truncated or corrupt");
+        if (n > size - pos) throw error("unexpected end of file at byte " + pos + ": truncated or corrupt");
+        if (n > file.byteSize() - pos) throw new Mapped.WindowTooSmall();
     }
 
     private HerdException error(String message) {

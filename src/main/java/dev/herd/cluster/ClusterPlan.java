@@ -1,0 +1,165 @@
+package dev.herd.cluster;
+
+import dev.herd.HerdException;
+import dev.herd.codec.Codecs;
+import dev.herd.engine.KvCache;
+import dev.herd.engine.Llama;
+import dev.herd.engine.Model;
+import dev.herd.format.FileText;
+import dev.herd.format.GgufFile;
+import dev.herd.model.LlamaConfig;
+import dev.herd.tensor.GgmlType;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * What running a model on N nodes needs of each node, and moves per token, from the model's header alone, by the rules
+ * the cluster applies when it runs it: {@link Cluster#load}'s split ({@link SplitPlan} on the largest block of each
+ * column-split matrix's types), each node's tensors as {@link SplitPlan#parts} lists them at the bytes a worker counts
+ * before it accepts a plan, the KV cache of the node's KV heads ({@link KvCache#bytes}), the margin a worker keeps
+ * free ({@link Budget}), and the messages of one decoded token ({@link RootSync}, {@link WorkerSync}, {@link Mesh},
+ * {@link LogitsCodec}), each framed as {@link Wire} frames it.
+ */
+public final class ClusterPlan {
+    /**
+     * The JVM beside a session's own buffers, with the flags of the herd script: ~68 MiB idle, then up to its 64 MiB
+     * young generation (-Xmn64m), code and class metadata; measured 134-141 MiB on workers holding 112, 131 and
+     * 332 MiB of weights and KV cache (docs/cluster.md, PlanMemoryTest).
+     */
+    public static final long RUNTIME = 140L << 20;
+    /** A frame's length and type ahead of its payload. */
+    private static final int FRAME = 5;
+
+    public final LlamaConfig config;
+    public final SplitPlan split;
+    public final int maxSeqLen;
+    public final SyncCodec codec;
+    private final GgufFile header;
+    private final int threads;
+    private final List<Node> nodes;
+
+    /** One node's memory in bytes: its weights, its KV cache and its buffers (the JVM's included). */
+    public record Node(int index, long weights, long kv, long buffers, long readPerToken) {
+        public long total() {
+            return weights + kv + buffers;
+        }
+
+        /** What the node must have available: the check a worker makes before it accepts a plan ({@link Budget}). */
+        public long needs() {
+            return weights + kv + Budget.margin(weights + kv);
+        }
+    }
+
+    /** Bytes of one decoded token at the root, and at the worker that moves the most. */
+    public record Traffic(long rootSent, long rootReceived, long workerSent, long workerReceived) {}
+
+    /**
+     * {@code header}: a model file's header ({@link GgufFile#header}) or a described one; {@code threads} per node
+     * size the attention scratch.
+     */
+    public ClusterPlan(GgufFile header, int nodes, int maxSeqLen, SyncCodec codec, int threads) {
+        if (maxSeqLen < 1) throw new HerdException("the context must be at least 1 position, got " + maxSeqLen);
+        this.header = header;
+        this.config = LlamaConfig.from(header);
+        this.maxSeqLen = Math.min(maxSeqLen, config.contextLength());
+        this.codec = codec;
+        this.threads = threads;
+        List<GgmlType> wo = new ArrayList<>(), down = new ArrayList<>();
+        for (int l = 0; l < config.layers(); l++) {
+            wo.add(type("blk." + l + ".attn_output.weight"));
+            down.add(type("blk." + l + ".ffn_down.weight"));
+        }
+        this.split = SplitPlan.of(config, wo, down, nodes);
+        if (nodes > 1 && codec == SyncCodec.Q80 && config.dim() % 32 != 0) {
+            throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
+        }
+        this.nodes = IntStream.range(0, nodes).mapToObj(this::node).toList(); // every tensor checked before anything is used
+    }
+
+    public int nodeCount() {
+        return split.nodes();
+    }
+
+    /** Node 0 is the root: its slice, plus the token embedding that only it holds. */
+    public List<Node> nodes() {
+        return nodes;
+    }
+
+    private Node node(int i) {
+        long weights = 0;
+        for (SplitPlan.Part p : split.parts(config, i, header.hasTensor("rope_freqs.weight"))) weights += bytes(p);
+        long read = weights;
+        if (i == 0) {
+            GgufFile.TensorInfo embedding = tensor("token_embd.weight");
+            check(embedding, config.vocab(), config.dim());
+            weights += embedding.bytes();
+            read += embedding.type().bytes(config.dim()); // one row per token
+        }
+        LlamaConfig local = split.local(config, i);
+        long kv = KvCache.bytes(config.layers(), local.kvHeads(), config.headDim(), maxSeqLen);
+        if (kv == Long.MAX_VALUE) throw new HerdException("a KV cache of " + maxSeqLen + " positions is too large to plan: lower --max-seq-len");
+        return new Node(i, weights, kv, RUNTIME + Llama.bufferBytes(local, maxSeqLen, Model.BATCH, threads), read);
+    }
+
+    /** Whether the all-reduce is a mesh: as the cluster chooses by node count, and only for vectors that fit one. */
+    public boolean mesh() {
+        return Cluster.mesh(split.nodes()) && codec.bytes(config.dim()) <= Mesh.MAX_BYTES;
+    }
+
+    /** Network hops one after another per token: the start, two all-reduces per layer (two hops each through a star), the logits. */
+    public int hops() {
+        return split.nodes() == 1 ? 0 : 2 + 2 * config.layers() * (mesh() ? 1 : 2);
+    }
+
+    /** The bytes of one decoded token (batch 1), without a cluster key (which adds 16 bytes per frame). */
+    public Traffic traffic() {
+        int workers = split.nodes() - 1;
+        long start = FRAME + 12 + type("token_embd.weight").bytes(config.dim());
+        long vector = FRAME + codec.bytes(config.dim());
+        long syncs = 2L * config.layers();
+        long rootReceived = syncs * workers * vector, workerSent = 0;
+        for (int i = 1; i <= workers; i++) {
+            long logits = FRAME + LogitsCodec.maxBytes(codec, 1, split.slice(i).vocab());
+            rootReceived += logits;
+            workerSent = Math.max(workerSent, syncs * (mesh() ? workers : 1) * vector + logits);
+        }
+        long workerReceived = workers == 0 ? 0 : start + syncs * (mesh() ? workers : 1) * vector;
+        return new Traffic(workers * (start + syncs * vector), rootReceived, workerSent, workerReceived);
+    }
+
+    /** The part's bytes in its tensor's type, checked against the header's shape as a worker checks its blocks. */
+    private long bytes(SplitPlan.Part p) {
+        GgufFile.TensorInfo t = tensor(p.name());
+        check(t, p.rows(), p.cols());
+        try {
+            return Worker.bytes(p, t.type());
+        } catch (Wire.ProtocolException e) {
+            throw new HerdException(header.path() + ": " + e.getMessage());
+        }
+    }
+
+    private void check(GgufFile.TensorInfo t, int rows, int cols) {
+        if (t.dims()[0] != cols || t.elements() != (long) rows * cols) {
+            throw new HerdException(header.path() + ": tensor " + FileText.quote(t.name()) + " has " + t.elements()
+                    + " elements in rows of " + t.dims()[0] + ", expected " + rows + " x " + cols);
+        }
+    }
+
+    private GgmlType type(String name) {
+        return tensor(name).type();
+    }
+
+    /** A tensor of the header; the output is the token embedding when the model ties them. */
+    private GgufFile.TensorInfo tensor(String name) {
+        GgufFile.TensorInfo t = header.tensors().get(name);
+        if (t == null && name.equals("output.weight")) t = header.tensors().get("token_embd.weight");
+        if (t == null) throw new HerdException(header.path() + ": tensor " + FileText.quote(name) + " is missing");
+        if (t.type() == null || !Codecs.reads(t.type())) {
+            String type = t.type() == null ? "type id " + t.typeId() : t.type().name();
+            throw new HerdException(header.path() + ": tensor " + FileText.quote(name) + " has " + type + ", which Herd does not read");
+        }
+        return t;
+    }
+}
