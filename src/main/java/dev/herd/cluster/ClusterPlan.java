@@ -129,12 +129,12 @@ public final class ClusterPlan {
         return new Traffic(workers * (start + syncs * vector), rootReceived, workerSent, workerReceived);
     }
 
-    /** The part's bytes in its tensor's type, checked against the header's shape as a worker checks its blocks. */
+    /** The part's bytes as a node holds them (a kernel layout larger than the file's counts), checked against the header's shape as a worker checks its blocks. */
     private long bytes(SplitPlan.Part p) {
         GgufFile.TensorInfo t = tensor(p.name());
         check(t, p.rows(), p.cols());
         try {
-            return Worker.bytes(p, t.type());
+            return Worker.loadedBytes(p, t.type());
         } catch (Wire.ProtocolException e) {
             throw new HerdException(header.path() + ": " + e.getMessage());
         }

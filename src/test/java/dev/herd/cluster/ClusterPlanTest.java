@@ -3,19 +3,25 @@ package dev.herd.cluster;
 import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.Stories15M;
+import dev.herd.convert.GgufRequantizer;
 import dev.herd.convert.HfConverter;
+import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.convert.WeightTypes;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Sampler;
 import dev.herd.format.DllamaModel;
 import dev.herd.format.GgufFile;
+import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -64,16 +70,26 @@ class ClusterPlanTest {
 
     /**
      * The weights and KV cache the plan gives each worker are what real workers log when they accept the plan and load
-     * their slices (in-process workers on loopback; F32 stories15M, which splits on 3 nodes).
+     * their slices (in-process workers on loopback): F32 stories15M on 3 nodes, and a Q4_K_M of random weights with
+     * 1024-wide rows on 2, whose Q4_K and Q6_K matrices a node holds in Herd's larger layouts (counted in the file's
+     * bytes, the plan fell short of the worker's log).
      */
-    @Test
-    void workersLoadWhatThePlanSays() throws Exception {
-        Path model = Stories15M.f32(dir);
-        try (LocalCluster cluster = new LocalCluster(2, null);
+    @ParameterizedTest
+    @ValueSource(strings = {"f32", "q4_k_m"})
+    void workersLoadWhatThePlanSays(String type) throws Exception {
+        Path model = type.equals("f32") ? Stories15M.f32(dir) : dir.resolve("wide-q4_k_m.gguf");
+        if (!type.equals("f32")) {
+            Path f32 = dir.resolve("wide-f32.gguf");
+            RandomModel.write(HfConverter.config(Path.of(ClusterPlanTest.class.getResource("/models/kq-wide-config.json").toURI())),
+                    GgmlType.F32, f32, 5, Map.of(), Progress.NONE);
+            GgufRequantizer.convert(f32, model, WeightTypes.parse(type), Map.of(), Progress.NONE);
+        }
+        int count = type.equals("f32") ? 3 : 2;
+        try (LocalCluster cluster = new LocalCluster(count - 1, null);
              LocalCluster.Run run = new LocalCluster.Run(model, cluster.addresses(), null, SyncCodec.Q80, 200);
              GgufFile h = GgufFile.header(model)) {
-            List<ClusterPlan.Node> nodes = new ClusterPlan(h, 3, 200, SyncCodec.Q80, 1).nodes();
-            for (ClusterPlan.Node n : nodes.subList(1, 3)) {
+            List<ClusterPlan.Node> nodes = new ClusterPlan(h, count, 200, SyncCodec.Q80, 1).nodes();
+            for (ClusterPlan.Node n : nodes.subList(1, count)) {
                 assertThat(cluster.log()).contains(String.format("loaded %.1f MiB of weights, KV cache %.1f MiB;", n.weights() / 1048576.0, n.kv() / 1048576.0));
             }
             assertThat(run.llama.cache.maxSeqLen).isEqualTo(200);
