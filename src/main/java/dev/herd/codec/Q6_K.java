@@ -10,24 +10,30 @@ import java.lang.foreign.MemorySegment;
  * (k = 0..3) has its low nibble in byte l (k even) or l + 32 (k odd), low half for k < 2, and its high pair at bits 2k
  * of high byte l.
  */
-final class Q6_K implements Codec {
+public final class Q6_K implements Codec {
     public GgmlType type() { return GgmlType.Q6_K; }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
-        float d = Bits.half(src, at + 208);
-        for (int half = 0; half < 2; half++) {
-            long ql = at + 64L * half, qh = at + 128 + 32L * half, sc = at + 192 + 8L * half;
-            int y = off + 128 * half;
-            for (int l = 0; l < 32; l++) {
-                int is = l / 16, a = Bits.u8(src, ql + l), b = Bits.u8(src, ql + l + 32), h = Bits.u8(src, qh + l);
-                dst[y + l] = d * Bits.i8(src, sc + is) * ((a & 15 | (h & 3) << 4) - 32);
-                dst[y + l + 32] = d * Bits.i8(src, sc + is + 2) * ((b & 15 | (h >> 2 & 3) << 4) - 32);
-                dst[y + l + 64] = d * Bits.i8(src, sc + is + 4) * ((a >> 4 | (h >> 4 & 3) << 4) - 32);
-                dst[y + l + 96] = d * Bits.i8(src, sc + is + 6) * ((b >> 4 | (h >> 6 & 3) << 4) - 32);
-            }
-        }
+        float d = d(src, at);
+        for (int i = 0; i < 256; i++) dst[off + i] = d * scale(src, at, i / 16) * level(src, at, i);
     }
 
+    /** Value i's level q - 32 (-32..31) in the block at {@code at}: value l + 32k of half h (i = 128h + 32k + l). */
+    public static int level(MemorySegment src, long at, int i) {
+        int half = i / 128, k = i % 128 / 32, l = i % 32;
+        int ql = Bits.u8(src, at + 64 * half + l + 32 * (k % 2)), qh = Bits.u8(src, at + 128 + 32 * half + l);
+        return ((k < 2 ? ql & 15 : ql >>> 4) | (qh >>> 2 * k & 3) << 4) - 32;
+    }
+
+    /** Sub-block j's signed 8-bit scale (values 16j .. 16j + 15). */
+    public static int scale(MemorySegment src, long at, int j) {
+        return Bits.i8(src, at + 192 + j);
+    }
+
+    /** The block's half scale d. */
+    public static float d(MemorySegment src, long at) {
+        return Bits.half(src, at + 208);
+    }
 
     public boolean encodes() { return true; }
 

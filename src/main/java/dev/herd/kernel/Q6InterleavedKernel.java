@@ -1,5 +1,6 @@
 package dev.herd.kernel;
 
+import dev.herd.codec.Q6_K;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
@@ -57,22 +58,19 @@ final class Q6InterleavedKernel extends InterleavedKernel {
     static Tensor repack(Tensor w, MemorySegment dst) {
         int blocks = w.cols() / Activations.BLOCK, supers = w.cols() / SUPER;
         long rowBytes = w.rowBytes(), groupBytes = ROWS * GgmlType.Q6_K_INTERLEAVED.bytes(w.cols());
-        byte[] in = new byte[210], to = new byte[(int) groupBytes];
+        byte[] to = new byte[(int) groupBytes];
         for (int g = 0; g < w.rows() / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
                 for (int s = 0; s < supers; s++) {
-                    MemorySegment.copy(w.data(), BYTE, (g * ROWS + r) * rowBytes + s * 210L, in, 0, 210);
+                    long in = (g * ROWS + r) * rowBytes + s * 210L;
                     for (int i = 0; i < SUPER; i++) {
-                        int half = i / 128, l = i % 32, k = i % 128 / 32, blk = s * BLOCKS + i / 32, e = i % 32;
-                        int ql = in[64 * half + l + 32 * (k % 2)] & 0xff, qh = in[128 + 32 * half + l] & 0xff;
-                        int q = (k < 2 ? ql & 15 : ql >>> 4) | (qh >>> 2 * k & 3) << 4;
-                        to[(blk * PIECES + e / 2) * P + 2 * r + e % 2] = (byte) (q - 32);
+                        int blk = s * BLOCKS + i / 32, e = i % 32;
+                        to[(blk * PIECES + e / 2) * P + 2 * r + e % 2] = (byte) Q6_K.level(w.data(), in, i);
                     }
-                    // Scale j is sub-block j's (value l + 32k of half h reads sc[8h + l / 16 + 2k]): in block j / 2.
-                    for (int j = 0; j < 16; j++) to[(blocks * PIECES + s * BLOCKS + j / 2) * P + 2 * r + j % 2] = in[192 + j];
-                    float d = Float.float16ToFloat((short) (in[208] & 0xff | in[209] << 8));
+                    // Scale j is sub-block j's: in block j / 2.
+                    for (int j = 0; j < 16; j++) to[(blocks * PIECES + s * BLOCKS + j / 2) * P + 2 * r + j % 2] = (byte) Q6_K.scale(w.data(), in, j);
                     int dAt = blocks * (PIECES + 1) * P + (s * ROWS + r) * 4;
-                    int bits = Float.floatToRawIntBits(d);
+                    int bits = Float.floatToRawIntBits(Q6_K.d(w.data(), in));
                     for (int b = 0; b < 4; b++) to[dAt + b] = (byte) (bits >>> 8 * b);
                 }
             }
