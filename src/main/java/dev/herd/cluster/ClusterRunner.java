@@ -17,6 +17,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     private final KvCache.Storage kv;
     private final PrintStream log;
     private Boolean mesh; // null: the default for the node count
+    private Cluster.Timeouts timeouts = Cluster.Timeouts.DEFAULT;
     private Cluster cluster;
 
     public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, PrintStream log) {
@@ -38,9 +39,25 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         return this;
     }
 
+    public ClusterRunner timeouts(Cluster.Timeouts timeouts) {
+        this.timeouts = timeouts;
+        return this;
+    }
+
+    /** Connects to the workers (if not yet) to learn what they can hold. */
+    @Override
+    public int positionsThatFit(GgufFile file, LlamaConfig config) {
+        return connect(file).positionsThatFit(file, config, kv);
+    }
+
+    private Cluster connect(GgufFile file) {
+        if (cluster == null) cluster = Cluster.connect(workers, file, key, timeouts, log);
+        return cluster;
+    }
+
     @Override
     public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
-        cluster = Cluster.connect(workers, file, key, log);
+        Cluster cluster = connect(file);
         long start = System.nanoTime();
         Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log))
                 : cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log), mesh);

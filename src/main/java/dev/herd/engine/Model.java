@@ -27,18 +27,21 @@ public final class Model implements AutoCloseable {
     public final Tokenizer tokenizer;
     /** What the warm-up at load did; null when it was off. */
     public final WarmUp.Report warmUp;
+    /** How the context was chosen: a line to print when it was bounded by default, else null. */
+    public final String contextNote;
 
-    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer, WarmUp.Report warmUp) {
+    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer, WarmUp.Report warmUp, String contextNote) {
         this.name = name;
         this.file = file;
         this.llama = llama;
         this.tokenizer = tokenizer;
         this.warmUp = warmUp;
+        this.contextNote = contextNote;
     }
 
     /**
      * @param tokenizerPath null to use the tokenizer in the model file
-     * @param maxSeqLen     KV cache length; 0 for the model's context length
+     * @param maxSeqLen     KV cache length; 0 for the default ({@link ContextLength})
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads) {
         return open(modelPath, tokenizerPath, maxSeqLen, threads, Runner.LOCAL);
@@ -51,6 +54,10 @@ public final class Model implements AutoCloseable {
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
+        if (!isDllama(modelPath) && !GgufFile.isGguf(modelPath)) {
+            throw new HerdException(modelPath + ": not a GGUF file (nor a distributed-llama .m): convert it first, e.g. a llama2.c .bin with"
+                    + " `herd convert --model " + modelPath + " --tokenizer tokenizer.model --output model.gguf` (see herd convert --help)");
+        }
         GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
         try {
             Tokenizer tokenizer = tokenizerPath != null && !isDllama(modelPath) ? Tokenizers.fromFile(tokenizerPath) : tokenizerOf(file);
@@ -58,8 +65,9 @@ public final class Model implements AutoCloseable {
             if (tokenizer.vocabSize() > config.vocab()) {
                 throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
             }
-            int seqLen = maxSeqLen > 0 ? Math.min(maxSeqLen, config.contextLength()) : config.contextLength();
-            Llama llama = runner.build(file, config, seqLen, threads);
+            ContextLength context = ContextLength.choose(maxSeqLen, config.contextLength(),
+                    maxSeqLen > 0 ? Integer.MAX_VALUE : runner.positionsThatFit(file, config));
+            Llama llama = runner.build(file, config, context.positions(), threads);
             WarmUp.Report warmUp;
             try {
                 warmUp = WarmUp.enabled() ? WarmUp.run(llama, tokenizer, WarmUp.BUDGET_NANOS) : null;
@@ -67,7 +75,7 @@ public final class Model implements AutoCloseable {
                 llama.close();
                 throw e;
             }
-            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer, warmUp);
+            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer, warmUp, context.note());
         } catch (RuntimeException e) {
             file.close();
             throw e;
