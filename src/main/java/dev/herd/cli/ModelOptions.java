@@ -95,7 +95,7 @@ final class ModelOptions {
         Model m;
         ClusterRunner cluster = workers.isEmpty() ? null
                 : new ClusterRunner(workers, Handshake.key(clusterKey, clusterKeyFile), SyncCodec.of(bufferFloatType), kv, System.err)
-                        .timeouts(new Cluster.Timeouts(connectMillis, workerMillis));
+                        .timeouts(new Cluster.Timeouts(connectMillis, workerMillis)).progress(new ProgressBar(System.err, "streaming weights to workers"));
         try {
             m = openModel(cluster == null ? Runner.local(kv) : cluster, positions);
             if (m.contextNote != null) System.err.println(m.contextNote);
