@@ -98,7 +98,6 @@ final class ModelOptions {
                         .timeouts(new Cluster.Timeouts(connectMillis, workerMillis)).progress(new ProgressBar(System.err, "streaming weights to workers"));
         try {
             m = openModel(cluster == null ? Runner.local(kv) : cluster, positions);
-            if (m.contextNote != null) System.err.println(m.contextNote);
             return new Run(m, cluster);
         } catch (RuntimeException e) {
             if (cluster != null) cluster.close();
@@ -113,6 +112,6 @@ final class ModelOptions {
             throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");
         }
         int requested = maxSeqLen > 0 ? Math.min(maxSeqLen, positions) : positions == Integer.MAX_VALUE ? 0 : positions;
-        return Model.open(model, tokenizer, requested, threads, runner);
+        return Model.open(model, tokenizer, requested, threads, runner, System.err);
     }
 }

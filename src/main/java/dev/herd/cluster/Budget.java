@@ -67,7 +67,7 @@ final class Budget {
     /** The worker's own check, with its figures of the moment. */
     static void check(long weights, long kv, boolean kvOnDisk, Path kvDir) {
         String why = shortfall(weights, kv, Capacity.here(kvDir), kvOnDisk);
-        if (why != null) throw new HerdException("the plan " + why + " on this worker (KV cache folder " + kvDir + ")");
+        if (why != null) throw new HerdException("the plan " + why + " on this worker" + (kvOnDisk ? " (KV cache folder " + kvDir + ")" : ""));
     }
 
     static long usableSpace(Path dir) {

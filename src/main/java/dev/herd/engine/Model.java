@@ -9,6 +9,8 @@ import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
 import dev.herd.tokenizer.Tokenizers;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -27,16 +29,13 @@ public final class Model implements AutoCloseable {
     public final Tokenizer tokenizer;
     /** What the warm-up at load did; null when it was off. */
     public final WarmUp.Report warmUp;
-    /** How the context was chosen: a line to print when it was bounded by default, else null. */
-    public final String contextNote;
 
-    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer, WarmUp.Report warmUp, String contextNote) {
+    private Model(String name, GgufFile file, Llama llama, Tokenizer tokenizer, WarmUp.Report warmUp) {
         this.name = name;
         this.file = file;
         this.llama = llama;
         this.tokenizer = tokenizer;
         this.warmUp = warmUp;
-        this.contextNote = contextNote;
     }
 
     /**
@@ -53,6 +52,11 @@ public final class Model implements AutoCloseable {
      * {@code -Dherd.warmup=false}) so that the first request is as fast as later ones.
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner) {
+        return open(modelPath, tokenizerPath, maxSeqLen, threads, runner, new PrintStream(OutputStream.nullOutputStream()));
+    }
+
+    /** As above; {@code log} gets the line saying the context was bounded by default, before the load. */
+    public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner, PrintStream log) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
         if (!isDllama(modelPath) && !GgufFile.isGguf(modelPath)) {
             throw new HerdException(modelPath + ": not a GGUF file (nor a distributed-llama .m): convert it first, e.g. a llama2.c .bin with"
@@ -67,6 +71,7 @@ public final class Model implements AutoCloseable {
             }
             ContextLength context = ContextLength.choose(maxSeqLen, config.contextLength(),
                     maxSeqLen > 0 ? Integer.MAX_VALUE : runner.positionsThatFit(file, config));
+            if (context.note() != null) log.println(context.note());
             Llama llama = runner.build(file, config, context.positions(), threads);
             WarmUp.Report warmUp;
             try {
@@ -75,7 +80,7 @@ public final class Model implements AutoCloseable {
                 llama.close();
                 throw e;
             }
-            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer, warmUp, context.note());
+            return new Model(modelPath.getFileName().toString(), file, llama, tokenizer, warmUp);
         } catch (RuntimeException e) {
             file.close();
             throw e;
