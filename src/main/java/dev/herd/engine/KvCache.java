@@ -22,8 +22,6 @@ public final class KvCache implements AutoCloseable {
     /** Where a KV cache lives: in memory ({@code dir} null) or in a file under {@code dir}. */
     public record Storage(Path dir) {
         public static final Storage MEMORY = new Storage(null);
-        /** On disk under {@link #defaultDir()}. */
-        public static final Storage DISK = new Storage(defaultDir());
 
         public boolean onDisk() {
             return dir != null;
