@@ -41,7 +41,10 @@ class WrongAddressTest {
         }
     }
 
-    /** The API's port given as a worker's (it answers once its header timeout passes): was "frame of 1213486160 bytes exceeds the limit of 4097". */
+    /**
+     * The API's port given as a worker's: was "frame of 1213486160 bytes exceeds the limit of 4097". The API answers
+     * 400 when the binary HELLO happens to hold a line end (its nonce is random), else 408 after its header timeout.
+     */
     @Test
     void herdsOwnApiServerIsNamedAsAnHttpServer() throws Exception {
         ApiServer api = ApiServer.start(() -> {
@@ -51,7 +54,7 @@ class WrongAddressTest {
         try {
             String address = "127.0.0.1:" + api.port();
             assertThat(connect(address, Cluster.Timeouts.DEFAULT)).hasMessageStartingWith("worker " + address + " is an HTTP server, not a Herd worker")
-                    .hasMessageContaining("it answered 'HTTP/1.1 408 Request Timeout'").hasMessageContaining("herd worker");
+                    .hasMessageFindingMatch("it answered 'HTTP/1.1 40[08] (Bad Request|Request Timeout)'").hasMessageContaining("herd worker");
         } finally {
             api.close();
         }
