@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** Benchmark run: generated text to stdout, one timing line per token and a summary to stderr. */
+/** Benchmark run: generated text to stdout; a summary to stderr after it (and one timing line per token with --stats). */
 @Command(name = "inference", mixinStandardHelpOptions = true, description = "Generate text from a prompt and report timings.")
 final class InferenceCommand implements Callable<Integer> {
     @Mixin
@@ -37,6 +37,9 @@ final class InferenceCommand implements Callable<Integer> {
 
     @Option(names = "--report", paramLabel = "FILE", description = "Write a JSON report: token ids and per-token timings.")
     Path report;
+
+    @Option(names = "--stats", description = "Also print a timing line per token to stderr (on a terminal, between the pieces of text).")
+    boolean stats;
 
     @Override
     public Integer call() throws IOException {
@@ -65,8 +68,8 @@ final class InferenceCommand implements Callable<Integer> {
                     .generate(ids, 0, limit - ids.length, (token, nanos) -> {
                         String piece = decoder.next(token);
                         Traffic.Step t = traffic.step(nanos);
-                        if (perToken.isEmpty()) err.printf("Eval %s | %d prompt tokens%n", t, ids.length);
-                        else err.printf("Pred %s | %s%n", t, printable(piece));
+                        if (stats && perToken.isEmpty()) err.printf("Eval %s | %d prompt tokens%n", t, ids.length);
+                        else if (stats) err.printf("Pred %s | %s%n", t, printable(piece));
                         out.print(piece);
                         out.flush();
                         Map<String, Object> json = new LinkedHashMap<>();

@@ -17,7 +17,9 @@ public final class Main {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")
     boolean verbose;
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws Exception {
+        if (Relaunch.needed()) System.exit(Relaunch.run(args)); // java -jar herd.jar, without --add-modules
+        Relaunch.followParent();
         System.exit(run(args));
     }
 

@@ -3,6 +3,7 @@ package dev.herd.cli;
 import dev.herd.HerdException;
 import dev.herd.cluster.Handshake;
 import dev.herd.cluster.Worker;
+import dev.herd.engine.KvCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -19,8 +20,11 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--host", defaultValue = "0.0.0.0", paramLabel = "ADDR", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
 
-    @Option(names = "--nthreads", defaultValue = "1", paramLabel = "N", description = "Compute threads (default: ${DEFAULT-VALUE}).")
-    int threads;
+    @Option(names = "--nthreads", paramLabel = "N", description = "Compute threads (default: the available processors, ${DEFAULT-VALUE} here).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--kv-cache-dir", paramLabel = "DIR", description = "Folder of the KV cache when a root asks for it on disk (default: $XDG_CACHE_HOME/herd/kv or ~/.cache/herd/kv).")
+    Path kvCacheDir = KvCache.Storage.defaultDir();
 
     @Option(names = "--cluster-key", paramLabel = "KEY", description = "Serve only a root that proves this key (default: the HERD_CLUSTER_KEY variable; visible in ps, prefer --cluster-key-file).")
     String clusterKey;
@@ -31,7 +35,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads < 1) throw new HerdException("--nthreads must be at least 1, got " + threads);
-        try (Worker w = new Worker(host, port, threads, Handshake.key(clusterKey, clusterKeyFile), System.err)) {
+        try (Worker w = new Worker(host, port, threads, Handshake.key(clusterKey, clusterKeyFile), kvCacheDir, System.err)) {
             w.serve();
         } catch (IOException e) {
             throw new HerdException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);

@@ -16,6 +16,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.net.NoRouteToHostException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
@@ -57,17 +58,26 @@ public final class Cluster implements AutoCloseable {
     static final int HEARTBEAT_MS = 2_000;
     /** The root's whole handshake with one worker, which may wait {@link Worker#BUSY_MS} for its previous session to end. */
     static final int HANDSHAKE_MS = Worker.HANDSHAKE_MS + Worker.BUSY_MS + 5_000;
-    static final int REPLY_MS = 120_000; // a worker's longest silence within a forward pass or while loading
-    private static final int CONNECT_TRIES = 12;
+
+    /**
+     * How long the root keeps trying to reach a worker (it may still be starting), and how long a worker may stay
+     * silent while the root waits on it (a busy worker pings every {@link #HEARTBEAT_MS}, so only a frozen, gone or
+     * cut-off one stays silent).
+     */
+    public record Timeouts(int connectMs, int workerMs) {
+        public static final Timeouts DEFAULT = new Timeouts(10_000, 10_000);
+    }
 
     private final List<Wire> workers;
+    private final List<Budget.Capacity> capacities;
     private final Stats stats;
     private final Arena arena = Arena.ofShared();
     private final Thread heartbeat;
     private volatile boolean closed;
 
-    private Cluster(List<Wire> workers) {
+    private Cluster(List<Wire> workers, List<Budget.Capacity> capacities) {
         this.workers = workers;
+        this.capacities = capacities;
         this.stats = new Stats(workers);
         this.heartbeat = Thread.ofPlatform().daemon().name("herd-heartbeat").start(this::beat);
     }
@@ -80,18 +90,23 @@ public final class Cluster implements AutoCloseable {
         return stats;
     }
 
-    /** Connects to every worker (retrying with back-off while it starts) and opens a session with each. */
     public static Cluster connect(List<String> addresses, GgufFile file, byte[] key, PrintStream log) {
+        return connect(addresses, file, key, Timeouts.DEFAULT, log);
+    }
+
+    /** Connects to every worker (retrying while it starts) and opens a session with each. */
+    public static Cluster connect(List<String> addresses, GgufFile file, byte[] key, Timeouts timeouts, PrintStream log) {
         byte[] fingerprint = fingerprint(file);
         List<Wire> wires = new ArrayList<>();
+        List<Budget.Capacity> capacities = new ArrayList<>();
         try {
             for (int i = 0; i < addresses.size(); i++) {
-                Wire w = open(addresses.get(i));
+                Wire w = open(addresses.get(i), timeouts.connectMs());
                 wires.add(w);
                 w.deadline(HANDSHAKE_MS);
-                Handshake.asRoot(w, fingerprint, i + 1, addresses.size() + 1, key);
+                capacities.add(Handshake.asRoot(w, fingerprint, i + 1, addresses.size() + 1, key));
                 w.deadline(0);
-                w.timeout(REPLY_MS);
+                w.timeout(timeouts.workerMs());
                 log.printf("worker %s: node %d of %d%n", w.peer(), i + 1, addresses.size() + 1);
             }
         } catch (IOException e) {
@@ -101,10 +116,10 @@ public final class Cluster implements AutoCloseable {
             wires.forEach(Wire::close);
             throw e;
         }
-        return new Cluster(wires);
+        return new Cluster(wires, capacities);
     }
 
-    static Wire open(String address) throws IOException {
+    static Wire open(String address, int connectMs) throws IOException {
         int colon = address.lastIndexOf(':');
         if (colon <= 0) throw new HerdException("worker address '" + address + "' is not host:port");
         String host = address.substring(0, colon);
@@ -114,20 +129,89 @@ public final class Cluster implements AutoCloseable {
         } catch (NumberFormatException e) {
             throw new HerdException("worker address '" + address + "' has no valid port");
         }
-        long delay = 100;
-        for (int attempt = 1; ; attempt++) {
+        long start = System.nanoTime(), delay = 100;
+        while (true) {
             Socket s = new Socket();
+            int left = connectMs - (int) ((System.nanoTime() - start) / 1_000_000);
             try {
-                s.connect(new InetSocketAddress(host, port), 5_000);
+                s.connect(new InetSocketAddress(host, port), Math.max(left, 1));
                 return new Wire(s, address);
             } catch (UnknownHostException e) {
                 s.close();
                 throw new HerdException("worker " + address + ": unknown host");
-            } catch (ConnectException | SocketTimeoutException e) {
+            } catch (SocketTimeoutException | NoRouteToHostException e) {
                 s.close();
-                if (attempt == CONNECT_TRIES) throw new HerdException("cannot connect to worker " + address + " (" + e.getMessage() + ", tried " + attempt + " times)");
-                sleep(delay);
-                delay = Math.min(delay * 2, 2_000);
+                throw new HerdException("cannot reach worker " + address + " within " + connectMs + " ms (" + e.getMessage()
+                        + "): check the address, and that no firewall blocks port " + port + "; --connect-timeout-ms sets the wait");
+            } catch (ConnectException e) {
+                s.close();
+                left = connectMs - (int) ((System.nanoTime() - start) / 1_000_000);
+                if (left <= 0) {
+                    throw new HerdException("nothing listens on worker " + address + " (" + e.getMessage() + " for " + connectMs
+                            + " ms): start `herd worker --port " + port + "` there, or correct --workers; --connect-timeout-ms sets the wait");
+                }
+                sleep(Math.min(delay, left));
+                delay = Math.min(delay * 2, 1_000);
+            }
+        }
+    }
+
+    /**
+     * The longest context every node can hold now: each worker's slice and KV cache within what it reported in its
+     * handshake, and the root's KV cache within this machine's memory (or KV cache folder) as {@link KvCache} checks
+     * it (the root's weights are mostly views of the mapped file).
+     */
+    public int positionsThatFit(GgufFile file, LlamaConfig c, KvCache.Storage kv) {
+        Slices s = slices(file, c);
+        LlamaConfig root = s.plan.local(c, 0);
+        int fit = KvCache.positionsThatFit(root.layers(), root.kvHeads(), root.headDim(), kv);
+        for (int node = 1; node < nodes(); node++) {
+            LlamaConfig local = s.plan.local(c, node);
+            fit = Math.min(fit, Budget.positions(s.held[node], KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim()),
+                    capacities.get(node - 1), kv.onDisk()));
+        }
+        return fit;
+    }
+
+    /**
+     * The split of a model, the bytes of every node's slice as sent, and as held once loaded (a kernel layout larger
+     * than the file's counts, as the worker's own check counts it).
+     */
+    private record Slices(Weights full, SplitPlan plan, Map<String, Tensor> source, List<List<SplitPlan.Part>> parts, long[] bytes, long[] held) {}
+
+    private Slices slices(GgufFile file, LlamaConfig c) {
+        Weights full = Weights.from(file, c);
+        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.o().type()).toList(),
+                Arrays.stream(full.layers()).map(l -> l.down().type()).toList(), nodes());
+        Map<String, Tensor> source = tensors(full, c);
+        List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
+        long[] bytes = new long[nodes()], held = new long[nodes()];
+        for (int node = 0; node < nodes(); node++) {
+            List<SplitPlan.Part> parts = plan.parts(c, node, full.ropeFreqs() != null);
+            partsOf.add(parts);
+            for (SplitPlan.Part p : parts) {
+                bytes[node] += p.bytes(source.get(p.name()).type());
+                held[node] += Worker.loadedBytes(p, source.get(p.name()).type());
+            }
+        }
+        return new Slices(full, plan, source, partsOf, bytes, held);
+    }
+
+    /** Refuses, before anything is sent, a context that a node cannot hold: names the node, its figures, what fits. */
+    private void checkFits(Slices s, LlamaConfig c, int maxSeqLen, KvCache.Storage kv) {
+        LlamaConfig root = s.plan.local(c, 0);
+        String why = KvCache.shortfall(KvCache.bytes(root.layers(), root.kvHeads(), root.headDim(), maxSeqLen), maxSeqLen, kv);
+        if (why != null) throw new HerdException("node 0 (this root): " + why);
+        for (int node = 1; node < nodes(); node++) {
+            LlamaConfig local = s.plan.local(c, node);
+            long kvBytes = KvCache.bytes(local.layers(), local.kvHeads(), local.headDim(), maxSeqLen);
+            Budget.Capacity capacity = capacities.get(node - 1);
+            why = Budget.shortfall(s.held[node], kvBytes, capacity, kv.onDisk());
+            if (why != null) {
+                int fit = Budget.positions(s.held[node], KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim()), capacity, kv.onDisk());
+                throw new HerdException(String.format("node %d (worker %s) cannot hold a context of %d positions: its slice %s; %s: lower --max-seq-len",
+                        node, workers.get(node - 1).peer(), maxSeqLen, why,
+                        fit == 0 ? "not even its weights fit: add nodes or use a smaller model" : "at most " + fit + " positions fit there"));
             }
         }
     }
@@ -141,19 +225,15 @@ public final class Cluster implements AutoCloseable {
     }
 
     Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
-        Weights full = Weights.from(file, c);
-        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.o().type()).toList(),
-                Arrays.stream(full.layers()).map(l -> l.down().type()).toList(), nodes());
+        Slices s = slices(file, c);
+        Weights full = s.full;
+        SplitPlan plan = s.plan;
         if (codec == SyncCodec.Q80 && c.dim() % 32 != 0) throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
+        checkFits(s, c, maxSeqLen, kv);
         boolean rope = full.ropeFreqs() != null;
-        Map<String, Tensor> source = tensors(full, c);
-        long total = 0;
-        List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
-        for (int node = 0; node < nodes(); node++) {
-            List<SplitPlan.Part> parts = plan.parts(c, node, rope);
-            partsOf.add(parts);
-            if (node > 0) for (SplitPlan.Part p : parts) total += p.bytes(source.get(p.name()).type());
-        }
+        Map<String, Tensor> source = s.source;
+        List<List<SplitPlan.Part>> partsOf = s.parts;
+        long total = Arrays.stream(s.bytes).skip(1).sum();
         AtomicLong done = new AtomicLong();
         long all = total;
         List<String> addresses = workers.stream().map(Wire::peer).toList();
@@ -164,7 +244,7 @@ public final class Cluster implements AutoCloseable {
             Wire w = workers.get(i);
             List<SplitPlan.Part> parts = partsOf.get(i + 1);
             PlanMessage pm = new PlanMessage(c, i + 1, nodes(), maxSeqLen, codec, full.tokenEmbd().type(), rope,
-                    parts.stream().map(p -> source.get(p.name()).type()).toList(), kv == KvCache.Storage.DISK,
+                    parts.stream().map(p -> source.get(p.name()).type()).toList(), kv.onDisk(),
                     mesh, addresses, token);
             senders.add(Thread.ofPlatform().name("herd-load-" + w.peer()).start(() -> {
                 try {

@@ -17,6 +17,8 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     private final KvCache.Storage kv;
     private final PrintStream log;
     private Boolean mesh; // null: the default for the node count
+    private Cluster.Timeouts timeouts = Cluster.Timeouts.DEFAULT;
+    private Cluster.Progress progress = (done, total) -> {};
     private Cluster cluster;
 
     public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, PrintStream log) {
@@ -38,12 +40,34 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         return this;
     }
 
+    /** Where the weight streaming reports its progress (default: nowhere). */
+    public ClusterRunner progress(Cluster.Progress progress) {
+        this.progress = progress;
+        return this;
+    }
+
+    public ClusterRunner timeouts(Cluster.Timeouts timeouts) {
+        this.timeouts = timeouts;
+        return this;
+    }
+
+    /** Connects to the workers (if not yet) to learn what they can hold. */
+    @Override
+    public int positionsThatFit(GgufFile file, LlamaConfig config) {
+        return connect(file).positionsThatFit(file, config, kv);
+    }
+
+    private Cluster connect(GgufFile file) {
+        if (cluster == null) cluster = Cluster.connect(workers, file, key, timeouts, log);
+        return cluster;
+    }
+
     @Override
     public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
-        cluster = Cluster.connect(workers, file, key, log);
+        Cluster cluster = connect(file);
         long start = System.nanoTime();
-        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log))
-                : cluster.load(file, config, maxSeqLen, threads, codec, kv, new LoadBar(log), mesh);
+        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, progress)
+                : cluster.load(file, config, maxSeqLen, threads, codec, kv, progress, mesh);
         log.printf("loaded %d workers in %.1f s%n", workers.size(), (System.nanoTime() - start) / 1e9);
         return llama;
     }
@@ -56,25 +80,5 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     @Override
     public void close() {
         if (cluster != null) cluster.close();
-    }
-
-    /** Redraws a bar of the bytes streamed to all workers when the percentage moves. */
-    private static final class LoadBar implements Cluster.Progress {
-        private final PrintStream log;
-        private int shown = -1;
-
-        LoadBar(PrintStream log) {
-            this.log = log;
-        }
-
-        @Override
-        public synchronized void update(long done, long total) {
-            int percent = total == 0 ? 100 : (int) (100 * done / total);
-            if (percent == shown) return;
-            shown = percent;
-            log.printf("\rstreaming weights to workers [%-30s] %3d%% of %.1f MiB", "#".repeat(percent * 30 / 100), percent, total / 1048576.0);
-            if (percent == 100) log.println();
-            log.flush();
-        }
     }
 }

@@ -22,7 +22,7 @@ import java.security.SecureRandom;
  * root   → HELLO   magic, protocol, herd version, model fingerprint, node index, node count, root nonce, keyed
  * worker → WELCOME protocol, herd version, worker nonce, HMAC(key, "worker" | both nonces) or nothing
  * root   → PROOF   HMAC(key, "root" | both nonces) or nothing
- * worker → READY   (or ERROR: busy with another root)
+ * worker → READY   memory the worker has available, free disk space in its KV cache folder (or ERROR: busy with another root)
  * </pre>
  * Either side answers a problem with ERROR (a readable reason) and closes. With a key, every frame after READY is
  * sealed ({@link Seal}) with a key per direction: HMAC(key, "frames root>worker" | both nonces) and
@@ -35,7 +35,7 @@ import java.security.SecureRandom;
  */
 public final class Handshake {
     public static final int MAGIC = 0x44524548; // "HERD"
-    public static final int PROTOCOL = 2;
+    public static final int PROTOCOL = 3; // 3: READY carries the worker's capacity; workers ping a root that waits on them
     static final int NONCE = 32;
     static final int MAX_HELLO = 4096;
 
@@ -46,16 +46,18 @@ public final class Handshake {
     /** What the root tells a worker about the session, and both sides' nonces. */
     public record Hello(int protocol, String version, byte[] fingerprint, int node, int nodes, byte[] rootNonce, byte[] workerNonce) {}
 
-    /** Root side. Returns normally when the worker accepted; throws HerdException naming the worker otherwise. */
-    public static void asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key) throws IOException {
-        asRoot(wire, fingerprint, node, nodes, key, PROTOCOL);
+    /**
+     * Root side. Returns what the worker can hold when it accepted; throws HerdException naming the worker otherwise.
+     */
+    public static Budget.Capacity asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key) throws IOException {
+        return asRoot(wire, fingerprint, node, nodes, key, PROTOCOL);
     }
 
-    static void asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key, int protocol) throws IOException {
+    static Budget.Capacity asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key, int protocol) throws IOException {
         byte[] rootNonce = nonce();
         wire.send(new Message.Builder(Message.HELLO).i32(MAGIC).i32(protocol).string(Main.version()).bytes(fingerprint)
                 .i32(node).i32(nodes).bytes(rootNonce).i32(key != null ? 1 : 0).build());
-        Message.Reader welcome = wire.expect(Message.WELCOME, MAX_HELLO).reader();
+        Message.Reader welcome = welcome(wire).reader();
         int theirs = welcome.i32();
         String theirVersion = welcome.string();
         if (theirs != protocol) {
@@ -74,11 +76,37 @@ public final class Handshake {
             }
         }
         wire.send(new Message.Builder(Message.PROOF).bytes(key == null ? new byte[0] : proof(key, "root", rootNonce, workerNonce)).build());
-        wire.expect(Message.READY, 0);
+        Message.Reader ready = wire.expect(Message.READY, 16).reader();
+        Budget.Capacity capacity = new Budget.Capacity(ready.i64(), ready.i64());
         if (key != null) {
             wire.protect(new Seal(proof(key, "frames root>worker", rootNonce, workerNonce)),
                     new Seal(proof(key, "frames worker>root", rootNonce, workerNonce)));
         }
+        return capacity;
+    }
+
+    /** The worker's answer to HELLO; anything else says what answered instead (an HTTP server, another program). */
+    private static Message welcome(Wire wire) throws IOException {
+        Message m;
+        try {
+            m = wire.receive(MAX_HELLO);
+        } catch (Wire.ProtocolException e) {
+            throw notAWorker(wire, e.text, e.getMessage());
+        } catch (HerdException e) {
+            throw new HerdException("worker " + wire.peer() + " did not answer Herd's handshake (" + e.getMessage()
+                    + "): is it `herd worker`, and not another program on that port?", e);
+        }
+        if (m.type() == Message.ERROR) throw new HerdException(wire.peer() + ": " + m.reader().string());
+        if (m.type() != Message.WELCOME) throw notAWorker(wire, null, "answered with message " + Message.name(m.type()));
+        return m;
+    }
+
+    private static HerdException notAWorker(Wire wire, String text, String detail) {
+        if (text != null && text.startsWith("HTTP/")) {
+            return new HerdException("worker " + wire.peer() + " is an HTTP server, not a Herd worker (it answered '" + text
+                    + "'): is that the API's port? `herd worker` listens on 9998 unless --port says otherwise");
+        }
+        return new HerdException("worker " + wire.peer() + " is not a Herd worker: " + (text != null ? "it sent '" + text + "'" : detail));
     }
 
     /**
@@ -123,9 +151,12 @@ public final class Handshake {
         return new Hello(protocol, version, fingerprint, node, nodes, rootNonce, workerNonce);
     }
 
-    /** Ends the worker's side of the handshake: READY, then sealed frames if there is a key. */
-    static void ready(Wire wire, Hello h, byte[] key) throws IOException {
-        wire.send(Message.of(Message.READY));
+    /**
+     * Ends the worker's side of the handshake: READY with what it can hold (told only to a root that proved the key),
+     * then sealed frames if there is a key.
+     */
+    static void ready(Wire wire, Hello h, byte[] key, Budget.Capacity capacity) throws IOException {
+        wire.send(new Message.Builder(Message.READY).i64(capacity.memory()).i64(capacity.disk()).build());
         if (key != null) {
             wire.protect(new Seal(proof(key, "frames worker>root", h.rootNonce(), h.workerNonce())),
                     new Seal(proof(key, "frames root>worker", h.rootNonce(), h.workerNonce())));

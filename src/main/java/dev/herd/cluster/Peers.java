@@ -47,7 +47,7 @@ final class Peers {
         links[0] = root;
         try {
             for (int k = me + 1; k < nodes; k++) {
-                Wire w = Cluster.open(plan.workers().get(k - 1));
+                Wire w = Cluster.open(plan.workers().get(k - 1), Cluster.Timeouts.DEFAULT.connectMs());
                 links[k] = w;
                 w.send(Handshake.peer(plan.token(), me, k, key));
                 Handshake.protectPeer(w, plan.token(), me, k, me, key);

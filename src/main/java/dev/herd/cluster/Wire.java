@@ -158,6 +158,8 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
         int tag = seal == null ? 0 : Seal.TAG;
         int length = in.readInt();
         if (length < 1 + tag || length - 1 - tag > maxPayload) {
+            String text = text(length);
+            if (text != null) throw new ProtocolException(peer + ": sent text, not Herd's frames: '" + text + "'", text);
             throw new ProtocolException(peer + ": frame of " + Integer.toUnsignedString(length) + " bytes exceeds the limit of " + (maxPayload + 1 + tag)
                     + (length >= 1 && length < 1 + tag ? " or is shorter than its tag" : ""));
         }
@@ -180,9 +182,25 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
         return receive(MAX_FRAME);
     }
 
-    /** Receives a message and checks its type. */
+    /**
+     * The line a peer that speaks a text protocol sent (an HTTP server's status line, an SSH banner), when the four
+     * bytes read as a frame length and what has already arrived are printable ASCII; else null.
+     */
+    private String text(int length) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (int shift = 24; shift >= 0; shift -= 8) b.append((char) (length >>> shift & 0xff));
+        for (int n = Math.min(in.available(), 76); n > 0; n--) {
+            int c = in.read();
+            if (c == '\r' || c == '\n') break;
+            b.append((char) c);
+        }
+        return b.chars().allMatch(c -> c >= 0x20 && c < 0x7f) ? b.toString() : null;
+    }
+
+    /** Receives a message and checks its type, skipping heartbeats (a busy worker pings the root that waits on it). */
     public Message expect(int type, int maxPayload) throws IOException {
         Message m = receive(maxPayload);
+        while (m.type() == Message.PING && type != Message.PING) m = receive(maxPayload);
         if (m.type() == Message.ERROR) throw new HerdException(peer + ": " + m.reader().string());
         if (m.type() != type) throw new ProtocolException(peer + ": expected message " + Message.name(type) + ", got " + Message.name(m.type()));
         return m;
@@ -208,8 +226,16 @@ public final class Wire implements Closeable { // sends are synchronized: a hear
 
     /** The peer broke the protocol (bad magic, bad length, unexpected message). */
     public static final class ProtocolException extends HerdException {
+        /** The text line the peer sent instead of a frame, or null. */
+        final String text;
+
         public ProtocolException(String message) {
+            this(message, null);
+        }
+
+        ProtocolException(String message, String text) {
             super(message);
+            this.text = text;
         }
     }
 

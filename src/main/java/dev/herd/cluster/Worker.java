@@ -22,6 +22,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.file.Path;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +50,7 @@ public final class Worker implements AutoCloseable {
 
     private final ServerSocket server;
     private final int threads;
+    private final Path kvDir;
     private final byte[] key;
     private final PrintStream log;
     private final Deque<Socket> pending = new ConcurrentLinkedDeque<>();
@@ -56,6 +58,12 @@ public final class Worker implements AutoCloseable {
     private final Peers.Inbox peers = new Peers.Inbox();
 
     public Worker(String host, int port, int threads, byte[] key, PrintStream log) throws IOException {
+        this(host, port, threads, key, KvCache.Storage.defaultDir(), log);
+    }
+
+    /** {@code kvDir}: where a root that asks for a disk KV cache gets it. */
+    public Worker(String host, int port, int threads, byte[] key, Path kvDir, PrintStream log) throws IOException {
+        this.kvDir = kvDir;
         InetAddress address = host == null ? null : InetAddress.getByName(host);
         this.server = new ServerSocket();
         server.setReuseAddress(true);
@@ -161,7 +169,7 @@ public final class Worker implements AutoCloseable {
         String peer = w.peer();
         try (w) {
             try {
-                Handshake.ready(w, hello, key);
+                Handshake.ready(w, hello, key, Budget.Capacity.here(kvDir));
                 log.printf("root %s: node %d of %d%n", peer, hello.node(), hello.nodes());
                 session(w, hello);
             } catch (UncheckedIOException | HerdException e) {
@@ -198,6 +206,12 @@ public final class Worker implements AutoCloseable {
     private void session(Wire w, Handshake.Hello hello) throws IOException {
         w.timeout(SILENCE_MS);
         PlanMessage plan = PlanMessage.decode(next(w, Message.PLAN, 1 << 20));
+        try (Pulse pulse = new Pulse(w)) {
+            session(w, plan, hello, pulse);
+        }
+    }
+
+    private void session(Wire w, PlanMessage plan, Handshake.Hello hello, Pulse pulse) throws IOException {
         if (plan.node() != hello.node() || plan.nodes() != hello.nodes()) throw new Wire.ProtocolException("plan for another node");
         LlamaConfig c = plan.config();
         List<GgmlType> types = plan.types();
@@ -208,8 +222,8 @@ public final class Worker implements AutoCloseable {
         LlamaConfig local = split.local(c, plan.node());
         long weightBytes = 0;
         for (int i = 0; i < parts.size(); i++) weightBytes += loadedBytes(parts.get(i), types.get(i));
-        long kvBytes = 2L * c.layers() * plan.maxSeqLen() * local.kvDim() * 4;
-        Budget.check(weightBytes + (plan.kvOnDisk() ? 0 : kvBytes), plan.kvOnDisk() ? kvBytes : 0);
+        long kvBytes = KvCache.bytes(local.layers(), local.kvHeads(), local.headDim(), plan.maxSeqLen());
+        Budget.check(weightBytes, kvBytes, plan.kvOnDisk(), kvDir);
         Wire[] mesh = null;
         if (plan.mesh()) {
             mesh = plan.nodes() > 2 ? Peers.open(plan, w, peers, key, log) : new Wire[]{w, null};
@@ -219,11 +233,11 @@ public final class Worker implements AutoCloseable {
             Map<String, Tensor> tensors = receiveWeights(w, parts, types, arena);
             Weights weights = Weights.from(Weights.Source.of(tensors, "weights from root " + w.peer()), local, 0);
             try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
-                    new WorkerSync(w, plan.codec(), local.vocab(), mesh, plan.node(), plan.workers()), plan.kvOnDisk() ? KvCache.Storage.DISK : KvCache.Storage.MEMORY)) {
+                    new WorkerSync(w, plan.codec(), local.vocab(), mesh, plan.node(), plan.workers()), plan.kvOnDisk() ? new KvCache.Storage(kvDir) : KvCache.Storage.MEMORY)) {
                 w.send(Message.of(Message.LOADED));
                 log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
                         plan.kvOnDisk() ? " on disk" : "");
-                serveForwards(w, llama, plan);
+                serveForwards(w, llama, plan, pulse);
             }
         } finally {
             if (mesh != null) Peers.close(mesh);
@@ -231,12 +245,13 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    private void serveForwards(Wire w, Llama llama, PlanMessage plan) throws IOException {
+    private void serveForwards(Wire w, Llama llama, PlanMessage plan, Pulse pulse) throws IOException {
         int dim = plan.config().dim();
         long rowBytes = plan.embedding().bytes(dim);
         float[] embeddings = new float[Model.BATCH * dim];
         int maxPayload = (int) (12 + Model.BATCH * rowBytes);
         while (true) {
+            pulse.busy(false);
             Message m = w.receive(maxPayload);
             switch (m.type()) {
                 case Message.PING -> { }
@@ -245,6 +260,7 @@ public final class Worker implements AutoCloseable {
                     return;
                 }
                 case Message.FORWARD -> {
+                    pulse.busy(true);
                     Message.Reader r = m.reader();
                     int pos = r.i32(), n = r.i32(), mode = r.i32();
                     if (n < 1 || n > Model.BATCH || mode < 0 || mode > 2 || r.remaining() != n * rowBytes) {

@@ -9,6 +9,8 @@ import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
 import dev.herd.tokenizer.Tokenizers;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -38,7 +40,7 @@ public final class Model implements AutoCloseable {
 
     /**
      * @param tokenizerPath null to use the tokenizer in the model file
-     * @param maxSeqLen     KV cache length; 0 for the model's context length
+     * @param maxSeqLen     KV cache length; 0 for the default ({@link ContextLength})
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads) {
         return open(modelPath, tokenizerPath, maxSeqLen, threads, Runner.LOCAL);
@@ -50,7 +52,16 @@ public final class Model implements AutoCloseable {
      * {@code -Dherd.warmup=false}) so that the first request is as fast as later ones.
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner) {
+        return open(modelPath, tokenizerPath, maxSeqLen, threads, runner, new PrintStream(OutputStream.nullOutputStream()));
+    }
+
+    /** As above; {@code log} gets the line saying the context was bounded by default, before the load. */
+    public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner, PrintStream log) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
+        if (!isDllama(modelPath) && !GgufFile.isGguf(modelPath)) {
+            throw new HerdException(modelPath + ": not a GGUF file (nor a distributed-llama .m): convert it first, e.g. a llama2.c .bin with"
+                    + " `herd convert --model " + modelPath + " --tokenizer tokenizer.model --output model.gguf` (see herd convert --help)");
+        }
         GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
         try {
             Tokenizer tokenizer = tokenizerPath != null && !isDllama(modelPath) ? Tokenizers.fromFile(tokenizerPath) : tokenizerOf(file);
@@ -58,8 +69,10 @@ public final class Model implements AutoCloseable {
             if (tokenizer.vocabSize() > config.vocab()) {
                 throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
             }
-            int seqLen = maxSeqLen > 0 ? Math.min(maxSeqLen, config.contextLength()) : config.contextLength();
-            Llama llama = runner.build(file, config, seqLen, threads);
+            ContextLength context = ContextLength.choose(maxSeqLen, config.contextLength(),
+                    maxSeqLen > 0 ? Integer.MAX_VALUE : runner.positionsThatFit(file, config));
+            if (context.note() != null) log.println(context.note());
+            Llama llama = runner.build(file, config, context.positions(), threads);
             WarmUp.Report warmUp;
             try {
                 warmUp = WarmUp.enabled() ? WarmUp.run(llama, tokenizer, WarmUp.BUDGET_NANOS) : null;

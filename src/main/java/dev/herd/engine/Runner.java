@@ -9,11 +9,25 @@ import dev.herd.model.Weights;
 public interface Runner {
     Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads);
 
+    /** The most positions of context every node can hold now (to bound the default context). */
+    default int positionsThatFit(GgufFile file, LlamaConfig config) {
+        return Integer.MAX_VALUE;
+    }
+
     Runner LOCAL = local(KvCache.Storage.MEMORY);
 
     /** This machine alone, with the KV cache in memory or on disk. */
     static Runner local(KvCache.Storage kv) {
-        return (file, config, maxSeqLen, threads) ->
-                new Llama(config, Weights.from(file, config), maxSeqLen, threads, Model.BATCH, Sync.NONE, kv);
+        return new Runner() {
+            @Override
+            public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
+                return new Llama(config, Weights.from(file, config), maxSeqLen, threads, Model.BATCH, Sync.NONE, kv);
+            }
+
+            @Override
+            public int positionsThatFit(GgufFile file, LlamaConfig config) {
+                return KvCache.positionsThatFit(config.layers(), config.kvHeads(), config.headDim(), kv);
+            }
+        };
     }
 }

@@ -45,7 +45,7 @@ class CliTest {
     void inferencePrintsTheStoryAndWritesAReport() throws Exception {
         Path report = dir.resolve("report.json");
         Result r = run("inference", "--model", fixture().toString(), "--prompt", "Once upon a time", "--steps", "24",
-                "--temperature", "0", "--nthreads", "2", "--report", report.toString());
+                "--temperature", "0", "--nthreads", "2", "--report", report.toString(), "--stats");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).startsWith("Once upon a time, there was a little girl named Lily.");
         assertThat(r.err()).contains("Eval").contains("Pred").contains("Prompt:").contains("Decode:");

@@ -3,11 +3,14 @@ package dev.herd.cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 
 import static dev.herd.cli.CliTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -39,6 +42,17 @@ class ContextSizingTest {
         throw new AssertionError("key not found");
     }
 
+    /** A chat with no system prompt and nothing on stdin: it loads the model, prints its banner and ends. */
+    private static CliTest.Result chat(String... args) {
+        InputStream stdin = System.in;
+        System.setIn(new ByteArrayInputStream(new byte[0]));
+        try {
+            return run(Stream.concat(Stream.of("chat", "--system", ""), Stream.of(args)).toArray(String[]::new));
+        } finally {
+            System.setIn(stdin);
+        }
+    }
+
     /** A context of 300,000 took 4.2 GB for a 4-step run; the cache now holds the 4 positions the run uses. */
     @Test
     void inferenceKvCacheHoldsTheStepsNotTheContext() throws Exception {
@@ -47,11 +61,30 @@ class ContextSizingTest {
         assertThat(r.err()).contains("KV cache 4 positions");
     }
 
-    /** A context larger than the memory is one line with the numbers, for commands that need the whole context. */
+    /** A context larger than the memory is one line with the numbers, when asked for. */
     @Test
     void chatWithAContextLargerThanMemoryIsRefusedWithTheNumbers() throws Exception {
-        CliTest.Result r = run("chat", "--model", withContext(Integer.MAX_VALUE).toString());
+        CliTest.Result r = run("chat", "--model", withContext(Integer.MAX_VALUE).toString(), "--max-seq-len", String.valueOf(Integer.MAX_VALUE));
         assertThat(r.code()).isNotZero();
         assertThat(r.err().strip()).doesNotContain("\n").containsPattern("needs [0-9]+ bytes, but [0-9]+ bytes of memory are available");
+    }
+
+    /**
+     * Issue 13, item 2: by default the context is bounded (a Llama 3.x file claims 131072 positions, gigabytes of KV
+     * cache), and one line on stderr says so and how to raise it.
+     */
+    @Test
+    void chatDefaultsToABoundedContextAndSaysHowToRaiseIt() throws Exception {
+        CliTest.Result r = chat("--model", withContext(Integer.MAX_VALUE).toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("context: 4096 positions of the model's 2147483647 (the default); raise it with --max-seq-len N")
+                .contains("context 4096 tokens");
+    }
+
+    @Test
+    void aContextAskedForIsKept() throws Exception {
+        CliTest.Result r = chat("--model", withContext(300_000).toString(), "--max-seq-len", "5000");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("context 5000 tokens").doesNotContain("raise it");
     }
 }

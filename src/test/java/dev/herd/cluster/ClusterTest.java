@@ -161,7 +161,7 @@ class ClusterTest {
         Path q8 = fixture();
         int[] expected = greedy(q8, 1, SyncCodec.F32);
         try (LocalCluster cluster = new LocalCluster(2, null);
-             LocalCluster.Run run = new LocalCluster.Run(q8, cluster.addresses(), null, SyncCodec.F32, 256, KvCache.Storage.DISK)) {
+             LocalCluster.Run run = new LocalCluster.Run(q8, cluster.addresses(), null, SyncCodec.F32, 256, new KvCache.Storage(dir.resolve("kv")))) {
             assertThat(run.greedy(new int[]{1}, STEPS)).containsExactly(expected);
             assertThat(cluster.log()).contains("KV cache 1.1 MiB on disk");
         }

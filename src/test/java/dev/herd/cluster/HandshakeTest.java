@@ -17,6 +17,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class HandshakeTest {
     static final byte[] FINGERPRINT = new byte[32];
+    static final Budget.Capacity CAPACITY = new Budget.Capacity(7L << 30, 123L << 30);
 
     interface Root {
         void run(Wire wire, Socket socket) throws Exception;
@@ -29,7 +30,7 @@ class HandshakeTest {
                 try (Socket s = server.accept(); Wire w = new Wire(s, "root")) {
                     w.timeout(5000);
                     Handshake.Hello hello = Handshake.asWorker(w, workerKey, w.receive(Handshake.MAX_HELLO));
-                    Handshake.ready(w, hello, workerKey);
+                    Handshake.ready(w, hello, workerKey, CAPACITY);
                     return hello;
                 } catch (Exception e) {
                     return e;
@@ -55,6 +56,12 @@ class HandshakeTest {
             assertThat(h.node()).isEqualTo(1);
             assertThat(h.nodes()).isEqualTo(3);
         });
+    }
+
+    /** Issue 13: the root learns what the worker can hold before it sends anything, to refuse a context that cannot fit. */
+    @Test
+    void theRootLearnsTheWorkersCapacity() throws Exception {
+        session(key("k"), (w, s) -> assertThat(Handshake.asRoot(w, FINGERPRINT, 1, 2, key("k"))).isEqualTo(CAPACITY));
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.herd.cluster;
 import dev.herd.HerdException;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
+import dev.herd.engine.KvCache;
 import dev.herd.format.ModelConfig;
 import dev.herd.model.LlamaConfig;
 import dev.herd.tensor.GgmlType;
@@ -99,10 +100,10 @@ class WorkerSecurityTest {
     void diskKvCachePlanLargerThanTheFreeDiskIsRefused() throws Exception {
         LlamaConfig c = config(64, 64, 1024, 4, 4, 16, 256, 1 << 20);
         long kv = 2L * 1024 * (1 << 20) * 32 * 4; // 256 GiB: layers x positions x this node's 2 KV heads of 16 x K and V
-        assertThat(kv).isGreaterThan(Files.getFileStore(Path.of(System.getProperty("java.io.tmpdir"))).getUsableSpace());
+        assertThat(kv).isGreaterThan(Files.getFileStore(Files.createDirectories(KvCache.Storage.defaultDir())).getUsableSpace());
         try (LocalCluster cluster = new LocalCluster(1, null)) {
             assertThat(refusal(cluster.workers.getFirst().port(), plan(c, 1 << 20, true)))
-                    .contains("the KV cache on disk needs 262144 MiB").contains("free");
+                    .contains("needs 262144 MiB of disk for the KV cache").contains("MiB free on this worker (KV cache folder " + KvCache.Storage.defaultDir() + ")");
         }
     }
 

@@ -80,9 +80,9 @@ class HostileFileTest {
     /** Defect 6 (and 1): a disk KV cache larger than the free disk space is refused, not created sparse. */
     @Test
     void diskKvCacheLargerThanTheFreeSpaceIsRefused() throws IOException {
-        long free = Files.getFileStore(Path.of(System.getProperty("java.io.tmpdir"))).getUsableSpace();
+        long free = Files.getFileStore(dir).getUsableSpace();
         int positions = (int) Math.min(Integer.MAX_VALUE, free / KvCache.bytes(32, 8, 128, 1) + 1); // just past the free space
-        HerdException e = fails(() -> new KvCache(32, 8, 128, positions, KvCache.Storage.DISK).close());
+        HerdException e = fails(() -> new KvCache(32, 8, 128, positions, new KvCache.Storage(dir)).close());
         assertThat(e).hasMessageContaining(KvCache.bytes(32, 8, 128, positions) + " bytes on disk").hasMessageContaining("free");
     }
 
