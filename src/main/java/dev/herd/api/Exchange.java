@@ -87,6 +87,9 @@ final class Exchange {
         this.status = status;
         boolean none = length == -1 || status == 204 || status == 304, chunked = !none && length == 0;
         if (chunked && head.http10()) keepAlive = false; // the end of the connection ends the body
+        // An answer before the request's body was read (a 401, a 415) ends the connection, and says so: a client that
+        // took it as open would send its next request on a socket closing under it.
+        if (!body.ended()) keepAlive = false;
         StringBuilder h = new StringBuilder("HTTP/1.1 ").append(status).append(' ').append(reason(status)).append("\r\n");
         for (Map.Entry<String, List<String>> e : responseHeaders.entrySet()) {
             for (String v : e.getValue()) h.append(e.getKey()).append(": ").append(v).append("\r\n");

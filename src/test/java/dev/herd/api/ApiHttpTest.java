@@ -123,6 +123,19 @@ class ApiHttpTest {
         assertJsonError(send("GET /health?" + "a".repeat(9000) + " HTTP/1.1\r\n\r\n"), 431);
     }
 
+    /**
+     * An answer given before the request's body was read (here 415; a 401 for a wrong key likewise) ends the
+     * connection and says so. Without "Connection: close" the JDK's HttpClient sent its next request on that
+     * connection and met a closed socket ("header parser received no bytes", ApiServerTest, now and then).
+     */
+    @Test
+    void anAnswerBeforeTheBodyIsReadSaysConnectionClose() throws IOException {
+        TestApi.Raw r = send("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: "
+                + BODY.length() + "\r\n\r\n" + BODY);
+        assertThat(r.status()).isEqualTo(415);
+        assertThat(r.headers().get("connection")).isEqualTo("close");
+    }
+
     @Test
     void requestsOnOneConnectionAndHttp10() throws IOException {
         try (Socket s = new Socket("127.0.0.1", api.server.port())) {
