@@ -44,13 +44,13 @@ public final class Activations {
      * then (2c+32, 2c+33) for c = 0..15; and the levels' sum over each 32 values (kSums).
      */
     int[] kPairs;
+    int[] kSums;
+    float[] kScales;
     /*
      * IQ4_NL (Iq4NlInterleavedKernel, batch 1): per block and quad c = 0..3 the pairs (4c, 4c+2), (4c+1, 4c+3),
      * (16+4c, 18+4c), (17+4c, 19+4c) of q, in the order the kernel multiplies them.
      */
     int[] quadPairs;
-    int[] kSums;
-    float[] kScales;
     int batch = 1;
 
     public Activations(int n, int capacity) {
