@@ -46,11 +46,6 @@ public final class Activations {
     int[] kPairs;
     int[] kSums;
     float[] kScales;
-    /*
-     * IQ4_NL (Iq4NlInterleavedKernel, batch 1): per block and quad c = 0..3 the pairs (4c, 4c+2), (4c+1, 4c+3),
-     * (16+4c, 18+4c), (17+4c, 19+4c) of q, in the order the kernel multiplies them.
-     */
-    int[] quadPairs;
     int batch = 1;
 
     public Activations(int n, int capacity) {
@@ -70,8 +65,6 @@ public final class Activations {
             sums8 = new int[n / BLOCK];
         } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {
             pairs = new int[n / 2];
-        } else if (w.type() == GgmlType.IQ4_NL_INTERLEAVED && quadPairs == null) {
-            quadPairs = new int[n / 2];
         } else if (w.type() == GgmlType.Q4_K_INTERLEAVED && kPairs == null) {
             kPairs = new int[n / 2];
             kSums = new int[n / BLOCK];
@@ -110,17 +103,6 @@ public final class Activations {
             if (kPairs != null) {
                 int supers = n / Q4KInterleavedKernel.SUPER;
                 quantizeK(ComputePool.start(supers, index, count), ComputePool.start(supers, index + 1, count));
-            }
-            if (quadPairs != null) {
-                for (int b = from; b < to; b++) {
-                    for (int c = 0; c < 4; c++) {
-                        int at = b * BLOCK + 4 * c, i = (b * 4 + c) * 4;
-                        quadPairs[i] = pair(q[at], q[at + 2]);
-                        quadPairs[i + 1] = pair(q[at + 1], q[at + 3]);
-                        quadPairs[i + 2] = pair(q[at + 16], q[at + 18]);
-                        quadPairs[i + 3] = pair(q[at + 17], q[at + 19]);
-                    }
-                }
             }
             if (pairs != null) {
                 for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);

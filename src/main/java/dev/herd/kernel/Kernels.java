@@ -27,7 +27,6 @@ public final class Kernels {
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
     private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
     private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
-    private static final Kernel IQ4_NL_INTERLEAVED = new Iq4NlInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -50,7 +49,6 @@ public final class Kernels {
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
             case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
-            case IQ4_NL_INTERLEAVED -> IQ4_NL_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -114,7 +112,6 @@ public final class Kernels {
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
             case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
-            case IQ4_NL_INTERLEAVED -> Iq4NlInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
@@ -131,15 +128,14 @@ public final class Kernels {
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
-            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q4_K_INTERLEAVED, Q6_K_INTERLEAVED, IQ4_NL_INTERLEAVED -> true;
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q4_K_INTERLEAVED, Q6_K_INTERLEAVED -> true;
             default -> false;
         };
     }
 
     /**
-     * {@code w} in the fastest layout for its kernel: Q4_0, Q8_0 and IQ4_NL matrices whose rows fill groups of {@link
-     * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED}, {@link GgmlType#Q8_0_INTERLEAVED} and {@link
-     * GgmlType#IQ4_NL_INTERLEAVED},
+     * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
+     * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
      * Q4_K and Q6_K ones {@link GgmlType#Q4_K_INTERLEAVED} and {@link GgmlType#Q6_K_INTERLEAVED}; anything else is returned as it is. Writable memory is rewritten in place (the caller
      * owns it), except the K-quants', whose layouts are larger (a copy in {@code arena}); read-only memory (a mapped
      * model file) is copied into {@code arena}, and the file's pages are then released from this process (they stay in
@@ -154,12 +150,6 @@ public final class Kernels {
                 default -> Q6InterleavedKernel.repack(w, dst);
             };
             if (w.data().isReadOnly()) Pages.release(w.data());
-            return copy;
-        }
-        if (w.type() == GgmlType.IQ4_NL && w.rows() % InterleavedKernel.ROWS == 0) {
-            if (!w.data().isReadOnly()) return Iq4NlInterleavedKernel.repack(w, w.data());
-            Tensor copy = Iq4NlInterleavedKernel.repack(w, arena.allocate(w.data().byteSize(), 64));
-            Pages.release(w.data());
             return copy;
         }
         GgmlType to = switch (w.type()) {

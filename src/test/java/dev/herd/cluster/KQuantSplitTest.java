@@ -74,26 +74,6 @@ class KQuantSplitTest {
         }
     }
 
-    /**
-     * llama.cpp's IQ4_NL of the kq random weights (Q6_K output): 2 nodes cut Wo at 128 columns and W2 at 384, on its
-     * 32-value blocks; each worker repacks its IQ4_NL slices for its own kernel (IQ4_NL_INTERLEAVED).
-     */
-    @Test
-    void anIq4NlFileGivesOneNodesTokensOnTwo() throws Exception {
-        Path model = fixture("kq-iq4_nl.gguf");
-        int[] prompt = {1, 400}, tokens = {1, 400, 263, 431, 17, 300};
-        try (LocalCluster workers = new LocalCluster(1, null);
-             LocalCluster.Run two = new LocalCluster.Run(model, workers.addresses(), null, SyncCodec.F32, 64);
-             LocalCluster.Run one = new LocalCluster.Run(model, List.of(), null, SyncCodec.F32, 64)) {
-            assertThat(one.llama.weights.matrices()).anyMatch(t -> t.type() == GgmlType.IQ4_NL_INTERLEAVED);
-            assertThat(two.greedy(prompt, 16)).containsExactly(one.greedy(prompt, 16));
-            // As above: the first position exactly, later ones within the activations' 8-bit rounding.
-            assertThat(relativeL2(two.llama.forward(new int[]{1}, 0, false), one.llama.forward(new int[]{1}, 0, false))).isLessThan(1e-5);
-            assertThat(relativeL2(two.llama.forward(tokens, 0, false), one.llama.forward(tokens, 0, false))).isLessThan(0.02);
-            assertThat(workers.log()).contains("loaded");
-        }
-    }
-
     @Test
     void twoNodesWouldCutTheSuperBlocksAndAreRefusedWithTheValidCounts() throws Exception {
         Path model = fixture("kq-q4_k_m.gguf"); // 4 heads of 64, hidden 768: halves of 128 and 384 columns

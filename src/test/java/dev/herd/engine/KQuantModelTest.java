@@ -77,7 +77,7 @@ class KQuantModelTest {
     }
 
     /** The types with integer kernels of their own, which round the activations; the others decode rows to floats. */
-    static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q4_K, Q6_K, GgmlType.IQ4_NL);
+    static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q4_K, Q6_K);
 
     /**
      * The generic kernel computes exactly what the weights decode to: the same forward pass on a file whose tensors are
@@ -88,7 +88,7 @@ class KQuantModelTest {
      * (6e-4 relative L2 at one position of ss-q4_k_m with Q8_0 and Q4_0 kept).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf", "kq-q2_k.gguf", "kq-iq4_nl.gguf"})
+    @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf", "kq-q2_k.gguf"})
     void computesExactlyWhatTheWeightsDecodeTo(String name) throws Exception {
         Path quantized = decode(fixture(name), OWN_KERNEL::contains, dir.resolve(name + ".generic.gguf"));
         Path decoded = decode(fixture(name), t -> true, dir.resolve(name + ".decoded.gguf"));
@@ -112,17 +112,16 @@ class KQuantModelTest {
      * position of a prompt: the difference is the activations' rounding only, as for the Q4_0 and Q8_0 kernels
      * (LlamaTest: ~0.2-0.5 % per matmul input). Measured: Q4_K_M fixtures 0.4-1.1 % batched, 0.3-3.4 % single (Q8_K's
      * one scale per 256 values is coarser than Q8_0's per 32; the worst are ss's ffn_down inputs, whose few large values
-     * set the scale); Q6_K 0.4-1.1 %; IQ4_NL (Q8_0 activations) 0.8-1.1 %. A wrong nibble,
+     * set the scale); Q6_K 0.4-1.1 %. A wrong nibble,
      * bit, scale or min moves the logits by tens of percent (two Q6_K sub-block scales swapped: 140 %).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kq-q4_k_m.gguf", "ss-q4_k_m.gguf", "kq-q6_k.gguf", "kq-iq4_nl.gguf"})
+    @ValueSource(strings = {"kq-q4_k_m.gguf", "ss-q4_k_m.gguf", "kq-q6_k.gguf"})
     void kQuantKernelsGiveTheDecodedWeightsLogits(String name) throws Exception {
         Path quantized = fixture(name);
         Path decoded = decode(quantized, t -> true, dir.resolve(name + ".f32.gguf"));
         GgmlType kernel = switch (name) {
             case "kq-q6_k.gguf" -> GgmlType.Q6_K_INTERLEAVED;
-            case "kq-iq4_nl.gguf" -> GgmlType.IQ4_NL_INTERLEAVED;
             default -> GgmlType.Q4_K_INTERLEAVED;
         };
         int[] tokens = new SplittableRandom(5).ints(16, 0, VOCAB).toArray();
@@ -152,7 +151,7 @@ class KQuantModelTest {
      * error near 1, far outside these bounds.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf", "kq-iq4_nl.gguf"})
+    @ValueSource(strings = {"kq-q4_k_m.gguf", "kq-q6_k.gguf", "ss-q4_k_m.gguf"})
     void staysAsCloseToTheOriginalAsItsBitsAllow(String name) throws Exception {
         Path source = name.startsWith("ss") ? stories : random;
         Path q40 = dir.resolve(name + ".q40.gguf"), q80 = dir.resolve(name + ".q80.gguf");

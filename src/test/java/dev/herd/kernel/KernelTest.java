@@ -84,8 +84,7 @@ class KernelTest {
     @ParameterizedTest
     @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 2048", "Q4_0, 17, 4096", "Q4_0, 3, 160", "Q4_0, 8, 288",
             "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288",
-            "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768",
-            "IQ4_NL, 1, 32", "IQ4_NL, 2, 2048", "IQ4_NL, 17, 4096", "IQ4_NL, 3, 160", "IQ4_NL, 8, 288"})
+            "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768"})
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
@@ -139,35 +138,6 @@ class KernelTest {
         }
     }
 
-    /**
-     * IQ4_NL weights at the table's ends (every nibble 0: -127; every nibble 15: 113) against activations that all
-     * quantize to +-127, so that the kernel's 16-bit sums of two products reach their bounds (+-32258).
-     */
-    @ParameterizedTest
-    @CsvSource({"0, -63.5", "255, 56.5"})
-    void iq4NlExtremes(int fill, float value) {
-        int rows = InterleavedKernel.ROWS, cols = 512;
-        try (Arena arena = Arena.ofShared()) {
-            Tensor w = Weights.random(GgmlType.IQ4_NL, rows, cols, 1, arena);
-            w.data().fill((byte) fill);
-            for (long at = 0; at < w.data().byteSize(); at += GgmlType.IQ4_NL.blockBytes) w.data().set(Kernels.F16, at, Float.floatToFloat16(0.5f));
-            Tensor used = Kernels.prepare(w, arena);
-            assertThat(used.type()).isEqualTo(GgmlType.IQ4_NL_INTERLEAVED);
-            for (float sign : new float[]{1, -1}) {
-                for (int batch : new int[]{1, 3}) {
-                    Activations x = new Activations(cols, batch);
-                    x.batch(batch);
-                    x.readBy(used);
-                    Arrays.fill(x.values, sign * 3f);
-                    x.quantize();
-                    float[] out = new float[rows * batch];
-                    Kernels.of(used.type()).matmul(used, x, out, 0, rows, 0, rows);
-                    for (float o : out) assertThat(o).isCloseTo(sign * value * 3 * cols, within(1e-5f * Math.abs(value) * 3 * cols));
-                }
-            }
-        }
-    }
-
     @ParameterizedTest
     @CsvSource({"Q4_K, Q4_K_INTERLEAVED"})
     void prepareRepacksKQuantGroupsIntoNewMemoryAndLeavesTheRest(GgmlType type, GgmlType interleaved) {
@@ -190,7 +160,7 @@ class KernelTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"Q4_0, Q4_0_INTERLEAVED", "Q8_0, Q8_0_INTERLEAVED", "IQ4_NL, IQ4_NL_INTERLEAVED"})
+    @CsvSource({"Q4_0, Q4_0_INTERLEAVED", "Q8_0, Q8_0_INTERLEAVED"})
     void prepareRewritesGroupsOfRowsAndLeavesTheRest(GgmlType type, GgmlType interleaved) {
         int rows = 2 * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {
@@ -220,7 +190,7 @@ class KernelTest {
 
     /** Batches with an odd row count, several 4-vector groups and a remainder, and rows of many blocks. */
     @ParameterizedTest
-    @EnumSource(names = {"Q4_0", "Q8_0", "F32", "IQ4_NL"})
+    @EnumSource(names = {"Q4_0", "Q8_0", "F32"})
     void oddRowsAndLongRowsInBatches(GgmlType type) {
         for (int batch : new int[]{4, 6}) matchesOracle(type, 19, 1312, batch, 1, false);
     }
@@ -228,7 +198,7 @@ class KernelTest {
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
             "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5",
-            "Q4_K_INTERLEAVED, 1", "IQ4_NL_INTERLEAVED, 5", "IQ4_NL_INTERLEAVED, 1"})
+            "Q4_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups

@@ -11,8 +11,6 @@ import java.lang.foreign.ValueLayout;
 final class Oracle {
     private Oracle() {}
 
-    private static final int[] IQ4NL = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
     static float weight(Tensor w, int r, int i) {
         MemorySegment row = w.data().asSlice(r * w.rowBytes(), w.rowBytes());
         return switch (w.type()) {
@@ -29,12 +27,6 @@ final class Oracle {
                 int packed = row.get(ValueLayout.JAVA_BYTE, block + 2 + (j & 15)) & 0xff;
                 int nibble = j < 16 ? packed & 15 : packed >>> 4;
                 yield Float.float16ToFloat(row.get(Kernels.F16, block)) * (nibble - 8);
-            }
-            case IQ4_NL -> { // ggml's kvalues_iq4nl, indexed by the nibble laid out as Q4_0's
-                long block = i / 32 * 18L;
-                int j = i % 32;
-                int packed = row.get(ValueLayout.JAVA_BYTE, block + 2 + (j & 15)) & 0xff;
-                yield Float.float16ToFloat(row.get(Kernels.F16, block)) * IQ4NL[j < 16 ? packed & 15 : packed >>> 4];
             }
             case Q6_K -> {
                 // ggml's dequantize_row_q6_K for one value: in each half of 128, value l + 32k has its low nibble in

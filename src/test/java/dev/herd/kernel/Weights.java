@@ -20,7 +20,6 @@ final class Weights {
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
             case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
             case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
-            case IQ4_NL_INTERLEAVED -> GgmlType.IQ4_NL;
             default -> type;
         };
     }
@@ -42,7 +41,7 @@ final class Weights {
                     data.setAtIndex(Kernels.F16, i, (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16));
                 }
             }
-            case Q4_0, Q8_0, IQ4_NL -> {
+            case Q4_0, Q8_0 -> {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
