@@ -38,14 +38,6 @@ public final class Activations {
     int[] nibblePairs;
     int[] sums8;
     float[] interleaved;
-    /*
-     * Q8_K (Q4_K's batch 1, see Q4KInterleavedKernel): values quantized per 256 as ggml's quantize_row_q8_K_ref (one
-     * scale, kScales, per 256; int8 levels), as pairs in the order the kernel reads a run of 64 values, (2c, 2c+1)
-     * then (2c+32, 2c+33) for c = 0..15; and the levels' sum over each 32 values (kSums).
-     */
-    int[] kPairs;
-    int[] kSums;
-    float[] kScales;
     int batch = 1;
 
     public Activations(int n, int capacity) {
@@ -65,10 +57,6 @@ public final class Activations {
             sums8 = new int[n / BLOCK];
         } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {
             pairs = new int[n / 2];
-        } else if (w.type() == GgmlType.Q4_K_INTERLEAVED && kPairs == null) {
-            kPairs = new int[n / 2];
-            kSums = new int[n / BLOCK];
-            kScales = new float[n / Q4KInterleavedKernel.SUPER];
         } else {
             return;
         }
@@ -100,10 +88,6 @@ public final class Activations {
                 }
             }
         } else {
-            if (kPairs != null) {
-                int supers = n / Q4KInterleavedKernel.SUPER;
-                quantizeK(ComputePool.start(supers, index, count), ComputePool.start(supers, index + 1, count));
-            }
             if (pairs != null) {
                 for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);
             }
@@ -121,43 +105,8 @@ public final class Activations {
         }
     }
 
-    private static int pair(int first, int second) {
+    private static int pair(short first, short second) {
         return (first & 0xffff) | second << 16;
-    }
-
-    /** Super-blocks [from, to) of the first vector to Q8_K (see {@link #kPairs}). */
-    private void quantizeK(int from, int to) {
-        for (int s = from; s < to; s++) {
-            int first = s * Q4KInterleavedKernel.SUPER;
-            float max = 0, amax = 0;
-            for (int i = first; i < first + Q4KInterleavedKernel.SUPER; i++) {
-                if (Math.abs(values[i]) > amax) {
-                    amax = Math.abs(values[i]);
-                    max = values[i];
-                }
-            }
-            float iscale = amax == 0 ? 0 : -127f / max;
-            kScales[s] = amax == 0 ? 0 : 1 / iscale;
-            for (int k = 0; k < 4; k++) { // a run of 64: the kernel's low nibbles take the first 32, its high ones the next
-                int lo = first + 64 * k, hi = lo + 32, sumLo = 0, sumHi = 0;
-                for (int c = 0; c < 16; c++) {
-                    int a = level(values[lo + 2 * c], iscale), b = level(values[lo + 2 * c + 1], iscale);
-                    int e = level(values[hi + 2 * c], iscale), f = level(values[hi + 2 * c + 1], iscale);
-                    sumLo += a + b;
-                    sumHi += e + f;
-                    int piece = (s * 4 + k) * 16 + c;
-                    kPairs[2 * piece] = pair(a, b);
-                    kPairs[2 * piece + 1] = pair(e, f);
-                }
-                kSums[s * 8 + 2 * k] = sumLo;
-                kSums[s * 8 + 2 * k + 1] = sumHi;
-            }
-        }
-    }
-
-    /** ggml's nearest_int (round half to even) of v times iscale, at most 127. */
-    private static int level(float v, float iscale) {
-        return Math.min(127, (int) Math.rint(iscale * v));
     }
 
     public void quantize() {

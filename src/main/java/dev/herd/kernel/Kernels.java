@@ -26,7 +26,6 @@ public final class Kernels {
     private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
     private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
-    private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -48,7 +47,6 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
-            case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -111,7 +109,6 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
-            case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
@@ -119,7 +116,6 @@ public final class Kernels {
     /** The kernel layout of {@code type} when it is larger than the file's ({@link #prepare} then always copies), or null. */
     public static GgmlType largerLayout(GgmlType type) {
         return switch (type) {
-            case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
             case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
             default -> null;
         };
@@ -128,7 +124,7 @@ public final class Kernels {
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
-            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q4_K_INTERLEAVED, Q6_K_INTERLEAVED -> true;
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED -> true;
             default -> false;
         };
     }
@@ -136,8 +132,8 @@ public final class Kernels {
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
-     * Q4_K and Q6_K ones {@link GgmlType#Q4_K_INTERLEAVED} and {@link GgmlType#Q6_K_INTERLEAVED}; anything else is returned as it is. Writable memory is rewritten in place (the caller
-     * owns it), except the K-quants', whose layouts are larger (a copy in {@code arena}); read-only memory (a mapped
+     * Q6_K ones {@link GgmlType#Q6_K_INTERLEAVED}; anything else is returned as it is. Writable memory is rewritten in
+     * place (the caller owns it), except Q6_K's, whose layout is larger (a copy in {@code arena}); read-only memory (a mapped
      * model file) is copied into {@code arena}, and the file's pages are then released from this process (they stay in
      * the OS page cache) so that the model is not resident twice.
      */
@@ -145,10 +141,7 @@ public final class Kernels {
         GgmlType larger = largerLayout(w.type());
         if (larger != null && w.rows() % InterleavedKernel.ROWS == 0) {
             MemorySegment dst = arena.allocate(larger.bytes(w.size()), 64);
-            Tensor copy = switch (w.type()) {
-                case Q4_K -> Q4KInterleavedKernel.repack(w, dst);
-                default -> Q6InterleavedKernel.repack(w, dst);
-            };
+            Tensor copy = Q6InterleavedKernel.repack(w, dst);
             if (w.data().isReadOnly()) Pages.release(w.data());
             return copy;
         }

@@ -39,9 +39,7 @@ public enum GgmlType {
     /** The same for Q8_0. */
     Q8_0_INTERLEAVED(-1, 32, 34),
     /** The same for Q6_K, one byte per value (q - 32) and float super-block scales: 276 bytes per 256 values. */
-    Q6_K_INTERLEAVED(-1, 256, 276),
-    /** Herd's in-memory layout of Q4_K (see its kernel): 6-bit scales and mins unpacked to bytes, 148 bytes per 256; never in files. */
-    Q4_K_INTERLEAVED(-1, 256, 148);
+    Q6_K_INTERLEAVED(-1, 256, 276);
 
     public final int id;
     /** Elements per block. */

@@ -71,7 +71,7 @@ class ClusterPlanTest {
     /**
      * The weights and KV cache the plan gives each worker are what real workers log when they accept the plan and load
      * their slices (in-process workers on loopback): F32 stories15M on 3 nodes, and a Q4_K_M of random weights with
-     * 1024-wide rows on 2, whose Q4_K and Q6_K matrices a node holds in Herd's larger layouts (counted in the file's
+     * 1024-wide rows on 2, whose Q6_K matrices a node holds in Herd's larger layout (counted in the file's
      * bytes, the plan fell short of the worker's log).
      */
     @ParameterizedTest

@@ -106,7 +106,7 @@ class ContextFitTest {
     }
 
     /**
-     * Q4_K and Q6_K slices count as the worker holds them, repacked into Herd's larger layouts (its own check counts
+     * Q6_K slices count as the worker holds them, repacked into Herd's larger layout (its own check counts
      * them so): a Q4_K_M of 1024-wide rows (random weights, no tokenizer: the root's sizing alone), room for 100
      * positions beside the repacked slice. Counted as sent, the root planned more positions than the worker accepts.
      */

@@ -1,7 +1,5 @@
 package dev.herd.kernel;
 
-import dev.herd.codec.Codecs;
-import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -39,75 +37,26 @@ final class Oracle {
                 byte scale = row.get(ValueLayout.JAVA_BYTE, block + 192 + 8 * half + l / 16 + 2 * k);
                 yield Float.float16ToFloat(row.get(Kernels.F16, block + 208)) * scale * (q - 32);
             }
-            case Q4_K, Q5_K -> { // ggml's decode (CodecTest checks it bit for bit)
-                float[] block = new float[256];
-                Codecs.of(w.type()).decode(row, i / 256 * w.type().blockBytes, block, 0, 256);
-                yield block[i % 256];
-            }
             default -> throw new IllegalArgumentException(w.type().toString());
         };
     }
 
-    /**
-     * Vector b of x as the kernel of type {@code kernel} multiplies it: Q8_K-rounded for Q4_K's at batch 1,
-     * Q8_0-rounded for the other kernels that read quantized activations, the floats for the rest.
-     */
-    static float[] inputs(GgmlType kernel, Activations x, int b) {
-        float[] in = new float[x.n];
-        for (int i = 0; i < x.n; i++) {
-            int k = b * x.n + i;
-            in[i] = Kernels.of(kernel).needsQuantized() ? x.q[k] * x.scales[k / Activations.BLOCK] : x.values[k];
-        }
-        if (kernel == GgmlType.Q4_K_INTERLEAVED && x.batch() == 1) {
-            for (int from = 0; from < x.n; from += 256) q8k(x.values, from, in);
-        }
-        return in;
-    }
-
-    /** Values [from, from + 256) of v rounded as ggml's quantize_row_q8_K_ref rounds them (int8 levels of 1 / (-127 / extreme)), into out. */
-    private static void q8k(float[] v, int from, float[] out) {
-        float max = 0, amax = 0;
-        for (int j = from; j < from + 256; j++) {
-            if (Math.abs(v[j]) > amax) {
-                amax = Math.abs(v[j]);
-                max = v[j];
-            }
-        }
-        float iscale = amax == 0 ? 0 : -127f / max;
-        for (int j = from; j < from + 256; j++) {
-            out[j] = amax == 0 ? 0 : Math.min(127, Math.round(iscale * v[j])) * (1 / iscale); // ties: never met with these random inputs
-        }
+    /** The activation a kernel of this weight type multiplies: Q8_0-rounded for quantized weights. */
+    static float input(Tensor w, Activations x, int b, int i) {
+        int k = b * x.n + i;
+        return w.type().quantized() ? x.q[k] * x.scales[k / Activations.BLOCK] : x.values[k];
     }
 
     static double dot(Tensor w, int r, Activations x, int b) {
-        return dot(w, w.type(), r, x, b);
-    }
-
-    /** w's row r times vector b of x as the kernel of type {@code kernel} sees x. */
-    static double dot(Tensor w, GgmlType kernel, int r, Activations x, int b) {
-        float[] row = row(w, r), in = inputs(kernel, x, b);
         double sum = 0;
-        for (int i = 0; i < w.cols(); i++) sum += (double) row[i] * in[i];
+        for (int i = 0; i < w.cols(); i++) sum += (double) weight(w, r, i) * input(w, x, b, i);
         return sum;
     }
 
     /** Sum of |w_i x_i|: float rounding errors of a dot product scale with it, not with the result. */
-    static double magnitude(Tensor w, GgmlType kernel, int r, Activations x, int b) {
-        float[] row = row(w, r), in = inputs(kernel, x, b);
-        double sum = 0;
-        for (int i = 0; i < w.cols(); i++) sum += Math.abs((double) row[i] * in[i]);
-        return sum;
-    }
-
-    /** Row r of w, each weight as {@link #weight} gives it (a K-quant row decoded at once, as weight decodes it). */
-    private static float[] row(Tensor w, int r) {
-        float[] row = new float[w.cols()];
-        if (w.type().blockSize == 256) Codecs.of(w.type()).decode(w.data(), r * w.rowBytes(), row, 0, w.cols());
-        else for (int i = 0; i < w.cols(); i++) row[i] = weight(w, r, i);
-        return row;
-    }
-
     static double magnitude(Tensor w, int r, Activations x, int b) {
-        return magnitude(w, w.type(), r, x, b);
+        double sum = 0;
+        for (int i = 0; i < w.cols(); i++) sum += Math.abs((double) weight(w, r, i) * input(w, x, b, i));
+        return sum;
     }
 }

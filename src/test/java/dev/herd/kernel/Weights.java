@@ -19,7 +19,6 @@ final class Weights {
             case Q4_0_INTERLEAVED -> GgmlType.Q4_0;
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
             case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
-            case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
             default -> type;
         };
     }
@@ -51,14 +50,6 @@ final class Weights {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     for (int j = 0; j < 208; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                     data.set(Kernels.F16, at + 208, Float.floatToFloat16(scale(rnd)));
-                }
-            }
-            case Q4_K, Q5_K -> {
-                for (long at = 0; at < bytes; at += type.blockBytes) {
-                    data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
-                    data.set(Kernels.F16, at + 2, Float.floatToFloat16(scale(rnd))); // dmin: either sign
-                    boolean extreme = rnd.nextInt(8) == 0; // every scale, min and nibble at its largest
-                    for (int j = 4; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) (extreme ? 0xff : rnd.nextInt()));
                 }
             }
             default -> throw new IllegalArgumentException(type.toString());
