@@ -165,12 +165,15 @@ public final class Cluster implements AutoCloseable {
         Slices s = slices(file, c);
         LlamaConfig root = s.plan.local(c, 0);
         int fit = KvCache.positionsThatFit(root.layers(), root.kvHeads(), root.headDim(), kv);
-        for (int node = 1; node < nodes(); node++) {
-            LlamaConfig local = s.plan.local(c, node);
-            fit = Math.min(fit, Budget.positions(s.held[node], KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim()),
-                    capacities.get(node - 1), kv.onDisk()));
-        }
+        for (int node = 1; node < nodes(); node++) fit = Math.min(fit, positions(s, c, node, kv));
         return fit;
+    }
+
+    /** Positions worker {@code node} can hold beside its slice, within what it reported. */
+    private int positions(Slices s, LlamaConfig c, int node, KvCache.Storage kv) {
+        LlamaConfig local = s.plan.local(c, node);
+        return Budget.positions(s.held[node], KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim()),
+                capacities.get(node - 1), kv.onDisk());
     }
 
     /**
@@ -208,7 +211,7 @@ public final class Cluster implements AutoCloseable {
             Budget.Capacity capacity = capacities.get(node - 1);
             why = Budget.shortfall(s.held[node], kvBytes, capacity, kv.onDisk());
             if (why != null) {
-                int fit = Budget.positions(s.held[node], KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim()), capacity, kv.onDisk());
+                int fit = positions(s, c, node, kv);
                 throw new HerdException(String.format("node %d (worker %s) cannot hold a context of %d positions: its slice %s; %s: lower --max-seq-len",
                         node, workers.get(node - 1).peer(), maxSeqLen, why,
                         fit == 0 ? "not even its weights fit: add nodes or use a smaller model" : "at most " + fit + " positions fit there"));
