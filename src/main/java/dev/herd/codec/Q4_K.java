@@ -9,24 +9,31 @@ import java.lang.foreign.MemorySegment;
  * 128 bytes of nibbles (each 32-byte run: low nibbles are one sub-block, high nibbles the next);
  * x = d * scale * q - dmin * min.
  */
-final class Q4_K implements Codec {
+public final class Q4_K implements Codec {
     public GgmlType type() { return GgmlType.Q4_K; }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
-        float d = Bits.half(src, at), min = Bits.half(src, at + 2);
-        for (int is = 0; is < 8; is += 2) {
-            float d1 = d * Bits.scaleMinK4(src, at + 4, is, false), m1 = min * Bits.scaleMinK4(src, at + 4, is, true);
-            float d2 = d * Bits.scaleMinK4(src, at + 4, is + 1, false), m2 = min * Bits.scaleMinK4(src, at + 4, is + 1, true);
-            long q = at + 16 + 16L * is;
-            int y = off + 32 * is;
-            for (int l = 0; l < 32; l++) {
-                int b = Bits.u8(src, q + l);
-                dst[y + l] = d1 * (b & 15) - m1;
-                dst[y + 32 + l] = d2 * (b >> 4) - m2;
-            }
+        for (int j = 0; j < 8; j++) {
+            float step = step(src, at, j), min = min(src, at, j);
+            for (int l = 0; l < 32; l++) dst[off + 32 * j + l] = step * level(src, at, 32 * j + l) - min;
         }
     }
 
+    /** Sub-block j's (values 32j .. 32j + 31) d * scale, in float as ggml's dequantize_row_q4_K: x = step * level - min. */
+    public static float step(MemorySegment src, long at, int j) {
+        return Bits.half(src, at) * Bits.scaleMinK4(src, at + 4, j, false);
+    }
+
+    /** Sub-block j's dmin * min. */
+    public static float min(MemorySegment src, long at, int j) {
+        return Bits.half(src, at + 2) * Bits.scaleMinK4(src, at + 4, j, true);
+    }
+
+    /** Value i's level (0..15): in the 32-byte run i / 64, low nibbles for the run's first sub-block, high for its second. */
+    public static int level(MemorySegment src, long at, int i) {
+        int b = Bits.u8(src, at + 16 + 32 * (i / 64) + i % 32);
+        return i % 64 < 32 ? b & 15 : b >> 4;
+    }
 
     public boolean encodes() { return true; }
 

@@ -28,7 +28,7 @@ public final class Activations {
      * pairs (Q8_0, Q6_K): for batch 1, each pair of consecutive values of q as one int (first value in the low half):
      * broadcast to every int lane, it meets the 16-bit lane pair of every row of a group. (Pairs repeated once per row
      * in memory took ROWS times as much: 64 KiB per 2048 values at 512 bits, read from L2 for every group.)
-     * nibblePairs and sums8 (Q4_0): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
+     * nibblePairs and sums8 (Q4_0, Q4_K): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
      * (2c+16, 2c+17); and eight times the sum of q over each block, to add the nibbles' offset of 8 back.
      * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
      * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
@@ -52,7 +52,7 @@ public final class Activations {
 
     /** Makes quantize fill what a matmul with {@code w} reads (the layouts of the interleaved types). */
     public void readBy(Tensor w) {
-        if (w.type() == GgmlType.Q4_0_INTERLEAVED && nibblePairs == null) {
+        if ((w.type() == GgmlType.Q4_0_INTERLEAVED || w.type() == GgmlType.Q4_K_INTERLEAVED) && nibblePairs == null) {
             nibblePairs = new int[n / 2];
             sums8 = new int[n / BLOCK];
         } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {

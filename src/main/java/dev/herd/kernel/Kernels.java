@@ -1,6 +1,7 @@
 package dev.herd.kernel;
 
 import dev.herd.codec.Codecs;
+import dev.herd.codec.Iq4Nl;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
@@ -26,6 +27,7 @@ public final class Kernels {
     private static final Kernel Q4_0_INTERLEAVED = new Q4InterleavedKernel();
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
     private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
+    private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -47,6 +49,7 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
+            case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -109,6 +112,7 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
+            case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
@@ -117,6 +121,8 @@ public final class Kernels {
     public static GgmlType largerLayout(GgmlType type) {
         return switch (type) {
             case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
+            case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
+            case IQ4_NL -> GgmlType.Q8_0_INTERLEAVED; // its table's entries are int8: Q8_0 blocks hold them exactly
             default -> null;
         };
     }
@@ -124,7 +130,7 @@ public final class Kernels {
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
-            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED -> true;
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED -> true;
             default -> false;
         };
     }
@@ -132,8 +138,10 @@ public final class Kernels {
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
-     * Q6_K ones {@link GgmlType#Q6_K_INTERLEAVED}; anything else is returned as it is. Writable memory is rewritten in
-     * place (the caller owns it), except Q6_K's, whose layout is larger (a copy in {@code arena}); read-only memory (a mapped
+     * Q6_K and Q4_K ones {@link GgmlType#Q6_K_INTERLEAVED} and {@link GgmlType#Q4_K_INTERLEAVED}, IQ4_NL ones Q8_0's
+     * layout (its values are int8 table entries times a half scale, which Q8_0 blocks hold exactly); anything else is
+     * returned as it is. Writable memory is rewritten in place (the caller owns it), except where the layout is larger
+     * ({@link #largerLayout}: a copy in {@code arena}); read-only memory (a mapped
      * model file) is copied into {@code arena}, and the file's pages are then released from this process (they stay in
      * the OS page cache) so that the model is not resident twice.
      */
@@ -141,7 +149,11 @@ public final class Kernels {
         GgmlType larger = largerLayout(w.type());
         if (larger != null && w.rows() % InterleavedKernel.ROWS == 0) {
             MemorySegment dst = arena.allocate(larger.bytes(w.size()), 64);
-            Tensor copy = Q6InterleavedKernel.repack(w, dst);
+            Tensor copy = switch (w.type()) {
+                case Q6_K -> Q6InterleavedKernel.repack(w, dst);
+                case Q4_K -> Q4KInterleavedKernel.repack(w, dst);
+                default -> InterleavedKernel.repack(asQ8_0(w, dst), dst, larger);
+            };
             if (w.data().isReadOnly()) Pages.release(w.data());
             return copy;
         }
@@ -155,5 +167,12 @@ public final class Kernels {
         Tensor copy = InterleavedKernel.repack(w, arena.allocate(w.data().byteSize(), 64), to);
         Pages.release(w.data());
         return copy;
+    }
+
+    /** The IQ4_NL tensor {@code w} written to {@code dst} as the Q8_0 tensor it equals. */
+    private static Tensor asQ8_0(Tensor w, MemorySegment dst) {
+        long blocks = w.size() / Activations.BLOCK;
+        for (long b = 0; b < blocks; b++) Iq4Nl.toQ8_0(w.data(), b * w.type().blockBytes, dst, b * GgmlType.Q8_0.blockBytes);
+        return new Tensor(w.name(), GgmlType.Q8_0, w.rows(), w.cols(), dst);
     }
 }

@@ -1,5 +1,6 @@
 package dev.herd.kernel;
 
+import dev.herd.codec.Codecs;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -80,11 +81,13 @@ class KernelTest {
         }
     }
 
-    /** Q4_0 and Q8_0 interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
+    /** Q4_0, Q8_0, Q6_K, Q4_K and IQ4_NL (as Q8_0) interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
     @ParameterizedTest
     @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 2048", "Q4_0, 17, 4096", "Q4_0, 3, 160", "Q4_0, 8, 288",
             "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288",
-            "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768"})
+            "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768",
+            "Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 5, 4096", "Q4_K, 3, 768",
+            "IQ4_NL, 1, 32", "IQ4_NL, 2, 2048", "IQ4_NL, 3, 160"})
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
@@ -119,6 +122,29 @@ class KernelTest {
         }
     }
 
+    /**
+     * The layouts made from another type hold exactly the values the file's blocks decode to (the codecs match ggml's
+     * dequantization bit for bit, CodecTest), read back element by element; rows that fill no group stay as they are.
+     */
+    @ParameterizedTest
+    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "IQ4_NL, Q8_0_INTERLEAVED, 96"})
+    void preparedLayoutsHoldTheDecodedValues(GgmlType type, GgmlType layout, int cols) {
+        int rows = 2 * InterleavedKernel.ROWS;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = Weights.random(type, rows, cols, 7, arena);
+            Tensor prepared = Kernels.prepare(new Tensor("w", type, rows, cols, w.data().asReadOnly()), arena);
+            assertThat(prepared.type()).isEqualTo(layout);
+            assertThat(prepared.data().byteSize()).isEqualTo(rows * layout.bytes(cols));
+            float[] row = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                Codecs.of(type).decode(w.data(), r * w.rowBytes(), row, 0, cols);
+                for (int c = 0; c < cols; c++) assertThat(Kernels.get(prepared, r, c)).as("row %d column %d", r, c).isEqualTo(row[c]);
+            }
+            Tensor odd = Weights.random(type, rows + 1, cols, 8, arena);
+            assertThat(Kernels.prepare(odd, arena)).isSameAs(odd);
+        }
+    }
+
     /** Batches with an odd row count, several 4-vector groups and a remainder, and rows of many blocks. */
     @ParameterizedTest
     @EnumSource(names = {"Q4_0", "Q8_0", "F32"})
@@ -128,7 +154,7 @@ class KernelTest {
 
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
-            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1"})
+            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups

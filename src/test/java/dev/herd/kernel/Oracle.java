@@ -1,5 +1,6 @@
 package dev.herd.kernel;
 
+import dev.herd.codec.Codecs;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -36,6 +37,12 @@ final class Oracle {
                 int q = (k < 2 ? ql & 15 : ql >>> 4) | (qh >>> 2 * k & 3) << 4;
                 byte scale = row.get(ValueLayout.JAVA_BYTE, block + 192 + 8 * half + l / 16 + 2 * k);
                 yield Float.float16ToFloat(row.get(Kernels.F16, block + 208)) * scale * (q - 32);
+            }
+            case Q4_K, IQ4_NL -> { // the codec, checked against ggml's own outputs in CodecTest
+                int size = w.type().blockSize;
+                float[] block = new float[size];
+                Codecs.of(w.type()).decodeBlock(row, (long) i / size * w.type().blockBytes, block, 0);
+                yield block[i % size];
             }
             default -> throw new IllegalArgumentException(w.type().toString());
         };

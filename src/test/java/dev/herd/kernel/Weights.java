@@ -19,6 +19,7 @@ final class Weights {
             case Q4_0_INTERLEAVED -> GgmlType.Q4_0;
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
             case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
+            case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
             default -> type;
         };
     }
@@ -40,7 +41,7 @@ final class Weights {
                     data.setAtIndex(Kernels.F16, i, (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16));
                 }
             }
-            case Q4_0, Q8_0 -> {
+            case Q4_0, Q8_0, IQ4_NL -> {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
@@ -50,6 +51,13 @@ final class Weights {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     for (int j = 0; j < 208; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                     data.set(Kernels.F16, at + 208, Float.floatToFloat16(scale(rnd)));
+                }
+            }
+            case Q4_K -> { // half d and dmin, then every bit random (6-bit scales and mins, nibbles)
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
+                    data.set(Kernels.F16, at + 2, Float.floatToFloat16(Math.abs(scale(rnd))));
+                    for (int j = 4; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                 }
             }
             default -> throw new IllegalArgumentException(type.toString());

@@ -1,0 +1,150 @@
+package dev.herd.kernel;
+
+import dev.herd.codec.Q4_K;
+import dev.herd.tensor.GgmlType;
+import dev.herd.tensor.Tensor;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+import static java.nio.ByteOrder.LITTLE_ENDIAN;
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2S;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
+
+/**
+ * Q4_K weights repacked at load time ({@link GgmlType#Q4_K_INTERLEAVED}) in groups of {@link #ROWS} rows (see {@link
+ * InterleavedKernel}) into the shape of {@link Q4InterleavedKernel}'s: each 32-value sub-block becomes a block of
+ * eight pieces with Q4_0's nibble order (levels 0..15), and the sub-block's 6-bit scale and min, times the
+ * super-block's d and dmin, become two floats per row: x = step * level - min, as ggml dequantizes. A group holds
+ * first every block's pieces, then per block the ROWS steps and the ROWS minima (24 bytes per 32 values where the
+ * file takes 18). So the dot product is Q4_0's flat loop, whose compiled form keeps its vectors in registers (a
+ * kernel over the file's super-blocks, nested loops of runs and sub-blocks, now and then compiled into code that
+ * boxed vectors: docs/performance.md), with one more multiply-add per block for the minima, against the block's
+ * activation sum.
+ */
+final class Q4KInterleavedKernel extends InterleavedKernel {
+    private static final int SUPER = 256, SUB = SUPER / Activations.BLOCK;
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorWidth.HALF);
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorWidth.SHAPE);
+    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorWidth.HALF);
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorWidth.SHAPE);
+    private static final VectorSpecies<Float> F = Lanes.F;
+    private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+
+    /** Element (row, col) of a repacked tensor, for the odd reader that wants single rows (slow, scalar). */
+    static float get(Tensor w, int row, int col) {
+        long group = (row / ROWS) * ROWS * w.rowBytes(), meta = group + (long) w.cols() / Activations.BLOCK * 8 * P;
+        int r = row % ROWS, blk = col / Activations.BLOCK, e = col % Activations.BLOCK, c = (e % 16) / 2;
+        int packed = w.data().get(BYTE, group + (long) (blk * 8 + c) * P + 2 * r + (e % 2)) & 0xff;
+        float step = w.data().get(Kernels.F32, meta + (long) blk * 4 * P + 4L * r);
+        float min = w.data().get(Kernels.F32, meta + (long) blk * 4 * P + 2 * P + 4L * r);
+        return step * (e < 16 ? packed & 15 : packed >>> 4) + min;
+    }
+
+    /** {@code w} (Q4_K, rows in groups of ROWS) in this kernel's layout, written to {@code dst} (Q4_K_INTERLEAVED's size). */
+    static Tensor repack(Tensor w, MemorySegment dst) {
+        if (w.rows() % ROWS != 0) throw new IllegalArgumentException(w.name() + ": rows not in groups of " + ROWS);
+        int blocks = w.cols() / Activations.BLOCK, meta = blocks * 8 * P;
+        long rowBytes = w.rowBytes(), groupBytes = ROWS * GgmlType.Q4_K_INTERLEAVED.bytes(w.cols());
+        byte[] to = new byte[(int) groupBytes];
+        MemorySegment out = MemorySegment.ofArray(to);
+        for (int g = 0; g < w.rows() / ROWS; g++) {
+            for (int r = 0; r < ROWS; r++) {
+                for (int blk = 0; blk < blocks; blk++) {
+                    long in = (g * ROWS + r) * rowBytes + blk / SUB * (long) GgmlType.Q4_K.blockBytes;
+                    int j = blk % SUB;
+                    for (int e = 0; e < Activations.BLOCK; e++) {
+                        int level = Q4_K.level(w.data(), in, Activations.BLOCK * j + e), at = (blk * 8 + (e % 16) / 2) * P + 2 * r + e % 2;
+                        to[at] |= (byte) (e < 16 ? level : level << 4);
+                    }
+                    out.set(Kernels.F32, meta + blk * 4L * P + 4L * r, Q4_K.step(w.data(), in, j));
+                    out.set(Kernels.F32, meta + blk * 4L * P + 2L * P + 4L * r, -Q4_K.min(w.data(), in, j));
+                }
+            }
+            MemorySegment.copy(to, 0, dst, BYTE, g * groupBytes, to.length);
+            Arrays.fill(to, (byte) 0);
+        }
+        return new Tensor(w.name(), GgmlType.Q4_K_INTERLEAVED, w.rows(), w.cols(), dst);
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
+        check(w, x, rowFrom, rowTo, x.nibblePairs);
+        long groupBytes = ROWS * w.rowBytes();
+        for (int g = rowFrom; g < rowTo; g += ROWS) {
+            int o = outOffset + g - rowFrom;
+            if (x.batch == 1) dot(w.data(), g / ROWS * groupBytes, x, out, o);
+            else batch(w.data(), g / ROWS * groupBytes, x, out, o, outStride);
+        }
+    }
+
+    /** The ROWS rows of the group at byte {@code at} times the first vector of x, into out[o..o+ROWS). */
+    private static void dot(MemorySegment w, long at, Activations x, float[] out, int o) {
+        int[] p = x.nibblePairs;
+        float[] scales = x.scales;
+        int[] sums8 = x.sums8;
+        int blocks = x.n / Activations.BLOCK;
+        long metaAt = at + (long) blocks * 8 * P;
+        FloatVector acc = FloatVector.zero(F);
+        ShortVector lo = ShortVector.zero(S), hi = lo;
+        for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
+            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[2 * i]).reinterpretShape(S, 0)));
+            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretShape(S, 0)));
+            if ((i & 7) == 7) { // the block's eight pieces are in
+                int blk = i >>> 3;
+                // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none).
+                IntVector pair = (IntVector) lo.add(hi).reinterpretShape(I, 0);
+                IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16));
+                // step * sum(level q) + min * sum(q) over the block's int8 activations q, times their scale.
+                FloatVector step = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P, LITTLE_ENDIAN).mul(scales[blk]);
+                FloatVector min = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P + 2 * P, LITTLE_ENDIAN).mul(scales[blk] * (sums8[blk] * 0.125f));
+                acc = ((FloatVector) sum.convertShape(I2F, F, 0)).fma(step, acc.add(min));
+                lo = ShortVector.zero(S);
+                hi = lo;
+            }
+        }
+        acc.intoArray(out, o);
+    }
+
+    /** The ROWS rows of the group at byte {@code at} times every vector of the batch, a tile of columns at a time. */
+    private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
+        float[][] buffers = buffers(x.batch);
+        for (int c0 = 0; c0 < x.n; c0 += TILE) {
+            int width = Math.min(x.n - c0, TILE);
+            expand(w, at, x.n / Activations.BLOCK, c0 / Activations.BLOCK, width / Activations.BLOCK, buffers[0]);
+            multiply(buffers[0], c0, width, x, buffers[1]);
+        }
+        store(buffers[1], x.batch, out, o, stride);
+    }
+
+    /** Blocks [first, first + count) of the group at byte {@code at} (of {@code blocks}) as floats: (r, col) at ROWS * col + r. */
+    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols) {
+        long metaAt = at + (long) blocks * 8 * P;
+        for (int k = 0; k < count; k++) {
+            int blk = first + k;
+            FloatVector step = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P, LITTLE_ENDIAN);
+            FloatVector min = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P + 2 * P, LITTLE_ENDIAN);
+            int base = ROWS * k * Activations.BLOCK;
+            for (int c = 0; c < 8; c++) {
+                // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte), i.e. four nibbles of elements
+                // 2c, 2c+16 (byte 2c) and 2c+1, 2c+17 (byte 2c+1).
+                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blk * 8 + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+                ((FloatVector) v.and(15).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c));
+                ((FloatVector) v.lanewise(LSHR, 8).and(15).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c + 1));
+                ((FloatVector) v.lanewise(LSHR, 4).and(15).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c + 16));
+                ((FloatVector) v.lanewise(LSHR, 12).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c + 17));
+            }
+        }
+    }
+}
