@@ -6,26 +6,24 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Q4_K with a fifth bit: half d and dmin, 12 bytes of scales and mins, 32 bytes of high bits (bit k of byte l for
- * value l + 32k), then the 128 bytes of nibbles; x = d * scale * q - dmin * min.
+ * value l + 32k), then the 128 bytes of nibbles; x = d * scale * q - dmin * min, scales and mins as {@link Q4_K#step}
+ * and {@link Q4_K#min} read them.
  */
-final class Q5_K implements Codec {
+public final class Q5_K implements Codec {
     public GgmlType type() { return GgmlType.Q5_K; }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
-        float d = Bits.half(src, at), min = Bits.half(src, at + 2);
-        for (int is = 0; is < 8; is += 2) {
-            float d1 = d * Bits.scaleMinK4(src, at + 4, is, false), m1 = min * Bits.scaleMinK4(src, at + 4, is, true);
-            float d2 = d * Bits.scaleMinK4(src, at + 4, is + 1, false), m2 = min * Bits.scaleMinK4(src, at + 4, is + 1, true);
-            long q = at + 48 + 16L * is;
-            int y = off + 32 * is;
-            for (int l = 0; l < 32; l++) {
-                int b = Bits.u8(src, q + l), h = Bits.u8(src, at + 16 + l) >> is;
-                dst[y + l] = d1 * ((b & 15) + (h & 1) * 16) - m1;
-                dst[y + 32 + l] = d2 * ((b >> 4) + (h & 2) * 8) - m2;
-            }
+        for (int j = 0; j < 8; j++) {
+            float step = Q4_K.step(src, at, j), min = Q4_K.min(src, at, j);
+            for (int l = 0; l < 32; l++) dst[off + 32 * j + l] = step * level(src, at, 32 * j + l) - min;
         }
     }
 
+    /** Value i's level (0..31): Q4_K's nibble, 32 bytes further, plus its fifth bit, bit i / 32 of byte i % 32. */
+    public static int level(MemorySegment src, long at, int i) {
+        int b = Bits.u8(src, at + 48 + 32 * (i / 64) + i % 32), h = Bits.u8(src, at + 16 + i % 32) >> i / 32 & 1;
+        return (i % 64 < 32 ? b & 15 : b >> 4) | h << 4;
+    }
 
     public boolean encodes() { return true; }
 

@@ -25,11 +25,12 @@ public final class Activations {
      * The layouts of the interleaved kernels ({@link InterleavedKernel}), filled by quantize only once a matrix of such
      * a type reads these activations ({@link #readBy}); null before.
      *
-     * pairs (Q8_0, Q6_K): for batch 1, each pair of consecutive values of q as one int (first value in the low half):
+     * pairs (Q8_0, Q6_K, Q5_K): for batch 1, each pair of consecutive values of q as one int (first value in the low half):
      * broadcast to every int lane, it meets the 16-bit lane pair of every row of a group. (Pairs repeated once per row
      * in memory took ROWS times as much: 64 KiB per 2048 values at 512 bits, read from L2 for every group.)
-     * nibblePairs and sums8 (Q4_0, Q4_K): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
-     * (2c+16, 2c+17); and eight times the sum of q over each block, to add the nibbles' offset of 8 back.
+     * nibblePairs (Q4_0, Q4_K): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
+     * (2c+16, 2c+17). sums8 (Q4_0, Q4_K, Q5_K): eight times the sum of q over each block, to add back the nibbles'
+     * offset of 8, or the blocks' minima.
      * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
      * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
      * vectors is padded with stale or zero values whose results nobody reads.
@@ -57,6 +58,9 @@ public final class Activations {
             sums8 = new int[n / BLOCK];
         } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {
             pairs = new int[n / 2];
+        } else if (w.type() == GgmlType.Q5_K_INTERLEAVED && (pairs == null || sums8 == null)) {
+            if (pairs == null) pairs = new int[n / 2];
+            if (sums8 == null) sums8 = new int[n / BLOCK];
         } else {
             return;
         }
@@ -91,11 +95,16 @@ public final class Activations {
             if (pairs != null) {
                 for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);
             }
+            if (sums8 != null) {
+                for (int b = from; b < to; b++) {
+                    int sum = 0;
+                    for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) sum += q[i];
+                    sums8[b] = 8 * sum;
+                }
+            }
             if (nibblePairs != null) {
                 for (int b = from; b < to; b++) {
-                    int sum = 0, first = b * BLOCK;
-                    for (int i = first; i < first + BLOCK; i++) sum += q[i];
-                    sums8[b] = 8 * sum;
+                    int first = b * BLOCK;
                     for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
                         nibblePairs[(b * 8 + c) * 2] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
                         nibblePairs[(b * 8 + c) * 2 + 1] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);

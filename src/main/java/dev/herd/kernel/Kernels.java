@@ -28,6 +28,7 @@ public final class Kernels {
     private static final Kernel Q8_0_INTERLEAVED = new Q8InterleavedKernel();
     private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
     private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
+    private static final Kernel Q5_K_INTERLEAVED = new Q5KInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -50,6 +51,7 @@ public final class Kernels {
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
             case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
+            case Q5_K_INTERLEAVED -> Q5_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -113,6 +115,7 @@ public final class Kernels {
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
             case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
+            case Q5_K_INTERLEAVED -> Q5KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
@@ -122,6 +125,7 @@ public final class Kernels {
         return switch (type) {
             case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
             case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
+            case Q5_K, IQ4_XS -> GgmlType.Q5_K_INTERLEAVED;
             case IQ4_NL -> GgmlType.Q8_0_INTERLEAVED; // its table's entries are int8: Q8_0 blocks hold them exactly
             default -> null;
         };
@@ -130,7 +134,7 @@ public final class Kernels {
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
-            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED -> true;
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED, Q5_K_INTERLEAVED -> true;
             default -> false;
         };
     }
@@ -138,7 +142,8 @@ public final class Kernels {
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
-     * Q6_K and Q4_K ones {@link GgmlType#Q6_K_INTERLEAVED} and {@link GgmlType#Q4_K_INTERLEAVED}, IQ4_NL ones Q8_0's
+     * Q6_K and Q4_K ones {@link GgmlType#Q6_K_INTERLEAVED} and {@link GgmlType#Q4_K_INTERLEAVED}, Q5_K and IQ4_XS ones
+     * {@link GgmlType#Q5_K_INTERLEAVED}, IQ4_NL ones Q8_0's
      * layout (its values are int8 table entries times a half scale, which Q8_0 blocks hold exactly); anything else is
      * returned as it is. Writable memory is rewritten in place (the caller owns it), except where the layout is larger
      * ({@link #largerLayout}: a copy in {@code arena}); read-only memory (a mapped
@@ -152,6 +157,7 @@ public final class Kernels {
             Tensor copy = switch (w.type()) {
                 case Q6_K -> Q6InterleavedKernel.repack(w, dst);
                 case Q4_K -> Q4KInterleavedKernel.repack(w, dst);
+                case Q5_K, IQ4_XS -> Q5KInterleavedKernel.repack(w, dst);
                 default -> InterleavedKernel.repack(asQ8_0(w, dst), dst, larger);
             };
             if (w.data().isReadOnly()) Pages.release(w.data());

@@ -41,7 +41,9 @@ public enum GgmlType {
     /** The same for Q6_K, one byte per value (q - 32) and float super-block scales: 276 bytes per 256 values. */
     Q6_K_INTERLEAVED(-1, 256, 276),
     /** The same for Q4_K: Q4_0's nibble pieces, and per 32 values each row's float step and minimum (24 bytes per 32). */
-    Q4_K_INTERLEAVED(-1, 32, 24);
+    Q4_K_INTERLEAVED(-1, 32, 24),
+    /** The same for Q5_K and IQ4_XS: one byte per value (its level), and per 32 values each row's float step and minimum (40 bytes). */
+    Q5_K_INTERLEAVED(-1, 32, 40);
 
     public final int id;
     /** Elements per block. */

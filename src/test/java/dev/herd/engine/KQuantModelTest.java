@@ -77,7 +77,7 @@ class KQuantModelTest {
     }
 
     /** The types with integer kernels of their own, which round the activations; the others decode rows to floats. */
-    static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q6_K, Q4_K);
+    static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q6_K, Q4_K, GgmlType.Q5_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS);
 
     /**
      * The generic kernel computes exactly what the weights decode to: the same forward pass on a file whose tensors are
@@ -107,7 +107,7 @@ class KQuantModelTest {
     /**
      * The kernels compute what the weights decode to: the same forward pass on a file whose K-quant (and other generic
      * kernel) tensors are replaced by their decoded values in F32 (decoding is checked bit for bit against ggml in
-     * CodecTest) differs only by the rounding of the activations to Q8_0 that the Q6_K and Q4_K kernels do (as ggml's
+     * CodecTest) differs only by the rounding of the activations to Q8_0 that the K-quant and IQ4 kernels do (as ggml's
      * take them rounded to Q8_K), here 0.4-1.1 %, for batched prompts and single tokens. The types with kernels of their
      * own stay as they are. The generic kernel alone is checked to float rounding above, the K-quant kernels' integer
      * sums against a scalar oracle in KernelTest; a wrong value, sign or scale of a sub-block moves these logits by

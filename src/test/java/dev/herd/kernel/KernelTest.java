@@ -81,13 +81,14 @@ class KernelTest {
         }
     }
 
-    /** Q4_0, Q8_0, Q6_K, Q4_K and IQ4_NL (as Q8_0) interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
+    /** Q4_0, Q8_0, Q6_K, Q4_K, Q5_K, IQ4_NL (as Q8_0) and IQ4_XS (as Q5_K) interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
     @ParameterizedTest
     @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 2048", "Q4_0, 17, 4096", "Q4_0, 3, 160", "Q4_0, 8, 288",
             "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288",
             "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768",
             "Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 5, 4096", "Q4_K, 3, 768",
-            "IQ4_NL, 1, 32", "IQ4_NL, 2, 2048", "IQ4_NL, 3, 160"})
+            "IQ4_NL, 1, 32", "IQ4_NL, 2, 2048", "IQ4_NL, 3, 160",
+            "Q5_K, 1, 256", "Q5_K, 2, 2048", "Q5_K, 3, 768", "IQ4_XS, 1, 256", "IQ4_XS, 2, 2048", "IQ4_XS, 3, 768"})
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
@@ -127,7 +128,7 @@ class KernelTest {
      * dequantization bit for bit, CodecTest), read back element by element; rows that fill no group stay as they are.
      */
     @ParameterizedTest
-    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "IQ4_NL, Q8_0_INTERLEAVED, 96"})
+    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "IQ4_NL, Q8_0_INTERLEAVED, 96", "Q5_K, Q5_K_INTERLEAVED, 512", "IQ4_XS, Q5_K_INTERLEAVED, 512"})
     void preparedLayoutsHoldTheDecodedValues(GgmlType type, GgmlType layout, int cols) {
         int rows = 2 * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {
@@ -154,7 +155,8 @@ class KernelTest {
 
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
-            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1"})
+            "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1",
+            "Q5_K_INTERLEAVED, 5", "Q5_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups

@@ -20,6 +20,7 @@ final class Weights {
             case Q8_0_INTERLEAVED -> GgmlType.Q8_0;
             case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
             case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
+            case Q5_K_INTERLEAVED -> GgmlType.Q5_K;
             default -> type;
         };
     }
@@ -53,11 +54,17 @@ final class Weights {
                     data.set(Kernels.F16, at + 208, Float.floatToFloat16(scale(rnd)));
                 }
             }
-            case Q4_K -> { // half d and dmin, then every bit random (6-bit scales and mins, nibbles)
+            case Q4_K, Q5_K -> { // half d and dmin, then every bit random (6-bit scales and mins, high bits, nibbles)
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     data.set(Kernels.F16, at + 2, Float.floatToFloat16(Math.abs(scale(rnd))));
                     for (int j = 4; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                }
+            }
+            case IQ4_XS -> { // half d, then every bit random (6-bit scales, nibbles)
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
+                    for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                 }
             }
             default -> throw new IllegalArgumentException(type.toString());
