@@ -3,13 +3,25 @@ package dev.herd.codec;
 import dev.herd.tensor.GgmlType;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * 32 values: a half scale d, 32 fifth bits (one little-endian int, bit j for value j), then 16 bytes of low nibbles as
  * in Q4_0; x = (q - 16) * d.
  */
-final class Q5_0 implements Codec {
+public final class Q5_0 implements Codec {
     public GgmlType type() { return GgmlType.Q5_0; }
+
+    /** Writes the block at {@code at} as the Q8_0 block it equals (the same half d, levels q - 16 as int8) to {@code dst} at {@code to}. */
+    public static void toQ8_0(MemorySegment src, long at, MemorySegment dst, long to) {
+        dst.set(Bits.I16, to, src.get(Bits.I16, at));
+        int high = Bits.i32(src, at + 2);
+        for (int j = 0; j < 16; j++) {
+            int q = Bits.u8(src, at + 6 + j);
+            dst.set(ValueLayout.JAVA_BYTE, to + 2 + j, (byte) ((q & 15 | (high >>> j & 1) << 4) - 16));
+            dst.set(ValueLayout.JAVA_BYTE, to + 18 + j, (byte) ((q >> 4 | (high >>> (j + 16) & 1) << 4) - 16));
+        }
+    }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
         float d = Bits.half(src, at);

@@ -5,8 +5,14 @@ import dev.herd.tensor.GgmlType;
 import java.lang.foreign.MemorySegment;
 
 /** 32 values: half scale d and half min m, the fifth bits and nibbles as in Q5_0; x = q * d + m. */
-final class Q5_1 implements Codec {
+public final class Q5_1 implements Codec {
     public GgmlType type() { return GgmlType.Q5_1; }
+
+    /** Value e's level (0..31): its nibble as in Q4_0 and its fifth bit, bit e of the little-endian int. */
+    public static int level(MemorySegment src, long at, int e) {
+        int q = Bits.u8(src, at + 8 + e % 16);
+        return (e < 16 ? q & 15 : q >> 4) | (Bits.i32(src, at + 4) >>> e & 1) << 4;
+    }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
         float d = Bits.half(src, at), m = Bits.half(src, at + 2);

@@ -2,6 +2,7 @@ package dev.herd.kernel;
 
 import dev.herd.codec.Codecs;
 import dev.herd.codec.Iq4Nl;
+import dev.herd.codec.Q5_0;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
@@ -126,7 +127,9 @@ public final class Kernels {
             case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
             case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
             case Q5_K, IQ4_XS -> GgmlType.Q5_K_INTERLEAVED;
-            case IQ4_NL -> GgmlType.Q8_0_INTERLEAVED; // its table's entries are int8: Q8_0 blocks hold them exactly
+            case Q4_1 -> GgmlType.Q4_K_INTERLEAVED;
+            case Q5_1 -> GgmlType.Q5_K_INTERLEAVED;
+            case IQ4_NL, Q5_0 -> GgmlType.Q8_0_INTERLEAVED; // int8 levels times a half scale: Q8_0 blocks hold them exactly
             default -> null;
         };
     }
@@ -142,9 +145,9 @@ public final class Kernels {
     /**
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
-     * Q6_K and Q4_K ones {@link GgmlType#Q6_K_INTERLEAVED} and {@link GgmlType#Q4_K_INTERLEAVED}, Q5_K and IQ4_XS ones
-     * {@link GgmlType#Q5_K_INTERLEAVED}, IQ4_NL ones Q8_0's
-     * layout (its values are int8 table entries times a half scale, which Q8_0 blocks hold exactly); anything else is
+     * Q6_K ones {@link GgmlType#Q6_K_INTERLEAVED}, Q4_K and Q4_1 ones {@link GgmlType#Q4_K_INTERLEAVED}, Q5_K, Q5_1
+     * and IQ4_XS ones {@link GgmlType#Q5_K_INTERLEAVED}, IQ4_NL and Q5_0 ones Q8_0's layout (their values are int8
+     * levels times a half scale, which Q8_0 blocks hold exactly); anything else is
      * returned as it is. Writable memory is rewritten in place (the caller owns it), except where the layout is larger
      * ({@link #largerLayout}: a copy in {@code arena}); read-only memory (a mapped
      * model file) is copied into {@code arena}, and the file's pages are then released from this process (they stay in
@@ -156,8 +159,8 @@ public final class Kernels {
             MemorySegment dst = arena.allocate(larger.bytes(w.size()), 64);
             Tensor copy = switch (w.type()) {
                 case Q6_K -> Q6InterleavedKernel.repack(w, dst);
-                case Q4_K -> Q4KInterleavedKernel.repack(w, dst);
-                case Q5_K, IQ4_XS -> Q5KInterleavedKernel.repack(w, dst);
+                case Q4_K, Q4_1 -> Q4KInterleavedKernel.repack(w, dst);
+                case Q5_K, Q5_1, IQ4_XS -> Q5KInterleavedKernel.repack(w, dst);
                 default -> InterleavedKernel.repack(asQ8_0(w, dst), dst, larger);
             };
             if (w.data().isReadOnly()) Pages.release(w.data());
@@ -175,10 +178,14 @@ public final class Kernels {
         return copy;
     }
 
-    /** The IQ4_NL tensor {@code w} written to {@code dst} as the Q8_0 tensor it equals. */
+    /** The IQ4_NL or Q5_0 tensor {@code w} written to {@code dst} as the Q8_0 tensor it equals. */
     private static Tensor asQ8_0(Tensor w, MemorySegment dst) {
         long blocks = w.size() / Activations.BLOCK;
-        for (long b = 0; b < blocks; b++) Iq4Nl.toQ8_0(w.data(), b * w.type().blockBytes, dst, b * GgmlType.Q8_0.blockBytes);
+        for (long b = 0; b < blocks; b++) {
+            long from = b * w.type().blockBytes, to = b * GgmlType.Q8_0.blockBytes;
+            if (w.type() == GgmlType.IQ4_NL) Iq4Nl.toQ8_0(w.data(), from, dst, to);
+            else Q5_0.toQ8_0(w.data(), from, dst, to);
+        }
         return new Tensor(w.name(), GgmlType.Q8_0, w.rows(), w.cols(), dst);
     }
 }

@@ -1,5 +1,6 @@
 package dev.herd.kernel;
 
+import dev.herd.codec.Q4_1;
 import dev.herd.codec.Q4_K;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
@@ -22,18 +23,17 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2S;
 import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
 
 /**
- * Q4_K weights repacked at load time ({@link GgmlType#Q4_K_INTERLEAVED}) in groups of {@link #ROWS} rows (see {@link
+ * Q4_K (and Q4_1) weights repacked at load time ({@link GgmlType#Q4_K_INTERLEAVED}) in groups of {@link #ROWS} rows (see {@link
  * InterleavedKernel}) into the shape of {@link Q4InterleavedKernel}'s: each 32-value sub-block becomes a block of
  * eight pieces with Q4_0's nibble order (levels 0..15), and the sub-block's 6-bit scale and min, times the
  * super-block's d and dmin, become two floats per row: x = step * level - min, as ggml dequantizes. A group holds
  * first every block's pieces, then per block the ROWS steps and the ROWS minima (24 bytes per 32 values where the
- * file takes 18). So the dot product is Q4_0's flat loop, whose compiled form keeps its vectors in registers (a
+ * file takes 18; Q4_1's d and m are the step and the negated minimum, 24 where it takes 20). So the dot product is Q4_0's flat loop, whose compiled form keeps its vectors in registers (a
  * kernel over the file's super-blocks, nested loops of runs and sub-blocks, now and then compiled into code that
  * boxed vectors: docs/performance.md), with one more multiply-add per block for the minima, against the block's
  * activation sum.
  */
 final class Q4KInterleavedKernel extends InterleavedKernel {
-    private static final int SUPER = 256, SUB = SUPER / Activations.BLOCK;
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorWidth.HALF);
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorWidth.SHAPE);
     private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorWidth.HALF);
@@ -51,9 +51,13 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
         return step * (e < 16 ? packed & 15 : packed >>> 4) + min;
     }
 
-    /** {@code w} (Q4_K, rows in groups of ROWS) in this kernel's layout, written to {@code dst} (Q4_K_INTERLEAVED's size). */
+    /** {@code w} (Q4_K or Q4_1, rows in groups of ROWS) in this kernel's layout, written to {@code dst} (Q4_K_INTERLEAVED's size). */
     static Tensor repack(Tensor w, MemorySegment dst) {
         if (w.rows() % ROWS != 0) throw new IllegalArgumentException(w.name() + ": rows not in groups of " + ROWS);
+        boolean k = w.type() == GgmlType.Q4_K;
+        if (!k && w.type() != GgmlType.Q4_1) throw new IllegalArgumentException(w.name() + ": " + w.type() + " is not Q4_K or Q4_1");
+        MemorySegment src = w.data();
+        int sub = w.type().blockSize / Activations.BLOCK;
         int blocks = w.cols() / Activations.BLOCK, meta = blocks * 8 * P;
         long rowBytes = w.rowBytes(), groupBytes = ROWS * GgmlType.Q4_K_INTERLEAVED.bytes(w.cols());
         byte[] to = new byte[(int) groupBytes];
@@ -61,14 +65,14 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
         for (int g = 0; g < w.rows() / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
                 for (int blk = 0; blk < blocks; blk++) {
-                    long in = (g * ROWS + r) * rowBytes + blk / SUB * (long) GgmlType.Q4_K.blockBytes;
-                    int j = blk % SUB;
+                    long in = (g * ROWS + r) * rowBytes + blk / sub * (long) w.type().blockBytes;
+                    int j = blk % sub;
                     for (int e = 0; e < Activations.BLOCK; e++) {
-                        int level = Q4_K.level(w.data(), in, Activations.BLOCK * j + e), at = (blk * 8 + (e % 16) / 2) * P + 2 * r + e % 2;
-                        to[at] |= (byte) (e < 16 ? level : level << 4);
+                        int level = k ? Q4_K.level(src, in, Activations.BLOCK * j + e) : Q4_1.level(src, in, e);
+                        to[(blk * 8 + (e % 16) / 2) * P + 2 * r + e % 2] |= (byte) (e < 16 ? level : level << 4);
                     }
-                    out.set(Kernels.F32, meta + blk * 4L * P + 4L * r, Q4_K.step(w.data(), in, j));
-                    out.set(Kernels.F32, meta + blk * 4L * P + 2L * P + 4L * r, -Q4_K.min(w.data(), in, j));
+                    out.set(Kernels.F32, meta + blk * 4L * P + 4L * r, k ? Q4_K.step(src, in, j) : Q4_1.d(src, in));
+                    out.set(Kernels.F32, meta + blk * 4L * P + 2L * P + 4L * r, k ? -Q4_K.min(src, in, j) : Q4_1.m(src, in));
                 }
             }
             MemorySegment.copy(to, 0, dst, BYTE, g * groupBytes, to.length);

@@ -81,14 +81,15 @@ class KernelTest {
         }
     }
 
-    /** Q4_0, Q8_0, Q6_K, Q4_K, Q5_K, IQ4_NL (as Q8_0) and IQ4_XS (as Q5_K) interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
+    /** Every type with a layout of its kernel (Q4_1, Q5_0, Q5_1, IQ4_NL and IQ4_XS in another type's) interleaved (groups of ROWS rows): one group, several, with 1-3 threads, batches of 1 to 9 (8-vector passes and remainders). */
     @ParameterizedTest
     @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 2048", "Q4_0, 17, 4096", "Q4_0, 3, 160", "Q4_0, 8, 288",
             "Q8_0, 1, 32", "Q8_0, 2, 2048", "Q8_0, 17, 4096", "Q8_0, 3, 160", "Q8_0, 8, 288",
             "Q6_K, 1, 256", "Q6_K, 2, 2048", "Q6_K, 5, 4096", "Q6_K, 3, 768",
             "Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 5, 4096", "Q4_K, 3, 768",
             "IQ4_NL, 1, 32", "IQ4_NL, 2, 2048", "IQ4_NL, 3, 160",
-            "Q5_K, 1, 256", "Q5_K, 2, 2048", "Q5_K, 3, 768", "IQ4_XS, 1, 256", "IQ4_XS, 2, 2048", "IQ4_XS, 3, 768"})
+            "Q5_K, 1, 256", "Q5_K, 2, 2048", "Q5_K, 3, 768", "IQ4_XS, 1, 256", "IQ4_XS, 2, 2048", "IQ4_XS, 3, 768",
+            "Q4_1, 1, 32", "Q4_1, 2, 2048", "Q5_0, 1, 32", "Q5_0, 2, 2048", "Q5_1, 1, 32", "Q5_1, 3, 160"})
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
@@ -128,7 +129,8 @@ class KernelTest {
      * dequantization bit for bit, CodecTest), read back element by element; rows that fill no group stay as they are.
      */
     @ParameterizedTest
-    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "IQ4_NL, Q8_0_INTERLEAVED, 96", "Q5_K, Q5_K_INTERLEAVED, 512", "IQ4_XS, Q5_K_INTERLEAVED, 512"})
+    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "Q4_1, Q4_K_INTERLEAVED, 96", "IQ4_NL, Q8_0_INTERLEAVED, 96", "Q5_0, Q8_0_INTERLEAVED, 96",
+            "Q5_K, Q5_K_INTERLEAVED, 512", "Q5_1, Q5_K_INTERLEAVED, 96", "IQ4_XS, Q5_K_INTERLEAVED, 512"})
     void preparedLayoutsHoldTheDecodedValues(GgmlType type, GgmlType layout, int cols) {
         int rows = 2 * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {

@@ -61,7 +61,14 @@ final class Weights {
                     for (int j = 4; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                 }
             }
-            case IQ4_XS -> { // half d, then every bit random (6-bit scales, nibbles)
+            case Q4_1, Q5_1 -> { // half d and m, then every bit random
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
+                    data.set(Kernels.F16, at + 2, Float.floatToFloat16(scale(rnd)));
+                    for (int j = 4; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                }
+            }
+            case IQ4_XS, Q5_0 -> { // half d, then every bit random
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     data.set(Kernels.F16, at, Float.floatToFloat16(scale(rnd)));
                     for (int j = 2; j < type.blockBytes; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
