@@ -1,9 +1,9 @@
 package dev.herd.convert;
 
 import dev.herd.HerdException;
-import dev.herd.format.ModelConfig;
-import dev.herd.format.ModelConfig.Kind;
-import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
 import static dev.herd.tensor.GgmlType.*;
@@ -29,7 +29,7 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
     /** The model facts llama.cpp's choice depends on. */
     public record Model(int layers, boolean tiedOutput, boolean llama70b) {
         static Model of(ModelConfig c) {
-            return new Model(c.layers(), c.tied(), c.arch().equals("llama") && c.layers() == 80 && c.kvHeads() != c.heads());
+            return new Model(c.layers(), c.tied(), c.arch() == Arch.LLAMA && c.layers() == 80 && c.kvHeads() != c.heads());
         }
     }
 
@@ -51,9 +51,9 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
         return new WeightTypes(type.name().toLowerCase(), type, HfConverter.fileType(type), false);
     }
 
-    /** The type of a converter's tensor: norms and rope factors stay F32. */
-    GgmlType typeOf(TensorSpec s, ModelConfig cfg) {
-        return s.kind() == Kind.NORM || s.kind() == Kind.ROPE ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
+    /** The type of a converter's tensor: vectors (norms, biases, rope factors) stay F32. */
+    GgmlType typeOf(ModelTensor.Spec s, ModelConfig cfg) {
+        return s.tensor().vector() ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
     }
 
     /** The type of matrix {@code tensor} whose rows hold {@code cols} values. */

@@ -1,7 +1,8 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +25,7 @@ class SplitPlanTest {
 
     @Test
     void aMixtureIsCutOnTheLargestBlockOfAnyLayerPerMatrix() {
-        LlamaConfig c = new LlamaConfig("llama", 2048, 2048, 3, 32, 8, 64, 128256, 4096, 1e-5f, 500000, 64, false, false, null);
+        ModelConfig c = new ModelConfig(Arch.LLAMA, 2048, 2048, 3, 32, 8, 64, 128256, 4096, 1e-5f, 500000, 64, null, false);
         List<GgmlType> q50 = List.of(GgmlType.Q5_0, GgmlType.Q5_0, GgmlType.Q5_0), oneQ6K = List.of(GgmlType.Q5_0, GgmlType.Q6_K, GgmlType.Q5_0);
         assertThat(SplitPlan.of(c, q50, q50, 16).nodes()).isEqualTo(16); // 128 columns each: whole 32-value blocks
         // one layer's Wo in Q6_K: 128 columns would cut its 256-value blocks

@@ -182,8 +182,8 @@ class HfConverterTest {
 
     @Test
     void llama31RopeFreqsRunFromOneToTheFactor() {
-        var cfg = new dev.herd.format.ModelConfig("llama", 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000f,
-                new dev.herd.format.ModelConfig.RopeScaling(8, 1, 4, 8192), false);
+        var cfg = new dev.herd.model.ModelConfig(dev.herd.model.Arch.LLAMA, 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000f,
+                new dev.herd.model.ModelConfig.RopeScaling(8, 1, 4, 8192), false);
         float[] f = cfg.ropeFreqs();
         assertThat(f).hasSize(64);
         assertThat(f[0]).isEqualTo(1f);
