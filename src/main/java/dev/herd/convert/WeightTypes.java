@@ -6,6 +6,10 @@ import dev.herd.model.ModelConfig;
 import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
+import static dev.herd.model.ModelTensor.ATTN_V;
+import static dev.herd.model.ModelTensor.FFN_DOWN;
+import static dev.herd.model.ModelTensor.OUTPUT;
+import static dev.herd.model.ModelTensor.TOKEN_EMBD;
 import static dev.herd.tensor.GgmlType.*;
 
 /**
@@ -60,11 +64,11 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
     GgmlType typeOf(String tensor, long cols, Model m) {
         if (!llamaCpp) return base;
         GgmlType t = base;
-        if (tensor.equals("output.weight") || m.tiedOutput() && tensor.equals("token_embd.weight")) {
+        if (tensor.equals(OUTPUT.gguf) || m.tiedOutput() && tensor.equals(TOKEN_EMBD.gguf)) {
             t = cols % Q6_K.blockSize != 0 ? Q8_0 : Q6_K;
-        } else if (base == Q4_K && (tensor.endsWith(".attn_v.weight") || tensor.endsWith(".ffn_down.weight"))) {
+        } else if (base == Q4_K && (tensor.endsWith("." + ATTN_V.gguf) || tensor.endsWith("." + FFN_DOWN.gguf))) {
             if (moreBits(layer(tensor), m.layers())) t = Q6_K;
-            else if (m.llama70b() && tensor.endsWith(".attn_v.weight")) t = Q5_K;
+            else if (m.llama70b() && tensor.endsWith("." + ATTN_V.gguf)) t = Q5_K;
         }
         return fallback(t, cols);
     }
