@@ -89,8 +89,8 @@ public final class DllamaModel {
             float[] f = cfg.ropeFreqs();
             MemorySegment m = arena.allocate(4L * f.length);
             MemorySegment.copy(f, 0, m, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, f.length);
-            dir.put("rope_freqs.weight", new GgufFile.TensorInfo("rope_freqs.weight", new long[]{f.length}, GgmlType.F32, 0, 0, m.byteSize()));
-            computed.put("rope_freqs.weight", m);
+            dir.put(ModelTensor.ROPE_FREQS.gguf, new GgufFile.TensorInfo(ModelTensor.ROPE_FREQS.gguf, new long[]{f.length}, GgmlType.F32, 0, 0, m.byteSize()));
+            computed.put(ModelTensor.ROPE_FREQS.gguf, m);
         }
         Map<String, Object> meta = new LinkedHashMap<>(GgufConfig.metadata(cfg));
         meta.put("general.name", path.getFileName().toString().replaceFirst("\\.m$", ""));

@@ -22,6 +22,7 @@ import static dev.herd.model.ModelTensor.Kind.*;
  * GGUF files; a vector cut by ROWS follows the rows of its matrix (a bias: a node adds the values of its rows).
  */
 public enum ModelTensor {
+    // per layer, GGUF name, Hugging Face name, kind, rows, cols, cut, axis, which models have it, optional, .m order
     TOKEN_EMBD(false, "token_embd.weight", "model.embed_tokens.weight", EMBEDDING, ModelConfig::vocab, ModelConfig::dim, ROOT, ALL, c -> true, false, 0),
     ROPE_FREQS(false, "rope_freqs.weight", null, ROPE, c -> 1, c -> c.ropeDim() / 2, WHOLE, ALL, c -> c.scaling() != null, true, -1),
 
