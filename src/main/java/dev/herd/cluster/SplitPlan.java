@@ -122,7 +122,10 @@ public record SplitPlan(int nodes, Shape shape) {
         };
     }
 
-    /** The node's part of a tensor: the range of its axis, on its rows or columns. A vector is one row, so a vector cut by rows (a bias) is cut along that row. */
+    /**
+     * The node's part of a tensor: the node's range of the row's axis, on its rows or columns. A vector is one row,
+     * so a vector cut by rows (a bias, following its matrix's rows) is cut along that row.
+     */
     private static Part part(ModelTensor.Spec t, Slice s, int headDim) {
         Cut cut = t.tensor().cut == Cut.ROWS && t.tensor().vector() ? Cut.COLUMNS : t.tensor().cut;
         return switch (t.tensor().axis) {
