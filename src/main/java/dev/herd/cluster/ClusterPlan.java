@@ -1,12 +1,12 @@
 package dev.herd.cluster;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.HerdException;
 import dev.herd.codec.Codecs;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.format.FileText;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.ModelTensor;

@@ -1,9 +1,9 @@
 package dev.herd.engine;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.HerdException;
 import dev.herd.format.DllamaModel;
 import dev.herd.format.DllamaTokenizerFile;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
 import dev.herd.tokenizer.ChatTemplate;

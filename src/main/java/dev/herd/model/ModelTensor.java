@@ -145,10 +145,11 @@ public enum ModelTensor {
      */
     public static List<Spec> specs(ModelConfig c, Predicate<ModelTensor> include, Comparator<ModelTensor> layerOrder) {
         List<Spec> all = new ArrayList<>();
+        int firstLayerRow = layerTensors().getFirst().ordinal();
         List<ModelTensor> layer = layerTensors().stream().filter(include).sorted(layerOrder).toList();
-        for (ModelTensor t : values()) if (!t.perLayer && t.ordinal() < ATTN_NORM.ordinal() && include.test(t)) all.add(t.spec(c, -1));
+        for (ModelTensor t : values()) if (!t.perLayer && t.ordinal() < firstLayerRow && include.test(t)) all.add(t.spec(c, -1));
         for (int l = 0; l < c.layers(); l++) for (ModelTensor t : layer) all.add(t.spec(c, l));
-        for (ModelTensor t : values()) if (!t.perLayer && t.ordinal() > ATTN_NORM.ordinal() && include.test(t)) all.add(t.spec(c, -1));
+        for (ModelTensor t : values()) if (!t.perLayer && t.ordinal() > firstLayerRow && include.test(t)) all.add(t.spec(c, -1));
         return all;
     }
 

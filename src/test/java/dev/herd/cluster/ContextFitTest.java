@@ -1,6 +1,5 @@
 package dev.herd.cluster;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.HerdException;
 import dev.herd.Stories15M;
 import dev.herd.convert.GgufRequantizer;
@@ -10,6 +9,7 @@ import dev.herd.convert.RandomModel;
 import dev.herd.convert.WeightTypes;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Model;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;

@@ -1,11 +1,11 @@
 package dev.herd.cluster;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.engine.Generator;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Runner;
 import dev.herd.engine.Sampler;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
 

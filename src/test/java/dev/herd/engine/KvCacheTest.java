@@ -1,7 +1,7 @@
 package dev.herd.engine;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.Stories15M;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;

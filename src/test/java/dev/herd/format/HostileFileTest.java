@@ -1,10 +1,10 @@
 package dev.herd.format;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.convert.HfConverter;
 import dev.herd.engine.KvCache;
+import dev.herd.format.GgufConfig;
 import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tokenizer.Tokenizers;

@@ -1,7 +1,7 @@
 package dev.herd.model;
 
-import dev.herd.format.GgufConfig;
 import dev.herd.HerdException;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
 import dev.herd.tensor.GgmlType;
