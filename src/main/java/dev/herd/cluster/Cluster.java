@@ -5,7 +5,7 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
 
@@ -32,6 +32,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
+
+import static dev.herd.model.ModelTensor.ATTN_OUTPUT;
+import static dev.herd.model.ModelTensor.FFN_DOWN;
+import static dev.herd.model.ModelTensor.TOKEN_EMBD;
 
 /**
  * The root's view of a cluster: connections to the workers (node i+1 is the i-th address), the weight streaming at
@@ -161,17 +165,17 @@ public final class Cluster implements AutoCloseable {
      * handshake, and the root's KV cache within this machine's memory (or KV cache folder) as {@link KvCache} checks
      * it (the root's weights are mostly views of the mapped file).
      */
-    public int positionsThatFit(GgufFile file, LlamaConfig c, KvCache.Storage kv) {
+    public int positionsThatFit(GgufFile file, ModelConfig c, KvCache.Storage kv) {
         Slices s = slices(file, c);
-        LlamaConfig root = s.plan.local(c, 0);
+        ModelConfig root = s.plan.local(c, 0);
         int fit = KvCache.positionsThatFit(root.layers(), root.kvHeads(), root.headDim(), kv);
         for (int node = 1; node < nodes(); node++) fit = Math.min(fit, positions(s, c, node, kv));
         return fit;
     }
 
     /** Positions worker {@code node} can hold beside its slice, within what it reported. */
-    private int positions(Slices s, LlamaConfig c, int node, KvCache.Storage kv) {
-        LlamaConfig local = s.plan.local(c, node);
+    private int positions(Slices s, ModelConfig c, int node, KvCache.Storage kv) {
+        ModelConfig local = s.plan.local(c, node);
         return Budget.positions(s.held[node], KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim()),
                 capacities.get(node - 1), kv.onDisk());
     }
@@ -182,11 +186,11 @@ public final class Cluster implements AutoCloseable {
      */
     private record Slices(Weights full, SplitPlan plan, Map<String, Tensor> source, List<List<SplitPlan.Part>> parts, long[] bytes, long[] held) {}
 
-    private Slices slices(GgufFile file, LlamaConfig c) {
-        Weights full = Weights.from(file, c);
-        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.o().type()).toList(),
-                Arrays.stream(full.layers()).map(l -> l.down().type()).toList(), nodes());
-        Map<String, Tensor> source = tensors(full, c);
+    private Slices slices(GgufFile file, ModelConfig c) {
+        Weights full = Weights.from(file.source(), c);
+        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.get(ATTN_OUTPUT).type()).toList(),
+                Arrays.stream(full.layers()).map(l -> l.get(FFN_DOWN).type()).toList(), nodes());
+        Map<String, Tensor> source = full.byName(false);
         List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
         long[] bytes = new long[nodes()], held = new long[nodes()];
         for (int node = 0; node < nodes(); node++) {
@@ -201,12 +205,12 @@ public final class Cluster implements AutoCloseable {
     }
 
     /** Refuses, before anything is sent, a context that a node cannot hold: names the node, its figures, what fits. */
-    private void checkFits(Slices s, LlamaConfig c, int maxSeqLen, KvCache.Storage kv) {
-        LlamaConfig root = s.plan.local(c, 0);
+    private void checkFits(Slices s, ModelConfig c, int maxSeqLen, KvCache.Storage kv) {
+        ModelConfig root = s.plan.local(c, 0);
         String why = KvCache.shortfall(KvCache.bytes(root.layers(), root.kvHeads(), root.headDim(), maxSeqLen), maxSeqLen, kv);
         if (why != null) throw new HerdException("node 0 (this root): " + why);
         for (int node = 1; node < nodes(); node++) {
-            LlamaConfig local = s.plan.local(c, node);
+            ModelConfig local = s.plan.local(c, node);
             long kvBytes = KvCache.bytes(local.layers(), local.kvHeads(), local.headDim(), maxSeqLen);
             Budget.Capacity capacity = capacities.get(node - 1);
             why = Budget.shortfall(s.held[node], kvBytes, capacity, kv.onDisk());
@@ -223,11 +227,11 @@ public final class Cluster implements AutoCloseable {
      * Splits the model: sends each worker its plan and streams its slice (all workers at once), keeps the root's
      * own slice (rows as views of the mapped file, column slices copied), and returns the root's forward pass.
      */
-    public Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
+    public Llama load(GgufFile file, ModelConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
         return load(file, c, maxSeqLen, threads, codec, kv, progress, mesh(nodes()));
     }
 
-    Llama load(GgufFile file, LlamaConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
+    Llama load(GgufFile file, ModelConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
         Slices s = slices(file, c);
         Weights full = s.full;
         SplitPlan plan = s.plan;
@@ -272,8 +276,8 @@ public final class Cluster implements AutoCloseable {
         if (!failures.isEmpty()) throw failures.getFirst();
         Map<String, Tensor> mine = new LinkedHashMap<>();
         for (SplitPlan.Part p : partsOf.getFirst()) mine.put(p.name(), TensorSlices.cut(source.get(p.name()), p, arena));
-        mine.put("token_embd.weight", full.tokenEmbd());
-        LlamaConfig local = plan.local(c, 0);
+        mine.put(TOKEN_EMBD.gguf, full.tokenEmbd());
+        ModelConfig local = plan.local(c, 0);
         Weights weights = Weights.from(Weights.Source.of(mine, file.path().toString()), local, c.vocab());
         return new Llama(local, weights, maxSeqLen, threads, Model.BATCH,
                 new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats, mesh), kv);
@@ -283,30 +287,6 @@ public final class Cluster implements AutoCloseable {
     @FunctionalInterface
     public interface Progress {
         void update(long done, long total);
-    }
-
-    /** The full tensors by the names the plan uses (a tied output is the embedding). */
-    private static Map<String, Tensor> tensors(Weights w, LlamaConfig c) {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        for (int l = 0; l < c.layers(); l++) {
-            Weights.Layer x = w.layers()[l];
-            String b = "blk." + l + ".";
-            m.put(b + "attn_norm.weight", x.attnNorm());
-            m.put(b + "attn_q.weight", x.q());
-            m.put(b + "attn_k.weight", x.k());
-            m.put(b + "attn_v.weight", x.v());
-            m.put(b + "attn_output.weight", x.o());
-            if (x.qNorm() != null) m.put(b + "attn_q_norm.weight", x.qNorm());
-            if (x.kNorm() != null) m.put(b + "attn_k_norm.weight", x.kNorm());
-            m.put(b + "ffn_norm.weight", x.ffnNorm());
-            m.put(b + "ffn_gate.weight", x.gate());
-            m.put(b + "ffn_up.weight", x.up());
-            m.put(b + "ffn_down.weight", x.down());
-        }
-        m.put("output_norm.weight", w.outputNorm());
-        m.put("output.weight", w.output());
-        if (w.ropeFreqs() != null) m.put("rope_freqs.weight", w.ropeFreqs());
-        return m;
     }
 
     /** Sends every part as WEIGHTS messages of at most CHUNK bytes: {@code i32 part, i64 offset, bytes}. */

@@ -6,8 +6,10 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.format.FileText;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
 import java.util.ArrayList;
@@ -32,7 +34,7 @@ public final class ClusterPlan {
     /** A frame's length and type ahead of its payload. */
     private static final int FRAME = 5;
 
-    public final LlamaConfig config;
+    public final ModelConfig config;
     public final SplitPlan split;
     public final int maxSeqLen;
     public final SyncCodec codec;
@@ -62,14 +64,14 @@ public final class ClusterPlan {
     public ClusterPlan(GgufFile header, int nodes, int maxSeqLen, SyncCodec codec, int threads) {
         if (maxSeqLen < 1) throw new HerdException("the context must be at least 1 position, got " + maxSeqLen);
         this.header = header;
-        this.config = LlamaConfig.from(header);
+        this.config = GgufConfig.read(header);
         this.maxSeqLen = Math.min(maxSeqLen, config.contextLength());
         this.codec = codec;
         this.threads = threads;
         List<GgmlType> wo = new ArrayList<>(), down = new ArrayList<>();
         for (int l = 0; l < config.layers(); l++) {
-            wo.add(type("blk." + l + ".attn_output.weight"));
-            down.add(type("blk." + l + ".ffn_down.weight"));
+            wo.add(type(ModelTensor.ATTN_OUTPUT.name(l)));
+            down.add(type(ModelTensor.FFN_DOWN.name(l)));
         }
         this.split = SplitPlan.of(config, wo, down, nodes);
         if (nodes > 1 && codec == SyncCodec.Q80 && config.dim() % 32 != 0) {
@@ -89,15 +91,15 @@ public final class ClusterPlan {
 
     private Node node(int i) {
         long weights = 0;
-        for (SplitPlan.Part p : split.parts(config, i, header.hasTensor("rope_freqs.weight"))) weights += bytes(p);
+        for (SplitPlan.Part p : split.parts(config, i, header.hasTensor(ModelTensor.ROPE_FREQS.gguf))) weights += bytes(p);
         long read = weights;
         if (i == 0) {
-            GgufFile.TensorInfo embedding = tensor("token_embd.weight");
+            GgufFile.TensorInfo embedding = tensor(ModelTensor.TOKEN_EMBD.gguf);
             check(embedding, config.vocab(), config.dim());
             weights += embedding.bytes();
             read += embedding.type().bytes(config.dim()); // one row per token
         }
-        LlamaConfig local = split.local(config, i);
+        ModelConfig local = split.local(config, i);
         long kv = KvCache.bytes(config.layers(), local.kvHeads(), config.headDim(), maxSeqLen);
         if (kv == Long.MAX_VALUE) throw new HerdException("a KV cache of " + maxSeqLen + " positions is too large to plan: lower --max-seq-len");
         return new Node(i, weights, kv, RUNTIME + Llama.bufferBytes(local, maxSeqLen, Model.BATCH, threads), read);
@@ -116,7 +118,7 @@ public final class ClusterPlan {
     /** The bytes of one decoded token (batch 1), without a cluster key (which adds 16 bytes per frame). */
     public Traffic traffic() {
         int workers = split.nodes() - 1;
-        long start = FRAME + 12 + type("token_embd.weight").bytes(config.dim());
+        long start = FRAME + 12 + type(ModelTensor.TOKEN_EMBD.gguf).bytes(config.dim());
         long vector = FRAME + codec.bytes(config.dim());
         long syncs = 2L * config.layers();
         long rootReceived = syncs * workers * vector, workerSent = 0;
@@ -154,7 +156,7 @@ public final class ClusterPlan {
     /** A tensor of the header; the output is the token embedding when the model ties them. */
     private GgufFile.TensorInfo tensor(String name) {
         GgufFile.TensorInfo t = header.tensors().get(name);
-        if (t == null && name.equals("output.weight")) t = header.tensors().get("token_embd.weight");
+        if (t == null && name.equals(ModelTensor.OUTPUT.gguf)) t = header.tensors().get(ModelTensor.TOKEN_EMBD.gguf);
         if (t == null) throw new HerdException(header.path() + ": tensor " + FileText.quote(name) + " is missing");
         if (t.type() == null || !Codecs.reads(t.type())) {
             String type = t.type() == null ? "type id " + t.typeId() : t.type().name();

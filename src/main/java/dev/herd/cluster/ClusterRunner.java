@@ -4,7 +4,7 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Runner;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 
 import java.io.PrintStream;
 import java.util.List;
@@ -53,7 +53,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
 
     /** Connects to the workers (if not yet) to learn what they can hold. */
     @Override
-    public int positionsThatFit(GgufFile file, LlamaConfig config) {
+    public int positionsThatFit(GgufFile file, ModelConfig config) {
         return connect(file).positionsThatFit(file, config, kv);
     }
 
@@ -63,7 +63,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     }
 
     @Override
-    public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
+    public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int threads) {
         Cluster cluster = connect(file);
         long start = System.nanoTime();
         Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, progress)

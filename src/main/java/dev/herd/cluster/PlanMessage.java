@@ -1,7 +1,8 @@
 package dev.herd.cluster;
 
 import dev.herd.codec.Codecs;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 
 import java.util.List;
@@ -13,18 +14,18 @@ import java.util.List;
  * With {@code mesh}, the nodes all-reduce directly with each other: {@code workers} are the addresses of nodes
  * 1..N-1 as the root reached them, and {@code token} identifies the session on the links between workers.
  */
-record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncCodec codec, GgmlType embedding,
+record PlanMessage(ModelConfig config, int node, int nodes, int maxSeqLen, SyncCodec codec, GgmlType embedding,
                    boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk, boolean mesh, List<String> workers, byte[] token) {
 
     static final int MAX_DIM = 1 << 16, MAX_HIDDEN = 1 << 18, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_HEAD_DIM = 1024,
             MAX_VOCAB = 1 << 21, MAX_SEQ = 1 << 20;
 
     Message encode() {
-        LlamaConfig c = config;
-        Message.Builder b = new Message.Builder(Message.PLAN).string(c.arch()).i32(c.dim()).i32(c.hidden()).i32(c.layers())
+        ModelConfig c = config;
+        Message.Builder b = new Message.Builder(Message.PLAN).string(c.arch().gguf).i32(c.dim()).i32(c.hidden()).i32(c.layers())
                 .i32(c.heads()).i32(c.kvHeads()).i32(c.headDim()).i32(c.vocab()).i32(c.contextLength()).f32(c.eps())
-                .f32(c.ropeTheta()).i32(c.ropeDim()).i32(c.neox() ? 1 : 0).i32(c.qkNorm() ? 1 : 0);
-        LlamaConfig.RopeScaling s = c.scaling();
+                .f32(c.ropeTheta()).i32(c.ropeDim()).i32(c.tied() ? 1 : 0);
+        ModelConfig.RopeScaling s = c.scaling();
         b.i32(s == null ? 0 : 1);
         if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
         b.i32(node).i32(nodes).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
@@ -38,19 +39,19 @@ record PlanMessage(LlamaConfig config, int node, int nodes, int maxSeqLen, SyncC
 
     static PlanMessage decode(Message m) {
         Message.Reader r = m.reader();
-        String arch = r.string();
-        if (!arch.equals("llama") && !arch.equals("qwen3")) throw bad("architecture '" + arch + "'");
+        Arch arch = Arch.ofGguf(r.string());
+        if (arch == null) throw bad("architecture");
         int dim = bound(r.i32(), MAX_DIM, "dim"), hidden = bound(r.i32(), MAX_HIDDEN, "hidden"),
                 layers = bound(r.i32(), MAX_LAYERS, "layers"), heads = bound(r.i32(), MAX_HEADS, "heads"),
                 kvHeads = bound(r.i32(), heads, "kv heads"), headDim = bound(r.i32(), MAX_HEAD_DIM, "head dim"),
                 vocab = bound(r.i32(), MAX_VOCAB, "vocab"), context = bound(r.i32(), MAX_SEQ, "context");
         float eps = r.f32(), theta = r.f32();
         int ropeDim = bound(r.i32(), headDim, "rope dim");
-        boolean neox = r.i32() == 1, qkNorm = r.i32() == 1;
-        LlamaConfig.RopeScaling scaling = r.i32() == 1 ? new LlamaConfig.RopeScaling(r.f32(), r.f32(), r.f32(), bound(r.i32(), MAX_SEQ, "original context")) : null;
+        boolean tied = r.i32() == 1;
+        ModelConfig.RopeScaling scaling = r.i32() == 1 ? new ModelConfig.RopeScaling(r.f32(), r.f32(), r.f32(), bound(r.i32(), MAX_SEQ, "original context")) : null;
         if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0) throw bad("model shape");
-        LlamaConfig c = new LlamaConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
-                ropeDim, neox, qkNorm, scaling);
+        ModelConfig c = new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
+                ropeDim, scaling, tied);
         int node = r.i32(), nodes = bound(r.i32(), 1024, "node count"), seq = bound(r.i32(), context, "max seq len");
         int codec = r.i32();
         if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");

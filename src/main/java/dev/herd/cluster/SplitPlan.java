@@ -1,22 +1,26 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
+import dev.herd.model.ModelTensor.Cut;
 import dev.herd.tensor.GgmlType;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
  * How one model is split across {@code nodes} machines (tensor parallelism, after distributed-llama section 1.3).
- * Per layer, node i holds:
+ * Which tensor is cut how is in the table of tensors ({@link ModelTensor}: cut and axis); this class turns a node's
+ * ranges into its parts. Per layer, node i holds:
  * <ul>
  *   <li>Wq rows of its query heads; Wk, Wv rows of the KV heads those queries use (whole heads), and the KV cache of
- *       those KV heads only. With more nodes than KV heads, each KV head is replicated on the nodes that share it.</li>
+ *       those KV heads only; a Q/K/V bias (Qwen2) the values of the same rows. With more nodes than KV heads, each KV head is replicated on the nodes that share it.</li>
  *   <li>Wo columns of its query heads: its partial output is a full dim vector, summed across nodes (sync 1).</li>
  *   <li>W1, W3 rows [hiddenFrom, hiddenTo); W2 the same columns: partial dim vector, summed (sync 2).</li>
  *   <li>the output matrix rows [vocabFrom, vocabTo): its slice of the logits, gathered by the root.</li>
- *   <li>norms replicated; the token embedding on the root only.</li>
+ *   <li>norms (also Qwen3's per-head q/k norms) replicated; the token embedding on the root only.</li>
  * </ul>
  * Column slices must fall on quantization block boundaries, so that each node's slice is whole blocks.
  */
@@ -66,9 +70,6 @@ public record SplitPlan(int nodes, Shape shape) {
         return new Slice(node, headFrom, headTo, kvFrom, kvTo, node * hiddenPer, (node + 1) * hiddenPer, vocabFrom, vocabTo);
     }
 
-    /** How a tensor is cut: by output rows, by input columns, or not at all (every node holds it whole). */
-    public enum Cut { ROWS, COLUMNS, WHOLE }
-
     /** One tensor of a node's share: the full tensor is rows x cols; the node holds [from, to) of the cut dimension. */
     public record Part(String name, Cut cut, int rows, int cols, int from, int to) {
         public int localRows() {
@@ -89,7 +90,7 @@ public record SplitPlan(int nodes, Shape shape) {
      * The plan for a model whose column-split matrices have the given types, one per layer: a mixture (a llama.cpp
      * Q4_K_M file has Q4_K and Q6_K, or Q5_0 and Q4_K) is cut on the largest block of each matrix's types.
      */
-    public static SplitPlan of(LlamaConfig c, List<GgmlType> wo, List<GgmlType> down, int nodes) {
+    public static SplitPlan of(ModelConfig c, List<GgmlType> wo, List<GgmlType> down, int nodes) {
         return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), largestBlock(wo), largestBlock(down)));
     }
 
@@ -98,42 +99,46 @@ public record SplitPlan(int nodes, Shape shape) {
     }
 
     /** The plan for a model whose column slices must be multiples of {@code colBlock}. */
-    public static SplitPlan of(LlamaConfig c, int colBlock, int nodes) {
+    public static SplitPlan of(ModelConfig c, int colBlock, int nodes) {
         return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), colBlock, colBlock));
     }
 
     /**
-     * Every tensor node {@code node} holds, in the order the root streams them (the token embedding stays on the root).
-     * {@code ropeFreqs}: whether the model has the Llama 3.1 rope_freqs tensor.
+     * Every tensor node {@code node} holds, in the order the root streams them, each cut as the table of tensors says
+     * ({@link ModelTensor}: cut and axis). {@code ropeFreqs}: whether the model has the Llama 3.1 rope_freqs tensor.
      */
-    public List<Part> parts(LlamaConfig c, int node, boolean ropeFreqs) {
+    public List<Part> parts(ModelConfig c, int node, boolean ropeFreqs) {
         Slice s = slice(node);
-        int hd = c.headDim(), dim = c.dim();
-        List<Part> parts = new ArrayList<>();
-        for (int l = 0; l < c.layers(); l++) {
-            String b = "blk." + l + ".";
-            parts.add(new Part(b + "attn_norm.weight", Cut.WHOLE, 1, dim, 0, 1));
-            parts.add(new Part(b + "attn_q.weight", Cut.ROWS, c.qDim(), dim, s.headFrom * hd, s.headTo * hd));
-            parts.add(new Part(b + "attn_k.weight", Cut.ROWS, c.kvDim(), dim, s.kvHeadFrom * hd, s.kvHeadTo * hd));
-            parts.add(new Part(b + "attn_v.weight", Cut.ROWS, c.kvDim(), dim, s.kvHeadFrom * hd, s.kvHeadTo * hd));
-            parts.add(new Part(b + "attn_output.weight", Cut.COLUMNS, dim, c.qDim(), s.headFrom * hd, s.headTo * hd));
-            if (c.qkNorm()) {
-                parts.add(new Part(b + "attn_q_norm.weight", Cut.WHOLE, 1, hd, 0, 1));
-                parts.add(new Part(b + "attn_k_norm.weight", Cut.WHOLE, 1, hd, 0, 1));
-            }
-            parts.add(new Part(b + "ffn_norm.weight", Cut.WHOLE, 1, dim, 0, 1));
-            parts.add(new Part(b + "ffn_gate.weight", Cut.ROWS, c.hidden(), dim, s.hiddenFrom, s.hiddenTo));
-            parts.add(new Part(b + "ffn_up.weight", Cut.ROWS, c.hidden(), dim, s.hiddenFrom, s.hiddenTo));
-            parts.add(new Part(b + "ffn_down.weight", Cut.COLUMNS, dim, c.hidden(), s.hiddenFrom, s.hiddenTo));
-        }
-        parts.add(new Part("output_norm.weight", Cut.WHOLE, 1, dim, 0, 1));
-        parts.add(new Part("output.weight", Cut.ROWS, c.vocab(), dim, s.vocabFrom, s.vocabTo));
-        if (ropeFreqs) parts.add(new Part("rope_freqs.weight", Cut.WHOLE, 1, c.ropeDim() / 2, 0, 1));
-        return parts;
+        return ModelTensor.specs(c, t -> held(t, c, ropeFreqs), Comparator.naturalOrder()).stream().map(t -> part(t, s, c.headDim())).toList();
+    }
+
+    /** The token embedding stays on the root; a tied output is sent as the embedding's rows; the rest as the model has them. */
+    private static boolean held(ModelTensor t, ModelConfig c, boolean ropeFreqs) {
+        return switch (t) {
+            case TOKEN_EMBD -> false;
+            case OUTPUT -> true;
+            case ROPE_FREQS -> ropeFreqs;
+            default -> t.in(c);
+        };
+    }
+
+    /**
+     * The node's part of a tensor: the node's range of the row's axis, on its rows or columns. A vector is one row,
+     * so a vector cut by rows (a bias, following its matrix's rows) is cut along that row.
+     */
+    private static Part part(ModelTensor.Spec t, Slice s, int headDim) {
+        Cut cut = t.tensor().cut == Cut.ROWS && t.tensor().vector() ? Cut.COLUMNS : t.tensor().cut;
+        return switch (t.tensor().axis) {
+            case HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.headFrom * headDim, s.headTo * headDim);
+            case KV_HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.kvHeadFrom * headDim, s.kvHeadTo * headDim);
+            case FFN -> new Part(t.name(), cut, t.rows(), t.cols(), s.hiddenFrom, s.hiddenTo);
+            case VOCAB -> new Part(t.name(), cut, t.rows(), t.cols(), s.vocabFrom, s.vocabTo);
+            case ALL -> new Part(t.name(), Cut.WHOLE, t.rows(), t.cols(), 0, 1);
+        };
     }
 
     /** The config a node computes with: its own heads, KV heads, FFN rows and vocabulary rows. */
-    public LlamaConfig local(LlamaConfig c, int node) {
+    public ModelConfig local(ModelConfig c, int node) {
         Slice s = slice(node);
         return c.slice(s.heads(), s.kvHeads(), s.hidden(), s.vocab());
     }

@@ -1,5 +1,6 @@
 package dev.herd.cluster;
 
+import dev.herd.model.ModelTensor.Cut;
 import dev.herd.tensor.Tensor;
 
 import java.io.IOException;
@@ -13,7 +14,7 @@ final class TensorSlices {
     /** The part as a tensor: rows and whole tensors are views over the full tensor's memory; columns are copied. */
     static Tensor cut(Tensor full, SplitPlan.Part p, Arena arena) {
         return switch (p.cut()) {
-            case WHOLE -> full;
+            case WHOLE, ROOT -> full; // no part is ROOT: the embedding stays on the root
             case ROWS -> full.rows(p.from(), p.to());
             case COLUMNS -> {
                 MemorySegment copy = arena.allocate(p.bytes(full.type()), 64);
@@ -35,7 +36,7 @@ final class TensorSlices {
 
     /** Streams the part's bytes (row-major, as {@link #cut} lays them out) without copying the tensor. */
     static void stream(Tensor full, SplitPlan.Part p, long max, Sink sink) throws IOException {
-        if (p.cut() == SplitPlan.Cut.COLUMNS) {
+        if (p.cut() == Cut.COLUMNS) {
             for (int r = 0; r < full.rows(); r++) sink.accept(columns(full, p, r)); // one row's slice: small
             return;
         }

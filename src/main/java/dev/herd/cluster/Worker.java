@@ -8,7 +8,7 @@ import dev.herd.engine.Memory;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sync;
 import dev.herd.kernel.Kernels;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
@@ -213,13 +213,13 @@ public final class Worker implements AutoCloseable {
 
     private void session(Wire w, PlanMessage plan, Handshake.Hello hello, Pulse pulse) throws IOException {
         if (plan.node() != hello.node() || plan.nodes() != hello.nodes()) throw new Wire.ProtocolException("plan for another node");
-        LlamaConfig c = plan.config();
+        ModelConfig c = plan.config();
         List<GgmlType> types = plan.types();
         SplitPlan split = SplitPlan.of(c, 1, plan.nodes()); // each slice's block alignment is checked by bytes() below
         List<SplitPlan.Part> parts = split.parts(c, plan.node(), plan.ropeFreqs());
         if (parts.size() != types.size()) throw new Wire.ProtocolException("plan lists " + types.size() + " tensors, expected " + parts.size());
         if (plan.codec() == SyncCodec.Q80 && c.dim() % 32 != 0) throw new Wire.ProtocolException("q80 sync needs dim divisible by 32");
-        LlamaConfig local = split.local(c, plan.node());
+        ModelConfig local = split.local(c, plan.node());
         long weightBytes = 0;
         for (int i = 0; i < parts.size(); i++) weightBytes += loadedBytes(parts.get(i), types.get(i));
         long kvBytes = KvCache.bytes(local.layers(), local.kvHeads(), local.headDim(), plan.maxSeqLen());

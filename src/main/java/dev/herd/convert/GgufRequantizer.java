@@ -6,6 +6,8 @@ import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
 import dev.herd.format.Quantizer;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
 import java.io.IOException;
@@ -87,6 +89,6 @@ public final class GgufRequantizer {
         int layers = (int) f.integer(arch + ".block_count", 0);
         long heads = f.integer(arch + ".attention.head_count", 0);
         boolean gqa = f.integer(arch + ".attention.head_count_kv", heads) != heads;
-        return new WeightTypes.Model(layers, !f.tensors().containsKey("output.weight"), arch.equals("llama") && layers == 80 && gqa);
+        return new WeightTypes.Model(layers, !f.hasTensor(ModelTensor.OUTPUT.gguf), Arch.ofGguf(arch) == Arch.LLAMA && layers == 80 && gqa);
     }
 }

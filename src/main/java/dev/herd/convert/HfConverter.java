@@ -6,11 +6,14 @@ import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
 import dev.herd.format.Limits;
-import dev.herd.format.ModelConfig;
-import dev.herd.format.ModelConfig.Kind;
-import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.Quantizer;
 import dev.herd.format.Safetensors;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
+import dev.herd.model.ModelTensor.Kind;
+import dev.herd.model.ModelTensor.Spec;
 import dev.herd.tensor.GgmlType;
 
 import java.io.IOException;
@@ -26,20 +29,11 @@ import java.util.Map;
 
 /**
  * Converts a Hugging Face model folder (config.json, safetensors, optional generation_config.json) of a
- * LlamaForCausalLM, MistralForCausalLM or Qwen3ForCausalLM to GGUF with llama.cpp's names. Tensors stream row by row
+ * model of one of the {@link Arch architectures} to GGUF with llama.cpp's names ({@link ModelTensor} maps them). Tensors stream row by row
  * through mapped windows of the safetensors, so neither the heap nor resident memory ever holds a whole tensor.
  */
 public final class HfConverter {
     static long windowBytes = 64 << 20; // tests shrink it to cross many windows
-    private static final Map<String, String> ARCHS = Map.of(
-            "LlamaForCausalLM", "llama", "MistralForCausalLM", "llama", "Qwen3ForCausalLM", "qwen3");
-    private static final Map<String, String> LAYER_NAMES = Map.ofEntries(
-            Map.entry("attn_norm", "input_layernorm"), Map.entry("attn_q", "self_attn.q_proj"),
-            Map.entry("attn_k", "self_attn.k_proj"), Map.entry("attn_v", "self_attn.v_proj"),
-            Map.entry("attn_output", "self_attn.o_proj"), Map.entry("attn_q_norm", "self_attn.q_norm"),
-            Map.entry("attn_k_norm", "self_attn.k_norm"), Map.entry("ffn_norm", "post_attention_layernorm"),
-            Map.entry("ffn_gate", "mlp.gate_proj"), Map.entry("ffn_up", "mlp.up_proj"), Map.entry("ffn_down", "mlp.down_proj"));
-
     private HfConverter() {}
 
     /**
@@ -54,24 +48,24 @@ public final class HfConverter {
     public static void convert(Path dir, Path out, WeightTypes weights, Map<String, Object> extra, Progress progress) {
         ModelConfig cfg = config(dir);
         Safetensors st = Safetensors.open(dir);
-        ModelConfig model = !cfg.tied() && !st.has("lm_head.weight") ? tie(cfg) : cfg; // some configs omit tie_word_embeddings
-        List<TensorSpec> specs = model.tensors();
+        ModelConfig model = !cfg.tied() && !st.has(ModelTensor.OUTPUT.hf) ? cfg.tied(true) : cfg; // some configs omit tie_word_embeddings
+        List<Spec> specs = model.tensors();
         check(st, specs, s -> weights.typeOf(s, model));
         GgufWriter w = new GgufWriter();
-        model.metadata().forEach(w::put);
+        GgufConfig.metadata(model).forEach(w::put);
         w.put("general.name", dir.toAbsolutePath().normalize().getFileName().toString());
         w.put("general.file_type", weights.fileType());
         tokenIds(dir).forEach(w::put);
         extra.forEach(w::put);
         Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> weights.typeOf(s, model).bytes(s.elements())).sum());
-        for (TensorSpec s : specs) {
+        for (Spec s : specs) {
             GgmlType type = weights.typeOf(s, model);
             GgufWriter.TensorSource source = s.kind() == Kind.ROPE
                     ? o -> {
                         Quantizer.write(GgmlType.F32, model.ropeFreqs(), 0, s.cols(), o);
                         tracker.add(4L * s.cols());
                     }
-                    : o -> copyRows(st.get(hfName(s.name())), s, type, permuteHeads(model, s), o, tracker);
+                    : o -> copyRows(st.get(s.hfName()), s, type, permuteHeads(model, s), o, tracker);
             w.tensor(s.name(), type, s.dims(), o -> {
                 source.write(o);
                 tracker.tensorDone();
@@ -86,7 +80,7 @@ public final class HfConverter {
 
     /** The header {@link #convert} writes for a model of this shape, without reading any weights (for planning). */
     public static GgufFile header(ModelConfig cfg, WeightTypes weights, Path name) {
-        Map<String, Object> meta = new LinkedHashMap<>(cfg.metadata());
+        Map<String, Object> meta = new LinkedHashMap<>(GgufConfig.metadata(cfg));
         meta.put("general.file_type", weights.fileType());
         return GgufFile.described(name, meta, cfg.tensors(), s -> weights.typeOf(s, cfg));
     }
@@ -97,8 +91,8 @@ public final class HfConverter {
         if (!Files.exists(file)) throw new HerdException(dirOrFile + ": no config.json (is this a Hugging Face model folder?)");
         JsonNode c = readJson(file);
         String archName = c.path("architectures").path(0).asText(c.path("model_type").asText("?"));
-        String arch = ARCHS.get(archName);
-        if (arch == null) throw new HerdException(file + ": architecture " + FileText.quote(archName) + " is not supported (supported: " + String.join(", ", ARCHS.keySet().stream().sorted().toList()) + ")");
+        Arch arch = Arch.ofHf(archName);
+        if (arch == null) throw new HerdException(file + ": architecture " + FileText.quote(archName) + " is not supported (supported: " + Arch.supported() + ")");
         String act = c.path("hidden_act").asText("silu");
         if (!act.equals("silu")) throw new HerdException(file + ": hidden_act " + FileText.quote(act) + " is not supported (only silu)");
         int dim = integer(c, file, "hidden_size", null, Limits.MAX_WIDTH), heads = integer(c, file, "num_attention_heads", null, Limits.MAX_WIDTH);
@@ -145,12 +139,12 @@ public final class HfConverter {
         return m;
     }
 
-    private static void check(Safetensors st, List<TensorSpec> specs, java.util.function.Function<TensorSpec, GgmlType> types) {
-        for (TensorSpec s : specs) {
+    private static void check(Safetensors st, List<Spec> specs, java.util.function.Function<Spec, GgmlType> types) {
+        for (Spec s : specs) {
             if (s.kind() == Kind.ROPE) continue;
-            Safetensors.Entry e = st.get(hfName(s.name()));
+            Safetensors.Entry e = st.get(s.hfName());
             Safetensors.floatType(e);
-            long[] want = s.kind() == Kind.NORM ? new long[]{s.cols()} : new long[]{s.rows(), s.cols()};
+            long[] want = s.tensor().vector() ? new long[]{s.cols()} : new long[]{s.rows(), s.cols()};
             if (!Arrays.equals(e.shape(), want)) {
                 throw new HerdException(e.file() + ": tensor '" + e.name() + "' has shape " + Arrays.toString(e.shape())
                         + ", but config.json implies " + Arrays.toString(want));
@@ -163,12 +157,17 @@ public final class HfConverter {
         }
     }
 
-    /** Llama Q/K rows go from HF's rotate-half order to interleaved pairs (llama.cpp's and distributed-llama's permute). */
-    private static int permuteHeads(ModelConfig cfg, TensorSpec s) {
-        if (cfg.qwen3()) return 0;
-        if (s.name().endsWith(".attn_q.weight")) return cfg.heads();
-        if (s.name().endsWith(".attn_k.weight")) return cfg.kvHeads();
-        return 0;
+    /**
+     * Q/K rows of an interleaved-rope model go from HF's rotate-half order to interleaved pairs (llama.cpp's and
+     * distributed-llama's permute): the heads of a Q or K matrix, else 0. (No such model has Q/K biases to permute.)
+     */
+    private static int permuteHeads(ModelConfig cfg, Spec s) {
+        if (cfg.arch().neox) return 0;
+        return switch (s.tensor()) {
+            case ATTN_Q -> cfg.heads();
+            case ATTN_K -> cfg.kvHeads();
+            default -> 0;
+        };
     }
 
     /** Source row of output row {@code r} under permute(w, heads): reshape(heads, 2, half, cols).swapaxes(1, 2). */
@@ -181,7 +180,7 @@ public final class HfConverter {
      * Streams rows through mapped windows of about 64 MiB, unmapped as soon as they are done, so resident memory
      * stays near one window. Windows hold whole heads because the permutation moves rows only within a head.
      */
-    private static void copyRows(Safetensors.Entry e, TensorSpec s, GgmlType type, int heads, OutputStream out,
+    private static void copyRows(Safetensors.Entry e, Spec s, GgmlType type, int heads, OutputStream out,
                                  Progress.Tracker tracker) throws IOException {
         int cols = s.cols(), rows = s.rows();
         long srcRowBytes = e.bytes() / rows;
@@ -202,23 +201,6 @@ public final class HfConverter {
                 }
             }
         }
-    }
-
-    static String hfName(String gguf) {
-        return switch (gguf) {
-            case "token_embd.weight" -> "model.embed_tokens.weight";
-            case "output_norm.weight" -> "model.norm.weight";
-            case "output.weight" -> "lm_head.weight";
-            default -> {
-                String[] p = gguf.split("\\.");  // blk.N.name.weight
-                yield "model.layers." + p[1] + "." + LAYER_NAMES.get(p[2]) + ".weight";
-            }
-        };
-    }
-
-    private static ModelConfig tie(ModelConfig c) {
-        return new ModelConfig(c.arch(), c.dim(), c.hidden(), c.layers(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(),
-                c.context(), c.normEps(), c.ropeTheta(), c.scaling(), true);
     }
 
     /** llama.cpp's general.file_type (LLAMA_FTYPE_*) for a weight type. */

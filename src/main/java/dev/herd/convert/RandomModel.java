@@ -1,10 +1,12 @@
 package dev.herd.convert;
 
 import dev.herd.HerdException;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufWriter;
-import dev.herd.format.ModelConfig;
-import dev.herd.format.ModelConfig.RopeScaling;
-import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelConfig.RopeScaling;
+import dev.herd.model.ModelTensor.Spec;
 import dev.herd.format.Quantizer;
 import dev.herd.tensor.GgmlType;
 
@@ -19,19 +21,19 @@ import java.util.SplittableRandom;
 
 /**
  * Random-weight GGUF models of real shapes, for benchmarks and tests: the work per token is that of the real model,
- * the text is garbage. Weights are small (about ±0.03) and norms 1, so activations stay finite. Written row by row.
+ * the text is garbage. Weights and biases are small (about ±0.03) and norms 1, so activations stay finite. Written row by row.
  */
 public final class RandomModel {
     private static final RopeScaling LLAMA31 = new RopeScaling(8, 1, 4, 8192);
     private static final Map<String, ModelConfig> SHAPES = new LinkedHashMap<>();
     static {
-        SHAPES.put("tiny", new ModelConfig("llama", 256, 512, 2, 8, 4, 32, 128256, 1024, 1e-5f, 500000, null, true));
-        SHAPES.put("llama3.2-1b", new ModelConfig("llama", 2048, 8192, 16, 32, 8, 64, 128256, 131072, 1e-5f, 500000,
+        SHAPES.put("tiny", new ModelConfig(Arch.LLAMA, 256, 512, 2, 8, 4, 32, 128256, 1024, 1e-5f, 500000, null, true));
+        SHAPES.put("llama3.2-1b", new ModelConfig(Arch.LLAMA, 2048, 8192, 16, 32, 8, 64, 128256, 131072, 1e-5f, 500000,
                 new RopeScaling(32, 1, 4, 8192), true));
-        SHAPES.put("llama3.1-8b", new ModelConfig("llama", 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
-        SHAPES.put("llama3.1-70b", new ModelConfig("llama", 8192, 28672, 80, 64, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
-        SHAPES.put("llama3.1-405b", new ModelConfig("llama", 16384, 53248, 126, 128, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
-        SHAPES.put("qwen3-8b", new ModelConfig("qwen3", 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1e-6f, 1000000, null, false));
+        SHAPES.put("llama3.1-8b", new ModelConfig(Arch.LLAMA, 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
+        SHAPES.put("llama3.1-70b", new ModelConfig(Arch.LLAMA, 8192, 28672, 80, 64, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
+        SHAPES.put("llama3.1-405b", new ModelConfig(Arch.LLAMA, 16384, 53248, 126, 128, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
+        SHAPES.put("qwen3-8b", new ModelConfig(Arch.QWEN3, 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1e-6f, 1000000, null, false));
     }
 
     private RandomModel() {}
@@ -56,19 +58,20 @@ public final class RandomModel {
         }
         var specs = cfg.tensors();
         GgufWriter w = new GgufWriter();
-        cfg.metadata().forEach(w::put);
-        w.put("general.name", "random-" + cfg.arch());
+        GgufConfig.metadata(cfg).forEach(w::put);
+        w.put("general.name", "random-" + cfg.arch().gguf);
         w.put("general.file_type", HfConverter.fileType(weights));
         extra.forEach(w::put);
         Progress.Tracker tracker = progress.tracker(specs.size(), specs.stream().mapToLong(s -> s.type(weights).bytes(s.elements())).sum());
         for (int i = 0; i < specs.size(); i++) {
-            TensorSpec s = specs.get(i);
+            Spec s = specs.get(i);
             GgmlType type = s.type(weights);
             if (s.cols() % type.blockSize != 0) throw new HerdException(s.name() + ": rows of " + s.cols() + " values do not fit " + type + " blocks");
             SplittableRandom rnd = new SplittableRandom(seed * 1_000_003 + i);
             w.tensor(s.name(), type, s.dims(), o -> {
                 switch (s.kind()) {
                     case NORM -> fill(s, o, tracker, row -> Arrays.fill(row, 1f));
+                    case BIAS -> random(s, GgmlType.F32, rnd, o, tracker);
                     case ROPE -> fill(s, o, tracker, row -> System.arraycopy(cfg.ropeFreqs(), 0, row, 0, row.length));
                     default -> random(s, type, rnd, o, tracker);
                 }
@@ -86,7 +89,7 @@ public final class RandomModel {
         void fill(float[] row);
     }
 
-    private static void fill(TensorSpec s, OutputStream o, Progress.Tracker tracker, Filler filler) throws IOException {
+    private static void fill(Spec s, OutputStream o, Progress.Tracker tracker, Filler filler) throws IOException {
         float[] row = new float[s.cols()];
         filler.fill(row);
         Quantizer.write(GgmlType.F32, row, 0, row.length, o);
@@ -94,7 +97,7 @@ public final class RandomModel {
     }
 
     /** Quantized types get random codes under a fixed small scale; float types get uniform values in ±0.03. */
-    private static void random(TensorSpec s, GgmlType type, SplittableRandom rnd, OutputStream o, Progress.Tracker tracker) throws IOException {
+    private static void random(Spec s, GgmlType type, SplittableRandom rnd, OutputStream o, Progress.Tracker tracker) throws IOException {
         byte[] bytes = new byte[(int) type.bytes(s.cols())];
         float[] row = new float[s.cols()];
         for (int r = 0; r < s.rows(); r++) {

@@ -1,11 +1,15 @@
 package dev.herd.convert;
 
 import dev.herd.HerdException;
-import dev.herd.format.ModelConfig;
-import dev.herd.format.ModelConfig.Kind;
-import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
+import static dev.herd.model.ModelTensor.ATTN_V;
+import static dev.herd.model.ModelTensor.FFN_DOWN;
+import static dev.herd.model.ModelTensor.OUTPUT;
+import static dev.herd.model.ModelTensor.TOKEN_EMBD;
 import static dev.herd.tensor.GgmlType.*;
 
 /**
@@ -29,7 +33,7 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
     /** The model facts llama.cpp's choice depends on. */
     public record Model(int layers, boolean tiedOutput, boolean llama70b) {
         static Model of(ModelConfig c) {
-            return new Model(c.layers(), c.tied(), c.arch().equals("llama") && c.layers() == 80 && c.kvHeads() != c.heads());
+            return new Model(c.layers(), c.tied(), c.arch() == Arch.LLAMA && c.layers() == 80 && c.kvHeads() != c.heads());
         }
     }
 
@@ -51,20 +55,20 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
         return new WeightTypes(type.name().toLowerCase(), type, HfConverter.fileType(type), false);
     }
 
-    /** The type of a converter's tensor: norms and rope factors stay F32. */
-    GgmlType typeOf(TensorSpec s, ModelConfig cfg) {
-        return s.kind() == Kind.NORM || s.kind() == Kind.ROPE ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
+    /** The type of a converter's tensor: vectors (norms, biases, rope factors) stay F32. */
+    GgmlType typeOf(ModelTensor.Spec s, ModelConfig cfg) {
+        return s.tensor().vector() ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
     }
 
     /** The type of matrix {@code tensor} whose rows hold {@code cols} values. */
     GgmlType typeOf(String tensor, long cols, Model m) {
         if (!llamaCpp) return base;
         GgmlType t = base;
-        if (tensor.equals("output.weight") || m.tiedOutput() && tensor.equals("token_embd.weight")) {
+        if (tensor.equals(OUTPUT.gguf) || m.tiedOutput() && tensor.equals(TOKEN_EMBD.gguf)) {
             t = cols % Q6_K.blockSize != 0 ? Q8_0 : Q6_K;
-        } else if (base == Q4_K && (tensor.endsWith(".attn_v.weight") || tensor.endsWith(".ffn_down.weight"))) {
+        } else if (base == Q4_K && (tensor.endsWith("." + ATTN_V.gguf) || tensor.endsWith("." + FFN_DOWN.gguf))) {
             if (moreBits(layer(tensor), m.layers())) t = Q6_K;
-            else if (m.llama70b() && tensor.endsWith(".attn_v.weight")) t = Q5_K;
+            else if (m.llama70b() && tensor.endsWith("." + ATTN_V.gguf)) t = Q5_K;
         }
         return fallback(t, cols);
     }

@@ -38,6 +38,11 @@ final class Matmul {
         return n == w.cols() && Kernels.of(w.type()).needsQuantized();
     }
 
+    /** Whether {@link #rows} will read the Q8_0 form of activations of length {@code n} (padded here). */
+    static boolean needsQ8(Tensor w, int n) {
+        return needsQuantized(w, padded(n));
+    }
+
     /** Activations for vectors of length n, zero-padded to a multiple of 32. */
     static Activations activations(int n, int batch) {
         return new Activations(padded(n), batch);

@@ -3,8 +3,9 @@ package dev.herd.engine;
 import dev.herd.HerdException;
 import dev.herd.format.DllamaModel;
 import dev.herd.format.DllamaTokenizerFile;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
 import dev.herd.tokenizer.Tokenizers;
@@ -65,7 +66,7 @@ public final class Model implements AutoCloseable {
         GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
         try {
             Tokenizer tokenizer = tokenizerPath != null && !isDllama(modelPath) ? Tokenizers.fromFile(tokenizerPath) : tokenizerOf(file);
-            LlamaConfig config = LlamaConfig.from(file);
+            ModelConfig config = GgufConfig.read(file);
             if (tokenizer.vocabSize() > config.vocab()) {
                 throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
             }

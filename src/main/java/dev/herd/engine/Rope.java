@@ -1,10 +1,11 @@
 package dev.herd.engine;
 
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 
 /**
  * Rotary position embedding. Frequencies follow llama.cpp: {@code theta^(-2i/ropeDim) / divisor[i]}, where the
- * divisors are Llama 3.1's scaling factors (from the rope_freqs tensor or computed from metadata) or 1. The cos/sin
+ * divisors are Llama 3.1's scaling factors (from the rope_freqs tensor or computed from metadata, as llama.cpp's
+ * converter computes that tensor) or 1. The cos/sin
  * of the positions in the current batch are computed once per batch and shared by all layers and heads.
  */
 final class Rope {
@@ -15,34 +16,16 @@ final class Rope {
     private final float[] sin;
 
     /** {@code divisors} may be null (no scaling). */
-    Rope(LlamaConfig c, float[] divisors, int batch) {
+    Rope(ModelConfig c, float[] divisors, int batch) {
         half = c.ropeDim() / 2;
-        neox = c.neox();
-        float[] d = divisors != null ? divisors : c.scaling() != null ? llama3Divisors(c) : null;
+        neox = c.arch().neox;
+        float[] d = divisors != null ? divisors : c.scaling() != null ? c.ropeFreqs() : null;
         freqs = new double[half];
         for (int i = 0; i < half; i++) {
             freqs[i] = Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDim()) / (d == null ? 1 : d[i]);
         }
         cos = new float[batch * half];
         sin = new float[batch * half];
-    }
-
-    /** llama.cpp's Llama 3.1 factors (what its converter stores as rope_freqs.weight). */
-    static float[] llama3Divisors(LlamaConfig c) {
-        LlamaConfig.RopeScaling s = c.scaling();
-        double lowWavelen = s.originalContext() / s.lowFreqFactor(), highWavelen = s.originalContext() / s.highFreqFactor();
-        float[] d = new float[c.ropeDim() / 2];
-        for (int i = 0; i < d.length; i++) {
-            double freq = Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDim());
-            double wavelen = 2 * Math.PI / freq;
-            if (wavelen < highWavelen) d[i] = 1;
-            else if (wavelen > lowWavelen) d[i] = s.factor();
-            else {
-                double smooth = (s.originalContext() / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
-                d[i] = (float) (1 / ((1 - smooth) / s.factor() + smooth));
-            }
-        }
-        return d;
     }
 
     /** Computes the rotations for positions startPos .. startPos + batch - 1. */

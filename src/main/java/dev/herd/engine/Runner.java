@@ -1,16 +1,16 @@
 package dev.herd.engine;
 
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;
 
 /** Builds the forward pass of an opened model: on this machine alone, or split across a cluster. */
 @FunctionalInterface
 public interface Runner {
-    Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads);
+    Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int threads);
 
     /** The most positions of context every node can hold now (to bound the default context). */
-    default int positionsThatFit(GgufFile file, LlamaConfig config) {
+    default int positionsThatFit(GgufFile file, ModelConfig config) {
         return Integer.MAX_VALUE;
     }
 
@@ -20,12 +20,12 @@ public interface Runner {
     static Runner local(KvCache.Storage kv) {
         return new Runner() {
             @Override
-            public Llama build(GgufFile file, LlamaConfig config, int maxSeqLen, int threads) {
-                return new Llama(config, Weights.from(file, config), maxSeqLen, threads, Model.BATCH, Sync.NONE, kv);
+            public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int threads) {
+                return new Llama(config, Weights.from(file.source(), config), maxSeqLen, threads, Model.BATCH, Sync.NONE, kv);
             }
 
             @Override
-            public int positionsThatFit(GgufFile file, LlamaConfig config) {
+            public int positionsThatFit(GgufFile file, ModelConfig config) {
                 return KvCache.positionsThatFit(config.layers(), config.kvHeads(), config.headDim(), kv);
             }
         };

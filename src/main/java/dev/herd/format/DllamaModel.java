@@ -1,8 +1,9 @@
 package dev.herd.format;
 
 import dev.herd.HerdException;
-import dev.herd.format.ModelConfig.Kind;
-import dev.herd.format.ModelConfig.TensorSpec;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
 import java.lang.foreign.Arena;
@@ -10,7 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,7 +29,7 @@ public final class DllamaModel {
             "n_experts", "n_active_experts", "vocab_size", "max_seq_len", "hidden_act", "rope_theta", "weights_float_type",
             "rope_scaling_factor", "rope_scaling_low_freq_factor", "rope_scaling_high_freq_factory",
             "rope_scaling_orig_max_seq_len", "rope_type", "head_dim", "norm_epsilon", "moe_hidden_dim"};
-    private static final int LLAMA = 0xABCD00, QWEN3 = 0xABCD01, QWEN3_MOE = 0xABCD02, ROPE_FALCON = 1, ROPE_LLAMA3_1 = 2;
+    private static final int QWEN3_MOE = 0xABCD02, ROPE_FALCON = 1, ROPE_LLAMA3_1 = 2;
 
     private DllamaModel() {}
 
@@ -73,8 +74,8 @@ public final class DllamaModel {
 
         Map<String, GgufFile.TensorInfo> dir = GgufFile.newDirectory();
         long offset = headerSize;
-        for (TensorSpec s : order(cfg)) {
-            GgmlType type = s.kind() == Kind.MATRIX ? wt : GgmlType.F32; // the .m embedding is always F32
+        for (ModelTensor.Spec s : order(cfg)) {
+            GgmlType type = s.kind() == ModelTensor.Kind.MATRIX ? wt : GgmlType.F32; // the .m embedding is always F32
             if (s.cols() % type.blockSize != 0) throw error(path, s.name() + " rows of " + s.cols() + " values are not a multiple of the " + type + " block");
             long bytes = type.bytes(s.elements());
             dir.put(s.name(), new GgufFile.TensorInfo(s.name(), s.dims(), type, type.id, offset, bytes));
@@ -88,21 +89,22 @@ public final class DllamaModel {
             float[] f = cfg.ropeFreqs();
             MemorySegment m = arena.allocate(4L * f.length);
             MemorySegment.copy(f, 0, m, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, f.length);
-            dir.put("rope_freqs.weight", new GgufFile.TensorInfo("rope_freqs.weight", new long[]{f.length}, GgmlType.F32, 0, 0, m.byteSize()));
-            computed.put("rope_freqs.weight", m);
+            dir.put(ModelTensor.ROPE_FREQS.gguf, new GgufFile.TensorInfo(ModelTensor.ROPE_FREQS.gguf, new long[]{f.length}, GgmlType.F32, 0, 0, m.byteSize()));
+            computed.put(ModelTensor.ROPE_FREQS.gguf, m);
         }
-        Map<String, Object> meta = new LinkedHashMap<>(cfg.metadata());
+        Map<String, Object> meta = new LinkedHashMap<>(GgufConfig.metadata(cfg));
         meta.put("general.name", path.getFileName().toString().replaceFirst("\\.m$", ""));
         meta.putAll(extra);
         return new GgufFile(path, 3, meta, dir, file, computed, arena);
     }
 
     private static ModelConfig config(Path path, Map<String, Integer> h) {
-        int arch = need(path, h, "arch_type");
-        if (arch == QWEN3_MOE || h.getOrDefault("n_experts", 0) > 0) throw error(path, "Qwen3 MoE (mixture of experts) models are not supported");
-        if (arch != LLAMA && arch != QWEN3) throw error(path, "unknown arch_type 0x" + Integer.toHexString(arch));
-        int ropeType = arch == QWEN3 ? ROPE_FALCON : h.getOrDefault("rope_type", 0);
-        if (arch == LLAMA && ropeType == ROPE_FALCON) throw error(path, "a Llama model with NeoX (falcon) rope is not supported");
+        int type = need(path, h, "arch_type");
+        if (type == QWEN3_MOE || h.getOrDefault("n_experts", 0) > 0) throw error(path, "Qwen3 MoE (mixture of experts) models are not supported");
+        Arch arch = Arch.ofDllama(type);
+        if (arch == null) throw error(path, "unknown arch_type 0x" + Integer.toHexString(type));
+        int ropeType = arch.neox ? ROPE_FALCON : h.getOrDefault("rope_type", 0);
+        if (!arch.neox && ropeType == ROPE_FALCON) throw error(path, "a Llama model with NeoX (falcon) rope is not supported");
         float eps = switch (h.getOrDefault("norm_epsilon", 5)) {
             case 5 -> 1e-5f;
             case 6 -> 1e-6f;
@@ -120,24 +122,14 @@ public final class DllamaModel {
                     need(path, h, "rope_scaling_high_freq_factory"), need(path, h, "rope_scaling_orig_max_seq_len"));
         }
         // hidden_act is ignored, as distributed-llama does: its graph always uses SiLU.
-        return new ModelConfig(arch == QWEN3 ? "qwen3" : "llama", dim, bounded(path, h, "hidden_dim", Limits.MAX_WIDTH),
+        return new ModelConfig(arch, dim, bounded(path, h, "hidden_dim", Limits.MAX_WIDTH),
                 bounded(path, h, "n_layers", Limits.MAX_LAYERS), heads, kvHeads, headDim, bounded(path, h, "vocab_size", Limits.MAX_VOCAB),
                 bounded(path, h, "max_seq_len", Integer.MAX_VALUE), eps, h.getOrDefault("rope_theta", 10000), scaling, false);
     }
 
-    /** Tensors in .m file order (distributed-llama's loadLlmNetWeight): note FFN order gate, down, up. */
-    private static List<TensorSpec> order(ModelConfig c) {
-        Map<String, TensorSpec> byName = new HashMap<>();
-        for (TensorSpec s : c.tensors()) byName.put(s.name(), s);
-        List<String> names = new ArrayList<>(List.of("token_embd.weight"));
-        for (int l = 0; l < c.layers(); l++) {
-            String b = "blk." + l + ".";
-            for (String n : List.of("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up")) names.add(b + n + ".weight");
-            if (c.qwen3()) names.addAll(List.of(b + "attn_q_norm.weight", b + "attn_k_norm.weight"));
-            names.addAll(List.of(b + "attn_norm.weight", b + "ffn_norm.weight"));
-        }
-        names.addAll(List.of("output_norm.weight", "output.weight"));
-        return names.stream().map(byName::get).toList();
+    /** Tensors in .m file order (distributed-llama's loadLlmNetWeight: FFN order gate, down, up; norms last). */
+    private static List<ModelTensor.Spec> order(ModelConfig c) {
+        return ModelTensor.specs(c, t -> t.dllama >= 0 && t.in(c), Comparator.comparingInt(t -> t.dllama));
     }
 
     private static int need(Path path, Map<String, Integer> h, String key) {

@@ -2,6 +2,8 @@ package dev.herd.format;
 
 import dev.herd.HerdException;
 import dev.herd.codec.Codecs;
+import dev.herd.model.ModelTensor;
+import dev.herd.model.Weights;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
@@ -73,11 +75,11 @@ public final class GgufFile implements AutoCloseable {
      * The header a file of these tensors would have, without a file: tensor data cannot be read. Offsets are
      * consecutive from 0, each aligned as GGUF's default alignment requires.
      */
-    public static GgufFile described(Path name, Map<String, Object> metadata, List<ModelConfig.TensorSpec> tensors,
-                                     Function<ModelConfig.TensorSpec, GgmlType> types) {
+    public static GgufFile described(Path name, Map<String, Object> metadata, List<ModelTensor.Spec> tensors,
+                                     Function<ModelTensor.Spec, GgmlType> types) {
         Map<String, TensorInfo> dir = newDirectory();
         long offset = 0, align = GgufReader.DEFAULT_ALIGNMENT;
-        for (ModelConfig.TensorSpec s : tensors) {
+        for (ModelTensor.Spec s : tensors) {
             GgmlType type = types.apply(s);
             long bytes = type.bytes(s.elements());
             dir.put(s.name(), new TensorInfo(s.name(), s.dims(), type, type.id, offset, bytes));
@@ -160,6 +162,11 @@ public final class GgufFile implements AutoCloseable {
 
     public boolean hasTensor(String name) {
         return tensors.containsKey(name);
+    }
+
+    /** The tensors as a source of a model's weights. */
+    public Weights.Source source() {
+        return new Weights.Source(this::tensor, this::hasTensor, path.toString());
     }
 
     /** The tensor as a matrix over the mapped file; fails for types Herd does not compute with. */

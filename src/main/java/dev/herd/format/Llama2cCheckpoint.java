@@ -1,6 +1,9 @@
 package dev.herd.format;
 
 import dev.herd.HerdException;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 
 import java.io.IOException;
@@ -13,12 +16,16 @@ import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
+
+import static dev.herd.model.ModelTensor.*;
 
 /**
  * A llama2.c fp32 checkpoint (.bin): a header of seven int32 (dim, hidden, layers, heads, kvHeads, vocab, seqLen;
  * a negative vocab means the classifier is stored separately) followed by fp32 arrays in llama2.c order.
- * Converts to an F32 GGUF with llama names. llama2.c already uses the interleaved RoPE layout that GGUF llama
+ * Converts to an F32 GGUF with llama names ({@link ModelTensor}). llama2.c already uses the interleaved RoPE layout that GGUF llama
  * files use, so Q and K rows are copied unchanged.
  */
 public final class Llama2cCheckpoint {
@@ -70,55 +77,47 @@ public final class Llama2cCheckpoint {
             throw new HerdException(path + ": not a llama2.c checkpoint (dim " + h.dim + ", heads " + h.heads
                     + ", kv heads " + h.kvHeads + " do not divide)");
         }
-        long need = HEADER_BYTES + 4 * floats(h);
+        long need = HEADER_BYTES + 4 * layout(h).floats();
         if (file.byteSize() < need) {
             throw new HerdException(path + ": truncated llama2.c checkpoint (" + file.byteSize() + " bytes, header needs " + need + ")");
         }
         return h;
     }
 
-    /** Number of floats after the header, including the legacy freq_cis arrays. */
-    private static long floats(Header h) {
-        long d = h.dim, l = h.layers, kv = h.kvDim();
-        long perLayer = 2 * d + 2 * d * d + 2 * d * kv + 3 * d * h.hidden;
-        long freqCis = (long) h.seqLen * h.headDim(); // real and imaginary halves
-        return h.vocab * d + l * perLayer + d + freqCis + (h.tied ? 0 : h.vocab * d);
+    /** llama2.c's arrays in file order, each holding that tensor of every layer. */
+    private static final List<ModelTensor> ORDER = List.of(TOKEN_EMBD, ATTN_NORM, ATTN_Q, ATTN_K, ATTN_V, ATTN_OUTPUT,
+            FFN_NORM, FFN_GATE, FFN_DOWN, FFN_UP, OUTPUT_NORM, OUTPUT);
+
+    private static ModelConfig config(Header h) {
+        return new ModelConfig(Arch.LLAMA, h.dim, h.hidden, h.layers, h.heads, h.kvHeads, h.headDim(), h.vocab, h.seqLen,
+                1e-5f, 10000, null, h.tied);
+    }
+
+    /** Where each array starts and how many floats the file holds after the header. */
+    private record Layout(Map<ModelTensor, Long> offsets, long floats) {}
+
+    /** The legacy freq_cis arrays (real and imaginary halves) lie before the classifier, which a tied checkpoint lacks. */
+    private static Layout layout(Header h) {
+        ModelConfig c = config(h);
+        Map<ModelTensor, Long> at = new EnumMap<>(ModelTensor.class);
+        long next = 0;
+        for (ModelTensor t : ORDER) {
+            if (t == OUTPUT) next += (long) h.seqLen * h.headDim();
+            at.put(t, next);
+            if (t != OUTPUT || !h.tied) next += (t.perLayer ? h.layers : 1) * (long) t.rows(c) * t.cols(c);
+        }
+        return new Layout(at, next);
     }
 
     private static GgufWriter writer(Header h, MemorySegment file) {
-        long d = h.dim, kv = h.kvDim(), f = h.hidden, l = h.layers;
-        GgufWriter w = new GgufWriter()
-                .put("general.architecture", "llama")
-                .put("general.name", "llama2.c checkpoint")
-                .put("llama.context_length", h.seqLen)
-                .put("llama.embedding_length", h.dim)
-                .put("llama.block_count", h.layers)
-                .put("llama.feed_forward_length", h.hidden)
-                .put("llama.attention.head_count", h.heads)
-                .put("llama.attention.head_count_kv", h.kvHeads)
-                .put("llama.attention.layer_norm_rms_epsilon", 1e-5f)
-                .put("llama.rope.freq_base", 10000f)
-                .put("llama.rope.dimension_count", h.headDim())
-                .put("llama.vocab_size", h.vocab);
-        // Offsets (in floats) of each llama2.c array, in file order.
-        long embd = 0, attnNorm = embd + h.vocab * d, q = attnNorm + l * d, k = q + l * d * d, v = k + l * d * kv;
-        long o = v + l * d * kv, ffnNorm = o + l * d * d, gate = ffnNorm + l * d, down = gate + l * f * d;
-        long up = down + l * d * f, outNorm = up + l * f * d, cls = outNorm + d + (long) h.seqLen * h.headDim();
-        w.tensor("token_embd.weight", GgmlType.F32, new long[]{d, h.vocab}, copy(file, embd, h.vocab * d));
-        for (int i = 0; i < l; i++) {
-            String b = "blk." + i + ".";
-            w.tensor(b + "attn_norm.weight", GgmlType.F32, new long[]{d}, copy(file, attnNorm + i * d, d));
-            w.tensor(b + "attn_q.weight", GgmlType.F32, new long[]{d, d}, copy(file, q + i * d * d, d * d));
-            w.tensor(b + "attn_k.weight", GgmlType.F32, new long[]{d, kv}, copy(file, k + i * d * kv, d * kv));
-            w.tensor(b + "attn_v.weight", GgmlType.F32, new long[]{d, kv}, copy(file, v + i * d * kv, d * kv));
-            w.tensor(b + "attn_output.weight", GgmlType.F32, new long[]{d, d}, copy(file, o + i * d * d, d * d));
-            w.tensor(b + "ffn_norm.weight", GgmlType.F32, new long[]{d}, copy(file, ffnNorm + i * d, d));
-            w.tensor(b + "ffn_gate.weight", GgmlType.F32, new long[]{d, f}, copy(file, gate + i * f * d, f * d));
-            w.tensor(b + "ffn_down.weight", GgmlType.F32, new long[]{f, d}, copy(file, down + i * d * f, d * f));
-            w.tensor(b + "ffn_up.weight", GgmlType.F32, new long[]{d, f}, copy(file, up + i * f * d, f * d));
+        ModelConfig c = config(h);
+        GgufWriter w = new GgufWriter();
+        GgufConfig.metadata(c).forEach(w::put);
+        w.put("general.name", "llama2.c checkpoint");
+        Map<ModelTensor, Long> at = layout(h).offsets();
+        for (ModelTensor.Spec s : c.tensors()) {
+            w.tensor(s.name(), GgmlType.F32, s.dims(), copy(file, at.get(s.tensor()) + Math.max(s.layer(), 0) * s.elements(), s.elements()));
         }
-        w.tensor("output_norm.weight", GgmlType.F32, new long[]{d}, copy(file, outNorm, d));
-        if (!h.tied) w.tensor("output.weight", GgmlType.F32, new long[]{d, h.vocab}, copy(file, cls, h.vocab * d));
         return w;
     }
 

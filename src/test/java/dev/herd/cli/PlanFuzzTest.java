@@ -4,7 +4,8 @@ import dev.herd.Shared;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.format.DllamaTokenizerFile;
-import dev.herd.format.ModelConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,7 +30,7 @@ class PlanFuzzTest {
     @Test
     void mutatedGgufHeaders() throws IOException {
         Path gguf = dir.resolve("model.gguf");
-        ModelConfig cfg = new ModelConfig("llama", 64, 128, 2, 4, 2, 16, 384, 64, 1e-5f, 10000, new ModelConfig.RopeScaling(8, 1, 4, 32), false);
+        ModelConfig cfg = new ModelConfig(Arch.LLAMA, 64, 128, 2, 4, 2, 16, 384, 64, 1e-5f, 10000, new ModelConfig.RopeScaling(8, 1, 4, 32), false);
         RandomModel.write(cfg, GgmlType.Q8_0, gguf, 1, DllamaTokenizerFile.read(Shared.model("tiny.t")).metadata(), Progress.NONE);
         fuzz(Files.readAllBytes(gguf), "m.gguf", 2048, 11, 300);
     }

@@ -1,6 +1,8 @@
 package dev.herd.cluster;
 
-import dev.herd.model.LlamaConfig;
+import dev.herd.format.GgufConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 
 import dev.herd.format.GgufFile;
 
@@ -16,7 +18,7 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
 import dev.herd.engine.WarmUp;
-import dev.herd.format.ModelConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,7 +66,7 @@ class ClusterTest {
         stories32 = Stories15M.f32(dir); // the committed Q8_0 in F32: real trained weights that split on 2, 3 and 6 nodes
         // GQA: 16 query heads over 8 KV heads, head size 32 so one head is a whole Q8_0 block: valid on 1..16 nodes
         gqa = dir.resolve("gqa.gguf");
-        RandomModel.write(new ModelConfig("llama", 512, 512, 2, 16, 8, 32, 384, 256, 1e-5f, 500000, null, false),
+        RandomModel.write(new ModelConfig(Arch.LLAMA, 512, 512, 2, 16, 8, 32, 384, 256, 1e-5f, 500000, null, false),
                 GgmlType.Q8_0, gqa, 3, Map.of(), Progress.NONE);
     }
 
@@ -192,7 +194,7 @@ class ClusterTest {
         try (LocalCluster cluster = new LocalCluster(3, key);
              ClusterRunner runner = new ClusterRunner(cluster.addresses(), key, SyncCodec.F32, new PrintStream(OutputStream.nullOutputStream())).mesh(mesh);
              GgufFile file = GgufFile.open(m);
-             Llama llama = runner.build(file, LlamaConfig.from(file), 256, 1)) {
+             Llama llama = runner.build(file, GgufConfig.read(file), 256, 1)) {
             int[] split = new Generator(llama, Sampler.greedy(llama.vocab())).generate(new int[]{1}, 0, STEPS, (t, n) -> {}).tokens();
             assertThat(split).containsExactly(one);
             assertThat(cluster.log()).contains(mesh ? "mesh of 4 nodes" : "loaded").doesNotContain(mesh ? "rejected" : "mesh of");
@@ -221,7 +223,7 @@ class ClusterTest {
     private static List<float[]> splitRun(Path model, LocalCluster cluster, boolean mesh, boolean warmUp) throws IOException {
         try (ClusterRunner runner = new ClusterRunner(cluster.addresses(), null, SyncCodec.Q80, new PrintStream(OutputStream.nullOutputStream())).mesh(mesh);
              GgufFile file = GgufFile.open(model);
-             Llama llama = runner.build(file, LlamaConfig.from(file), 64, 1)) {
+             Llama llama = runner.build(file, GgufConfig.read(file), 64, 1)) {
             if (warmUp) assertThat(WarmUp.run(llama, null, 300_000_000L).rounds()).isPositive();
             List<float[]> out = new ArrayList<>();
             float[] logits = llama.forward(new int[]{1, 9038, 2501}, 0, true).clone();

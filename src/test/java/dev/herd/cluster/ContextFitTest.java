@@ -9,8 +9,9 @@ import dev.herd.convert.RandomModel;
 import dev.herd.convert.WeightTypes;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Model;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,10 +62,10 @@ class ContextFitTest {
     /** Bytes of node 1's slice of a 2-node split, and of its KV cache per position. */
     private static long[] slice(Path model) {
         try (GgufFile f = GgufFile.open(model)) {
-            LlamaConfig c = LlamaConfig.from(f);
+            ModelConfig c = GgufConfig.read(f);
             SplitPlan plan = SplitPlan.of(c, List.of(GgmlType.F32), List.of(GgmlType.F32), 2);
             long weights = plan.parts(c, 1, false).stream().mapToLong(p -> p.bytes(GgmlType.F32)).sum();
-            LlamaConfig local = plan.local(c, 1);
+            ModelConfig local = plan.local(c, 1);
             return new long[]{weights, KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim())};
         }
     }
@@ -118,7 +119,7 @@ class ContextFitTest {
         GgufRequantizer.convert(f32, model, WeightTypes.parse("q4_k_m"), Map.of(), Progress.NONE);
         long held = 0, perPosition;
         try (GgufFile f = GgufFile.open(model)) {
-            LlamaConfig c = LlamaConfig.from(f);
+            ModelConfig c = GgufConfig.read(f);
             List<GgmlType> o = new ArrayList<>(), down = new ArrayList<>();
             for (int l = 0; l < c.layers(); l++) {
                 o.add(f.tensors().get("blk." + l + ".attn_output.weight").type());
@@ -126,7 +127,7 @@ class ContextFitTest {
             }
             SplitPlan plan = SplitPlan.of(c, o, down, 2);
             for (SplitPlan.Part p : plan.parts(c, 1, false)) held += Worker.loadedBytes(p, f.tensors().get(p.name()).type());
-            LlamaConfig local = plan.local(c, 1);
+            ModelConfig local = plan.local(c, 1);
             perPosition = KvCache.bytesPerPosition(local.layers(), local.kvHeads(), local.headDim());
         }
         Budget.Capacity room100 = new Budget.Capacity((512L << 20) + held + 100 * perPosition + perPosition / 2, 1L << 40);
@@ -135,7 +136,7 @@ class ContextFitTest {
             try (ClusterRunner runner = new ClusterRunner(List.of("127.0.0.1:" + server.getLocalPort()), null, SyncCodec.F32,
                     new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
                  GgufFile f = GgufFile.open(model)) {
-                assertThat(runner.positionsThatFit(f, LlamaConfig.from(f))).isEqualTo(100);
+                assertThat(runner.positionsThatFit(f, GgufConfig.read(f))).isEqualTo(100);
             }
         }
     }

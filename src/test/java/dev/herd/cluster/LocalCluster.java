@@ -5,8 +5,9 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Runner;
 import dev.herd.engine.Sampler;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -50,7 +51,7 @@ final class LocalCluster implements AutoCloseable {
 
         Run(Path model, List<String> workers, byte[] key, SyncCodec codec, int seqLen, KvCache.Storage kv) {
             file = GgufFile.open(model);
-            LlamaConfig c = LlamaConfig.from(file);
+            ModelConfig c = GgufConfig.read(file);
             cluster = workers.isEmpty() ? null : new ClusterRunner(workers, key, codec, kv, new PrintStream(PrintStream.nullOutputStream()));
             Runner runner = cluster == null ? Runner.local(kv) : cluster;
             llama = runner.build(file, c, seqLen, 1);

@@ -3,7 +3,8 @@ package dev.herd.cluster;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.format.GgufFile;
-import dev.herd.format.ModelConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,7 +40,7 @@ class PlanMemoryTest {
     @Test
     void workerHoldsWhatThePlanSaysWithinTenPercent() throws Exception {
         Path model = dir.resolve("mid-q8_0.gguf");
-        RandomModel.write(new ModelConfig("llama", 1024, 4096, 8, 16, 8, 64, 32000, 4096, 1e-5f, 10000, null, false),
+        RandomModel.write(new ModelConfig(Arch.LLAMA, 1024, 4096, 8, 16, 8, 64, 32000, 4096, 1e-5f, 10000, null, false),
                 GgmlType.Q8_0, model, 1, Map.of(), Progress.NONE);
         ClusterPlan.Node planned;
         try (GgufFile h = GgufFile.header(model)) {

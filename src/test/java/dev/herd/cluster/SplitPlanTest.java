@@ -1,11 +1,14 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -22,9 +25,25 @@ class SplitPlanTest {
                 .hasMessageContaining("144 attention-output columns").hasMessageContaining("valid node counts: [1, 3]");
     }
 
+    /** Node 1 of 3 of 24 query heads over 12 KV heads of 32: query heads 8..16, KV heads 4..8. */
+    @Test
+    void qwen2BiasesFollowTheRowsOfTheirMatrices() {
+        ModelConfig c = new ModelConfig(Arch.QWEN2, 256, 384, 1, 24, 12, 32, 384, 256, 1e-6f, 1000000, null, true);
+        Map<String, SplitPlan.Part> parts = SplitPlan.of(c, 32, 3).parts(c, 1, false).stream()
+                .collect(Collectors.toMap(SplitPlan.Part::name, p -> p));
+        for (String m : List.of("attn_q", "attn_k", "attn_v")) {
+            SplitPlan.Part matrix = parts.get("blk.0." + m + ".weight"), bias = parts.get("blk.0." + m + ".bias");
+            assertThat(bias.localRows()).isEqualTo(1);
+            assertThat(List.of(bias.from(), bias.to(), bias.localCols())).as(m).isEqualTo(List.of(matrix.from(), matrix.to(), matrix.localRows()));
+        }
+        assertThat(parts.get("blk.0.attn_q.bias").from()).isEqualTo(8 * 32);
+        assertThat(parts.get("blk.0.attn_k.bias").from()).isEqualTo(4 * 32);
+        assertThat(parts).doesNotContainKey("token_embd.weight").containsKey("output.weight"); // tied: sent as the embedding's rows
+    }
+
     @Test
     void aMixtureIsCutOnTheLargestBlockOfAnyLayerPerMatrix() {
-        LlamaConfig c = new LlamaConfig("llama", 2048, 2048, 3, 32, 8, 64, 128256, 4096, 1e-5f, 500000, 64, false, false, null);
+        ModelConfig c = new ModelConfig(Arch.LLAMA, 2048, 2048, 3, 32, 8, 64, 128256, 4096, 1e-5f, 500000, 64, null, false);
         List<GgmlType> q50 = List.of(GgmlType.Q5_0, GgmlType.Q5_0, GgmlType.Q5_0), oneQ6K = List.of(GgmlType.Q5_0, GgmlType.Q6_K, GgmlType.Q5_0);
         assertThat(SplitPlan.of(c, q50, q50, 16).nodes()).isEqualTo(16); // 128 columns each: whole 32-value blocks
         // one layer's Wo in Q6_K: 128 columns would cut its 256-value blocks

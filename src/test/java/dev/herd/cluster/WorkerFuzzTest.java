@@ -2,7 +2,8 @@ package dev.herd.cluster;
 
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
-import dev.herd.format.ModelConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,7 +46,7 @@ class WorkerFuzzTest {
     @Test
     void hostileStreamsLeaveTheWorkerServingTheSameTokens() throws Exception {
         Path model = dir.resolve("tiny.gguf");
-        RandomModel.write(new ModelConfig("llama", 64, 128, 2, 4, 2, 16, 256, 256, 1e-5f, 10000, null, false),
+        RandomModel.write(new ModelConfig(Arch.LLAMA, 64, 128, 2, 4, 2, 16, 256, 256, 1e-5f, 10000, null, false),
                 GgmlType.F32, model, 9, Map.of(), Progress.NONE);
         try (LocalCluster keyed = new LocalCluster(1, KEY); LocalCluster open = new LocalCluster(1, null)) {
             int[] before = tokens(model, keyed, KEY);
@@ -90,7 +91,7 @@ class WorkerFuzzTest {
     private static byte[] planBytes(Path model, LocalCluster open) {
         var file = dev.herd.format.GgufFile.open(model);
         try (file) {
-            var c = dev.herd.model.LlamaConfig.from(file);
+            var c = dev.herd.format.GgufConfig.read(file);
             List<GgmlType> types = SplitPlan.of(c, 1, 2).parts(c, 1, false).stream().map(p -> GgmlType.F32).toList();
             Message m = new PlanMessage(c, 1, 2, 64, SyncCodec.F32, GgmlType.F32, false, types, false, true, open.addresses(), Handshake.nonce()).encode();
             return Arrays.copyOf(m.payload(), m.length());

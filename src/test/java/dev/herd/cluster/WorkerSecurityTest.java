@@ -4,8 +4,9 @@ import dev.herd.HerdException;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.engine.KvCache;
-import dev.herd.format.ModelConfig;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -42,7 +43,7 @@ class WorkerSecurityTest {
     @BeforeAll
     static void model() {
         tiny = dir.resolve("tiny.gguf");
-        RandomModel.write(new ModelConfig("llama", 64, 128, 2, 4, 2, 16, 256, 256, 1e-5f, 10000, null, false),
+        RandomModel.write(new ModelConfig(Arch.LLAMA, 64, 128, 2, 4, 2, 16, 256, 256, 1e-5f, 10000, null, false),
                 GgmlType.F32, tiny, 5, Map.of(), Progress.NONE);
     }
 
@@ -55,16 +56,16 @@ class WorkerSecurityTest {
     }
 
     /** The plan of node 1 of 2 for an F32 model of this shape. */
-    static PlanMessage plan(LlamaConfig c, int seq, boolean kvOnDisk) {
+    static PlanMessage plan(ModelConfig c, int seq, boolean kvOnDisk) {
         List<GgmlType> types = SplitPlan.of(c, 1, 2).parts(c, 1, false).stream().map(p -> GgmlType.F32).toList();
         return new PlanMessage(c, 1, 2, seq, SyncCodec.F32, GgmlType.F32, false, types, kvOnDisk, false, List.of("127.0.0.1:1"), new byte[32]);
     }
 
-    static LlamaConfig config(int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab, int context) {
-        return new LlamaConfig("llama", dim, hidden, layers, heads, kvHeads, headDim, vocab, context, 1e-5f, 10000, headDim, false, false, null);
+    static ModelConfig config(int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab, int context) {
+        return new ModelConfig(Arch.LLAMA, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, 1e-5f, 10000, headDim, null, false);
     }
 
-    static long weightBytes(LlamaConfig c) {
+    static long weightBytes(ModelConfig c) {
         return SplitPlan.of(c, 1, 2).parts(c, 1, false).stream().mapToLong(p -> p.bytes(GgmlType.F32)).sum();
     }
 
@@ -82,10 +83,10 @@ class WorkerSecurityTest {
     void keylessWorkerRefusesAPlanLargerThanTheAvailableMemory() throws Exception {
         long available = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("MemAvailable:"))
                 .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", "")) * 1024).findFirst().orElseThrow();
-        LlamaConfig one = config(2048, 8192, 1, 16, 8, 128, 32000, 4096), two = config(2048, 8192, 2, 16, 8, 128, 32000, 4096);
+        ModelConfig one = config(2048, 8192, 1, 16, 8, 128, 32000, 4096), two = config(2048, 8192, 2, 16, 8, 128, 32000, 4096);
         long perLayer = weightBytes(two) - weightBytes(one);
         int layers = (int) Math.min(1024, available / perLayer + 1); // just above what is free now, below the total
-        LlamaConfig big = config(2048, 8192, layers, 16, 8, 128, 32000, 4096);
+        ModelConfig big = config(2048, 8192, layers, 16, 8, 128, 32000, 4096);
         assertThat(weightBytes(big)).isGreaterThan(available);
         try (LocalCluster cluster = new LocalCluster(1, null)) {
             String error = refusal(cluster.workers.getFirst().port(), plan(big, 64, false));
@@ -98,7 +99,7 @@ class WorkerSecurityTest {
 
     @Test
     void diskKvCachePlanLargerThanTheFreeDiskIsRefused() throws Exception {
-        LlamaConfig c = config(64, 64, 1024, 4, 4, 16, 256, 1 << 20);
+        ModelConfig c = config(64, 64, 1024, 4, 4, 16, 256, 1 << 20);
         long kv = 2L * 1024 * (1 << 20) * 32 * 4; // 256 GiB: layers x positions x this node's 2 KV heads of 16 x K and V
         assertThat(kv).isGreaterThan(Files.getFileStore(Files.createDirectories(KvCache.Storage.defaultDir())).getUsableSpace());
         try (LocalCluster cluster = new LocalCluster(1, null)) {
@@ -201,7 +202,7 @@ class WorkerSecurityTest {
 
     @Test
     void aForwardPastTheKvCacheIsRefusedEvenWhenPosPlusNOverflows() throws Exception {
-        LlamaConfig c = config(64, 128, 2, 4, 2, 16, 256, 256);
+        ModelConfig c = config(64, 128, 2, 4, 2, 16, 256, 256);
         PlanMessage plan = plan(c, 64, false);
         try (LocalCluster cluster = new LocalCluster(1, null); Wire w = root(cluster.workers.getFirst().port(), null)) {
             w.send(plan.encode());

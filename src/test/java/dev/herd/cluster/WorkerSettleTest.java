@@ -50,7 +50,7 @@ class WorkerSettleTest {
 
     @Test
     void theMemoryCheckCountsTheLargerLayout() {
-        SplitPlan.Part part = new SplitPlan.Part("blk.0.ffn_down.weight", SplitPlan.Cut.ROWS, 2 * ROWS, COLS, 0, ROWS);
+        SplitPlan.Part part = new SplitPlan.Part("blk.0.ffn_down.weight", dev.herd.model.ModelTensor.Cut.ROWS, 2 * ROWS, COLS, 0, ROWS);
         assertThat(Worker.loadedBytes(part, GgmlType.Q6_K)).isEqualTo(GgmlType.Q6_K_INTERLEAVED.bytes((long) ROWS * COLS));
         assertThat(Worker.loadedBytes(part, GgmlType.Q8_0)).isEqualTo(GgmlType.Q8_0.bytes((long) ROWS * COLS));
     }

@@ -112,7 +112,7 @@ class WrongAddressTest {
         try (GgufFile f = GgufFile.open(Stories15M.f32(dir))) {
             ClusterRunner runner = new ClusterRunner(List.of("127.0.0.1:" + port[0]), null, SyncCodec.Q80, new PrintStream(PrintStream.nullOutputStream()))
                     .timeouts(new Cluster.Timeouts(10_000, 6_000));
-            try (runner; var llama = runner.build(f, dev.herd.model.LlamaConfig.from(f), 128, 1)) {
+            try (runner; var llama = runner.build(f, dev.herd.format.GgufConfig.read(f), 128, 1)) {
                 Generator generator = new Generator(llama, Sampler.greedy(llama.vocab()));
                 long[] frozeAt = new long[1];
                 int[] seen = new int[1];

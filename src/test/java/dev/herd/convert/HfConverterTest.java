@@ -9,6 +9,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -132,6 +133,33 @@ class HfConverterTest {
         }
     }
 
+    /** Qwen2 (and Qwen2.5): NeoX rope, so Q/K are not permuted; the Q/K/V biases are kept as F32 whatever the weight type. */
+    @Test
+    void qwen2KeepsItsBiasesInF32AndIsNotPermuted() throws IOException {
+        HfFolder hf = HfFolder.of("Qwen2ForCausalLM", 64, 96, 2, 4, 2, 0, 64, true, 3);
+        Path out = dir.resolve("q2.gguf");
+        HfConverter.convert(hf.write(dir.resolve("qwen2"), "F32", 2), out, GgmlType.Q4_0, Map.of(), Progress.NONE);
+        try (GgufFile f = GgufFile.open(out)) {
+            assertThat(f.string("general.architecture")).isEqualTo("qwen2");
+            assertThat(f.hasTensor("blk.0.attn_q_norm.weight")).isFalse();
+            assertThat(f.hasTensor("blk.0.attn_output.bias")).isFalse();
+            for (int l = 0; l < 2; l++) {
+                String p = "model.layers." + l + ".self_attn.", b = "blk." + l + ".";
+                for (String m : List.of("q", "k", "v")) {
+                    GgufFile.TensorInfo bias = f.tensors().get(b + "attn_" + m + ".bias");
+                    assertThat(bias.type()).isEqualTo(GgmlType.F32);
+                    assertThat(bias.dims()).containsExactly(m.equals("q") ? 64 : 32);
+                    assertThat(f.bytes(b + "attn_" + m + ".bias").toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN))).containsExactly(hf.tensors.get(p + m + "_proj.bias").values());
+                }
+            }
+        }
+        HfConverter.convert(dir.resolve("qwen2"), out, GgmlType.F32, Map.of(), Progress.NONE);
+        try (GgufFile f = GgufFile.open(out)) {
+            Close.check(f, "blk.1.attn_q.weight", hf.tensors.get("model.layers.1.self_attn.q_proj.weight").values());
+            Close.check(f, "blk.1.attn_k.weight", hf.tensors.get("model.layers.1.self_attn.k_proj.weight").values());
+        }
+    }
+
     @Test
     void missingLmHeadMeansTiedEvenWhenConfigSaysOtherwise() throws IOException {
         HfFolder hf = llama(true);
@@ -182,8 +210,8 @@ class HfConverterTest {
 
     @Test
     void llama31RopeFreqsRunFromOneToTheFactor() {
-        var cfg = new dev.herd.format.ModelConfig("llama", 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000f,
-                new dev.herd.format.ModelConfig.RopeScaling(8, 1, 4, 8192), false);
+        var cfg = new dev.herd.model.ModelConfig(dev.herd.model.Arch.LLAMA, 4096, 14336, 32, 32, 8, 128, 128256, 131072, 1e-5f, 500000f,
+                new dev.herd.model.ModelConfig.RopeScaling(8, 1, 4, 8192), false);
         float[] f = cfg.ropeFreqs();
         assertThat(f).hasSize(64);
         assertThat(f[0]).isEqualTo(1f);

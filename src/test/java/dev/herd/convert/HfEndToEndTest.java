@@ -21,17 +21,18 @@ import static org.assertj.core.api.Assertions.assertThat;
  * with transformers' semantics (rotate-half RoPE on unpermuted Q/K), so the Q/K permutation, the llama3 rope_freqs,
  * head_dim, q/k norms, GQA and tensor layouts are all checked by the logits of a 24-token run.
  *
- * <p>Bounds on the worst relative L2 error of a position's logits [measured worst of the four folders]:
+ * <p>Bounds on the worst relative L2 error of a position's logits [measured worst of the six folders]:
  * <ul>
  * <li>f32 1e-4 [6e-7]: float32 summation order and float RoPE only.
- * <li>bf16 1.5e-2 [5.8e-3], f16 2e-3 [7.7e-4]: F32 safetensors rounded to 8 / 11 mantissa bits (relative 2e-3 /
+ * <li>bf16 1.5e-2 [5.8e-3], f16 2e-3 [8.3e-4]: F32 safetensors rounded to 8 / 11 mantissa bits (relative 2e-3 /
  * 2.4e-4 per weight, amplified through two layers and attention); from BF16 safetensors both are exact [5e-7].
  * <li>q80 6e-2 [3.3e-2]: Q8_0 weights (step amax/127) and Q8_0 activations against an unquantized reference.
  * <li>q40 0.45 [0.35]: Q4_0 weights (step amax/8, ~8 % of a weight's scale) in every matrix, embeddings included.
  * </ul>
  * Swapping the RoPE pairing (rotate-half vs interleaved: what a missing llama permutation, or a wrong one on Qwen3,
- * does) moves the logits by 0.94 (llama) and 0.61 (Qwen3), asserted below to exceed every bound. Deliberate breaks
- * measured once: the converter without the permutation gives 0.95 at f32 and 0.91 at q40; a transposed o_proj 1.85.
+ * does) moves the logits by 0.94 (llama), 0.61 (Qwen3) and 0.88 (Qwen2), asserted below to exceed every bound.
+ * Deliberate breaks measured once: the converter without the permutation gives 0.95 at f32 and 0.91 at q40; a
+ * transposed o_proj 1.85; the reference without Qwen2's biases 1.33 at f32.
  */
 class HfEndToEndTest {
     static final int STEPS = 24;
@@ -47,7 +48,12 @@ class HfEndToEndTest {
         f.config.put("rope_theta", 10000.0);
         f.config.put("rope_scaling", Map.of("rope_type", "llama3", "factor", 8.0, "low_freq_factor", 1.0,
                 "high_freq_factor", 4.0, "original_max_position_embeddings", 64));
-        for (HfFolder.Tensor t : f.tensors.values()) { // sharper attention, so positions and RoPE pairs show in the logits
+        return sharper(f);
+    }
+
+    /** Q and K times 3 (with their biases): sharper attention, so positions and RoPE pairs show in the logits. */
+    static HfFolder sharper(HfFolder f) {
+        for (HfFolder.Tensor t : f.tensors.values()) {
             if (t.name().contains("q_proj") || t.name().contains("k_proj")) for (int i = 0; i < t.values().length; i++) t.values()[i] *= 3;
         }
         return f;
@@ -60,10 +66,22 @@ class HfEndToEndTest {
         return f;
     }
 
+    /** Qwen2 (Qwen2.5): q/k/v biases, NeoX rope, GQA, tied embeddings, no q/k norms. */
+    static HfFolder qwen2() {
+        HfFolder f = HfFolder.of("Qwen2ForCausalLM", 64, 128, 2, 4, 2, 0, 96, true, 13);
+        f.config.put("rope_theta", 10000.0);
+        return sharper(f);
+    }
+
     @ParameterizedTest(name = "{0} {1} in {2} shards")
-    @CsvSource({"llama, F32, 1", "llama, BF16, 3", "qwen3, BF16, 1", "qwen3, F32, 2"})
+    @CsvSource({"llama, F32, 1", "llama, BF16, 3", "qwen3, BF16, 1", "qwen3, F32, 2", "qwen2, F32, 1", "qwen2, BF16, 2"})
     void everyWeightTypeMatchesTheReference(String arch, String dtype, int shards) throws IOException {
-        Path in = (arch.equals("llama") ? llama() : qwen3()).write(dir.resolve(arch), dtype, shards);
+        HfFolder folder = switch (arch) {
+            case "llama" -> llama();
+            case "qwen3" -> qwen3();
+            default -> qwen2();
+        };
+        Path in = folder.write(dir.resolve(arch), dtype, shards);
         HfReference ref = new HfReference(in, STEPS);
         int[] tokens = new SplittableRandom(5).ints(STEPS, 0, ref.vocab()).toArray();
         float[][] expected = run(ref, tokens);

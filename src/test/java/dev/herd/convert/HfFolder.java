@@ -25,7 +25,10 @@ public final class HfFolder {
     public final Map<String, Object> config = new LinkedHashMap<>();
     final Map<String, Tensor> tensors = new LinkedHashMap<>();
 
-    /** A Llama (or Qwen3 with {@code headDim} > 0) shaped model, tensors named as transformers names them. */
+    /**
+     * A Llama (or Qwen3 with {@code headDim} > 0, or Qwen2 with Q/K/V biases) shaped model, tensors named as
+     * transformers names them.
+     */
     public static HfFolder of(String architecture, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
                        boolean tied, long seed) {
         HfFolder f = new HfFolder();
@@ -52,6 +55,11 @@ public final class HfFolder {
             f.add(r, p + "self_attn.q_proj.weight", q, dim);
             f.add(r, p + "self_attn.k_proj.weight", kv, dim);
             f.add(r, p + "self_attn.v_proj.weight", kv, dim);
+            if (architecture.startsWith("Qwen2")) { // biases about as large as the products they add to
+                f.bias(r, p + "self_attn.q_proj.bias", q);
+                f.bias(r, p + "self_attn.k_proj.bias", kv);
+                f.bias(r, p + "self_attn.v_proj.bias", kv);
+            }
             f.add(r, p + "self_attn.o_proj.weight", dim, q);
             if (architecture.startsWith("Qwen3")) {
                 f.add(r, p + "self_attn.q_norm.weight", hd);
@@ -74,6 +82,12 @@ public final class HfFolder {
         float[] v = new float[(int) n];
         for (int i = 0; i < v.length; i++) v[i] = shape.length == 1 ? 1 + 0.1f * (float) r.nextGaussian() : 0.05f * (float) r.nextGaussian();
         tensors.put(name, new Tensor(name, shape, v));
+    }
+
+    private void bias(Random r, String name, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = 0.2f * (float) r.nextGaussian();
+        tensors.put(name, new Tensor(name, new long[]{n}, v));
     }
 
     /** Writes config.json and the weights in {@code shards} files (an index when more than one); BF16 rounds the kept values. */

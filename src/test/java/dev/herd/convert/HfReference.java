@@ -11,7 +11,7 @@ import java.util.Map;
 /**
  * A slow scalar forward pass with transformers' semantics, reading config.json and the safetensors of a Hugging Face
  * folder directly: Q/K rows in HF order with rotate-half RoPE (no permutation), llama3 inv_freq scaling as
- * transformers computes it, Qwen3's per-head q/k RMSNorm before RoPE. Double sums, one token at a time.
+ * transformers computes it, Qwen2's q/k/v biases, Qwen3's per-head q/k RMSNorm before RoPE. Double sums, one token at a time.
  */
 final class HfReference {
     private final Map<String, float[]> w = new HashMap<>();
@@ -69,11 +69,11 @@ final class HfReference {
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
             float[] xn = rmsnorm(x, 0, dim, w.get(p + "input_layernorm.weight"));
-            float[] q = matmul(p + "self_attn.q_proj.weight", xn), k = matmul(p + "self_attn.k_proj.weight", xn);
+            float[] q = linear(p + "self_attn.q_proj", xn), k = linear(p + "self_attn.k_proj", xn);
             for (int h = 0; h < heads; h++) normAndRope(q, h * hd, w.get(p + "self_attn.q_norm.weight"), pos);
             for (int h = 0; h < kvHeads; h++) normAndRope(k, h * hd, w.get(p + "self_attn.k_norm.weight"), pos);
             keys[l][pos] = k;
-            values[l][pos] = matmul(p + "self_attn.v_proj.weight", xn);
+            values[l][pos] = linear(p + "self_attn.v_proj", xn);
             float[] att = new float[heads * hd];
             for (int h = 0; h < heads; h++) {
                 int kv = h / group * hd;
@@ -120,6 +120,13 @@ final class HfReference {
         float[] out = new float[n];
         for (int i = 0; i < n; i++) out[i] = (float) (x[off + i] * inv * weight[i]);
         return out;
+    }
+
+    /** torch's Linear: W x, plus the bias when the folder has one (Qwen2's q/k/v projections). */
+    private float[] linear(String name, float[] x) {
+        float[] y = matmul(name + ".weight", x), bias = w.get(name + ".bias");
+        if (bias != null) add(y, bias);
+        return y;
     }
 
     /** y = W x with W stored [out, in] as torch's Linear keeps it. */

@@ -1,7 +1,8 @@
 package dev.herd.convert;
 
 import dev.herd.format.GgufFile;
-import dev.herd.format.ModelConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,7 +20,7 @@ class RandomModelTest {
     @TempDir
     Path dir;
 
-    private static final ModelConfig SMALL = new ModelConfig("llama", 64, 128, 2, 4, 2, 16, 96, 512, 1e-5f, 500000,
+    private static final ModelConfig SMALL = new ModelConfig(Arch.LLAMA, 64, 128, 2, 4, 2, 16, 96, 512, 1e-5f, 500000,
             new ModelConfig.RopeScaling(8, 1, 4, 256), false);
 
     @ParameterizedTest
@@ -28,7 +29,7 @@ class RandomModelTest {
         Path out = dir.resolve("r.gguf");
         RandomModel.write(SMALL, type, out, 1, Map.of("tokenizer.ggml.model", "llama"), Progress.NONE);
         try (GgufFile f = GgufFile.open(out)) {
-            assertThat(f.tensors().keySet()).containsExactlyElementsOf(SMALL.tensors().stream().map(ModelConfig.TensorSpec::name).toList());
+            assertThat(f.tensors().keySet()).containsExactlyElementsOf(SMALL.tensors().stream().map(dev.herd.model.ModelTensor.Spec::name).toList());
             assertThat(f.integer("llama.embedding_length")).isEqualTo(64);
             assertThat(f.string("tokenizer.ggml.model")).isEqualTo("llama");
             assertThat(f.tensors().get("blk.0.ffn_up.weight").type()).isEqualTo(type);
@@ -55,7 +56,7 @@ class RandomModelTest {
         }
         Path hf = HfFolder.of("Qwen3ForCausalLM", 64, 96, 1, 4, 2, 32, 64, false, 1).write(dir.resolve("qwen"), "F32", 1);
         ModelConfig q = RandomModel.shapeOf(hf.resolve("config.json").toString());
-        assertThat(q.qwen3()).isTrue();
+        assertThat(q.arch()).isEqualTo(Arch.QWEN3);
         assertThat(q.headDim()).isEqualTo(32);
         assertThat(RandomModel.shape("llama3.1-8b").tensors()).hasSize(1 + 1 + 32 * 9 + 2);
         assertThat(RandomModel.shape("qwen3-8b").tensors()).hasSize(1 + 36 * 11 + 2);

@@ -1,6 +1,7 @@
 package dev.herd.engine;
 
-import dev.herd.format.ModelConfig;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
@@ -54,7 +55,7 @@ class ChatSessionTest {
     void llama2TemplateAlsoKeepsTheReply() throws Exception {
         Path model = dir.resolve("tiny-llama2.gguf");
         Path tokenizer = Path.of(ChatSessionTest.class.getResource("/tokenizer/llama2-tokenizer.model").toURI());
-        ModelConfig shape = new ModelConfig("llama", 256, 512, 2, 8, 4, 32, 32000, 1024, 1e-5f, 10000, null, true);
+        ModelConfig shape = new ModelConfig(Arch.LLAMA, 256, 512, 2, 8, 4, 32, 32000, 1024, 1e-5f, 10000, null, true);
         RandomModel.write(shape, GgmlType.Q8_0, model, 5, TokenizerMetadata.read(tokenizer), Progress.NONE);
         try (Model m = Model.open(model, null, 256, 1)) {
             ChatSession chat = new ChatSession(m);

@@ -1,8 +1,9 @@
 package dev.herd.engine;
 
 import dev.herd.Stories15M;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
-import dev.herd.model.LlamaConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,8 +37,8 @@ class KvCacheTest {
         Path kvDir = dir.resolve("kv");
         int[] tokens = new SplittableRandom(5).ints(40, 0, 32000).toArray();
         try (GgufFile f = GgufFile.open(fixture)) {
-            LlamaConfig c = LlamaConfig.from(f);
-            Weights w = Weights.from(f, c);
+            ModelConfig c = GgufConfig.read(f);
+            Weights w = Weights.from(f.source(), c);
             float[] memory, disk;
             try (Llama m = new Llama(c, w, 64, 2, 16, Sync.NONE, KvCache.Storage.MEMORY)) {
                 memory = m.forward(tokens, 0, false);

@@ -51,6 +51,9 @@ class LlamaTest {
                 Spec.llama(GgmlType.Q4_0, true, Scaling.METADATA),
                 Spec.qwen3(GgmlType.F32, false),
                 Spec.qwen3(GgmlType.Q8_0, true),
+                Spec.qwen2(GgmlType.F32, true),
+                Spec.qwen2(GgmlType.Q8_0, false),
+                Spec.qwen2(GgmlType.Q4_0, true),
         };
         return Arrays.stream(specs).flatMap(s -> Stream.of(1, 2, 3).map(t -> Arguments.of(s, t)));
     }

@@ -3,7 +3,7 @@ package dev.herd.engine;
 import java.util.Map;
 
 /**
- * A slow, obviously correct forward pass: one token at a time, plain float loops with double sums, no threads,
+ * A slow, obviously correct forward pass (Llama, Qwen2 with Q/K/V biases, Qwen3 with q/k norms): one token at a time, plain float loops with double sums, no threads,
  * weights already dequantized to floats. If the engine's kernel quantizes activations to Q8_0 (as ggml does for
  * quantized weights), {@code q8Activations} makes this reference round the matmul inputs the same way, so the
  * two compute the same arithmetic and can be compared tightly.
@@ -32,9 +32,9 @@ final class ReferenceLlama {
         for (int l = 0; l < s.layers(); l++) {
             String b = "blk." + l + ".";
             float[] xn = rmsnorm(x, w.get(b + "attn_norm.weight"));
-            float[] q = matmul(b + "attn_q.weight", xn, qDim);
-            float[] k = matmul(b + "attn_k.weight", xn, s.kvHeads() * hd);
-            float[] v = matmul(b + "attn_v.weight", xn, s.kvHeads() * hd);
+            float[] q = add(matmul(b + "attn_q.weight", xn, qDim), w.get(b + "attn_q.bias"));
+            float[] k = add(matmul(b + "attn_k.weight", xn, s.kvHeads() * hd), w.get(b + "attn_k.bias"));
+            float[] v = add(matmul(b + "attn_v.weight", xn, s.kvHeads() * hd), w.get(b + "attn_v.bias"));
             for (int h = 0; h < s.heads(); h++) headNormAndRope(q, h * hd, w.get(b + "attn_q_norm.weight"), pos);
             for (int h = 0; h < s.kvHeads(); h++) headNormAndRope(k, h * hd, w.get(b + "attn_k_norm.weight"), pos);
             keys[l][pos] = k;
@@ -134,7 +134,9 @@ final class ReferenceLlama {
         return y;
     }
 
-    private static void add(float[] x, float[] y) {
-        for (int i = 0; i < x.length; i++) x[i] += y[i];
+    /** x += y, unless y is null (a bias the model does not have); returns x. */
+    private static float[] add(float[] x, float[] y) {
+        if (y != null) for (int i = 0; i < x.length; i++) x[i] += y[i];
+        return x;
     }
 }

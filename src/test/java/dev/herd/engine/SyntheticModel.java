@@ -31,8 +31,21 @@ final class SyntheticModel {
             return new Spec("qwen3", type, tied, Scaling.NONE, 128, 256, 2, 4, 2, 48, 300, 1000000);
         }
 
+        /** Qwen2: Q/K/V biases, NeoX rope, no q/k norms. */
+        static Spec qwen2(GgmlType type, boolean tied) {
+            return new Spec("qwen2", type, tied, Scaling.NONE, 128, 256, 2, 4, 2, 32, 300, 1000000);
+        }
+
         boolean neox() {
+            return !arch.equals("llama");
+        }
+
+        boolean qkNorm() {
             return arch.equals("qwen3");
+        }
+
+        boolean qkvBias() {
+            return arch.equals("qwen2");
         }
 
         @Override
@@ -82,8 +95,13 @@ final class SyntheticModel {
             matrix(b + "attn_q.weight", q, d, 1 / (float) Math.sqrt(d));
             matrix(b + "attn_k.weight", kv, d, 1 / (float) Math.sqrt(d));
             matrix(b + "attn_v.weight", kv, d, 1 / (float) Math.sqrt(d));
+            if (spec.qkvBias()) { // as large as the products they add to, so a bias lost or misplaced shows
+                bias(b + "attn_q.bias", q);
+                bias(b + "attn_k.bias", kv);
+                bias(b + "attn_v.bias", kv);
+            }
             matrix(b + "attn_output.weight", d, q, 1 / (float) Math.sqrt(q));
-            if (spec.neox()) {
+            if (spec.qkNorm()) {
                 norm(b + "attn_q_norm.weight", spec.headDim);
                 norm(b + "attn_k_norm.weight", spec.headDim);
             }
@@ -118,6 +136,12 @@ final class SyntheticModel {
     private void norm(String name, int n) {
         float[] w = new float[n];
         for (int i = 0; i < n; i++) w[i] = 0.5f + (float) random.nextDouble();
+        f32(name, w);
+    }
+
+    private void bias(String name, int n) {
+        float[] w = new float[n];
+        for (int i = 0; i < n; i++) w[i] = (float) (random.nextDouble() * 2 - 1);
         f32(name, w);
     }
 

@@ -1,5 +1,7 @@
 package dev.herd.format;
 
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
 import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.convert.HfConverter;
@@ -82,7 +84,7 @@ class FileFuzzTest {
     void ggufModel() throws Exception {
         Path t = Shared.model("tiny.t");
         Path gguf = dir.resolve("model.gguf");
-        ModelConfig cfg = new ModelConfig("llama", 64, 96, 1, 4, 2, 16, 384, 64, 1e-5f, 10000, new ModelConfig.RopeScaling(8, 1, 4, 32), false);
+        ModelConfig cfg = new ModelConfig(Arch.LLAMA, 64, 96, 1, 4, 2, 16, 384, 64, 1e-5f, 10000, new ModelConfig.RopeScaling(8, 1, 4, 32), false);
         RandomModel.write(cfg, GgmlType.Q8_0, gguf, 1, DllamaTokenizerFile.read(t).metadata(), Progress.NONE);
         fuzz("gguf model", Files.readAllBytes(gguf), "m.gguf", 2048, p -> run(Model.open(p, null, 8, 1)));
     }

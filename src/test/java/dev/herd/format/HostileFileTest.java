@@ -4,7 +4,8 @@ import dev.herd.HerdException;
 import dev.herd.Shared;
 import dev.herd.convert.HfConverter;
 import dev.herd.engine.KvCache;
-import dev.herd.model.LlamaConfig;
+import dev.herd.format.GgufConfig;
+import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 import dev.herd.tokenizer.Tokenizers;
 import org.junit.jupiter.api.Test;
@@ -96,7 +97,7 @@ class HostileFileTest {
         assertThat(e).hasMessageContaining("unknown value type 99").hasMessageContaining("\\x1b[2J");
         byte[] arch = GgufBytes.header(0, 1).string("general.architecture").i32(8).string(hostile).bytes();
         try (GgufFile f = GgufFile.open(write("arch.gguf", arch))) {
-            assertThat(fails(() -> LlamaConfig.from(f))).hasMessageContaining("architecture '\\x1b[2J\\x1b]0;owned\\x07xxx");
+            assertThat(fails(() -> GgufConfig.read(f))).hasMessageContaining("architecture '\\x1b[2J\\x1b]0;owned\\x07xxx");
         }
         Map<String, Object> meta = Map.of("tokenizer.ggml.model", hostile, "tokenizer.ggml.tokens", new String[]{"a"});
         fails(() -> Tokenizers.fromMetadata(meta, "t"));

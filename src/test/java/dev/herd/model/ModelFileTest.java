@@ -1,6 +1,7 @@
 package dev.herd.model;
 
 import dev.herd.HerdException;
+import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufFile;
 import dev.herd.format.GgufWriter;
 import dev.herd.tensor.GgmlType;
@@ -54,14 +55,14 @@ class ModelFileTest {
     @Test
     void readsConfigAndTiesTheOutput() throws IOException {
         try (GgufFile f = GgufFile.open(model(w -> {}, false))) {
-            LlamaConfig c = LlamaConfig.from(f);
+            ModelConfig c = GgufConfig.read(f);
             assertThat(c.headDim()).isEqualTo(16);
             assertThat(c.kvDim()).isEqualTo(32);
             assertThat(c.vocab()).isEqualTo(10);
             assertThat(c.ropeTheta()).isEqualTo(10000f);
-            assertThat(c.neox()).isFalse();
+            assertThat(c.arch().neox).isFalse();
             assertThat(c.scaling()).isNull();
-            Weights w = Weights.from(f, c);
+            Weights w = Weights.from(f.source(), c);
             assertThat(w.output()).isSameAs(w.tokenEmbd());
             assertThat(w.ropeFreqs()).isNull();
         }
@@ -71,25 +72,25 @@ class ModelFileTest {
     void missingKeyNamesFileAndKey() throws IOException {
         Path p = model(w -> w.put("llama.block_count", 0), false);
         try (GgufFile f = GgufFile.open(p)) {
-            assertThatThrownBy(() -> LlamaConfig.from(f)).isInstanceOf(HerdException.class)
+            assertThatThrownBy(() -> GgufConfig.read(f)).isInstanceOf(HerdException.class)
                     .hasMessageContaining(p.toString()).hasMessageContaining("'llama.block_count' = 0");
         }
         Path q = model(w -> w.put("llama.attention.head_count_kv", 3), false);
         try (GgufFile f = GgufFile.open(q)) {
-            assertThatThrownBy(() -> LlamaConfig.from(f)).isInstanceOf(HerdException.class)
+            assertThatThrownBy(() -> GgufConfig.read(f)).isInstanceOf(HerdException.class)
                     .hasMessageContaining("head_count_kv' = 3 does not divide");
         }
         Path r = model(w -> w.put("general.architecture", "gemma"), false);
         try (GgufFile f = GgufFile.open(r)) {
-            assertThatThrownBy(() -> LlamaConfig.from(f)).isInstanceOf(HerdException.class).hasMessageContaining("'gemma'");
+            assertThatThrownBy(() -> GgufConfig.read(f)).isInstanceOf(HerdException.class).hasMessageContaining("'gemma'");
         }
     }
 
     @Test
     void shapeMismatchNamesTensorAndExpectedShape() throws IOException {
         try (GgufFile f = GgufFile.open(model(w -> {}, true))) {
-            LlamaConfig c = LlamaConfig.from(f);
-            assertThatThrownBy(() -> Weights.from(f, c)).isInstanceOf(HerdException.class)
+            ModelConfig c = GgufConfig.read(f);
+            assertThatThrownBy(() -> Weights.from(f.source(), c)).isInstanceOf(HerdException.class)
                     .hasMessageContaining("'blk.0.attn_q.weight'").hasMessageContaining("expected [64 x 64]");
         }
     }
@@ -97,8 +98,8 @@ class ModelFileTest {
     @Test
     void missingTensorIsNamed() throws IOException {
         try (GgufFile f = GgufFile.open(model(w -> w.put("llama.block_count", 2), false))) {
-            LlamaConfig c = LlamaConfig.from(f);
-            assertThatThrownBy(() -> Weights.from(f, c)).isInstanceOf(HerdException.class)
+            ModelConfig c = GgufConfig.read(f);
+            assertThatThrownBy(() -> Weights.from(f.source(), c)).isInstanceOf(HerdException.class)
                     .hasMessageContaining("'blk.1.attn_norm.weight' is missing");
         }
     }

@@ -1,44 +1,25 @@
-package dev.herd.model;
+package dev.herd.format;
 
 import dev.herd.HerdException;
-import dev.herd.format.FileText;
-import dev.herd.format.GgufFile;
-import dev.herd.format.Limits;
+import dev.herd.model.Arch;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelConfig.RopeScaling;
+import dev.herd.model.ModelTensor;
 
-/**
- * The shape and hyper-parameters of a Llama-family model (arch "llama" or "qwen3"), read from GGUF metadata.
- *
- * @param neox      RoPE rotates halves (x[i], x[i + ropeDim/2]) as Qwen3 does, instead of interleaved pairs
- * @param qkNorm    per-head RMSNorm of q and k before RoPE (Qwen3)
- * @param scaling   Llama 3.1 frequency scaling from metadata, or null (it may also come as the rope_freqs tensor)
- */
-public record LlamaConfig(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int headDim,
-                          int vocab, int contextLength, float eps, float ropeTheta, int ropeDim,
-                          boolean neox, boolean qkNorm, RopeScaling scaling) {
+import java.util.LinkedHashMap;
+import java.util.Map;
 
-    /** Llama 3.1 RoPE scaling parameters, as llama.cpp reads them. */
-    public record RopeScaling(float factor, float lowFreqFactor, float highFreqFactor, int originalContext) {}
+/** A {@link ModelConfig} as GGUF metadata, with llama.cpp's keys ("{arch}.embedding_length", ...): read and written. */
+public final class GgufConfig {
+    private GgufConfig() {}
 
-    public int qDim() {
-        return heads * headDim;
-    }
-
-    public int kvDim() {
-        return kvHeads * headDim;
-    }
-
-    /** The same model with fewer heads, FFN rows and vocabulary rows: one node's share of a split model. */
-    public LlamaConfig slice(int heads, int kvHeads, int hidden, int vocab) {
-        return new LlamaConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta,
-                ropeDim, neox, qkNorm, scaling);
-    }
-
-    public static LlamaConfig from(GgufFile f) {
-        String arch = f.string("general.architecture");
-        if (!arch.equals("llama") && !arch.equals("qwen3")) {
-            throw new HerdException(f.path() + ": architecture " + FileText.quote(arch) + " is not supported (llama, qwen3 are)");
+    public static ModelConfig read(GgufFile f) {
+        String name = f.string("general.architecture");
+        Arch arch = Arch.ofGguf(name);
+        if (arch == null) {
+            throw new HerdException(f.path() + ": architecture " + FileText.quote(name) + " is not supported (supported: " + Arch.supported() + ")");
         }
-        String p = arch + ".";
+        String p = name + ".";
         int dim = width(f, p + "embedding_length", f.integer(p + "embedding_length"));
         int heads = width(f, p + "attention.head_count", f.integer(p + "attention.head_count"));
         int kvHeads = width(f, p + "attention.head_count_kv", f.integer(p + "attention.head_count_kv", heads));
@@ -65,18 +46,46 @@ public record LlamaConfig(String arch, int dim, int hidden, int layers, int head
         }
         float theta = f.real(p + "rope.freq_base", 10000f);
         if (!(theta > 0)) throw new HerdException(f.path() + ": metadata key '" + p + "rope.freq_base' = " + theta + " is not positive");
-        return new LlamaConfig(arch, dim,
+        return new ModelConfig(arch, dim,
                 width(f, p + "feed_forward_length", f.integer(p + "feed_forward_length")),
                 atMost(f, p + "block_count", f.integer(p + "block_count"), Limits.MAX_LAYERS),
                 heads, kvHeads, headDim, vocab(f, p),
                 positive(f, p + "context_length", f.integer(p + "context_length")),
-                eps, theta, ropeDim, arch.equals("qwen3"), arch.equals("qwen3"), scaling(f, p));
+                eps, theta, ropeDim, scaling(f, p), !f.hasTensor(ModelTensor.OUTPUT.gguf));
+    }
+
+    /** GGUF metadata with llama.cpp's keys (tokenizer entries are added by the caller). */
+    public static Map<String, Object> metadata(ModelConfig c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        String a = c.arch().gguf + ".";
+        m.put("general.architecture", c.arch().gguf);
+        m.put(a + "context_length", c.contextLength());
+        m.put(a + "embedding_length", c.dim());
+        m.put(a + "block_count", c.layers());
+        m.put(a + "feed_forward_length", c.hidden());
+        m.put(a + "attention.head_count", c.heads());
+        m.put(a + "attention.head_count_kv", c.kvHeads());
+        m.put(a + "attention.key_length", c.headDim());
+        m.put(a + "attention.value_length", c.headDim());
+        m.put(a + "attention.layer_norm_rms_epsilon", c.eps());
+        m.put(a + "rope.freq_base", c.ropeTheta());
+        m.put(a + "rope.dimension_count", c.ropeDim());
+        m.put(a + "vocab_size", c.vocab());
+        RopeScaling s = c.scaling();
+        if (s != null) {
+            m.put(a + "rope.scaling.type", "llama3");
+            m.put(a + "rope.scaling.factor", s.factor());
+            m.put(a + "rope.scaling.original_context_length", s.originalContext());
+            m.put(a + "rope.scaling.low_freq_factor", s.lowFreqFactor());
+            m.put(a + "rope.scaling.high_freq_factor", s.highFreqFactor());
+        }
+        return m;
     }
 
     private static int vocab(GgufFile f, String p) {
         if (f.has(p + "vocab_size")) return atMost(f, p + "vocab_size", f.integer(p + "vocab_size"), Limits.MAX_VOCAB);
-        GgufFile.TensorInfo embd = f.tensors().get("token_embd.weight");
-        if (embd == null) throw new HerdException(f.path() + ": tensor 'token_embd.weight' is missing");
+        GgufFile.TensorInfo embd = f.tensors().get(ModelTensor.TOKEN_EMBD.gguf);
+        if (embd == null) throw new HerdException(f.path() + ": tensor '" + ModelTensor.TOKEN_EMBD.gguf + "' is missing");
         long[] d = embd.dims();
         return atMost(f, "token_embd.weight rows", d.length > 1 ? d[1] : 1, Limits.MAX_VOCAB);
     }

@@ -1,0 +1,48 @@
+package dev.herd.engine;
+
+import dev.herd.kernel.Activations;
+import dev.herd.kernel.ComputePool;
+
+/**
+ * What the components of a layer share while a forward pass runs: the pool, the tokens being run, the normed input
+ * {@code xb} each component reads and the {@code out} rows it writes (on a split model this node's partial sum,
+ * which the layer loop all-reduces before adding it to the residual stream).
+ */
+final class Pass {
+    final ComputePool pool;
+    /** Pieces per pool op: a few per thread, so a thread that starts late (busy machine) leaves its share to the others. */
+    final int pieces;
+    final Activations xb;
+    final float[] out;
+    /** The layer being run, the tokens in the batch and the position of the first. */
+    int layer, batch, startPos;
+
+    Pass(ComputePool pool, int pieces, Activations xb, float[] out) {
+        this.pool = pool;
+        this.pieces = pieces;
+        this.xb = xb;
+        this.out = out;
+    }
+
+    /** Runs {@code op} on every thread of the pool. */
+    void run(ComputePool.Op op) {
+        pool.run(op, pieces);
+    }
+
+    /**
+     * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where a
+     * barrier costs more than the work.
+     */
+    void quantize(boolean needed, Activations a, ComputePool.Op onPool) {
+        if (!needed) return;
+        if (batch == 1) a.quantize();
+        else run(onPool);
+    }
+
+    /** {@code v[b * n + r] += bias[r]} for rows [from, to) of every batch row. */
+    void addBias(float[] v, int n, float[] bias, int from, int to) {
+        for (int b = 0; b < batch; b++) {
+            for (int r = from; r < to; r++) v[b * n + r] += bias[r];
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.herd.model;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The architectures Herd runs (the one list): their names in GGUF, in Hugging Face config.json and in a
+ * distributed-llama .m header, and the attention components each one turns on. Which tensors each has follows from
+ * these ({@link ModelTensor}); adding a dense architecture is a constant here, plus table rows for tensors it alone has.
+ *
+ * @param neox    RoPE rotates halves (x[i], x[i + ropeDim/2]) instead of interleaved pairs; Hugging Face checkpoints
+ *                of the others store Q/K rows in rotate-half order, which the converter permutes to pairs
+ * @param qkvBias Q, K and V projections add a bias vector
+ * @param qkNorm  per-head RMSNorm of q and k before RoPE
+ * @param dllama  the .m header's arch_type, or 0 when distributed-llama has none
+ */
+public enum Arch {
+    LLAMA("llama", false, false, false, 0xABCD00, "LlamaForCausalLM", "MistralForCausalLM"),
+    QWEN2("qwen2", true, true, false, 0, "Qwen2ForCausalLM"),
+    QWEN3("qwen3", true, false, true, 0xABCD01, "Qwen3ForCausalLM");
+
+    public final String gguf;
+    public final boolean neox, qkvBias, qkNorm;
+    public final int dllama;
+    public final List<String> hf;
+
+    Arch(String gguf, boolean neox, boolean qkvBias, boolean qkNorm, int dllama, String... hf) {
+        this.gguf = gguf;
+        this.neox = neox;
+        this.qkvBias = qkvBias;
+        this.qkNorm = qkNorm;
+        this.dllama = dllama;
+        this.hf = List.of(hf);
+    }
+
+    /** The architecture named {@code name} in GGUF's general.architecture, or null. */
+    public static Arch ofGguf(String name) {
+        return Arrays.stream(values()).filter(a -> a.gguf.equals(name)).findFirst().orElse(null);
+    }
+
+    /** The architecture of a Hugging Face "architectures" class name, or null. */
+    public static Arch ofHf(String name) {
+        return Arrays.stream(values()).filter(a -> a.hf.contains(name)).findFirst().orElse(null);
+    }
+
+    /** The architecture of a .m arch_type, or null. */
+    public static Arch ofDllama(int type) {
+        return type == 0 ? null : Arrays.stream(values()).filter(a -> a.dllama == type).findFirst().orElse(null);
+    }
+
+    /** The supported architectures for an error message: GGUF names, with Hugging Face's in brackets. */
+    public static String supported() {
+        return Arrays.stream(values()).map(a -> a.gguf + " (" + String.join(", ", a.hf) + ")").collect(Collectors.joining(", "));
+    }
+}

@@ -1,0 +1,69 @@
+package dev.herd.model;
+
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The shape and hyper-parameters of a model, however it was described: GGUF metadata (format.GgufConfig), a .m header
+ * (format.DllamaModel) or a Hugging Face config.json (convert.HfConverter). Also one node's share of a split model
+ * ({@link #slice}).
+ *
+ * @param ropeDim the leading values of each head that RoPE rotates (the whole head unless a GGUF says otherwise)
+ * @param scaling Llama 3.1 frequency scaling, or null (a GGUF may instead hold the factors as the rope_freqs tensor)
+ * @param tied    the output matrix is the token embedding
+ */
+public record ModelConfig(Arch arch, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
+                          int contextLength, float eps, float ropeTheta, int ropeDim, RopeScaling scaling, boolean tied) {
+
+    /** Llama 3.1 RoPE scaling ("rope_type": "llama3"), as llama.cpp reads it. */
+    public record RopeScaling(float factor, float lowFreqFactor, float highFreqFactor, int originalContext) {}
+
+    /** A model whose RoPE rotates whole heads. */
+    public ModelConfig(Arch arch, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
+                       int contextLength, float eps, float ropeTheta, RopeScaling scaling, boolean tied) {
+        this(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, headDim, scaling, tied);
+    }
+
+    public int qDim() {
+        return heads * headDim;
+    }
+
+    public int kvDim() {
+        return kvHeads * headDim;
+    }
+
+    /** The same model with fewer heads, FFN rows and vocabulary rows: one node's share of a split model. */
+    public ModelConfig slice(int heads, int kvHeads, int hidden, int vocab) {
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied);
+    }
+
+    public ModelConfig tied(boolean tied) {
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied);
+    }
+
+    /** The tensors of this model in the order Herd writes them. */
+    public List<ModelTensor.Spec> tensors() {
+        return ModelTensor.specs(this, t -> t.in(this), Comparator.naturalOrder());
+    }
+
+    /**
+     * The rope_freqs.weight divisors, computed as llama.cpp's convert_hf_to_gguf.py does for rope_type llama3:
+     * 1 for high frequencies, factor for low ones, and a smooth blend in between.
+     */
+    public float[] ropeFreqs() {
+        float[] f = new float[ropeDim / 2];
+        double lowWavelen = scaling.originalContext / scaling.lowFreqFactor;
+        double highWavelen = scaling.originalContext / scaling.highFreqFactor;
+        for (int i = 0; i < f.length; i++) {
+            float freq = 1f / (float) Math.pow(ropeTheta, (float) (2 * i) / ropeDim);
+            double wavelen = 2 * Math.PI / freq;
+            if (wavelen < highWavelen) f[i] = 1;
+            else if (wavelen > lowWavelen) f[i] = scaling.factor;
+            else {
+                double smooth = (scaling.originalContext / wavelen - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+                f[i] = (float) (1 / ((1 - smooth) / scaling.factor + smooth));
+            }
+        }
+        return f;
+    }
+}

@@ -1,0 +1,159 @@
+package dev.herd.model;
+
+import dev.herd.tensor.GgmlType;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.function.Predicate;
+import java.util.function.ToIntFunction;
+
+import static dev.herd.model.ModelTensor.Axis.*;
+import static dev.herd.model.ModelTensor.Cut.*;
+import static dev.herd.model.ModelTensor.Kind.*;
+
+/**
+ * The table of a model's tensors, described once: the weights, the split plan, the weight streaming, the GGUF / .m /
+ * Hugging Face names and the converters all derive from it. Per row: the GGUF name (per layer: after "blk.N."), the
+ * Hugging Face name (per layer: after "model.layers.N."), the kind, the shape as rows x cols of the config (a vector
+ * is one row), how the split cuts it and along which of a node's ranges, which models have it, whether a file may
+ * lack it, and its place in a distributed-llama .m layer (-1: not in .m files). Rows are in the order Herd writes
+ * GGUF files; a vector cut by ROWS follows the rows of its matrix (a bias: a node adds the values of its rows).
+ */
+public enum ModelTensor {
+    // per layer, GGUF name, Hugging Face name, kind, rows, cols, cut, axis, which models have it, optional, .m order
+    TOKEN_EMBD(false, "token_embd.weight", "model.embed_tokens.weight", EMBEDDING, ModelConfig::vocab, ModelConfig::dim, ROOT, ALL, c -> true, false, 0),
+    ROPE_FREQS(false, "rope_freqs.weight", null, ROPE, c -> 1, c -> c.ropeDim() / 2, WHOLE, ALL, c -> c.scaling() != null, true, -1),
+
+    ATTN_NORM(true, "attn_norm.weight", "input_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 9),
+    ATTN_Q(true, "attn_q.weight", "self_attn.q_proj.weight", MATRIX, ModelConfig::qDim, ModelConfig::dim, ROWS, HEADS, c -> true, false, 0),
+    ATTN_Q_BIAS(true, "attn_q.bias", "self_attn.q_proj.bias", BIAS, c -> 1, ModelConfig::qDim, ROWS, HEADS, c -> c.arch().qkvBias, false, -1),
+    ATTN_K(true, "attn_k.weight", "self_attn.k_proj.weight", MATRIX, ModelConfig::kvDim, ModelConfig::dim, ROWS, KV_HEADS, c -> true, false, 1),
+    ATTN_K_BIAS(true, "attn_k.bias", "self_attn.k_proj.bias", BIAS, c -> 1, ModelConfig::kvDim, ROWS, KV_HEADS, c -> c.arch().qkvBias, false, -1),
+    ATTN_V(true, "attn_v.weight", "self_attn.v_proj.weight", MATRIX, ModelConfig::kvDim, ModelConfig::dim, ROWS, KV_HEADS, c -> true, false, 2),
+    ATTN_V_BIAS(true, "attn_v.bias", "self_attn.v_proj.bias", BIAS, c -> 1, ModelConfig::kvDim, ROWS, KV_HEADS, c -> c.arch().qkvBias, false, -1),
+    ATTN_OUTPUT(true, "attn_output.weight", "self_attn.o_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::qDim, COLUMNS, HEADS, c -> true, false, 3),
+    ATTN_Q_NORM(true, "attn_q_norm.weight", "self_attn.q_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 7),
+    ATTN_K_NORM(true, "attn_k_norm.weight", "self_attn.k_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 8),
+    FFN_NORM(true, "ffn_norm.weight", "post_attention_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 10),
+    // An MoE FFN adds its router and per-expert rows here (the experts cut as gate/up/down are, per expert).
+    FFN_GATE(true, "ffn_gate.weight", "mlp.gate_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> true, false, 4),
+    FFN_UP(true, "ffn_up.weight", "mlp.up_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> true, false, 6),
+    FFN_DOWN(true, "ffn_down.weight", "mlp.down_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::hidden, COLUMNS, FFN, c -> true, false, 5),
+
+    OUTPUT_NORM(false, "output_norm.weight", "model.norm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 0),
+    OUTPUT(false, "output.weight", "lm_head.weight", MATRIX, ModelConfig::vocab, ModelConfig::dim, ROWS, VOCAB, c -> !c.tied(), true, 1);
+
+    /** EMBEDDING and MATRIX take the file's weight type; the vectors (NORM, BIAS, ROPE: computed factors) are F32. */
+    public enum Kind { EMBEDDING, MATRIX, NORM, BIAS, ROPE }
+
+    /** How the split cuts a tensor: by output rows, by input columns, every node whole, or the root alone. */
+    public enum Cut { ROWS, COLUMNS, WHOLE, ROOT }
+
+    /** Which of a node's ranges a cut follows (see cluster.SplitPlan.Slice): its query heads, KV heads, FFN rows, vocabulary. */
+    public enum Axis { HEADS, KV_HEADS, FFN, VOCAB, ALL }
+
+    public final boolean perLayer;
+    public final String gguf, hf;
+    public final Kind kind;
+    public final Cut cut;
+    public final Axis axis;
+    /** The .m file's order within a layer, or among the tensors around the layers. */
+    public final int dllama;
+    /** A file may lack it: rope_freqs (computed from metadata instead), output (tied to the embedding). */
+    public final boolean optional;
+    private final ToIntFunction<ModelConfig> rows, cols;
+    private final Predicate<ModelConfig> in;
+
+    ModelTensor(boolean perLayer, String gguf, String hf, Kind kind, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols,
+                Cut cut, Axis axis, Predicate<ModelConfig> in, boolean optional, int dllama) {
+        this.perLayer = perLayer;
+        this.gguf = gguf;
+        this.hf = hf;
+        this.kind = kind;
+        this.rows = rows;
+        this.cols = cols;
+        this.cut = cut;
+        this.axis = axis;
+        this.in = in;
+        this.optional = optional;
+        this.dllama = dllama;
+    }
+
+    public int rows(ModelConfig c) {
+        return rows.applyAsInt(c);
+    }
+
+    public int cols(ModelConfig c) {
+        return cols.applyAsInt(c);
+    }
+
+    /** Whether a model of config {@code c} has this tensor (as Herd writes it: a tied output has none). */
+    public boolean in(ModelConfig c) {
+        return in.test(c);
+    }
+
+    public boolean vector() {
+        return kind == NORM || kind == BIAS || kind == ROPE;
+    }
+
+    /** The GGUF name in layer {@code layer} (ignored for a tensor of the whole model). */
+    public String name(int layer) {
+        return perLayer ? "blk." + layer + "." + gguf : gguf;
+    }
+
+    /** The Hugging Face safetensors name in layer {@code layer}, or null for a computed tensor. */
+    public String hfName(int layer) {
+        return hf == null || !perLayer ? hf : "model.layers." + layer + "." + hf;
+    }
+
+    public static List<ModelTensor> layerTensors() {
+        return Arrays.stream(values()).filter(t -> t.perLayer).toList();
+    }
+
+    /**
+     * One tensor of a model: {@code layer} is -1 for a tensor of the whole model. Shapes are rows x cols (a vector has
+     * one row); GGUF dims are {cols, rows}, or {cols} for a vector.
+     */
+    public record Spec(String name, ModelTensor tensor, int layer, int rows, int cols) {
+        public Kind kind() {
+            return tensor.kind;
+        }
+
+        public long[] dims() {
+            return tensor.vector() ? new long[]{cols} : new long[]{cols, rows};
+        }
+
+        public long elements() {
+            return (long) rows * cols;
+        }
+
+        /** Vectors stay F32; matrices and the embedding take the chosen weight type. */
+        public GgmlType type(GgmlType weights) {
+            return tensor.vector() ? GgmlType.F32 : weights;
+        }
+
+        public String hfName() {
+            return tensor.hfName(layer);
+        }
+    }
+
+    /**
+     * The tensors of a model of config {@code c} that {@code include} takes: those of the whole model listed before the
+     * layer rows, then each layer's in {@code layerOrder}, then the rest.
+     */
+    public static List<Spec> specs(ModelConfig c, Predicate<ModelTensor> include, Comparator<ModelTensor> layerOrder) {
+        List<Spec> all = new ArrayList<>();
+        int firstLayerRow = layerTensors().getFirst().ordinal();
+        List<ModelTensor> layer = layerTensors().stream().filter(include).sorted(layerOrder).toList();
+        for (ModelTensor t : values()) if (!t.perLayer && t.ordinal() < firstLayerRow && include.test(t)) all.add(t.spec(c, -1));
+        for (int l = 0; l < c.layers(); l++) for (ModelTensor t : layer) all.add(t.spec(c, l));
+        for (ModelTensor t : values()) if (!t.perLayer && t.ordinal() > firstLayerRow && include.test(t)) all.add(t.spec(c, -1));
+        return all;
+    }
+
+    private Spec spec(ModelConfig c, int layer) {
+        return new Spec(name(layer), this, layer, rows(c), cols(c));
+    }
+}
