@@ -2,10 +2,11 @@ package dev.herd.api;
 
 import dev.herd.HerdException;
 import dev.herd.engine.ChatSession;
+import dev.herd.engine.Generation;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
-import dev.herd.tokenizer.TokenDecoder;
+import dev.herd.engine.Sequence;
 
 import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
@@ -65,7 +66,7 @@ final class Engine implements AutoCloseable {
      *
      * @param client who sent it: the cache is reused only for the same client's requests
      */
-    Outcome run(Request req, String client, Consumer<String> out, Cancellation cancel) {
+    Outcome run(Request req, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
         long start = System.nanoTime();
         int[] tokens = prompts.tokens(req);
         long tokenizeNanos = System.nanoTime() - start;
@@ -101,7 +102,7 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, String client, Consumer<String> out, Cancellation cancel) {
+    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
         Backend b = backend();
         Model m = b.model();
         // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
@@ -112,35 +113,18 @@ final class Engine implements AutoCloseable {
         long renderStart = System.nanoTime();
         int[] prompt = req.chat() ? session.prompt(req.messages()) : tokens; // a chat may splice in the last reply's ids
         long renderNanos = System.nanoTime() - renderStart + tokenizeNanos;
-        int room = m.llama.maxSeqLen() - prompt.length;
-        if (room <= 0) {
-            throw Prompts.tooLong(req.chat() ? "messages" : "prompt", "the prompt has " + prompt.length + " tokens but the context holds " + m.llama.maxSeqLen());
-        }
         Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
                 req.seed() != null ? req.seed() : System.nanoTime());
-        TokenDecoder decoder = m.tokenizer.decoder();
-        StopFilter stops = new StopFilter(req.stop());
-        StringBuilder text = new StringBuilder();
-        Consumer<String> emit = s -> {
-            if (s.isEmpty()) return;
-            text.append(s);
-            out.accept(s);
-        };
+        Sequence seq = new Sequence(m, sampler, req.stop(), req.logprobs(), piece -> {
+            if (!piece.text().isEmpty() || !piece.logprobs().isEmpty()) out.accept(piece);
+            if (piece.token() >= 0) pace();
+        }, cancel::cancelled);
         long sync = b.stats() == null ? 0 : b.stats().syncNanos();
-        ChatSession.Reply reply;
+        Generation.Result reply;
         try {
-            reply = session.complete(prompt, sampler, req.maxTokens() == null ? room : req.maxTokens(), new Generator.Listener() {
-                @Override
-                public void token(int token, long nanos) {
-                    emit.accept(stops.push(decoder.next(token)));
-                    pace();
-                }
-
-                @Override
-                public boolean halted() {
-                    return stops.stopped() || cancel.cancelled();
-                }
-            });
+            reply = session.complete(prompt, seq, req.maxTokens() == null ? Integer.MAX_VALUE : req.maxTokens());
+        } catch (Generation.ContextFull e) {
+            throw Prompts.tooLong(req.chat() ? "messages" : "prompt", e.getMessage());
         } catch (HerdException | UncheckedIOException e) { // a lost worker
             drop(e);
             throw unavailable(e);
@@ -148,13 +132,10 @@ final class Engine implements AutoCloseable {
             session = new ChatSession(m); // what the cache holds is unknown now
             throw e;
         }
-        emit.accept(stops.push(decoder.flush()));
-        emit.accept(stops.flush());
-        Generator.Result r = reply.result();
+        Generator.Result r = reply.run();
         if (cancel.cancelled()) metrics.cancelled();
-        String finish = stops.stopped() || r.stop() == Generator.Stop.EOS || r.stop() == Generator.Stop.HALTED ? "stop" : "length";
-        Outcome o = new Outcome(text.toString(), finish, prompt.length, reply.reusedTokens(), r.tokens().length, r.promptNanos(),
-                r.decodeNanos(), renderNanos + r.firstTokenNanos(), r.decodeSteps());
+        Outcome o = new Outcome(reply.text(), reply.finish(), prompt.length, reply.reused(), r.tokens().length, r.promptNanos(),
+                r.decodeNanos(), renderNanos + r.firstTokenNanos(), r.decodeSteps(), seq.logprobs());
         metrics.generation(o, b.stats() == null ? Double.NaN : (b.stats().syncNanos() - sync) / 1e6 / Math.max(o.tokens(), 1));
         return o;
     }

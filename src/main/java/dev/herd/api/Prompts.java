@@ -1,5 +1,6 @@
 package dev.herd.api;
 
+import dev.herd.engine.Generation;
 import dev.herd.engine.Model;
 import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
@@ -10,12 +11,14 @@ import dev.herd.tokenizer.Tokenizer;
  */
 final class Prompts {
     private final Model model;
+    private final Generation generation;
     private final ChatTemplate template;
     private final int context;
     private final long maxChars;
 
     Prompts(Model model) {
         this.model = model;
+        this.generation = new Generation(model);
         this.template = model.chatTemplate();
         this.context = model.llama.maxSeqLen();
         Tokenizer t = model.tokenizer;
@@ -33,7 +36,11 @@ final class Prompts {
         }
         int[] ids = req.chat() ? model.tokenizer.encodeWithSpecials(text) : model.encodePrompt(text);
         if (ids.length == 0) throw ApiError.invalid(param, "the prompt is empty");
-        if (ids.length >= context) throw tooLong(param, "the prompt has " + ids.length + " tokens but the context holds " + context);
+        try {
+            generation.room(ids.length);
+        } catch (Generation.ContextFull e) {
+            throw tooLong(param, e.getMessage());
+        }
         return ids;
     }
 
