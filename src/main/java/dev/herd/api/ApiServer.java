@@ -39,6 +39,7 @@ public final class ApiServer implements AutoCloseable {
     private final Options options;
     private final Engine engine;
     private final Completions completions;
+    private final Embeddings embeddings;
     private final HttpFront front;
 
     private ApiServer(Supplier<Backend> opener, Options options) throws IOException {
@@ -46,6 +47,7 @@ public final class ApiServer implements AutoCloseable {
         this.options = options;
         this.engine = new Engine(opener, options.queue(), options.tokenDelayMs(), metrics);
         this.completions = new Completions(engine, json);
+        this.embeddings = new Embeddings(engine, json);
         try {
             front = new HttpFront(new InetSocketAddress(options.host(), options.port()), options.limits(), this::handle);
         } catch (IOException e) {
@@ -158,6 +160,10 @@ public final class ApiServer implements AutoCloseable {
             case "/v1/chat/completions", "/v1/completions" -> {
                 expect(method, "POST");
                 yield completions.handle(ex, path.equals("/v1/chat/completions"), body(ex));
+            }
+            case "/v1/embeddings" -> {
+                expect(method, "POST");
+                yield embeddings.handle(ex, body(ex));
             }
             default -> throw new ApiError(404, "invalid_request_error", null, "not_found", "no route " + method + " " + path);
         };

@@ -9,6 +9,8 @@ import dev.herd.engine.Sampler;
 import dev.herd.engine.Sequence;
 
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -138,6 +140,33 @@ final class Engine implements AutoCloseable {
                 r.decodeNanos(), renderNanos + r.firstTokenNanos(), r.decodeSteps(), seq.logprobs());
         metrics.generation(o, b.stats() == null ? Double.NaN : (b.stats().syncNanos() - sync) / 1e6 / Math.max(o.tokens(), 1));
         return o;
+    }
+
+    /**
+     * The embeddings of already tokenized inputs ({@link Prompts#input}), one at a time when the model is free. They
+     * are evaluated at the cache's first positions, so the cache is forgotten: no request reuses it.
+     */
+    List<float[]> embed(List<int[]> inputs, Cancellation cancel) {
+        acquire(cancel);
+        try {
+            Backend b = backend();
+            session.forget();
+            owner = null;
+            Generation generation = new Generation(b.model());
+            List<float[]> out = new ArrayList<>();
+            for (int[] ids : inputs) out.add(generation.embedding(ids));
+            return out;
+        } catch (HerdException | UncheckedIOException e) { // a lost worker
+            drop(e);
+            throw unavailable(e);
+        } finally {
+            slot.unlock();
+        }
+    }
+
+    /** A text to embed, tokenized and checked before it waits for the model. */
+    int[] input(String text, String param) {
+        return prompts.input(text, param);
     }
 
     private Backend backend() {

@@ -44,6 +44,17 @@ final class Prompts {
         return ids;
     }
 
+    /** A text to embed as token ids (with BOS when the model asks for it): at most the context's length. */
+    int[] input(String text, String param) {
+        if (text.length() > maxChars) {
+            throw tooLong(param, "the input has " + text.length() + " characters, more than the " + context + " tokens the context holds can spell");
+        }
+        if (text.isEmpty()) throw ApiError.invalid(param, "the input is empty");
+        int[] ids = model.encodePrompt(text);
+        if (ids.length > context) throw tooLong(param, "the input has " + ids.length + " tokens but the context holds " + context);
+        return ids;
+    }
+
     static ApiError tooLong(String param, String message) {
         return new ApiError(400, "invalid_request_error", param, "context_length_exceeded", message);
     }
