@@ -142,7 +142,7 @@ public final class ApiServer implements AutoCloseable {
             Http.send(ex, 204, null, new byte[0]);
             return 204;
         }
-        if (path.equals("/health")) return get(ex, method, () -> Map.of("status", "ok", "model", engine.modelName()));
+        if (path.equals("/health")) return health(ex, method);
         if (Web.serves(path)) {
             expect(method, "GET");
             return Web.send(ex, path);
@@ -167,6 +167,18 @@ public final class ApiServer implements AutoCloseable {
             }
             default -> throw new ApiError(404, "invalid_request_error", null, "not_found", "no route " + method + " " + path);
         };
+    }
+
+    /** 200 when the model can serve, with every worker answering; 503 saying which worker is lost otherwise. */
+    private int health(Exchange ex, String method) throws IOException {
+        expect(method, "GET");
+        String why = engine.unavailable();
+        if (why == null) {
+            Http.json(ex, json, 200, Map.of("status", "ok", "model", engine.modelName()));
+            return 200;
+        }
+        Http.json(ex, json, 503, Map.of("status", "unavailable", "model", engine.modelName(), "error", why));
+        return 503;
     }
 
     private int get(Exchange ex, String method, Supplier<Object> body) throws IOException {

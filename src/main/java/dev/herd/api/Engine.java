@@ -33,7 +33,11 @@ final class Engine implements AutoCloseable {
     private final ReentrantLock slot = new ReentrantLock(true);
     private final AtomicInteger waiting = new AtomicInteger();
     private final String modelName;
+    /** How long a health check waits for each worker's answer. */
+    static final int ANSWER_MS = 2_000;
+
     private Backend backend; // guarded by slot; null after a failure
+    private String failure; // why backend is null
     private ChatSession session;
     private String owner; // the client whose tokens the cache holds
     private volatile Prompts prompts; // used outside the slot, replaced with the model
@@ -176,13 +180,33 @@ final class Engine implements AutoCloseable {
                 session = new ChatSession(backend.model());
                 prompts = new Prompts(backend.model());
             } catch (HerdException e) {
+                failure = e.getMessage();
                 throw unavailable(e);
             }
         }
         return backend;
     }
 
+    /**
+     * Null when the model can serve: no generation runs and every worker answered within {@link #ANSWER_MS}, or a
+     * generation runs (its own exchanges watch the workers: one silent for the worker timeout fails it). Otherwise
+     * why not, naming the lost worker; a worker that does not answer drops the model, reopened by the next request.
+     */
+    String unavailable() {
+        if (!slot.tryLock()) return null;
+        try {
+            if (backend == null) return failure + "; the model is reopened on the next request";
+            List<String> lost = backend.unanswered().apply(ANSWER_MS);
+            if (lost.isEmpty()) return null;
+            drop(new HerdException("lost worker " + String.join(", lost worker ", lost)));
+            return failure;
+        } finally {
+            slot.unlock();
+        }
+    }
+
     private void drop(RuntimeException cause) {
+        failure = cause.getMessage();
         System.err.println("herd api: the model failed (" + cause.getMessage() + "); it is reopened on the next request");
         try {
             backend.close().run();

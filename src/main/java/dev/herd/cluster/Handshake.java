@@ -35,7 +35,7 @@ import java.security.SecureRandom;
  */
 public final class Handshake {
     public static final int MAGIC = 0x44524548; // "HERD"
-    public static final int PROTOCOL = 3; // 3: READY carries the worker's capacity; workers ping a root that waits on them
+    public static final int PROTOCOL = 4; // 3: READY carries the worker's capacity; workers ping a root that waits on them; 4: ECHO
     static final int NONCE = 32;
     static final int MAX_HELLO = 4096;
 
