@@ -23,9 +23,13 @@ import java.util.function.Supplier;
  * only if the same client sent both: the cache is forgotten when another client's request comes, so that no client
  * learns from {@code cached_tokens} (or from a faster answer) what another's prompt began with. The prompt is
  * tokenized and its length checked before the request waits for the model ({@link Prompts}).
- * A failure of the model (a lost worker) fails that request and drops the model; the next request reopens it.
+ * Embeddings take the same slot. A failure of the model (a lost worker, or one that does not answer a health check)
+ * fails that request and drops the model; the next request reopens it.
  */
 final class Engine implements AutoCloseable {
+    /** How long a health check waits for each worker's answer. */
+    static final int ANSWER_MS = 2_000;
+
     private final Supplier<Backend> opener;
     private final int queueSize;
     private final long tokenDelayMs;
@@ -33,8 +37,6 @@ final class Engine implements AutoCloseable {
     private final ReentrantLock slot = new ReentrantLock(true);
     private final AtomicInteger waiting = new AtomicInteger();
     private final String modelName;
-    /** How long a health check waits for each worker's answer. */
-    static final int ANSWER_MS = 2_000;
 
     private Backend backend; // guarded by slot; null after a failure
     private String failure; // why backend is null

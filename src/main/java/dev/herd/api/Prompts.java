@@ -51,7 +51,11 @@ final class Prompts {
         }
         if (text.isEmpty()) throw ApiError.invalid(param, "the input is empty");
         int[] ids = model.encodePrompt(text);
-        if (ids.length > context) throw tooLong(param, "the input has " + ids.length + " tokens but the context holds " + context);
+        try {
+            generation.fits(ids.length);
+        } catch (Generation.ContextFull e) {
+            throw tooLong(param, e.getMessage());
+        }
         return ids;
     }
 

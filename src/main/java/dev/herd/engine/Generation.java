@@ -44,6 +44,13 @@ public final class Generation {
         return positions - promptTokens;
     }
 
+    /** The check for a text that is only evaluated (an embedding): it may fill the whole context. */
+    public void fits(int tokens) {
+        if (tokens > model.llama.maxSeqLen()) {
+            throw new ContextFull("the input has " + tokens + " tokens but the context holds " + model.llama.maxSeqLen());
+        }
+    }
+
     /** {@link #room} within a run of {@code steps} positions, the prompt included ({@code --steps}), or the context if shorter. */
     public int room(int promptTokens, int steps) {
         int context = model.llama.maxSeqLen();
@@ -83,9 +90,7 @@ public final class Generation {
      */
     public float[] embedding(int[] ids) {
         if (ids.length == 0) throw new HerdException("nothing to embed");
-        if (ids.length > model.llama.maxSeqLen()) {
-            throw new ContextFull("the input has " + ids.length + " tokens but the context holds " + model.llama.maxSeqLen());
-        }
+        fits(ids.length);
         double[] sum = model.llama.hiddenSum(ids);
         double norm = 0;
         for (double v : sum) norm += v * v;
