@@ -35,12 +35,10 @@ public final class Generation {
 
     /**
      * The context check, the one every front end makes: the tokens a prompt of {@code promptTokens} leaves to
-     * generate within {@code positions} (the context, or a run's own bound named by {@code bound}).
+     * generate within {@code positions} (the context, or a run's own bound), which {@code limit} names in the refusal.
      */
-    public static int room(int promptTokens, int positions, String bound) {
-        if (promptTokens >= positions) {
-            throw new ContextFull("the prompt has " + promptTokens + " tokens but " + bound + " holds " + positions + ": no room to generate");
-        }
+    private static int room(int promptTokens, int positions, String limit) {
+        if (promptTokens >= positions) throw new ContextFull("the prompt has " + promptTokens + " tokens but " + limit + ": no room to generate");
         return positions - promptTokens;
     }
 
@@ -54,12 +52,12 @@ public final class Generation {
     /** {@link #room} within a run of {@code steps} positions, the prompt included ({@code --steps}), or the context if shorter. */
     public int room(int promptTokens, int steps) {
         int context = model.llama.maxSeqLen();
-        return steps < context ? room(promptTokens, steps, "--steps " + steps) : room(promptTokens);
+        return steps <= context ? room(promptTokens, steps, "--steps is " + steps + " (the prompt included)") : room(promptTokens);
     }
 
     /** {@link #room} within the whole context. */
     public int room(int promptTokens) {
-        return room(promptTokens, model.llama.maxSeqLen(), "the context");
+        return room(promptTokens, model.llama.maxSeqLen(), "the context holds " + model.llama.maxSeqLen());
     }
 
     /**

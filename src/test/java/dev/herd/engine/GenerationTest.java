@@ -103,7 +103,7 @@ class GenerationTest {
         assertThat(generation.room(127)).isEqualTo(1);
         assertThatThrownBy(() -> generation.room(128)).isInstanceOf(Generation.ContextFull.class)
                 .hasMessage("the prompt has 128 tokens but the context holds 128: no room to generate");
-        assertThatThrownBy(() -> generation.room(20, 20)).hasMessage("the prompt has 20 tokens but --steps 20 holds 20: no room to generate");
+        assertThatThrownBy(() -> generation.room(20, 20)).hasMessage("the prompt has 20 tokens but --steps is 20 (the prompt included): no room to generate");
         int[] tooLong = new int[128];
         Arrays.fill(tooLong, 1);
         ChatSession chat = new ChatSession(model);
