@@ -18,7 +18,7 @@ import java.util.Map;
  * float32 (the openai clients' default).
  */
 final class Embeddings {
-    /** Inputs per request: each is a full evaluation of up to the context's length. */
+    /** Texts per request (together at most the context's length in tokens, {@link Prompts#inputs}). */
     static final int MAX_INPUTS = 64;
 
     private final Engine engine;
@@ -38,8 +38,7 @@ final class Embeddings {
         };
         if (body.hasNonNull("dimensions")) throw ApiError.unsupported("dimensions");
         List<String> texts = texts(body.get("input"));
-        List<int[]> inputs = new ArrayList<>();
-        for (int i = 0; i < texts.size(); i++) inputs.add(engine.input(texts.get(i), texts.size() == 1 ? "input" : "input[" + i + "]"));
+        List<int[]> inputs = engine.inputs(texts);
         List<float[]> vectors = engine.embed(inputs, new Cancellation());
         List<Map<String, Object>> data = new ArrayList<>();
         int tokens = 0;

@@ -149,7 +149,7 @@ final class Engine implements AutoCloseable {
     }
 
     /**
-     * The embeddings of already tokenized inputs ({@link Prompts#input}), one at a time when the model is free. They
+     * The embeddings of already tokenized inputs ({@link #inputs}), one at a time when the model is free. They
      * are evaluated at the cache's first positions, so the cache is forgotten: no request reuses it.
      */
     List<float[]> embed(List<int[]> inputs, Cancellation cancel) {
@@ -170,9 +170,9 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    /** A text to embed, tokenized and checked before it waits for the model. */
-    int[] input(String text, String param) {
-        return prompts.input(text, param);
+    /** Texts to embed, tokenized and checked before they wait for the model ({@link Prompts#inputs}). */
+    List<int[]> inputs(List<String> texts) {
+        return prompts.inputs(texts);
     }
 
     private Backend backend() {

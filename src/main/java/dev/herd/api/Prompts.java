@@ -5,6 +5,9 @@ import dev.herd.engine.Model;
 import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Tokenizes a request's prompt before it takes the model, so that a prompt longer than the context is refused without
  * holding it. A text longer than the context times the longest token's text cannot fit: it is refused untokenized.
@@ -44,19 +47,30 @@ final class Prompts {
         return ids;
     }
 
-    /** A text to embed as token ids (with BOS when the model asks for it): at most the context's length. */
-    int[] input(String text, String param) {
-        if (text.length() > maxChars) {
-            throw tooLong(param, "the input has " + text.length() + " characters, more than the " + context + " tokens the context holds can spell");
+    /**
+     * Texts to embed as token ids (with BOS when the model asks for it). Together they may hold at most the context's
+     * length in tokens: a request costs at most one full prompt's evaluation, however its texts are cut.
+     */
+    List<int[]> inputs(List<String> texts) {
+        List<int[]> out = new ArrayList<>();
+        long chars = 0;
+        int tokens = 0;
+        for (int i = 0; i < texts.size(); i++) {
+            String text = texts.get(i), param = texts.size() == 1 ? "input" : "input[" + i + "]";
+            if (text.isEmpty()) throw ApiError.invalid(param, "the input is empty");
+            if ((chars += text.length()) > maxChars) {
+                throw tooLong("input", "the inputs have over " + chars + " characters, more than the " + context + " tokens the context holds can spell");
+            }
+            int[] ids = model.encodePrompt(text);
+            tokens += ids.length;
+            out.add(ids);
         }
-        if (text.isEmpty()) throw ApiError.invalid(param, "the input is empty");
-        int[] ids = model.encodePrompt(text);
         try {
-            generation.fits(ids.length);
+            generation.fits(tokens);
         } catch (Generation.ContextFull e) {
-            throw tooLong(param, e.getMessage());
+            throw tooLong("input", e.getMessage());
         }
-        return ids;
+        return out;
     }
 
     static ApiError tooLong(String param, String message) {

@@ -42,7 +42,7 @@ public final class Generation {
         return positions - promptTokens;
     }
 
-    /** The check for a text that is only evaluated (an embedding): it may fill the whole context. */
+    /** The check for text that is only evaluated (embeddings): it may fill the whole context. */
     public void fits(int tokens) {
         if (tokens > model.llama.maxSeqLen()) {
             throw new ContextFull("the input has " + tokens + " tokens but the context holds " + model.llama.maxSeqLen());

@@ -147,12 +147,19 @@ class ApiLogprobsTest {
     }
 
     @Test
-    void tooManyOrTooLongInputsAre400() {
+    void tooManyOrTooLongInputsAre400AndTheyHoldAtMostAContextTogether() {
         String many = "{\"input\":[" + String.join(",", Collections.nCopies(Embeddings.MAX_INPUTS + 1, "\"a\"")) + "]}";
         assertThat(api.post("/v1/embeddings", many).statusCode()).isEqualTo(400);
         HttpResponse<String> r = api.post("/v1/embeddings", "{\"input\":\"" + "hello ".repeat(300) + "\"}");
         assertThat(r.statusCode()).isEqualTo(400);
         assertThat(TestApi.json(r.body()).at("/error/code").asText()).isEqualTo("context_length_exceeded");
+        // stories15M's context is 256 tokens: 64 texts of 6 tokens (BOS and 5 words) are each short, together too long
+        String text = "\"" + "hello ".repeat(5).strip() + "\"";
+        HttpResponse<String> together = api.post("/v1/embeddings", "{\"input\":[" + String.join(",", Collections.nCopies(64, text)) + "]}");
+        assertThat(together.statusCode()).isEqualTo(400);
+        assertThat(TestApi.json(together.body()).at("/error/code").asText()).isEqualTo("context_length_exceeded");
+        assertThat(TestApi.json(together.body()).at("/error/message").asText()).contains("384 tokens");
+        assertThat(api.ok("/v1/embeddings", "{\"input\":[" + String.join(",", Collections.nCopies(40, text)) + "]}").get("data")).hasSize(40);
     }
 
     @Test
