@@ -1,4 +1,5 @@
-// The official openai package against herd api: chat (whole and streamed), stop strings, text completions, errors.
+// The official openai package against herd api: chat (whole and streamed), stop strings, text completions, logprobs,
+// embeddings, errors.
 import OpenAI from 'openai';
 import assert from 'node:assert/strict';
 
@@ -39,9 +40,32 @@ assert.ok(completion.choices[0].text.length > 0);
 assert.equal(completion.choices[0].finish_reason, 'length');
 assert.equal(completion.usage.completion_tokens, 8);
 
+const scored = await client.chat.completions.create({...ask, logprobs: true, top_logprobs: 3});
+const content = scored.choices[0].logprobs.content;
+assert.equal(content.length, 12, 'logprobs: one entry per token');
+assert.equal(content.map(e => e.token).join('').trim(), text.trim(), 'logprobs: the tokens spell the text');
+assert.ok(content.every(e => e.logprob <= 0 && e.top_logprobs.length === 3 && e.top_logprobs[0].token === e.token), 'logprobs: greedy picks the best');
+let streamedLogprobs = [];
+for await (const chunk of await client.chat.completions.create({...ask, logprobs: true, top_logprobs: 3, stream: true})) {
+  streamedLogprobs.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+}
+assert.deepEqual(streamedLogprobs.map(e => e.token), content.map(e => e.token), 'logprobs: streamed as whole');
+const textScored = await client.completions.create({model: 'herd', prompt: 'Once upon a time', max_tokens: 8, temperature: 0, logprobs: 2});
+assert.equal(textScored.choices[0].logprobs.tokens.join(''), textScored.choices[0].text, 'completions logprobs: the tokens spell the text');
+
+// The client asks for base64 by default and decodes it; floats when asked.
+const embedded = await client.embeddings.create({model: 'herd', input: ['The cat sat on the mat.', 'A rocket flew to the moon.']});
+const [a, b] = embedded.data.map(d => d.embedding);
+assert.equal(a.length, 288, 'embeddings: stories15M has 288 dimensions');
+const dot = (x, y) => x.reduce((s, v, i) => s + v * y[i], 0);
+assert.ok(Math.abs(dot(a, a) - 1) < 1e-4 && Math.abs(dot(b, b) - 1) < 1e-4, 'embeddings: unit length');
+assert.ok(dot(a, b) < 0.99, 'embeddings: two texts differ');
+const floats = await client.embeddings.create({model: 'herd', input: 'The cat sat on the mat.', encoding_format: 'float'});
+assert.ok(floats.data[0].embedding.every((v, i) => Math.abs(v - a[i]) < 1e-6), 'embeddings: float and base64 agree, the same text gives the same vector');
+
 await assert.rejects(client.chat.completions.create({...ask, n: 2}), e => e.status === 400 && e.param === 'n');
 await assert.rejects(new OpenAI({baseURL: url + '/v1', apiKey: 'wrong', maxRetries: 0}).chat.completions.create(ask), e => e.status === 401);
 const models = await client.models.list();
 assert.equal(models.data[0].id, 'stories15M-q8_0.gguf');
 
-console.log(`openai: chat, stream (${chunks} chunks), stop, completions, 400 and 401 ok; text: ${JSON.stringify(text)}`);
+console.log(`openai: chat, stream (${chunks} chunks), stop, completions, logprobs, embeddings, 400 and 401 ok; text: ${JSON.stringify(text)}`);

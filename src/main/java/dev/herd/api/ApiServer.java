@@ -39,6 +39,7 @@ public final class ApiServer implements AutoCloseable {
     private final Options options;
     private final Engine engine;
     private final Completions completions;
+    private final Embeddings embeddings;
     private final HttpFront front;
 
     private ApiServer(Supplier<Backend> opener, Options options) throws IOException {
@@ -46,6 +47,7 @@ public final class ApiServer implements AutoCloseable {
         this.options = options;
         this.engine = new Engine(opener, options.queue(), options.tokenDelayMs(), metrics);
         this.completions = new Completions(engine, json);
+        this.embeddings = new Embeddings(engine, json);
         try {
             front = new HttpFront(new InetSocketAddress(options.host(), options.port()), options.limits(), this::handle);
         } catch (IOException e) {
@@ -140,7 +142,7 @@ public final class ApiServer implements AutoCloseable {
             Http.send(ex, 204, null, new byte[0]);
             return 204;
         }
-        if (path.equals("/health")) return get(ex, method, () -> Map.of("status", "ok", "model", engine.modelName()));
+        if (path.equals("/health")) return health(ex, method);
         if (Web.serves(path)) {
             expect(method, "GET");
             return Web.send(ex, path);
@@ -159,8 +161,24 @@ public final class ApiServer implements AutoCloseable {
                 expect(method, "POST");
                 yield completions.handle(ex, path.equals("/v1/chat/completions"), body(ex));
             }
+            case "/v1/embeddings" -> {
+                expect(method, "POST");
+                yield embeddings.handle(ex, body(ex));
+            }
             default -> throw new ApiError(404, "invalid_request_error", null, "not_found", "no route " + method + " " + path);
         };
+    }
+
+    /** 200 when the model can serve, with every worker answering; 503 saying which worker is lost otherwise. */
+    private int health(Exchange ex, String method) throws IOException {
+        expect(method, "GET");
+        String why = engine.unavailable();
+        if (why == null) {
+            Http.json(ex, json, 200, Map.of("status", "ok", "model", engine.modelName()));
+            return 200;
+        }
+        Http.json(ex, json, 503, Map.of("status", "unavailable", "model", engine.modelName(), "error", why));
+        return 503;
     }
 
     private int get(Exchange ex, String method, Supplier<Object> body) throws IOException {

@@ -2,6 +2,7 @@ package dev.herd.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.herd.engine.Logprob;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -30,7 +31,7 @@ final class Completions {
     int handle(Exchange ex, boolean chat, JsonNode body) throws IOException {
         Request req = chat ? Requests.chat(body) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
-                System.currentTimeMillis() / 1000, engine.modelName());
+                System.currentTimeMillis() / 1000, engine.modelName(), req.logprobs() >= 0, chat ? 0 : req.prompt().length());
         Cancellation cancel = new Cancellation();
         String client = client(ex);
         try {
@@ -50,7 +51,7 @@ final class Completions {
         Outcome o;
         OutputStream committed;
         try {
-            o = engine.run(req, client, text -> {}, cancel);
+            o = engine.run(req, client, piece -> {}, cancel);
         } catch (RuntimeException e) {
             throw watch.stop() != null && !cancel.cancelled() ? new Http.Abort(e) : e;
         } finally {
@@ -70,13 +71,15 @@ final class Completions {
 
     private int stream(Exchange ex, boolean chat, Request req, String client, Shape shape, Cancellation cancel) {
         Sse sse = new Sse(ex, json, cancel);
+        int[] offset = {shape.promptChars()}; // of the next token, for text completions' logprobs
         try {
-            Outcome o = engine.run(req, client, text -> {
-                if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
-                sse.send(shape.chunk(text, null));
+            Outcome o = engine.run(req, client, piece -> {
+                if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null, null, 0));
+                sse.send(shape.chunk(piece.text(), null, piece.logprobs(), offset[0]));
+                offset[0] += Logprobs.length(piece.logprobs());
             }, cancel);
-            if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null));
-            sse.send(shape.chunk(chat ? Map.of() : "", o.finish()));
+            if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null, null, 0));
+            sse.send(shape.chunk(chat ? Map.of() : "", o.finish(), null, 0));
             if (req.includeUsage()) sse.send(shape.usageChunk(o));
             sse.done();
         } catch (ApiError e) {
@@ -86,15 +89,20 @@ final class Completions {
         return 200;
     }
 
-    /** The JSON of one response's id, time and model. */
-    private record Shape(boolean chat, String id, long created, String model) {
+    /**
+     * The JSON of one response's id, time and model.
+     *
+     * @param logprobs    whether the request asked for logprobs
+     * @param promptChars the prompt's length, where text completions' token offsets start
+     */
+    private record Shape(boolean chat, String id, long created, String model, boolean logprobs, int promptChars) {
 
         Map<String, Object> whole(Outcome o) {
             Map<String, Object> choice = new LinkedHashMap<>();
             choice.put("index", 0);
             if (chat) choice.put("message", Map.of("role", "assistant", "content", o.text()));
             else choice.put("text", o.text());
-            choice.put("logprobs", null);
+            choice.put("logprobs", logprobs(o.logprobs(), promptChars));
             choice.put("finish_reason", o.finish());
             Map<String, Object> out = envelope(chat ? "chat.completion" : "text_completion", List.of(choice));
             out.put("usage", usage(o));
@@ -102,15 +110,24 @@ final class Completions {
             return out;
         }
 
-        /** @param delta for chat the delta object (or a text piece), for completions the text */
-        Map<String, Object> chunk(Object delta, String finish) {
+        /**
+         * @param delta   for chat the delta object (or a text piece), for completions the text
+         * @param entries the logprobs of the tokens of this piece of text (null for none)
+         * @param offset  where the piece starts in the prompt and completion text
+         */
+        Map<String, Object> chunk(Object delta, String finish, List<Logprob> entries, int offset) {
             Map<String, Object> choice = new LinkedHashMap<>();
             choice.put("index", 0);
             if (chat) choice.put("delta", delta instanceof String s ? Map.of("content", s) : delta);
             else choice.put("text", delta);
-            choice.put("logprobs", null);
+            choice.put("logprobs", entries == null ? null : logprobs(entries, offset));
             choice.put("finish_reason", finish);
             return envelope(chat ? "chat.completion.chunk" : "text_completion", List.of(choice));
+        }
+
+        private Map<String, Object> logprobs(List<Logprob> entries, int offset) {
+            if (!logprobs) return null;
+            return chat ? Logprobs.chat(entries) : Logprobs.text(entries, offset);
         }
 
         Map<String, Object> usageChunk(Outcome o) {

@@ -2,12 +2,15 @@ package dev.herd.api;
 
 import dev.herd.HerdException;
 import dev.herd.engine.ChatSession;
+import dev.herd.engine.Generation;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
-import dev.herd.tokenizer.TokenDecoder;
+import dev.herd.engine.Sequence;
 
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -20,9 +23,13 @@ import java.util.function.Supplier;
  * only if the same client sent both: the cache is forgotten when another client's request comes, so that no client
  * learns from {@code cached_tokens} (or from a faster answer) what another's prompt began with. The prompt is
  * tokenized and its length checked before the request waits for the model ({@link Prompts}).
- * A failure of the model (a lost worker) fails that request and drops the model; the next request reopens it.
+ * Embeddings take the same slot. A failure of the model (a lost worker, or one that does not answer a health check)
+ * fails that request and drops the model; the next request reopens it.
  */
 final class Engine implements AutoCloseable {
+    /** How long a health check waits for each worker's answer. */
+    static final int ANSWER_MS = 2_000;
+
     private final Supplier<Backend> opener;
     private final int queueSize;
     private final long tokenDelayMs;
@@ -30,7 +37,9 @@ final class Engine implements AutoCloseable {
     private final ReentrantLock slot = new ReentrantLock(true);
     private final AtomicInteger waiting = new AtomicInteger();
     private final String modelName;
+
     private Backend backend; // guarded by slot; null after a failure
+    private String failure; // why backend is null
     private ChatSession session;
     private String owner; // the client whose tokens the cache holds
     private volatile Prompts prompts; // used outside the slot, replaced with the model
@@ -65,7 +74,7 @@ final class Engine implements AutoCloseable {
      *
      * @param client who sent it: the cache is reused only for the same client's requests
      */
-    Outcome run(Request req, String client, Consumer<String> out, Cancellation cancel) {
+    Outcome run(Request req, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
         long start = System.nanoTime();
         int[] tokens = prompts.tokens(req);
         long tokenizeNanos = System.nanoTime() - start;
@@ -101,7 +110,7 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, String client, Consumer<String> out, Cancellation cancel) {
+    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
         Backend b = backend();
         Model m = b.model();
         // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
@@ -112,35 +121,18 @@ final class Engine implements AutoCloseable {
         long renderStart = System.nanoTime();
         int[] prompt = req.chat() ? session.prompt(req.messages()) : tokens; // a chat may splice in the last reply's ids
         long renderNanos = System.nanoTime() - renderStart + tokenizeNanos;
-        int room = m.llama.maxSeqLen() - prompt.length;
-        if (room <= 0) {
-            throw Prompts.tooLong(req.chat() ? "messages" : "prompt", "the prompt has " + prompt.length + " tokens but the context holds " + m.llama.maxSeqLen());
-        }
         Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
                 req.seed() != null ? req.seed() : System.nanoTime());
-        TokenDecoder decoder = m.tokenizer.decoder();
-        StopFilter stops = new StopFilter(req.stop());
-        StringBuilder text = new StringBuilder();
-        Consumer<String> emit = s -> {
-            if (s.isEmpty()) return;
-            text.append(s);
-            out.accept(s);
-        };
+        Sequence seq = new Sequence(m, sampler, req.stop(), req.logprobs(), piece -> {
+            if (!piece.text().isEmpty() || !piece.logprobs().isEmpty()) out.accept(piece);
+            if (piece.token() >= 0) pace();
+        }, cancel::cancelled);
         long sync = b.stats() == null ? 0 : b.stats().syncNanos();
-        ChatSession.Reply reply;
+        Generation.Result reply;
         try {
-            reply = session.complete(prompt, sampler, req.maxTokens() == null ? room : req.maxTokens(), new Generator.Listener() {
-                @Override
-                public void token(int token, long nanos) {
-                    emit.accept(stops.push(decoder.next(token)));
-                    pace();
-                }
-
-                @Override
-                public boolean halted() {
-                    return stops.stopped() || cancel.cancelled();
-                }
-            });
+            reply = session.complete(prompt, seq, req.maxTokens() == null ? Integer.MAX_VALUE : req.maxTokens());
+        } catch (Generation.ContextFull e) {
+            throw Prompts.tooLong(req.chat() ? "messages" : "prompt", e.getMessage());
         } catch (HerdException | UncheckedIOException e) { // a lost worker
             drop(e);
             throw unavailable(e);
@@ -148,15 +140,39 @@ final class Engine implements AutoCloseable {
             session = new ChatSession(m); // what the cache holds is unknown now
             throw e;
         }
-        emit.accept(stops.push(decoder.flush()));
-        emit.accept(stops.flush());
-        Generator.Result r = reply.result();
+        Generator.Result r = reply.run();
         if (cancel.cancelled()) metrics.cancelled();
-        String finish = stops.stopped() || r.stop() == Generator.Stop.EOS || r.stop() == Generator.Stop.HALTED ? "stop" : "length";
-        Outcome o = new Outcome(text.toString(), finish, prompt.length, reply.reusedTokens(), r.tokens().length, r.promptNanos(),
-                r.decodeNanos(), renderNanos + r.firstTokenNanos(), r.decodeSteps());
+        Outcome o = new Outcome(reply.text(), reply.finish(), prompt.length, reply.reused(), r.tokens().length, r.promptNanos(),
+                r.decodeNanos(), renderNanos + r.firstTokenNanos(), r.decodeSteps(), seq.logprobs());
         metrics.generation(o, b.stats() == null ? Double.NaN : (b.stats().syncNanos() - sync) / 1e6 / Math.max(o.tokens(), 1));
         return o;
+    }
+
+    /**
+     * The embeddings of already tokenized inputs ({@link #inputs}), one at a time when the model is free. They
+     * are evaluated at the cache's first positions, so the cache is forgotten: no request reuses it.
+     */
+    List<float[]> embed(List<int[]> inputs, Cancellation cancel) {
+        acquire(cancel);
+        try {
+            Backend b = backend();
+            session.forget();
+            owner = null;
+            Generation generation = new Generation(b.model());
+            List<float[]> out = new ArrayList<>();
+            for (int[] ids : inputs) out.add(generation.embedding(ids));
+            return out;
+        } catch (HerdException | UncheckedIOException e) { // a lost worker
+            drop(e);
+            throw unavailable(e);
+        } finally {
+            slot.unlock();
+        }
+    }
+
+    /** Texts to embed, tokenized and checked before they wait for the model ({@link Prompts#inputs}). */
+    List<int[]> inputs(List<String> texts) {
+        return prompts.inputs(texts);
     }
 
     private Backend backend() {
@@ -166,13 +182,33 @@ final class Engine implements AutoCloseable {
                 session = new ChatSession(backend.model());
                 prompts = new Prompts(backend.model());
             } catch (HerdException e) {
+                failure = e.getMessage();
                 throw unavailable(e);
             }
         }
         return backend;
     }
 
+    /**
+     * Null when the model can serve: no generation runs and every worker answered within {@link #ANSWER_MS}, or a
+     * generation runs (its own exchanges watch the workers: one silent for the worker timeout fails it). Otherwise
+     * why not, naming the lost worker; a worker that does not answer drops the model, reopened by the next request.
+     */
+    String unavailable() {
+        if (!slot.tryLock()) return null;
+        try {
+            if (backend == null) return failure + "; the model is reopened on the next request";
+            List<String> lost = backend.unanswered().apply(ANSWER_MS);
+            if (lost.isEmpty()) return null;
+            drop(new HerdException("lost worker " + String.join(", lost worker ", lost)));
+            return failure;
+        } finally {
+            slot.unlock();
+        }
+    }
+
     private void drop(RuntimeException cause) {
+        failure = cause.getMessage();
         System.err.println("herd api: the model failed (" + cause.getMessage() + "); it is reopened on the next request");
         try {
             backend.close().run();

@@ -8,7 +8,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /** Counters and last-request gauges, rendered in the Prometheus text format. */
 final class Metrics {
-    private static final Set<String> ENDPOINTS = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions");
+    private static final Set<String> ENDPOINTS = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions",
+            "/v1/embeddings");
 
     private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
     private final LongAdder generated = new LongAdder(), prompt = new LongAdder(), reused = new LongAdder(), cancelled = new LongAdder();

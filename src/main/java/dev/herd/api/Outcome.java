@@ -1,5 +1,9 @@
 package dev.herd.api;
 
+import dev.herd.engine.Logprob;
+
+import java.util.List;
+
 /**
  * What a generation produced.
  *
@@ -11,9 +15,10 @@ package dev.herd.api;
  * @param firstTokenNanos time to first token: rendering and tokenizing the prompt, its evaluation and the first
  *                        sampling (not the time queued for the model)
  * @param decodeSteps     the steps decodeNanos counts (the one that produced EOS included)
+ * @param logprobs        each generated token's, when asked for; else empty
  */
 record Outcome(String text, String finish, int promptTokens, int cached, int tokens, long promptNanos, long decodeNanos,
-               long firstTokenNanos, int decodeSteps) {
+               long firstTokenNanos, int decodeSteps, List<Logprob> logprobs) {
 
     double promptPerSecond() {
         return perSecond(promptTokens - cached, promptNanos);

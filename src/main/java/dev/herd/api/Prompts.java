@@ -1,8 +1,12 @@
 package dev.herd.api;
 
+import dev.herd.engine.Generation;
 import dev.herd.engine.Model;
 import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Tokenizes a request's prompt before it takes the model, so that a prompt longer than the context is refused without
@@ -10,12 +14,14 @@ import dev.herd.tokenizer.Tokenizer;
  */
 final class Prompts {
     private final Model model;
+    private final Generation generation;
     private final ChatTemplate template;
     private final int context;
     private final long maxChars;
 
     Prompts(Model model) {
         this.model = model;
+        this.generation = new Generation(model);
         this.template = model.chatTemplate();
         this.context = model.llama.maxSeqLen();
         Tokenizer t = model.tokenizer;
@@ -33,8 +39,38 @@ final class Prompts {
         }
         int[] ids = req.chat() ? model.tokenizer.encodeWithSpecials(text) : model.encodePrompt(text);
         if (ids.length == 0) throw ApiError.invalid(param, "the prompt is empty");
-        if (ids.length >= context) throw tooLong(param, "the prompt has " + ids.length + " tokens but the context holds " + context);
+        try {
+            generation.room(ids.length);
+        } catch (Generation.ContextFull e) {
+            throw tooLong(param, e.getMessage());
+        }
         return ids;
+    }
+
+    /**
+     * Texts to embed as token ids (with BOS when the model asks for it). Together they may hold at most the context's
+     * length in tokens: a request costs at most one full prompt's evaluation, however its texts are cut.
+     */
+    List<int[]> inputs(List<String> texts) {
+        List<int[]> out = new ArrayList<>();
+        long chars = 0;
+        int tokens = 0;
+        for (int i = 0; i < texts.size(); i++) {
+            String text = texts.get(i), param = texts.size() == 1 ? "input" : "input[" + i + "]";
+            if (text.isEmpty()) throw ApiError.invalid(param, "the input is empty");
+            if ((chars += text.length()) > maxChars) {
+                throw tooLong("input", "the inputs have over " + chars + " characters, more than the " + context + " tokens the context holds can spell");
+            }
+            int[] ids = model.encodePrompt(text);
+            tokens += ids.length;
+            out.add(ids);
+        }
+        try {
+            generation.fits(tokens);
+        } catch (Generation.ContextFull e) {
+            throw tooLong("input", e.getMessage());
+        }
+        return out;
     }
 
     static ApiError tooLong(String param, String message) {

@@ -9,9 +9,10 @@ import java.util.List;
  *
  * @param maxTokens null for as many as the context holds
  * @param seed      null for a random one
+ * @param logprobs  -1 for none, else how many alternatives to report with each token's logprob
  */
 record Request(List<ChatTemplate.Message> messages, String prompt, float temperature, float topP, Integer maxTokens,
-               List<String> stop, Long seed, boolean stream, boolean includeUsage) {
+               List<String> stop, Long seed, boolean stream, boolean includeUsage, int logprobs) {
 
     boolean chat() {
         return messages != null;

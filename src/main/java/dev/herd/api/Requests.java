@@ -1,6 +1,7 @@
 package dev.herd.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.herd.engine.Logprob;
 import dev.herd.tokenizer.ChatTemplate;
 
 import java.util.ArrayList;
@@ -10,6 +11,8 @@ import java.util.Set;
 /** Reads OpenAI request bodies into {@link Request}s; anything wrong or unsupported is a 400 naming the field. */
 final class Requests {
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
+    /** OpenAI's bound for the completions endpoint's {@code logprobs}. */
+    static final int MAX_TEXT_LOGPROBS = 5;
 
     private Requests() {}
 
@@ -21,7 +24,11 @@ final class Requests {
         List<ChatTemplate.Message> messages = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), "messages[" + i + "]"));
         Integer max = integer(body, "max_completion_tokens");
-        return common(body, messages, null, max != null ? max : integer(body, "max_tokens"));
+        Integer top = integer(body, "top_logprobs");
+        if (top != null && (top < 0 || top > Logprob.MAX_TOP)) throw ApiError.invalid("top_logprobs", "'top_logprobs' must be between 0 and " + Logprob.MAX_TOP);
+        boolean logprobs = bool(body, "logprobs");
+        if (top != null && !logprobs) throw ApiError.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+        return common(body, messages, null, max != null ? max : integer(body, "max_tokens"), logprobs ? (top == null ? 0 : top) : -1);
     }
 
     static Request text(JsonNode body) {
@@ -31,14 +38,18 @@ final class Requests {
         if (p == null || !p.isTextual()) throw ApiError.invalid("prompt", "'prompt' must be a string");
         for (String f : List.of("echo", "suffix", "best_of")) unsupportedIfSet(body, f);
         Integer max = integer(body, "max_tokens");
-        return common(body, null, p.asText(), max != null ? max : 16); // OpenAI's default for completions
+        Integer logprobs = integer(body, "logprobs");
+        if (logprobs != null && (logprobs < 0 || logprobs > MAX_TEXT_LOGPROBS)) {
+            throw ApiError.invalid("logprobs", "'logprobs' must be between 0 and " + MAX_TEXT_LOGPROBS);
+        }
+        return common(body, null, p.asText(), max != null ? max : 16, logprobs == null ? -1 : logprobs); // OpenAI's default for completions
     }
 
-    private static Request common(JsonNode body, List<ChatTemplate.Message> messages, String prompt, Integer maxTokens) {
+    private static Request common(JsonNode body, List<ChatTemplate.Message> messages, String prompt, Integer maxTokens, int logprobs) {
         if (maxTokens != null && maxTokens < 1) throw ApiError.invalid("max_tokens", "'max_tokens' must be at least 1");
         Integer n = integer(body, "n");
         if (n != null && n != 1) throw ApiError.unsupported("n");
-        for (String f : List.of("tools", "functions", "tool_choice", "function_call", "logit_bias", "logprobs", "top_logprobs")) {
+        for (String f : List.of("tools", "functions", "tool_choice", "function_call", "logit_bias")) {
             unsupportedIfSet(body, f);
         }
         for (String f : List.of("frequency_penalty", "presence_penalty")) {
@@ -51,7 +62,7 @@ final class Requests {
         JsonNode options = body.get("stream_options");
         boolean usage = options != null && options.isObject() && options.path("include_usage").asBoolean(false);
         return new Request(messages, prompt, (float) number(body, "temperature", 1, 0, 2), (float) number(body, "top_p", 1, 0, 1),
-                maxTokens, stops(body), seed, stream, usage);
+                maxTokens, stops(body), seed, stream, usage, logprobs);
     }
 
     private static ChatTemplate.Message message(JsonNode m, String at) {

@@ -56,7 +56,8 @@ final class ApiCommand implements Callable<Integer> {
         try {
             server = ApiServer.start(() -> {
                 ModelOptions.Run run = model.open();
-                return new Backend(run.model(), run.stats(), run::close);
+                return run.cluster() == null ? new Backend(run.model(), run::close)
+                        : new Backend(run.model(), run.stats(), run::close, run.cluster()::unanswered);
             }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs,
                     cors, new HttpLimits(maxConnections, headerMillis, bodyMillis)));
         } catch (IOException e) {

@@ -1,10 +1,11 @@
 package dev.herd.cli;
 
 import dev.herd.engine.ChatSession;
+import dev.herd.engine.Generation;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
+import dev.herd.engine.Sequence;
 import dev.herd.tokenizer.ChatTemplate;
-import dev.herd.tokenizer.TokenDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -59,19 +60,17 @@ final class ChatCommand implements Callable<Integer> {
                 if (line == null) break;
                 if (line.isBlank()) continue;
                 messages.add(new ChatTemplate.Message("user", line));
-                TokenDecoder decoder = m.tokenizer.decoder();
                 long renderStart = System.nanoTime();
                 int[] prompt = chat.prompt(messages);
                 long renderNanos = System.nanoTime() - renderStart;
-                ChatSession.Reply reply = chat.complete(prompt, sampler, maxTokens, (token, nanos) -> {
-                    out.print(decoder.next(token));
+                Generation.Result reply = chat.complete(prompt, new Sequence(m, sampler, piece -> {
+                    out.print(piece.text());
                     out.flush();
-                });
-                out.print(decoder.flush());
-                Generator.Result r = reply.result();
+                }), maxTokens);
+                Generator.Result r = reply.run();
                 messages.add(new ChatTemplate.Message("assistant", m.tokenizer.decode(r.tokens())));
                 System.err.printf("%n[%d tokens, decode %.1f tok/s; prompt %d new tokens (%d reused), %.1f tok/s; TTFT %.0f ms]%n", r.tokens().length,
-                        r.decodePerSecond(), r.promptTokens(), reply.reusedTokens(), r.promptPerSecond(), (renderNanos + r.firstTokenNanos()) / 1e6);
+                        r.decodePerSecond(), r.promptTokens(), reply.reused(), r.promptPerSecond(), (renderNanos + r.firstTokenNanos()) / 1e6);
                 if (r.stop() == Generator.Stop.CONTEXT) {
                     out.println("\n(end of context)");
                     break;

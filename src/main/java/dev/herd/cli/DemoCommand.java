@@ -6,9 +6,10 @@ import dev.herd.cluster.Stats;
 import dev.herd.cluster.SyncCodec;
 import dev.herd.cluster.Worker;
 import dev.herd.engine.Runner;
+import dev.herd.engine.Generation;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
-import dev.herd.tokenizer.TokenDecoder;
+import dev.herd.engine.Sequence;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -76,28 +77,26 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private void tell(Model m, Stats stats) {
-        long tokenizeStart = System.nanoTime();
-        int[] ids = m.encodePrompt(prompt);
-        long tokenizeNanos = System.nanoTime() - tokenizeStart;
-        if (ids.length >= Math.min(steps, m.llama.maxSeqLen())) throw new HerdException("--steps " + steps + " leaves no room after the prompt");
+        Generation generation = new Generation(m);
+        Generation.Encoded prompted = generation.encode(prompt);
+        int[] ids = prompted.ids();
+        int room = generation.room(ids.length, steps);
         SamplingOptions s = new SamplingOptions();
         s.temperature = temperature;
         s.topP = 0.9f;
         s.seed = seed;
-        TokenDecoder decoder = m.tokenizer.decoder();
         Traffic traffic = new Traffic(stats);
         System.out.print(prompt);
-        Generator.Result r = new Generator(m.llama, s.sampler(m.llama.vocab()), m.eosIds())
-                .generate(ids, 0, Math.min(steps, m.llama.maxSeqLen()) - ids.length, (token, nanos) -> {
-                    traffic.step(nanos);
-                    System.out.print(decoder.next(token));
-                    System.out.flush();
-                });
-        System.out.println(decoder.flush());
+        Generator.Result r = generation.run(ids, 0, room, new Sequence(m, s.sampler(m.llama.vocab()), piece -> {
+            if (piece.token() >= 0) traffic.step(piece.nanos());
+            System.out.print(piece.text());
+            System.out.flush();
+        })).run();
+        System.out.println();
         int per = Math.max(r.tokens().length - 1, 1); // the decode steps Traffic saw
         System.err.printf("%n%d tokens on %s: prompt %.1f tok/s, TTFT %.0f ms, decode %.1f tok/s%n", r.tokens().length,
                 nodes == 1 ? "1 node" : nodes + " nodes (this process and 2 workers on loopback)",
-                r.promptPerSecond(), (tokenizeNanos + r.firstTokenNanos()) / 1e6, r.decodePerSecond());
+                r.promptPerSecond(), (prompted.nanos() + r.firstTokenNanos()) / 1e6, r.decodePerSecond());
         if (stats != null) {
             System.err.printf("per token: sync %.2f ms, root sent %.1f kB, received %.1f kB (q80 activations)%n",
                     traffic.decodeSyncMs() / per, traffic.decodeSent() / 1000.0 / per, traffic.decodeReceived() / 1000.0 / per);

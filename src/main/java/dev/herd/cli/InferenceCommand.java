@@ -3,10 +3,11 @@ package dev.herd.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.herd.HerdException;
+import dev.herd.engine.Generation;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
+import dev.herd.engine.Sequence;
 import dev.herd.kernel.VectorWidth;
-import dev.herd.tokenizer.TokenDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -47,40 +48,28 @@ final class InferenceCommand implements Callable<Integer> {
         if (steps < 1) throw new HerdException("--steps must be >= 1, got " + steps);
         try (ModelOptions.Run run = model.open(steps)) { // the KV cache holds the run's positions, not the whole context
             Model m = run.model();
-            long tokenizeStart = System.nanoTime();
-            int[] ids = m.encodePrompt(prompt);
-            long tokenizeNanos = System.nanoTime() - tokenizeStart;
-            if (ids.length == 0) throw new HerdException("--prompt is empty and the model adds no BOS token");
-            int limit = Math.min(steps, m.llama.maxSeqLen());
-            if (ids.length >= limit) {
-                throw new HerdException("the prompt has " + ids.length + " tokens; --steps " + steps + " (context " + m.llama.maxSeqLen()
-                        + ") leaves no room to generate");
-            }
+            Generation generation = new Generation(m);
+            Generation.Encoded encoded = generation.encode(prompt);
+            int[] ids = encoded.ids();
+            long tokenizeNanos = encoded.nanos();
+            int room = generation.room(ids.length, steps);
             err.printf("Model %s: %s, %d layers, dim %d, KV cache %d positions, %d threads, %s; prompt %d tokens%s%n", m.name, m.llama.config.arch(),
                     m.llama.config.layers(), m.llama.config.dim(), m.llama.maxSeqLen(), model.threads, VectorWidth.describe(), ids.length,
                     m.warmUp == null ? "" : String.format("; warmed up at load in %.2f s (%d round%s)", m.warmUp.nanos() / 1e9, m.warmUp.rounds(), m.warmUp.rounds() == 1 ? "" : "s"));
-            TokenDecoder decoder = m.tokenizer.decoder();
             List<Map<String, Object>> perToken = new ArrayList<>();
             Traffic traffic = new Traffic(run.stats());
             out.print(prompt);
             out.flush();
-            Generator.Result r = new Generator(m.llama, sampling.sampler(m.llama.vocab()), m.eosIds())
-                    .generate(ids, 0, limit - ids.length, (token, nanos) -> {
-                        String piece = decoder.next(token);
-                        Traffic.Step t = traffic.step(nanos);
-                        if (stats && perToken.isEmpty()) err.printf("Eval %s | %d prompt tokens%n", t, ids.length);
-                        else if (stats) err.printf("Pred %s | %s%n", t, printable(piece));
-                        out.print(piece);
-                        out.flush();
-                        Map<String, Object> json = new LinkedHashMap<>();
-                        json.put("id", token);
-                        json.put("evalMs", t.evalMs());
-                        json.put("syncMs", t.syncMs());
-                        json.put("sentBytes", t.sent());
-                        json.put("receivedBytes", t.received());
-                        perToken.add(json);
-                    });
-            out.print(decoder.flush());
+            Generator.Result r = generation.run(ids, 0, room, new Sequence(m, sampling.sampler(m.llama.vocab()), piece -> {
+                if (piece.token() >= 0) { // not the end, which only brings text held back until then
+                    Traffic.Step t = traffic.step(piece.nanos());
+                    if (stats && perToken.isEmpty()) err.printf("Eval %s | %d prompt tokens%n", t, ids.length);
+                    else if (stats) err.printf("Pred %s | %s%n", t, printable(piece.text()));
+                    perToken.add(timing(piece.token(), t));
+                }
+                out.print(piece.text());
+                out.flush();
+            })).run();
             out.println();
             // Prompt tok/s counts the prompt's forward passes alone; time to first token adds tokenizing and sampling.
             double promptTokS = r.promptPerSecond(), decodeTokS = r.decodePerSecond();
@@ -121,6 +110,16 @@ final class InferenceCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private static Map<String, Object> timing(int token, Traffic.Step t) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("id", token);
+        json.put("evalMs", t.evalMs());
+        json.put("syncMs", t.syncMs());
+        json.put("sentBytes", t.sent());
+        json.put("receivedBytes", t.received());
+        return json;
     }
 
     /** A piece for a one-line log: control characters escaped. */

@@ -74,14 +74,16 @@ public final class Cluster implements AutoCloseable {
 
     private final List<Wire> workers;
     private final List<Budget.Capacity> capacities;
+    private final int workerMs;
     private final Stats stats;
     private final Arena arena = Arena.ofShared();
     private final Thread heartbeat;
     private volatile boolean closed;
 
-    private Cluster(List<Wire> workers, List<Budget.Capacity> capacities) {
+    private Cluster(List<Wire> workers, List<Budget.Capacity> capacities, int workerMs) {
         this.workers = workers;
         this.capacities = capacities;
+        this.workerMs = workerMs;
         this.stats = new Stats(workers);
         this.heartbeat = Thread.ofPlatform().daemon().name("herd-heartbeat").start(this::beat);
     }
@@ -120,7 +122,7 @@ public final class Cluster implements AutoCloseable {
             wires.forEach(Wire::close);
             throw e;
         }
-        return new Cluster(wires, capacities);
+        return new Cluster(wires, capacities, timeouts.workerMs());
     }
 
     static Wire open(String address, int connectMs) throws IOException {
@@ -338,6 +340,34 @@ public final class Cluster implements AutoCloseable {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is part of every JDK", e);
         }
+    }
+
+    /**
+     * The workers that do not answer an ECHO within {@code millis} (sent to all, then awaited in turn), each as its
+     * address and what went wrong; empty when all answer. Only between forward passes, which read the same
+     * connections: after a failure the connections are in an unknown state, and the cluster must be formed again.
+     */
+    public List<String> unanswered(int millis) {
+        List<String> lost = new ArrayList<>();
+        List<Wire> asked = new ArrayList<>();
+        for (Wire w : workers) {
+            try {
+                w.send(Message.of(Message.ECHO));
+                asked.add(w);
+            } catch (IOException e) {
+                lost.add(w.peer() + ": " + e.getMessage());
+            }
+        }
+        for (Wire w : asked) {
+            try {
+                w.timeout(millis);
+                w.expect(Message.ECHO, 0);
+                w.timeout(workerMs);
+            } catch (IOException | HerdException e) {
+                lost.add(e.getMessage().startsWith(w.peer()) ? e.getMessage() : w.peer() + ": " + e.getMessage());
+            }
+        }
+        return lost;
     }
 
     /** Pings idle workers so they know the root is alive (their reads time out after Worker.SILENCE_MS). */

@@ -72,6 +72,11 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         return llama;
     }
 
+    /** {@link Cluster#unanswered}: the workers that do not answer; none before the cluster is formed. */
+    public List<String> unanswered(int millis) {
+        return cluster == null ? List.of() : cluster.unanswered(millis);
+    }
+
     /** Null until the model is built. */
     public Stats stats() {
         return cluster == null ? null : cluster.stats();

@@ -255,6 +255,7 @@ public final class Worker implements AutoCloseable {
             Message m = w.receive(maxPayload);
             switch (m.type()) {
                 case Message.PING -> { }
+                case Message.ECHO -> w.send(Message.of(Message.ECHO)); // the root asks whether this worker answers
                 case Message.BYE -> {
                     log.println("root " + w.peer() + " ended the session");
                     return;

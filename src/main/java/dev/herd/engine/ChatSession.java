@@ -1,6 +1,5 @@
 package dev.herd.engine;
 
-import dev.herd.HerdException;
 import dev.herd.tokenizer.ChatTemplate;
 
 import java.util.Arrays;
@@ -14,6 +13,7 @@ import java.util.List;
 public final class ChatSession {
     private final Model model;
     private final ChatTemplate template;
+    private final Generation generation;
     private int[] cached = new int[0]; // the tokens whose keys and values are in the cache, by position
     // The last rendered conversation and what was generated after it, to splice the reply's own tokens back in.
     private String renderedText;
@@ -24,13 +24,7 @@ public final class ChatSession {
     public ChatSession(Model model) {
         this.model = model;
         this.template = model.chatTemplate();
-    }
-
-    /** A reply and how many prompt tokens were reused from the cache. */
-    public record Reply(Generator.Result result, int reusedTokens) {}
-
-    public Reply reply(List<ChatTemplate.Message> messages, Sampler sampler, int maxTokens, Generator.Listener listener) {
-        return complete(prompt(messages), sampler, maxTokens, listener);
+        this.generation = new Generation(model);
     }
 
     /**
@@ -66,25 +60,25 @@ public final class ChatSession {
         return ids;
     }
 
-    /** Continues any token sequence (a rendered conversation or a raw prompt), reusing the cached prefix. */
-    public Reply complete(int[] prompt, Sampler sampler, int maxTokens, Generator.Listener listener) {
-        int room = model.llama.maxSeqLen() - prompt.length;
-        if (room <= 0) {
-            throw new HerdException("the conversation has " + prompt.length + " tokens, the context holds " + model.llama.maxSeqLen());
-        }
+    /**
+     * Continues any token sequence (a rendered conversation or a raw prompt) for {@code seq}, reusing the cached
+     * prefix; refuses ({@link Generation.ContextFull}) a prompt that leaves no room in the context.
+     */
+    public Generation.Result complete(int[] prompt, Sequence seq, int maxTokens) {
+        int room = generation.room(prompt.length);
         int reused = Math.min(commonPrefix(cached, prompt), prompt.length - 1); // evaluate at least one token
         cached = prompt; // if generation fails midway, only the prompt prefix is trusted
-        Generator.Result r = new Generator(model.llama, sampler, model.eosIds())
-                .generate(Arrays.copyOfRange(prompt, reused, prompt.length), reused, Math.min(maxTokens, room), listener);
+        Generation.Result r = generation.run(Arrays.copyOfRange(prompt, reused, prompt.length), reused, Math.min(maxTokens, room), seq);
+        int[] tokens = r.run().tokens();
         // The last sampled token is only in the cache if generation went on past it (it stopped on EOS).
-        int fed = r.stop() == Generator.Stop.EOS ? r.tokens().length : Math.max(r.tokens().length - 1, 0);
+        int fed = r.run().stop() == Generator.Stop.EOS ? tokens.length : Math.max(tokens.length - 1, 0);
         cached = Arrays.copyOf(prompt, prompt.length + fed);
-        System.arraycopy(r.tokens(), 0, cached, prompt.length, fed);
+        System.arraycopy(tokens, 0, cached, prompt.length, fed);
         boolean conversation = prompt == renderedIds;
         lastPromptText = conversation ? renderedText : null;
         lastPromptIds = prompt;
-        lastReply = r.tokens();
-        return new Reply(r, reused);
+        lastReply = tokens;
+        return r;
     }
 
     /** Drops the cache's contents from reuse: the next reply evaluates its whole prompt. */

@@ -59,6 +59,11 @@ public final class Generator {
         this(model, sampler::sample, System::nanoTime, eosIds);
     }
 
+    /** With any token picker: a {@link Sequence}'s, which also notes the logprobs of what it samples. */
+    public Generator(Llama model, ToIntFunction<float[]> picker, int... eosIds) {
+        this(model, picker, System::nanoTime, eosIds);
+    }
+
     /** With any token picker and clock: lets tests tell which phase a time was spent in. */
     Generator(Llama model, ToIntFunction<float[]> sampler, LongSupplier clock, int... eosIds) {
         this.model = model;

@@ -182,6 +182,27 @@ public final class Llama implements AutoCloseable {
     }
 
     /**
+     * Evaluates {@code tokens} at positions 0.. (overwriting the cache there) and returns the sum over the tokens of
+     * their final hidden states, after the output norm (what the logits are computed from), in double precision.
+     */
+    public double[] hiddenSum(int[] tokens) {
+        if (tokens.length > cache.maxSeqLen) throw new HerdException(tokens.length + " tokens exceed the context of " + cache.maxSeqLen + " tokens");
+        int dim = config.dim();
+        double[] sum = new double[dim];
+        for (int from = 0; from < tokens.length; from += batchSize) {
+            int n = Math.min(batchSize, tokens.length - from);
+            embed(tokens, from, n);
+            sync.start(tokens, from, n, from, Sync.Logits.NONE);
+            layers(n, from);
+            normRows(outputNorm);
+            for (int b = 0; b < n; b++) {
+                for (int i = 0; i < dim; i++) sum[i] += xb.values[b * xb.n + i];
+            }
+        }
+        return sum;
+    }
+
+    /**
      * A worker's forward pass: the root sent the embeddings of n tokens at positions pos.. (batch x dim floats).
      * Returns this node's logits slice rows when asked for logits, else null.
      */

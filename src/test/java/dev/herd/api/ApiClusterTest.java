@@ -1,5 +1,6 @@
 package dev.herd.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.herd.cluster.Worker;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -63,6 +64,22 @@ class ApiClusterTest {
         HttpResponse<String> again = api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}");
         assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
         assertThat(api.get("/health").statusCode()).isEqualTo(200);
+    }
+
+    /** The root's final hidden states are whole on a split model: its embeddings are one node's, up to the q80 sync's rounding. */
+    @Test
+    void embeddingsOfTheSplitModelAreOneNodes() {
+        String body = "{\"input\":\"The cat sat on the mat.\"}";
+        JsonNode split = api.ok("/v1/embeddings", body).at("/data/0/embedding");
+        JsonNode one;
+        try (TestApi single = new TestApi(null, 1, 0)) {
+            one = single.ok("/v1/embeddings", body).at("/data/0/embedding");
+        }
+        assertThat(split.size()).isEqualTo(one.size());
+        double cosine = 0;
+        for (int i = 0; i < one.size(); i++) cosine += split.get(i).asDouble() * one.get(i).asDouble();
+        assertThat(cosine).isGreaterThan(0.999);
+        assertThat(api.post("/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":3}").statusCode()).isEqualTo(200);
     }
 
     @Test

@@ -18,7 +18,7 @@ class ApiCorsTest {
         ApiServer.Options options = new ApiServer.Options("127.0.0.1", 0, null, 4, 0, "http://app.example", HttpLimits.DEFAULT);
         try (ApiServer server = ApiServer.start(() -> {
             Model m = Model.open(TestApi.FIXTURE, null, 0, 1);
-            return new Backend(m, null, m::close);
+            return new Backend(m, m::close);
         }, options); HttpClient http = HttpClient.newHttpClient()) {
             URI chat = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
             HttpResponse<String> preflight = send(http, HttpRequest.newBuilder(chat).method("OPTIONS", HttpRequest.BodyPublishers.noBody())

@@ -38,7 +38,7 @@ final class TestApi implements AutoCloseable {
     TestApi(String key, int queue, long tokenDelayMs) {
         this(key, queue, tokenDelayMs, () -> {
             Model m = Model.open(FIXTURE, null, 0, 1);
-            return new Backend(m, null, m::close);
+            return new Backend(m, m::close);
         });
     }
 
@@ -60,7 +60,7 @@ final class TestApi implements AutoCloseable {
             return new Backend(m, cluster.stats(), () -> {
                 m.close();
                 cluster.close();
-            });
+            }, cluster::unanswered);
         });
     }
 

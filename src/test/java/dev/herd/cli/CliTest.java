@@ -41,6 +41,15 @@ class CliTest {
         return Path.of(CliTest.class.getResource("/models/stories15M-q8_0.gguf").toURI());
     }
 
+    /** The generation service's context check, with the run's own bound named. */
+    @Test
+    void inferenceRefusesAPromptThatLeavesNoStepToGenerate() throws Exception {
+        Result r = run("inference", "--model", fixture().toString(), "--prompt", "Once upon a time", "--steps", "5");
+        assertThat(r.code()).isNotZero();
+        assertThat(r.err().strip()).endsWith("the prompt has 5 tokens but --steps is 5 (the prompt included): no room to generate");
+        assertThat(run("inference", "--model", fixture().toString(), "--prompt", "Once upon a time", "--steps", "6").code()).isZero();
+    }
+
     @Test
     void inferencePrintsTheStoryAndWritesAReport() throws Exception {
         Path report = dir.resolve("report.json");

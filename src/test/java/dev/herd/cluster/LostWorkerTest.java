@@ -20,12 +20,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 /** A worker process killed mid-generation: the root stops with an error that names it. */
-class LostWorkerTest {
+public class LostWorkerTest {
     @TempDir
     Path dir;
 
     /** Starts {@code herd worker} in its own JVM on a free loopback port; returns the process and its port. */
-    static Process startWorker(int[] port) throws IOException {
+    public static Process startWorker(int[] port) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
                 "dev.herd.cli.Main", "worker", "--host", "127.0.0.1", "--port", "0").redirectErrorStream(true).start();

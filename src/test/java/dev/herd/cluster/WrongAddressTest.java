@@ -49,7 +49,7 @@ class WrongAddressTest {
     void herdsOwnApiServerIsNamedAsAnHttpServer() throws Exception {
         ApiServer api = ApiServer.start(() -> {
             Model m = Model.open(Stories15M.q8(), null, 0, 1);
-            return new Backend(m, null, m::close);
+            return new Backend(m, m::close);
         }, new ApiServer.Options("127.0.0.1", 0, null, 4, 0));
         try {
             String address = "127.0.0.1:" + api.port();

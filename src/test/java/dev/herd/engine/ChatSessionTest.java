@@ -36,17 +36,17 @@ class ChatSessionTest {
             assertThat(chat.template().format()).isEqualTo(ChatTemplate.Format.LLAMA3);
             List<Message> messages = new ArrayList<>(List.of(new Message("user", "Tell me a story")));
             int[] first = chat.prompt(messages);
-            ChatSession.Reply one = chat.complete(first, Sampler.greedy(m.llama.vocab()), 10, (t, n) -> {});
-            int[] reply = one.result().tokens();
+            Generation.Result one = chat.complete(first, new Sequence(m, Sampler.greedy(m.llama.vocab()), p -> {}), 10);
+            int[] reply = one.run().tokens();
             assertThat(m.tokenizer.decode(reply)).isEqualTo(m.tokenizer.decode(reply).strip()).isNotEmpty();
             assertThat(m.tokenizer.encode(m.tokenizer.decode(reply))).as("the reply's text encoded again").isNotEqualTo(reply);
             messages.add(new Message("assistant", m.tokenizer.decode(reply)));
             messages.add(new Message("user", "Another one"));
             int[] second = chat.prompt(messages);
-            ChatSession.Reply two = chat.complete(second, Sampler.greedy(m.llama.vocab()), 4, (t, n) -> {});
+            Generation.Result two = chat.complete(second, new Sequence(m, Sampler.greedy(m.llama.vocab()), p -> {}), 4);
             // everything up to the reply's last token (which was sampled but not fed) came from the cache
-            assertThat(two.reusedTokens()).isEqualTo(first.length + reply.length - 1);
-            assertThat(second.length - two.reusedTokens()).as("tokens evaluated for the new turn").isLessThan(20);
+            assertThat(two.reused()).isEqualTo(first.length + reply.length - 1);
+            assertThat(second.length - two.reused()).as("tokens evaluated for the new turn").isLessThan(20);
         }
     }
 
@@ -62,15 +62,15 @@ class ChatSessionTest {
             assertThat(chat.template().format()).isEqualTo(ChatTemplate.Format.LLAMA2);
             List<Message> messages = new ArrayList<>(List.of(new Message("user", "Tell me a story")));
             int[] first = chat.prompt(messages);
-            int[] reply = chat.complete(first, Sampler.greedy(m.llama.vocab()), 10, (t, n) -> {}).result().tokens();
+            int[] reply = chat.complete(first, new Sequence(m, Sampler.greedy(m.llama.vocab()), p -> {}), 10).run().tokens();
             String text = m.tokenizer.decode(reply); // as the API returns it: without the first token's leading space
             assertThat(m.tokenizer.piece(reply[0])).startsWith("▁");
             messages.add(new Message("assistant", text));
             messages.add(new Message("user", "Another one"));
             int[] second = chat.prompt(messages);
-            ChatSession.Reply two = chat.complete(second, Sampler.greedy(m.llama.vocab()), 4, (t, n) -> {});
-            assertThat(two.reusedTokens()).isEqualTo(first.length + reply.length - 1);
-            assertThat(second.length - two.reusedTokens()).as("tokens evaluated for the new turn").isLessThan(20);
+            Generation.Result two = chat.complete(second, new Sequence(m, Sampler.greedy(m.llama.vocab()), p -> {}), 4);
+            assertThat(two.reused()).isEqualTo(first.length + reply.length - 1);
+            assertThat(second.length - two.reused()).as("tokens evaluated for the new turn").isLessThan(20);
         }
     }
 }

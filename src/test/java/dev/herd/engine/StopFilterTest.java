@@ -1,4 +1,4 @@
-package dev.herd.api;
+package dev.herd.engine;
 
 import org.junit.jupiter.api.Test;
 

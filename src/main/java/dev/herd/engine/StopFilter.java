@@ -1,4 +1,4 @@
-package dev.herd.api;
+package dev.herd.engine;
 
 import java.util.List;
 
@@ -6,17 +6,17 @@ import java.util.List;
  * Cuts generated text at the first stop string. Text that could be the start of a stop string is held back until
  * the next pieces show it is not, so a stream never shows part of a stop string.
  */
-final class StopFilter {
+public final class StopFilter {
     private final List<String> stops;
     private final StringBuilder held = new StringBuilder();
     private boolean stopped;
 
-    StopFilter(List<String> stops) {
+    public StopFilter(List<String> stops) {
         this.stops = stops;
     }
 
     /** Adds a piece; returns the text now safe to show (empty once stopped). */
-    String push(String piece) {
+    public String push(String piece) {
         if (stopped) return "";
         held.append(piece);
         int cut = -1;
@@ -32,11 +32,11 @@ final class StopFilter {
     }
 
     /** The text still held back, at the end of generation. */
-    String flush() {
+    public String flush() {
         return stopped ? "" : take(held.length());
     }
 
-    boolean stopped() {
+    public boolean stopped() {
         return stopped;
     }
 
