@@ -118,6 +118,7 @@ final class Engine implements AutoCloseable {
         }
         Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
                 req.seed() != null ? req.seed() : System.nanoTime());
+        if (req.format() != null) sampler.constrain(req.format().mask(m.tokenizer));
         TokenDecoder decoder = m.tokenizer.decoder();
         StopFilter stops = new StopFilter(req.stop());
         StringBuilder text = new StringBuilder();

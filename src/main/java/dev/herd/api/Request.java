@@ -1,5 +1,6 @@
 package dev.herd.api;
 
+import dev.herd.grammar.Grammar;
 import dev.herd.tokenizer.ChatTemplate;
 
 import java.util.List;
@@ -9,9 +10,10 @@ import java.util.List;
  *
  * @param maxTokens null for as many as the context holds
  * @param seed      null for a random one
+ * @param format    the grammar the output must follow (response_format), or null
  */
 record Request(List<ChatTemplate.Message> messages, String prompt, float temperature, float topP, Integer maxTokens,
-               List<String> stop, Long seed, boolean stream, boolean includeUsage) {
+               List<String> stop, Long seed, boolean stream, boolean includeUsage, Grammar format) {
 
     boolean chat() {
         return messages != null;

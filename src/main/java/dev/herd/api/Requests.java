@@ -44,14 +44,12 @@ final class Requests {
         for (String f : List.of("frequency_penalty", "presence_penalty")) {
             if (number(body, f, 0, -2, 2) != 0) throw ApiError.unsupported(f);
         }
-        JsonNode format = body.get("response_format");
-        if (format != null && !format.isNull() && !"text".equals(format.path("type").asText())) throw ApiError.unsupported("response_format");
         Long seed = body.hasNonNull("seed") ? whole(body, "seed") : null;
         boolean stream = bool(body, "stream");
         JsonNode options = body.get("stream_options");
         boolean usage = options != null && options.isObject() && options.path("include_usage").asBoolean(false);
         return new Request(messages, prompt, (float) number(body, "temperature", 1, 0, 2), (float) number(body, "top_p", 1, 0, 1),
-                maxTokens, stops(body), seed, stream, usage);
+                maxTokens, stops(body), seed, stream, usage, ResponseFormats.read(body.get("response_format")));
     }
 
     private static ChatTemplate.Message message(JsonNode m, String at) {

@@ -126,7 +126,8 @@ sealed interface Frame {
                 if (i >= 0) return obj.seen().get(i) ? null : below.replace(obj.keyed(i));
                 return obj.extras().contains(raw) ? null : below.replace(obj.extra(raw));
             }
-            return raw.length() < MAX_KEY ? self.replace(new Key(raw + (char) b, l)) : null;
+            if (lex == StringLexer.NORMAL && raw.length() >= MAX_KEY) return null; // only the closing quote now
+            return self.replace(new Key(raw + (char) b, l));
         }
     }
 

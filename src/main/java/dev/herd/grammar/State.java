@@ -6,8 +6,11 @@ package dev.herd.grammar;
  * string), and equal states allow the same continuations, so that masks can be cached by state.
  */
 record State(Stack stack, int spaces) {
-    /** Longest run of white space between tokens of the JSON text. */
-    static final int MAX_SPACES = 16;
+    /**
+     * Longest run of white space between tokens of the JSON text: one, as in {@code {"a": 1, "b": [2]}}. Small models
+     * otherwise fill the output with new lines, and a grammar that allows runs of them lets them.
+     */
+    static final int MAX_SPACES = 1;
 
     /** The state after byte b (0..255), or null if b cannot continue a valid output. */
     State advance(int b) {

@@ -30,8 +30,12 @@ public final class TokenMask implements TokenConstraint {
     @Override
     public void mask(float[] logits) {
         long[] allowed = allowed();
-        for (int i = 0, n = Math.min(logits.length, trie.vocab); i < n; i++) {
-            if ((allowed[i >>> 6] & 1L << i) == 0) logits[i] = Float.NEGATIVE_INFINITY;
+        int n = Math.min(logits.length, trie.vocab);
+        for (int w = 0; w < allowed.length; w++) {
+            if (allowed[w] == -1L) continue; // all 64 allowed: most words inside a string
+            for (int i = w << 6, end = Math.min(i + 64, n); i < end; i++) {
+                if ((allowed[w] & 1L << i) == 0) logits[i] = Float.NEGATIVE_INFINITY;
+            }
         }
     }
 

@@ -11,12 +11,17 @@ import java.util.WeakHashMap;
  * The vocabulary's token texts (their bytes) in a trie, walked with a parser state to find every token whose whole
  * text continues the output: a prefix shared by many tokens is parsed once. Tokens without text (control tokens)
  * are not in it; end-of-generation tokens are allowed apart, when the output is complete. Built once per tokenizer.
+ * Inside a string nearly every token is allowed and the walk would visit the whole trie (tens of milliseconds for
+ * 128k tokens), so there the tokens are classified once per string-lexer state: those that stay inside the string are
+ * allowed whatever the enclosing values, and only those that close it are parsed. Object keys outside the schema's
+ * names are strings too, unless they come near their length limit.
  */
 final class VocabTrie {
     private static final Map<Tokenizer, VocabTrie> BUILT = Collections.synchronizedMap(new WeakHashMap<>());
 
     final int vocab;
     final int[] eos;
+    private final int longest; // bytes of the longest token text
     private final byte[][] bytes;
     private final int[] sorted; // token ids in the byte order of their texts
     // node n: edges [edgeStart[n], edgeStart[n] + edgeCount[n]) to target[e] by byte label[e];
@@ -24,6 +29,8 @@ final class VocabTrie {
     private int[] edgeStart, edgeCount, tokenStart, tokenEnd, target;
     private byte[] label;
     private int nodes, edges;
+    private final long[][] insideString = new long[StringLexer.STATES][]; // by lexer state, computed when first needed
+    private final int[][] closingString = new int[StringLexer.STATES][]; // tokens that end the string
 
     static VocabTrie of(Tokenizer tokenizer) {
         return BUILT.computeIfAbsent(tokenizer, VocabTrie::new);
@@ -33,13 +40,15 @@ final class VocabTrie {
         vocab = t.vocabSize();
         eos = t.eos().stream().mapToInt(Integer::intValue).toArray();
         bytes = new byte[vocab][];
-        int n = 0;
+        int n = 0, most = 0;
         Integer[] ids = new Integer[vocab];
         for (int id = 0; id < vocab; id++) {
             bytes[id] = t.bytes(id);
             if (bytes[id].length > 0 && !t.isEos(id)) ids[n++] = id;
+            most = Math.max(most, bytes[id].length);
         }
         Arrays.sort(ids, 0, n, (a, b) -> Arrays.compareUnsigned(bytes[a], bytes[b]));
+        longest = most;
         sorted = new int[n];
         for (int i = 0; i < n; i++) sorted[i] = ids[i];
         int capacity = 1024;
@@ -93,8 +102,14 @@ final class VocabTrie {
 
     /** The tokens allowed after state s, as bits of a vocab-sized set. */
     long[] allowed(State s) {
-        long[] out = new long[(vocab + 63) >>> 6];
-        walk(0, s, out);
+        long[] out;
+        int lex = stringLexer(s.stack());
+        if (lex >= 0) {
+            out = inString(lex, s);
+        } else {
+            out = new long[(vocab + 63) >>> 6];
+            walk(0, s, out);
+        }
         boolean any = false;
         for (long w : out) any |= w != 0;
         if (s.complete() || !any) { // no token continues the output (a vocabulary without some byte): let it end
@@ -113,7 +128,43 @@ final class VocabTrie {
         }
     }
 
-    int nodes() {
-        return nodes;
+    /** The lexer state of the string the parser is in, or -1 where the trie is walked. */
+    private int stringLexer(Stack stack) {
+        if (stack.top() instanceof Frame.Str str) return str.lex();
+        if (stack.top() instanceof Frame.Key key && ((Frame.Obj) stack.rest().top()).node().additional != null
+                && key.raw().length() + longest < Frame.MAX_KEY) return key.lex();
+        return -1;
+    }
+
+    /** The tokens allowed in state s, inside a string in lexer state lex. */
+    private long[] inString(int lex, State s) {
+        long[] out;
+        int[] closing;
+        synchronized (insideString) {
+            if (insideString[lex] == null) classify(lex);
+            out = insideString[lex].clone();
+            closing = closingString[lex];
+        }
+        for (int id : closing) {
+            if (s.advance(bytes[id]) != null) out[id >>> 6] |= 1L << id;
+        }
+        return out;
+    }
+
+    private void classify(int lex) {
+        long[] inside = new long[(vocab + 63) >>> 6];
+        int[] closing = new int[64];
+        int n = 0;
+        for (int id : sorted) {
+            int l = lex;
+            for (int i = 0; i < bytes[id].length && l >= 0; i++) l = StringLexer.step(l, bytes[id][i] & 0xff);
+            if (l >= 0) inside[id >>> 6] |= 1L << id;
+            else if (l == StringLexer.END) {
+                if (n == closing.length) closing = Arrays.copyOf(closing, 2 * n);
+                closing[n++] = id;
+            }
+        }
+        insideString[lex] = inside;
+        closingString[lex] = Arrays.copyOf(closing, n);
     }
 }

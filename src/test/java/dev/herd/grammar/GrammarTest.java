@@ -18,7 +18,7 @@ class GrammarTest {
     @Test
     void acceptsValidDocumentsWithAnyKeyOrderSpacesEscapesAndUnicode() {
         assertThat(PERSON.accepts("{\"name\":\"x\",\"tags\":[]}")).isTrue();
-        assertThat(PERSON.accepts(" { \"tags\" : [ \"a\" , \"b\\\"c\" ] ,\n \"name\" : \"\\\"é\\u00e9\\n😀\" , \"age\": -12 }")).isTrue();
+        assertThat(PERSON.accepts(" { \"tags\" : [ \"a\" , \"b\\\"c\" ] ,\n\"name\" : \"\\\"é\\u00e9\\n😀\" , \"age\": -12 }")).isTrue();
         assertThat(PERSON.accepts("{\"name\":\"\",\"tags\":[],\"address\":null}")).isTrue();
         assertThat(PERSON.accepts("{\"name\":\"\",\"tags\":[],\"address\":{\"zip\":-0.5e+10}}")).isTrue();
     }
@@ -37,6 +37,7 @@ class GrammarTest {
         assertThat(PERSON.accepts("{\"name\":\"\\ud83d\\ude00\",\"tags\":[]}")).as("a surrogate escape").isFalse();
         assertThat(PERSON.accepts("{\"name\":\"\\x\",\"tags\":[]}")).as("an unknown escape").isFalse();
         assertThat(PERSON.accepts("{\"name\":\"x\",\"tags\":[]} ")).as("text after the value").isFalse();
+        assertThat(PERSON.accepts("{\"name\":  \"x\",\"tags\":[]}")).as("two spaces in a row").isFalse();
         assertThat(PERSON.accepts("{\"name\":\"x\",\"tags\":[]")).as("unfinished").isFalse();
     }
 

@@ -15,15 +15,15 @@ import java.util.List;
  * An independent check of the grammar's outputs: Jackson parses them strictly (one value, no duplicate keys), and a
  * small validator written from the JSON Schema spec, for the keywords Herd supports, checks the value.
  */
-final class SchemaCheck {
-    static final ObjectMapper STRICT = JsonMapper.builder()
+public final class SchemaCheck {
+    public static final ObjectMapper STRICT = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build();
 
     private SchemaCheck() {}
 
-    static JsonNode json(String text) {
+    public static JsonNode json(String text) {
         try {
             return STRICT.readTree(text);
         } catch (IOException e) {
@@ -32,7 +32,7 @@ final class SchemaCheck {
     }
 
     /** The ways the value breaks the schema; empty when it is valid. */
-    static List<String> errors(JsonNode schema, JsonNode value) {
+    public static List<String> errors(JsonNode schema, JsonNode value) {
         List<String> out = new ArrayList<>();
         check(schema, value, "$", out);
         return out;
