@@ -25,6 +25,7 @@ final class SchemaReader {
             "minItems", "maxItems", "enum", "const");
     private static final Set<String> ANNOTATIONS = Set.of("title", "description", "$schema", "$id", "$comment", "default",
             "examples", "deprecated", "readOnly", "writeOnly");
+    private static final Set<String> TYPES = Set.of("object", "array", "string", "number", "integer", "boolean", "null");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private int nodes;
@@ -72,8 +73,8 @@ final class SchemaReader {
         else names.add(t);
         if (names.isEmpty()) throw error(at + ".type", "'type' must name at least one type");
         for (JsonNode n : names) {
-            String name = n.isTextual() ? n.asText() : null;
-            if (!Set.of("object", "array", "string", "number", "integer", "boolean", "null").contains(name)) {
+            String name = n.asText(""); // "" for a non-string
+            if (!n.isTextual() || !TYPES.contains(name)) {
                 throw error(at + ".type", "'type' must be object, array, string, number, integer, boolean or null, not " + FileText.quote(n.toString()));
             }
             types.add(name);
