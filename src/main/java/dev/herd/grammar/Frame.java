@@ -207,6 +207,26 @@ sealed interface Frame {
         }
     }
 
+    /** The fixed text before a {@link Node.Tagged} value, as read so far. */
+    record Tag(Node.Tagged node, String read) implements Frame {
+        @Override
+        public Stack feed(Stack self, int b) {
+            String next = read + (char) b;
+            boolean prefix = false;
+            for (int i = 0; i < node.prefixes.size(); i++) {
+                String p = node.prefixes.get(i);
+                if (!p.startsWith(next)) continue;
+                if (p.length() == next.length()) {
+                    Stack below = self.rest();
+                    if (!node.suffix.isEmpty()) below = below.push(new Lit(List.of(node.suffix), 0));
+                    return below.push(new Value(node.values.get(i)));
+                }
+                prefix = true;
+            }
+            return prefix ? self.replace(new Tag(node, next)) : null;
+        }
+    }
+
     /** One of a few exact texts, the first pos bytes of which were read; all texts listed still agree with them. */
     record Lit(List<String> texts, int pos) implements Frame {
         @Override

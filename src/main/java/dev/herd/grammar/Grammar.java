@@ -3,6 +3,9 @@ package dev.herd.grammar;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.herd.tokenizer.Tokenizer;
 
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
 /**
  * The outputs allowed: one JSON value of a schema. Immutable and shareable; {@link #mask} gives the per-generation
  * constraint over a vocabulary.
@@ -26,6 +29,22 @@ public final class Grammar {
     /** The values of a JSON schema, in the subset {@link SchemaReader} describes. */
     public static Grammar schema(JsonNode schema) {
         return new Grammar(new SchemaReader().read(schema, "", 0));
+    }
+
+    /**
+     * One of the values, each after its own text, then the suffix: {@code <tool_call>{"name": "f", "arguments": }
+     * + arguments + {@code }</tool_call>}. No prefix may begin another.
+     */
+    public static Grammar tagged(List<String> prefixes, List<Grammar> values, String suffix) {
+        List<String> p = prefixes.stream().map(Grammar::latin1).toList();
+        for (String a : p) {
+            for (String b : p) if (a != b && b.startsWith(a)) throw new IllegalArgumentException("a prefix begins another: " + a);
+        }
+        return new Grammar(new Node.Tagged(p, values.stream().map(g -> g.root).toList(), latin1(suffix)));
+    }
+
+    private static String latin1(String text) {
+        return new String(text.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
     }
 
     State start() {

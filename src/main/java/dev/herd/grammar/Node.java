@@ -107,6 +107,25 @@ abstract sealed class Node {
         }
     }
 
+    /** One of several values, each after its own fixed text and all before the same one (a tool call by name). */
+    static final class Tagged extends Node {
+        final List<String> prefixes; // Latin-1 bytes; none is a prefix of another
+        final List<Node> values;
+        final String suffix;
+
+        Tagged(List<String> prefixes, List<Node> values, String suffix) {
+            this.prefixes = prefixes;
+            this.values = values;
+            this.suffix = suffix;
+        }
+
+        @Override
+        Frame begin(int b) {
+            for (String p : prefixes) if (p.charAt(0) == b) return new Frame.Tag(this, "");
+            return null;
+        }
+    }
+
     /** Any JSON value. */
     static final class Any extends Node {
         @Override

@@ -16,13 +16,14 @@ import java.util.Set;
 
 /**
  * Compiles the JSON Schema subset Herd enforces: type (one or several), properties, required, additionalProperties,
- * items, minItems, maxItems, enum and const; annotations (title, description, ...) are ignored. Anything else is
- * refused by name rather than ignored, since the output could then break the schema. Sizes are bounded.
+ * items, minItems, maxItems, enum, const, and anyOf whose branches begin differently (a string or null, as optional
+ * fields are written); annotations (title, description, ...) are ignored. Anything else is refused by name rather
+ * than ignored, since the output could then break the schema. Sizes are bounded.
  */
 final class SchemaReader {
     static final int MAX_DEPTH = 32, MAX_NODES = 4096, MAX_ENUM = 1024, MAX_LITERAL = 4096;
     private static final Set<String> KEYWORDS = Set.of("type", "properties", "required", "additionalProperties", "items",
-            "minItems", "maxItems", "enum", "const");
+            "minItems", "maxItems", "enum", "const", "anyOf");
     private static final Set<String> ANNOTATIONS = Set.of("title", "description", "$schema", "$id", "$comment", "default",
             "examples", "deprecated", "readOnly", "writeOnly");
     private static final Set<String> TYPES = Set.of("object", "array", "string", "number", "integer", "boolean", "null");
@@ -42,6 +43,7 @@ final class SchemaReader {
             String name = names.next();
             if (!KEYWORDS.contains(name) && !ANNOTATIONS.contains(name)) throw error(at, FileText.quote(name) + " is not supported");
         }
+        if (schema.has("anyOf")) return anyOf(schema, at, depth);
         if (schema.has("enum") || schema.has("const")) return literals(schema, at);
         List<Node> members = new ArrayList<>();
         for (String type : types(schema, at)) {
@@ -55,6 +57,28 @@ final class SchemaReader {
                 case "null" -> Node.NULL;
                 default -> Node.ANY;
             });
+        }
+        return members.size() == 1 ? members.getFirst() : new Node.Union(List.copyOf(members));
+    }
+
+    /** The branches, which must be told apart by their first byte: the parser does not keep several parses open. */
+    private Node anyOf(JsonNode schema, String at, int depth) {
+        for (Iterator<String> names = schema.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (KEYWORDS.contains(name) && !name.equals("anyOf")) throw error(at, "'anyOf' beside " + FileText.quote(name) + " is not supported");
+        }
+        JsonNode list = schema.get("anyOf");
+        if (!list.isArray() || list.isEmpty()) throw error(at + ".anyOf", "'anyOf' must be a non-empty array of schemas");
+        List<Node> members = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            Node n = read(list.get(i), at + ".anyOf[" + i + "]", depth + 1);
+            if (n instanceof Node.Union u) members.addAll(u.members);
+            else members.add(n);
+        }
+        for (int b = 0; b < 256; b++) {
+            int starts = 0;
+            for (Node n : members) if (n.begin(b) != null) starts++;
+            if (starts > 1) throw error(at + ".anyOf", "'anyOf' branches that can begin with the same character (" + FileText.quote(String.valueOf((char) b)) + ") are not supported");
         }
         return members.size() == 1 ? members.getFirst() : new Node.Union(List.copyOf(members));
     }
@@ -90,8 +114,10 @@ final class SchemaReader {
         List<Node> values = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = props.properties().iterator(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> p = it.next();
+            String key = text(p.getKey());
+            if (!valid(key)) throw error(at + ".properties", "a property name is not valid Unicode");
             names.add(p.getKey());
-            keys.add(text(p.getKey()).substring(1)); // the escaped name and its closing quote
+            keys.add(key.substring(1)); // the escaped name and its closing quote
             values.add(read(p.getValue(), at + ".properties." + p.getKey(), depth + 1));
         }
         BitSet required = new BitSet();
@@ -132,11 +158,16 @@ final class SchemaReader {
         for (JsonNode v : values) {
             String t = text(v);
             if (t.length() > MAX_LITERAL) throw error(at + ".enum", "an 'enum' or 'const' value is longer than " + MAX_LITERAL + " bytes");
-            State s = new Grammar(Node.ANY).start().advance(t.getBytes(StandardCharsets.ISO_8859_1));
-            if (s == null || !s.complete()) throw error(at + ".enum", "an 'enum' or 'const' value holds text that is not valid Unicode");
+            if (!valid(t)) throw error(at + ".enum", "an 'enum' or 'const' value holds text that is not valid Unicode");
             texts.add(t);
         }
         return new Node.Literals(List.copyOf(texts));
+    }
+
+    /** Whether the JSON text (as Latin-1 bytes) is one the parser reads: no lone surrogate, say. */
+    private static boolean valid(String json) {
+        State s = new Grammar(Node.ANY).start().advance(json.getBytes(StandardCharsets.ISO_8859_1));
+        return s != null && s.complete();
     }
 
     /** The value as compact JSON, its UTF-8 bytes as Latin-1 characters. */

@@ -63,12 +63,12 @@ class GrammarSamplingTest {
              "properties": {"tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
                "matrix": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "maxItems": 2}},
                "flags": {"type": "array", "items": {"type": "boolean"}, "minItems": 2, "maxItems": 2}}}""",
-            // enums, const and a union type
+            // enums, const and unions
             """
             {"type": "object", "additionalProperties": false, "required": ["color", "size", "kind"],
              "properties": {"color": {"enum": ["red", "green", "blue \\"quoted\\"\\n", "é"]},
                "size": {"enum": [1, 12, 1.5, null, true]}, "kind": {"const": "fixed"},
-               "note": {"type": ["string", "null"]},
+               "note": {"type": ["string", "null"]}, "when": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
                "shapes": {"type": "array", "items": {"enum": [{"a": 1}, [1, 2], "x"]}}}}""",
             // free strings (escapes)
             """

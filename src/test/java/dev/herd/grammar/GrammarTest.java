@@ -3,6 +3,7 @@ package dev.herd.grammar;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -87,15 +88,44 @@ class GrammarTest {
     }
 
     @Test
+    void anyOfTakesBranchesThatBeginDifferently() {
+        Grammar g = schema("{\"anyOf\": [{\"type\": \"string\"}, {\"anyOf\": [{\"type\": \"null\"}, {\"type\": \"array\", \"items\": {\"type\": \"integer\"}}]}]}");
+        assertThat(accepts(g, "\"x\"")).isTrue();
+        assertThat(accepts(g, "null")).isTrue();
+        assertThat(accepts(g, "[1,2]")).isTrue();
+        assertThat(accepts(g, "1")).isFalse();
+        assertThatThrownBy(() -> schema("{\"anyOf\": [{\"type\": \"string\"}, {\"enum\": [\"a\"]}]}"))
+                .isInstanceOf(SchemaException.class).hasMessage("'anyOf' branches that can begin with the same character ('\"') are not supported (at '.anyOf')");
+        assertThatThrownBy(() -> schema("{\"type\": \"string\", \"anyOf\": [{\"type\": \"string\"}]}"))
+                .hasMessage("'anyOf' beside 'type' is not supported");
+    }
+
+    @Test
+    void taggedValuesFollowTheirOwnPrefix() {
+        Grammar g = Grammar.tagged(List.of("<a>{\"name\": \"x\", \"arguments\": ", "<a>{\"name\": \"xy\", \"arguments\": "),
+                List.of(schema("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}}, \"additionalProperties\": false}"), Grammar.jsonObject()),
+                "}</a>");
+        assertThat(accepts(g, "<a>{\"name\": \"x\", \"arguments\": {\"n\": 1}}</a>")).isTrue();
+        assertThat(accepts(g, "<a>{\"name\": \"xy\", \"arguments\": {\"m\": [true]}}</a>")).isTrue();
+        assertThat(accepts(g, "<a>{\"name\": \"x\", \"arguments\": {\"m\": 1}}</a>")).as("x's schema").isFalse();
+        assertThat(accepts(g, "<a>{\"name\": \"z\", \"arguments\": {}}</a>")).as("no such name").isFalse();
+        assertThat(accepts(g, "<a>{\"name\": \"x\", \"arguments\": {}}")).as("no suffix").isFalse();
+        assertThatThrownBy(() -> Grammar.tagged(List.of("a", "ab"), List.of(Grammar.jsonObject(), Grammar.jsonObject()), ""))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void unsupportedKeywordsAreNamed() {
-        assertThatThrownBy(() -> schema("{\"type\": \"object\", \"properties\": {\"a\": {\"anyOf\": [{\"type\": \"string\"}]}}}"))
-                .isInstanceOf(SchemaException.class).hasMessage("'anyOf' is not supported (at '.properties.a')");
+        assertThatThrownBy(() -> schema("{\"type\": \"object\", \"properties\": {\"a\": {\"oneOf\": [{\"type\": \"string\"}]}}}"))
+                .isInstanceOf(SchemaException.class).hasMessage("'oneOf' is not supported (at '.properties.a')");
         assertThatThrownBy(() -> schema("{\"type\": \"string\", \"pattern\": \"^a\"}"))
                 .isInstanceOf(SchemaException.class).hasMessage("'pattern' is not supported");
         assertThatThrownBy(() -> schema("{\"type\": \"object\", \"required\": [\"x\"], \"properties\": {}}"))
                 .hasMessageContaining("'required' names '\"x\"', which is not in 'properties'");
         assertThatThrownBy(() -> schema("{\"type\": \"strin\"}")).hasMessageContaining("'type' must be object, array");
         assertThatThrownBy(() -> schema("{\"enum\": []}")).hasMessageContaining("'enum' must be an array of 1 to");
+        assertThatThrownBy(() -> schema("{\"properties\": {\"\\ud800\": {}}}")).isInstanceOf(SchemaException.class)
+                .hasMessageContaining("not valid Unicode");
         assertThatThrownBy(() -> schema("{\"type\": \"array\", \"minItems\": 3, \"maxItems\": 2}")).hasMessageContaining("'minItems' is more than 'maxItems'");
     }
 }

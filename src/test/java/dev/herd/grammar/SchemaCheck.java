@@ -44,6 +44,11 @@ public final class SchemaCheck {
             return;
         }
         if (s.has("const") && !s.get("const").equals(v)) out.add(at + ": not the const");
+        if (s.has("anyOf")) {
+            boolean any = false;
+            for (JsonNode branch : s.get("anyOf")) any |= errors(branch, v).isEmpty();
+            if (!any) out.add(at + ": matches no anyOf branch");
+        }
         if (s.has("enum")) {
             boolean found = false;
             for (JsonNode e : s.get("enum")) found |= e.equals(v);

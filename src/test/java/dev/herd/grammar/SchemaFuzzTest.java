@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.fail;
 class SchemaFuzzTest {
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
     private static final String[] TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"};
-    private static final String[] NOISE_KEYS = {"anyOf", "$ref", "pattern", "minimum", "format", "type", "items", "enum",
+    private static final String[] NOISE_KEYS = {"anyOf", "oneOf", "$ref", "pattern", "minimum", "format", "type", "items", "enum",
             "properties", "required", "additionalProperties", "minItems", "maxItems", "const", "title", "\u0000", "x".repeat(300)};
     private static final long BUDGET_NANOS = 20_000_000_000L;
     private static final int MAX_CASES = 4000;
@@ -94,7 +94,7 @@ class SchemaFuzzTest {
             case 2 -> s.set("enum", values(r, 1 + r.nextInt(4)));
             case 3 -> s.set("const", values(r, 1).get(0));
             case 4 -> s.put("description", "free");
-            case 5 -> s.put("type", "boolean");
+            case 5 -> s.set("anyOf", F.arrayNode().add(schema(r, depth + 1)).add(F.objectNode().put("type", "null")));
             case 6, 7 -> {
                 s.put("type", "object");
                 ObjectNode props = s.putObject("properties");
