@@ -5,6 +5,7 @@ import dev.herd.engine.ChatSession;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
+import dev.herd.tokenizer.ChatTemplate;
 import dev.herd.tokenizer.TokenDecoder;
 
 import java.io.UncheckedIOException;
@@ -49,6 +50,11 @@ final class Engine implements AutoCloseable {
 
     String modelName() {
         return modelName;
+    }
+
+    /** The model's chat template family (how prompts, tools and calls are written). */
+    ChatTemplate.Format chatFamily() {
+        return prompts.family();
     }
 
     int queued() {

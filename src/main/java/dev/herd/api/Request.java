@@ -10,10 +10,11 @@ import java.util.List;
  *
  * @param maxTokens null for as many as the context holds
  * @param seed      null for a random one
- * @param format    the grammar the output must follow (response_format), or null
+ * @param format    the grammar the output must follow (response_format, or a forced tool call), or null
+ * @param tools     the functions the model may call, or null
  */
 record Request(List<ChatTemplate.Message> messages, String prompt, float temperature, float topP, Integer maxTokens,
-               List<String> stop, Long seed, boolean stream, boolean includeUsage, Grammar format) {
+               List<String> stop, Long seed, boolean stream, boolean includeUsage, Grammar format, Tools tools) {
 
     boolean chat() {
         return messages != null;
