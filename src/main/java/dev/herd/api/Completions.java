@@ -6,6 +6,7 @@ import dev.herd.engine.Logprob;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +30,7 @@ final class Completions {
      * sent, and the status is the 200 that the stream or {@link ClientWatch} had committed.
      */
     int handle(Exchange ex, boolean chat, JsonNode body) throws IOException {
-        Request req = chat ? Requests.chat(body) : Requests.text(body);
+        Request req = chat ? Requests.chat(body, engine.chatFamily()) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000, engine.modelName(), req.logprobs() >= 0, chat ? 0 : req.prompt().length());
         Cancellation cancel = new Cancellation();
@@ -58,7 +59,7 @@ final class Completions {
             committed = watch.stop();
         }
         if (cancel.cancelled()) return 200; // the client has gone: nobody to answer
-        byte[] answer = json.writeValueAsBytes(shape.whole(o));
+        byte[] answer = json.writeValueAsBytes(shape.whole(o, calls(req, o)));
         if (committed == null) {
             Http.send(ex, 200, "application/json", answer);
         } else {
@@ -73,13 +74,18 @@ final class Completions {
         Sse sse = new Sse(ex, json, cancel);
         int[] offset = {shape.promptChars()}; // of the next token, for text completions' logprobs
         try {
+            boolean held = req.tools() != null; // a reply that may be a call is sent once whole
             Outcome o = engine.run(req, client, piece -> {
+                if (held) return;
                 if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null, null, 0));
                 sse.send(shape.chunk(piece.text(), null, piece.logprobs(), offset[0]));
                 offset[0] += Logprobs.length(piece.logprobs());
             }, cancel);
             if (!sse.opened() && chat) sse.send(shape.chunk(ROLE, null, null, 0));
-            sse.send(shape.chunk(chat ? Map.of() : "", o.finish(), null, 0));
+            List<ToolFormat.Call> calls = calls(req, o);
+            if (!calls.isEmpty()) sse.send(shape.chunk(Map.of("tool_calls", Shape.toolCalls(calls, true)), null, null, 0));
+            else if (held) sse.send(shape.chunk(o.text(), null, o.logprobs(), shape.promptChars()));
+            sse.send(shape.chunk(chat ? Map.of() : "", calls.isEmpty() ? o.finish() : "tool_calls", null, 0));
             if (req.includeUsage()) sse.send(shape.usageChunk(o));
             sse.done();
         } catch (ApiError e) {
@@ -87,6 +93,11 @@ final class Completions {
             sse.send(e.body()); // too late for a status: the error goes into the stream
         }
         return 200;
+    }
+
+    /** The tool calls the reply makes (none unless the request offered tools). */
+    private static List<ToolFormat.Call> calls(Request req, Outcome o) {
+        return req.tools() == null ? List.of() : req.tools().format().calls(o.text(), req.tools().offered());
     }
 
     /**
@@ -97,13 +108,22 @@ final class Completions {
      */
     private record Shape(boolean chat, String id, long created, String model, boolean logprobs, int promptChars) {
 
-        Map<String, Object> whole(Outcome o) {
+        Map<String, Object> whole(Outcome o, List<ToolFormat.Call> calls) {
             Map<String, Object> choice = new LinkedHashMap<>();
             choice.put("index", 0);
-            if (chat) choice.put("message", Map.of("role", "assistant", "content", o.text()));
-            else choice.put("text", o.text());
+            if (chat && !calls.isEmpty()) {
+                Map<String, Object> message = new LinkedHashMap<>();
+                message.put("role", "assistant");
+                message.put("content", null);
+                message.put("tool_calls", toolCalls(calls, false));
+                choice.put("message", message);
+            } else if (chat) {
+                choice.put("message", Map.of("role", "assistant", "content", o.text()));
+            } else {
+                choice.put("text", o.text());
+            }
             choice.put("logprobs", logprobs(o.logprobs(), promptChars));
-            choice.put("finish_reason", o.finish());
+            choice.put("finish_reason", calls.isEmpty() ? o.finish() : "tool_calls");
             Map<String, Object> out = envelope(chat ? "chat.completion" : "text_completion", List.of(choice));
             out.put("usage", usage(o));
             out.put("timings", timings(o));
@@ -128,6 +148,20 @@ final class Completions {
         private Map<String, Object> logprobs(List<Logprob> entries, int offset) {
             if (!logprobs) return null;
             return chat ? Logprobs.chat(entries) : Logprobs.text(entries, offset);
+        }
+
+        /** OpenAI's tool_calls; a stream's deltas also number them. */
+        static List<Map<String, Object>> toolCalls(List<ToolFormat.Call> calls, boolean indexed) {
+            List<Map<String, Object>> out = new ArrayList<>();
+            for (ToolFormat.Call c : calls) {
+                Map<String, Object> call = new LinkedHashMap<>();
+                if (indexed) call.put("index", out.size());
+                call.put("id", "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24));
+                call.put("type", "function");
+                call.put("function", Map.of("name", c.name(), "arguments", c.arguments()));
+                out.add(call);
+            }
+            return out;
         }
 
         Map<String, Object> usageChunk(Outcome o) {

@@ -7,6 +7,7 @@ import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
 import dev.herd.engine.Sequence;
+import dev.herd.tokenizer.ChatTemplate;
 
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -58,6 +59,11 @@ final class Engine implements AutoCloseable {
 
     String modelName() {
         return modelName;
+    }
+
+    /** The model's chat template family (how prompts, tools and calls are written). */
+    ChatTemplate.Format chatFamily() {
+        return prompts.family();
     }
 
     int queued() {
@@ -123,6 +129,7 @@ final class Engine implements AutoCloseable {
         long renderNanos = System.nanoTime() - renderStart + tokenizeNanos;
         Sampler sampler = new Sampler(m.llama.vocab(), req.temperature(), 0, Math.max(req.topP(), 1e-6f),
                 req.seed() != null ? req.seed() : System.nanoTime());
+        if (req.format() != null) sampler.constrain(req.format().mask(m.tokenizer));
         Sequence seq = new Sequence(m, sampler, req.stop(), req.logprobs(), piece -> {
             if (!piece.text().isEmpty() || !piece.logprobs().isEmpty()) out.accept(piece);
             if (piece.token() >= 0) pace();

@@ -30,6 +30,10 @@ final class Prompts {
         this.maxChars = (long) context * longest;
     }
 
+    ChatTemplate.Format family() {
+        return template.format();
+    }
+
     /** The prompt's token ids (for chat, as the conversation renders alone: the session may splice a reply in). */
     int[] tokens(Request req) {
         String param = req.chat() ? "messages" : "prompt";

@@ -1,7 +1,9 @@
 package dev.herd.api;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.herd.engine.Logprob;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.tokenizer.ChatTemplate;
 
 import java.util.ArrayList;
@@ -10,25 +12,35 @@ import java.util.Set;
 
 /** Reads OpenAI request bodies into {@link Request}s; anything wrong or unsupported is a 400 naming the field. */
 final class Requests {
-    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+    private static final int MAX_CALLS = 128;
     /** OpenAI's bound for the completions endpoint's {@code logprobs}. */
     static final int MAX_TEXT_LOGPROBS = 5;
 
     private Requests() {}
 
-    static Request chat(JsonNode body) {
+    /** @param family the model's chat template family, which decides how tools and calls are written */
+    static Request chat(JsonNode body, ChatTemplate.Format family) {
         object(body);
         JsonNode list = body.get("messages");
         if (list == null || !list.isArray()) throw ApiError.invalid("messages", "'messages' must be an array of messages");
         if (list.isEmpty()) throw ApiError.invalid("messages", "'messages' must hold at least one message");
+        ToolFormat format = new ToolFormat(family);
+        Tools tools = Tools.read(body, format);
         List<ChatTemplate.Message> messages = new ArrayList<>();
-        for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), "messages[" + i + "]"));
+        for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), "messages[" + i + "]", format));
+        if (tools != null) {
+            String offer = format.describe(tools.offered());
+            if (messages.getFirst().role().equals("system")) messages.set(0, new ChatTemplate.Message("system", messages.getFirst().content() + "\n\n" + offer));
+            else messages.addFirst(new ChatTemplate.Message("system", offer));
+        }
         Integer max = integer(body, "max_completion_tokens");
         Integer top = integer(body, "top_logprobs");
         if (top != null && (top < 0 || top > Logprob.MAX_TOP)) throw ApiError.invalid("top_logprobs", "'top_logprobs' must be between 0 and " + Logprob.MAX_TOP);
         boolean logprobs = bool(body, "logprobs");
         if (top != null && !logprobs) throw ApiError.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
-        return common(body, messages, null, max != null ? max : integer(body, "max_tokens"), logprobs ? (top == null ? 0 : top) : -1);
+        return common(body, messages, null, max != null ? max : integer(body, "max_tokens"), logprobs ? (top == null ? 0 : top) : -1, tools);
     }
 
     static Request text(JsonNode body) {
@@ -36,41 +48,71 @@ final class Requests {
         JsonNode p = body.get("prompt");
         if (p != null && p.isArray() && p.size() == 1) p = p.get(0); // a one-prompt batch
         if (p == null || !p.isTextual()) throw ApiError.invalid("prompt", "'prompt' must be a string");
-        for (String f : List.of("echo", "suffix", "best_of")) unsupportedIfSet(body, f);
+        for (String f : List.of("echo", "suffix", "best_of", "tools", "tool_choice")) unsupportedIfSet(body, f);
         Integer max = integer(body, "max_tokens");
         Integer logprobs = integer(body, "logprobs");
         if (logprobs != null && (logprobs < 0 || logprobs > MAX_TEXT_LOGPROBS)) {
             throw ApiError.invalid("logprobs", "'logprobs' must be between 0 and " + MAX_TEXT_LOGPROBS);
         }
-        return common(body, null, p.asText(), max != null ? max : 16, logprobs == null ? -1 : logprobs); // OpenAI's default for completions
+        return common(body, null, p.asText(), max != null ? max : 16, logprobs == null ? -1 : logprobs, null); // OpenAI's default for completions
     }
 
-    private static Request common(JsonNode body, List<ChatTemplate.Message> messages, String prompt, Integer maxTokens, int logprobs) {
+    private static Request common(JsonNode body, List<ChatTemplate.Message> messages, String prompt, Integer maxTokens, int logprobs, Tools tools) {
         if (maxTokens != null && maxTokens < 1) throw ApiError.invalid("max_tokens", "'max_tokens' must be at least 1");
         Integer n = integer(body, "n");
         if (n != null && n != 1) throw ApiError.unsupported("n");
-        for (String f : List.of("tools", "functions", "tool_choice", "function_call", "logit_bias")) {
+        for (String f : List.of("functions", "function_call", "logit_bias")) {
             unsupportedIfSet(body, f);
         }
         for (String f : List.of("frequency_penalty", "presence_penalty")) {
             if (number(body, f, 0, -2, 2) != 0) throw ApiError.unsupported(f);
         }
-        JsonNode format = body.get("response_format");
-        if (format != null && !format.isNull() && !"text".equals(format.path("type").asText())) throw ApiError.unsupported("response_format");
         Long seed = body.hasNonNull("seed") ? whole(body, "seed") : null;
         boolean stream = bool(body, "stream");
         JsonNode options = body.get("stream_options");
         boolean usage = options != null && options.isObject() && options.path("include_usage").asBoolean(false);
         return new Request(messages, prompt, (float) number(body, "temperature", 1, 0, 2), (float) number(body, "top_p", 1, 0, 1),
-                maxTokens, stops(body), seed, stream, usage, logprobs);
+                maxTokens, stops(body), seed, stream, usage, logprobs,
+                tools != null && tools.forced() ? tools.grammar() : ResponseFormats.read(body.get("response_format")), tools);
     }
 
-    private static ChatTemplate.Message message(JsonNode m, String at) {
+    private static ChatTemplate.Message message(JsonNode m, String at, ToolFormat format) {
         if (m == null || !m.isObject()) throw ApiError.invalid(at, "'" + at + "' must be an object with role and content");
         String role = m.path("role").asText("");
-        if (!ROLES.contains(role)) throw ApiError.invalid(at + ".role", "'" + at + ".role' must be system, user or assistant");
-        if (m.hasNonNull("tool_calls")) throw ApiError.unsupported(at + ".tool_calls");
-        return new ChatTemplate.Message(role.equals("developer") ? "system" : role, content(m.get("content"), at + ".content"));
+        if (!ROLES.contains(role)) throw ApiError.invalid(at + ".role", "'" + at + ".role' must be system, user, assistant or tool");
+        JsonNode calls = m.get("tool_calls");
+        if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
+            if (!role.equals("assistant")) throw ApiError.invalid(at + ".tool_calls", "only assistant messages have tool_calls");
+            String text = m.hasNonNull("content") ? content(m.get("content"), at + ".content").strip() : "";
+            StringBuilder out = new StringBuilder(text);
+            for (ToolFormat.Call c : calls(calls, at + ".tool_calls")) out.append(out.isEmpty() ? "" : "\n").append(format.write(c));
+            return new ChatTemplate.Message("assistant", out.toString());
+        }
+        String content = content(m.get("content"), at + ".content");
+        if (role.equals("tool")) return format.result(content);
+        return new ChatTemplate.Message(role.equals("developer") ? "system" : role, content);
+    }
+
+    /** An assistant message's calls: functions by name with arguments as JSON-object text. */
+    private static List<ToolFormat.Call> calls(JsonNode list, String at) {
+        if (!list.isArray() || list.size() > MAX_CALLS) throw ApiError.invalid(at, "'" + at + "' must be an array of up to " + MAX_CALLS + " calls");
+        List<ToolFormat.Call> out = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode f = list.get(i).path("function");
+            String where = at + "[" + i + "].function";
+            if (!f.path("name").isTextual() || !f.path("arguments").isTextual()) {
+                throw ApiError.invalid(where, "'" + where + "' must hold a string 'name' and 'arguments' (JSON text)");
+            }
+            JsonNode args;
+            try {
+                args = JSON.readTree(f.get("arguments").asText());
+            } catch (JsonProcessingException e) {
+                args = null;
+            }
+            if (args == null || !args.isObject()) throw ApiError.invalid(where + ".arguments", "'" + where + ".arguments' must be a JSON object's text");
+            out.add(new ToolFormat.Call(f.get("name").asText(), args.toString()));
+        }
+        return out;
     }
 
     /** A string, or text parts joined by newlines. */

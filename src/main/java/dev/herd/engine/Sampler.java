@@ -6,7 +6,8 @@ import java.util.SplittableRandom;
 /**
  * Picks the next token from logits: greedy (argmax) at temperature 0; otherwise softmax at the temperature, then
  * top-k, then top-p over the remaining (renormalized) probabilities, then a draw from a {@link SplittableRandom}
- * seeded by the caller, so the same seed gives the same tokens. Buffers are reused; nothing is boxed.
+ * seeded by the caller, so the same seed gives the same tokens. Buffers are reused; nothing is boxed. A
+ * {@link TokenConstraint} (a grammar), when set, masks the logits before each draw and is told the token drawn.
  */
 public final class Sampler {
     private final float temperature;
@@ -16,6 +17,7 @@ public final class Sampler {
     private final float[] probs;
     /** Candidates as (probability bits << 32 | token): for p >= 0 the float bits sort like the values. */
     private final long[] keys;
+    private TokenConstraint constraint;
 
     /**
      * @param topK 0 = no limit
@@ -37,8 +39,22 @@ public final class Sampler {
         return new Sampler(vocab, 0, 0, 1, 0);
     }
 
-    /** Samples from the first vocab entries of {@code logits}. */
+    /** Makes every later draw follow the constraint; returns this sampler. */
+    public Sampler constrain(TokenConstraint constraint) {
+        this.constraint = constraint;
+        return this;
+    }
+
+    /** Samples from the first vocab entries of {@code logits} (which the constraint, if any, masks in place). */
     public int sample(float[] logits) {
+        if (constraint == null) return pick(logits);
+        constraint.mask(logits);
+        int token = pick(logits);
+        constraint.accept(token);
+        return token;
+    }
+
+    private int pick(float[] logits) {
         int n = probs.length;
         if (temperature == 0) return argmax(logits, n);
         float max = Float.NEGATIVE_INFINITY;
@@ -51,12 +67,14 @@ public final class Sampler {
         for (int i = 0; i < n; i++) probs[i] /= sum;
         int count = candidates(n);
         Arrays.sort(keys, 0, count); // ascending: best last
+        int lo = 0; // a masked token in the top k must never be the fallback below
+        while (constraint != null && lo < count - 1 && prob(keys[lo]) == 0) lo++;
         double mass = 0;
-        for (int i = 0; i < count; i++) mass += prob(keys[i]);
+        for (int i = lo; i < count; i++) mass += prob(keys[i]);
         // Smallest set of best tokens whose renormalized mass reaches top-p.
         double kept = 0;
         int first = count;
-        while (first > 0 && kept < topP * mass) kept += prob(keys[--first]);
+        while (first > lo && kept < topP * mass) kept += prob(keys[--first]);
         double r = random.nextDouble() * kept;
         for (int i = count - 1; i > first; i--) {
             r -= prob(keys[i]);
@@ -69,7 +87,8 @@ public final class Sampler {
     private int candidates(int n) {
         if (topK > 0 && topK < n) return topK(n);
         // Tokens below this can never be in the nucleus: all of them together hold less than 1 - topP (llama2.c).
-        float cutoff = topP < 1 ? (1 - topP) / (n - 1) : 0;
+        // Masked tokens (probability 0) are left out from sorting.
+        float cutoff = topP < 1 ? (1 - topP) / (n - 1) : constraint != null ? Float.MIN_VALUE : 0;
         int count = 0;
         for (int i = 0; i < n; i++) if (probs[i] >= cutoff) keys[count++] = key(i);
         return count;

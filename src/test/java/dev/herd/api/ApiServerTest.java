@@ -139,7 +139,7 @@ class ApiServerTest {
             temperature a string | {"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}     | temperature
             max_tokens fraction  | {"messages":[{"role":"user","content":"hi"}],"max_tokens":1.5}        | max_tokens
             two choices          | {"messages":[{"role":"user","content":"hi"}],"n":2}                   | n
-            tools                | {"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function"}]} | tools
+            tools                | {"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function"}]} | tools[0].function.name
             image part           | {"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]} | messages[0].content[0]
             stop not strings     | {"messages":[{"role":"user","content":"hi"}],"stop":[1]}              | stop
             """)
