@@ -1,14 +1,21 @@
 package dev.herd.kernel;
 
 import dev.herd.codec.Codecs;
+import dev.herd.tensor.GgmlType;
 import dev.herd.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.EnumSet;
+import java.util.Set;
 
 /** The scalar reference: every weight dequantized on its own, products summed in double. */
 final class Oracle {
     private Oracle() {}
+
+    /** The types whose weights come from their codec, checked against ggml's own outputs in CodecTest. */
+    private static final Set<GgmlType> CODEC = EnumSet.of(GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K,
+            GgmlType.Q5_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS);
 
     static float weight(Tensor w, int r, int i) {
         MemorySegment row = w.data().asSlice(r * w.rowBytes(), w.rowBytes());
@@ -38,7 +45,7 @@ final class Oracle {
                 byte scale = row.get(ValueLayout.JAVA_BYTE, block + 192 + 8 * half + l / 16 + 2 * k);
                 yield Float.float16ToFloat(row.get(Kernels.F16, block + 208)) * scale * (q - 32);
             }
-            case Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, IQ4_NL, IQ4_XS -> { // the codec, checked against ggml's own outputs in CodecTest
+            case Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, IQ4_NL, IQ4_XS -> { // the codec (CODEC), checked against ggml's own outputs in CodecTest
                 int size = w.type().blockSize;
                 float[] block = new float[size];
                 Codecs.of(w.type()).decodeBlock(row, (long) i / size * w.type().blockBytes, block, 0);
@@ -55,15 +62,28 @@ final class Oracle {
     }
 
     static double dot(Tensor w, int r, Activations x, int b) {
+        float[] row = row(w, r);
         double sum = 0;
-        for (int i = 0; i < w.cols(); i++) sum += (double) weight(w, r, i) * input(w, x, b, i);
+        for (int i = 0; i < w.cols(); i++) sum += (double) row[i] * input(w, x, b, i);
         return sum;
     }
 
     /** Sum of |w_i x_i|: float rounding errors of a dot product scale with it, not with the result. */
     static double magnitude(Tensor w, int r, Activations x, int b) {
+        float[] row = row(w, r);
         double sum = 0;
-        for (int i = 0; i < w.cols(); i++) sum += Math.abs((double) weight(w, r, i) * input(w, x, b, i));
+        for (int i = 0; i < w.cols(); i++) sum += Math.abs((double) row[i] * input(w, x, b, i));
         return sum;
+    }
+
+    /** Row r's weights, each block decoded once (the codec types decode a whole block per weight). */
+    private static float[] row(Tensor w, int r) {
+        float[] row = new float[w.cols()];
+        int size = w.type().blockSize;
+        for (int i = 0; i < w.cols(); i += size) {
+            if (CODEC.contains(w.type())) Codecs.of(w.type()).decodeBlock(w.data(), r * w.rowBytes() + (long) i / size * w.type().blockBytes, row, i);
+            else for (int j = i; j < i + size; j++) row[j] = weight(w, r, j);
+        }
+        return row;
     }
 }
