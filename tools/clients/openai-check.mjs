@@ -1,5 +1,5 @@
 // The official openai package against herd api: chat (whole and streamed), stop strings, text completions, logprobs,
-// embeddings, errors.
+// embeddings, response_format json_schema, a forced tool call and its result, errors.
 import OpenAI from 'openai';
 import assert from 'node:assert/strict';
 
@@ -63,9 +63,38 @@ assert.ok(dot(a, b) < 0.99, 'embeddings: two texts differ');
 const floats = await client.embeddings.create({model: 'herd', input: 'The cat sat on the mat.', encoding_format: 'float'});
 assert.ok(floats.data[0].embedding.every((v, i) => Math.abs(v - a[i]) < 1e-6), 'embeddings: float and base64 agree, the same text gives the same vector');
 
+// Structured output: the grammar makes the reply parse and follow the schema whatever the model.
+const pet = {type: 'object', properties: {animal: {enum: ['cat', 'dog', 'bird']}, happy: {type: 'boolean'}},
+  required: ['animal', 'happy'], additionalProperties: false};
+const formatted = await client.chat.completions.create({...ask, max_tokens: 64,
+  response_format: {type: 'json_schema', json_schema: {name: 'pet', strict: true, schema: pet}}});
+const parsed = JSON.parse(formatted.choices[0].message.content);
+assert.ok(['cat', 'dog', 'bird'].includes(parsed.animal) && typeof parsed.happy === 'boolean', 'json_schema: the reply follows the schema');
+assert.deepEqual(Object.keys(parsed).sort(), ['animal', 'happy']);
+
+// A tool call forced by name, whole and streamed, then the tool's result sent back.
+const weather = {type: 'function', function: {name: 'get_weather', description: 'The weather in a city',
+  parameters: {type: 'object', properties: {city: {enum: ['Paris', 'Oslo']}}, required: ['city'], additionalProperties: false}}};
+const forced = {...ask, max_tokens: 64, tools: [weather], tool_choice: {type: 'function', function: {name: 'get_weather'}}};
+const called = await client.chat.completions.create(forced);
+assert.equal(called.choices[0].finish_reason, 'tool_calls');
+const call = called.choices[0].message.tool_calls[0];
+assert.equal(call.function.name, 'get_weather');
+assert.ok(['Paris', 'Oslo'].includes(JSON.parse(call.function.arguments).city), 'tools: arguments follow the parameters');
+let streamedCall = null, callFinish = null;
+for await (const chunk of await client.chat.completions.create({...forced, stream: true})) {
+  streamedCall = chunk.choices[0]?.delta?.tool_calls?.[0] ?? streamedCall;
+  callFinish = chunk.choices[0]?.finish_reason ?? callFinish;
+}
+assert.equal(callFinish, 'tool_calls');
+assert.equal(streamedCall.function.arguments, call.function.arguments, 'tools: streamed as whole');
+const answered = await client.chat.completions.create({...ask, tools: [weather], messages: [...ask.messages,
+  {role: 'assistant', content: null, tool_calls: [call]}, {role: 'tool', tool_call_id: call.id, content: 'sunny'}]});
+assert.ok(answered.choices[0].message.content.length > 0 || answered.choices[0].message.tool_calls, 'tools: a reply after the result');
+
 await assert.rejects(client.chat.completions.create({...ask, n: 2}), e => e.status === 400 && e.param === 'n');
 await assert.rejects(new OpenAI({baseURL: url + '/v1', apiKey: 'wrong', maxRetries: 0}).chat.completions.create(ask), e => e.status === 401);
 const models = await client.models.list();
 assert.equal(models.data[0].id, 'stories15M-q8_0.gguf');
 
-console.log(`openai: chat, stream (${chunks} chunks), stop, completions, logprobs, embeddings, 400 and 401 ok; text: ${JSON.stringify(text)}`);
+console.log(`openai: chat, stream (${chunks} chunks), stop, completions, logprobs, embeddings, json_schema, tool calls, 400 and 401 ok; text: ${JSON.stringify(text)}`);
