@@ -24,11 +24,7 @@ public final class Q4_1 implements Codec {
     }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
-        float d = Bits.half(src, at), m = Bits.half(src, at + 2);
-        for (int j = 0; j < 16; j++) {
-            int q = Bits.u8(src, at + 4 + j);
-            dst[off + j] = (q & 15) * d + m;
-            dst[off + j + 16] = (q >> 4) * d + m;
-        }
+        float d = d(src, at), m = m(src, at);
+        for (int e = 0; e < 32; e++) dst[off + e] = level(src, at, e) * d + m;
     }
 }

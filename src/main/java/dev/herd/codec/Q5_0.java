@@ -15,22 +15,18 @@ public final class Q5_0 implements Codec {
     /** Writes the block at {@code at} as the Q8_0 block it equals (the same half d, levels q - 16 as int8) to {@code dst} at {@code to}. */
     public static void toQ8_0(MemorySegment src, long at, MemorySegment dst, long to) {
         dst.set(Bits.I16, to, src.get(Bits.I16, at));
-        int high = Bits.i32(src, at + 2);
-        for (int j = 0; j < 16; j++) {
-            int q = Bits.u8(src, at + 6 + j);
-            dst.set(ValueLayout.JAVA_BYTE, to + 2 + j, (byte) ((q & 15 | (high >>> j & 1) << 4) - 16));
-            dst.set(ValueLayout.JAVA_BYTE, to + 18 + j, (byte) ((q >> 4 | (high >>> (j + 16) & 1) << 4) - 16));
-        }
+        for (int e = 0; e < 32; e++) dst.set(ValueLayout.JAVA_BYTE, to + 2 + e, (byte) level(src, at, e));
+    }
+
+    /** Value e's level q - 16 (-16..15): its nibble as in Q4_0 and its fifth bit, bit e of the little-endian int. */
+    static int level(MemorySegment src, long at, int e) {
+        int q = Bits.u8(src, at + 6 + e % 16);
+        return ((e < 16 ? q & 15 : q >> 4) | (Bits.i32(src, at + 2) >>> e & 1) << 4) - 16;
     }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
         float d = Bits.half(src, at);
-        int high = Bits.i32(src, at + 2);
-        for (int j = 0; j < 16; j++) {
-            int q = Bits.u8(src, at + 6 + j);
-            dst[off + j] = ((q & 15 | (high >>> j & 1) << 4) - 16) * d;
-            dst[off + j + 16] = ((q >> 4 | (high >>> (j + 16) & 1) << 4) - 16) * d;
-        }
+        for (int e = 0; e < 32; e++) dst[off + e] = level(src, at, e) * d;
     }
 
     public boolean encodes() { return true; }

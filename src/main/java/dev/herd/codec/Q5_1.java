@@ -14,14 +14,18 @@ public final class Q5_1 implements Codec {
         return (e < 16 ? q & 15 : q >> 4) | (Bits.i32(src, at + 4) >>> e & 1) << 4;
     }
 
+    /** The block's half scale d and half min m: x = level * d + m. */
+    public static float d(MemorySegment src, long at) {
+        return Bits.half(src, at);
+    }
+
+    public static float m(MemorySegment src, long at) {
+        return Bits.half(src, at + 2);
+    }
+
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
-        float d = Bits.half(src, at), m = Bits.half(src, at + 2);
-        int high = Bits.i32(src, at + 4);
-        for (int j = 0; j < 16; j++) {
-            int q = Bits.u8(src, at + 8 + j);
-            dst[off + j] = (q & 15 | (high >>> j & 1) << 4) * d + m;
-            dst[off + j + 16] = (q >> 4 | (high >>> (j + 16) & 1) << 4) * d + m;
-        }
+        float d = d(src, at), m = m(src, at);
+        for (int e = 0; e < 32; e++) dst[off + e] = level(src, at, e) * d + m;
     }
 
     public boolean encodes() { return true; }

@@ -1,7 +1,6 @@
 package dev.herd.kernel;
 
 import dev.herd.codec.Iq4Xs;
-import dev.herd.codec.Q4_1;
 import dev.herd.codec.Q4_K;
 import dev.herd.codec.Q5_1;
 import dev.herd.codec.Q5_K;
@@ -76,11 +75,11 @@ final class Q5KInterleavedKernel extends InterleavedKernel {
                     }
                     float step = switch (type) {
                         case Q5_K -> Q4_K.step(src, in, j);
-                        case Q5_1 -> Q4_1.d(src, in); // Q5_1's d and m sit where Q4_1's do
+                        case Q5_1 -> Q5_1.d(src, in);
                         default -> Iq4Xs.step(src, in, j);
                     }, min = switch (type) {
                         case Q5_K -> Q4_K.min(src, in, j);
-                        case Q5_1 -> -Q4_1.m(src, in);
+                        case Q5_1 -> -Q5_1.m(src, in);
                         default -> 0f;
                     };
                     out.set(Kernels.F32, meta + blk * 4L * P + 4L * r, step);
