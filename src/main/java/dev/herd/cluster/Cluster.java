@@ -136,6 +136,7 @@ public final class Cluster implements AutoCloseable {
             throw new HerdException("worker address '" + address + "' has no valid port");
         }
         long start = System.nanoTime(), delay = 100;
+        ConnectException refused = null;
         while (true) {
             Socket s = new Socket();
             int left = connectMs - (int) ((System.nanoTime() - start) / 1_000_000);
@@ -147,19 +148,24 @@ public final class Cluster implements AutoCloseable {
                 throw new HerdException("worker " + address + ": unknown host");
             } catch (SocketTimeoutException | NoRouteToHostException e) {
                 s.close();
+                // a port that refused before and then ran out of the time left (under load) still has nothing listening
+                if (refused != null && e instanceof SocketTimeoutException) throw nothingListens(address, port, refused, connectMs);
                 throw new HerdException("cannot reach worker " + address + " within " + connectMs + " ms (" + e.getMessage()
                         + "): check the address, and that no firewall blocks port " + port + "; --connect-timeout-ms sets the wait");
             } catch (ConnectException e) {
                 s.close();
+                refused = e;
                 left = connectMs - (int) ((System.nanoTime() - start) / 1_000_000);
-                if (left <= 0) {
-                    throw new HerdException("nothing listens on worker " + address + " (" + e.getMessage() + " for " + connectMs
-                            + " ms): start `herd worker --port " + port + "` there, or correct --workers; --connect-timeout-ms sets the wait");
-                }
+                if (left <= 0) throw nothingListens(address, port, e, connectMs);
                 sleep(Math.min(delay, left));
                 delay = Math.min(delay * 2, 1_000);
             }
         }
+    }
+
+    private static HerdException nothingListens(String address, int port, ConnectException e, int connectMs) {
+        return new HerdException("nothing listens on worker " + address + " (" + e.getMessage() + " for " + connectMs
+                + " ms): start `herd worker --port " + port + "` there, or correct --workers; --connect-timeout-ms sets the wait");
     }
 
     /**
