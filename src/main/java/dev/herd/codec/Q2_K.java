@@ -9,21 +9,37 @@ import java.lang.foreign.MemorySegment;
  * values, then half super-scales d and dmin; x = d * scale * q - dmin * min. Each 32-byte run of values holds four
  * 32-value groups, one per bit pair.
  */
-final class Q2_K implements Codec {
+public final class Q2_K implements Codec {
     public GgmlType type() { return GgmlType.Q2_K; }
 
     public void decodeBlock(MemorySegment src, long at, float[] dst, int off) {
-        float d = Bits.half(src, at + 80), min = Bits.half(src, at + 82);
-        int is = 0, y = off;
-        for (int half = 0; half < 2; half++) {
-            long q = at + 16 + 32L * half;
-            for (int shift = 0; shift < 8; shift += 2) {
-                for (int part = 0; part < 32; part += 16) {
-                    int sc = Bits.u8(src, at + is++);
-                    float dl = d * (sc & 15), ml = min * (sc >> 4);
-                    for (int l = 0; l < 16; l++) dst[y++] = dl * (Bits.u8(src, q + part + l) >> shift & 3) - ml;
-                }
-            }
+        float d = d(src, at), dmin = dmin(src, at);
+        for (int j = 0; j < 16; j++) {
+            float dl = d * scale(src, at, j), ml = dmin * min(src, at, j);
+            for (int i = 16 * j; i < 16 * j + 16; i++) dst[off + i] = dl * level(src, at, i) - ml;
         }
+    }
+
+    /** Value i's level (0..3): value l + 32k of half h (i = 128h + 32k + l) is bit pair k of byte 32h + l. */
+    public static int level(MemorySegment src, long at, int i) {
+        return Bits.u8(src, at + 16 + 32 * (i / 128) + i % 32) >> 2 * (i % 128 / 32) & 3;
+    }
+
+    /** Sub-block j's 4-bit scale. */
+    public static int scale(MemorySegment src, long at, int j) {
+        return Bits.u8(src, at + j) & 15;
+    }
+
+    /** Sub-block j's 4-bit min. */
+    public static int min(MemorySegment src, long at, int j) {
+        return Bits.u8(src, at + j) >> 4;
+    }
+
+    public static float d(MemorySegment src, long at) {
+        return Bits.half(src, at + 80);
+    }
+
+    public static float dmin(MemorySegment src, long at) {
+        return Bits.half(src, at + 82);
     }
 }

@@ -30,7 +30,8 @@ public final class Activations {
      * in memory took ROWS times as much: 64 KiB per 2048 values at 512 bits, read from L2 for every group.)
      * nibblePairs (Q4_0, Q4_K): the pairs in the order the kernel reads a block's eight pieces, (2c, 2c+1) then
      * (2c+16, 2c+17). sums8 (Q4_0, Q4_K, Q5_K): eight times the sum of q over each block, to add back the nibbles'
-     * offset of 8, or the blocks' minima.
+     * offset of 8, or the blocks' minima. halfSums (Q3_K): the sums of q over each block's two halves, for the minima of
+     * 16-value sub-blocks.
      * interleaved: for batches, the dequantized values with vectors interleaved in eights: value i of vector b at
      * ((b / 8 * n) + i) * 8 + b % 8, so that one index walks eight vectors at once. A last group of fewer than 8
      * vectors is padded with stale or zero values whose results nobody reads.
@@ -38,6 +39,7 @@ public final class Activations {
     int[] pairs;
     int[] nibblePairs;
     int[] sums8;
+    int[] halfSums;
     float[] interleaved;
     int batch = 1;
 
@@ -53,17 +55,14 @@ public final class Activations {
 
     /** Makes quantize fill what a matmul with {@code w} reads (the layouts of the interleaved types). */
     public void readBy(Tensor w) {
-        if ((w.type() == GgmlType.Q4_0_INTERLEAVED || w.type() == GgmlType.Q4_K_INTERLEAVED) && nibblePairs == null) {
-            nibblePairs = new int[n / 2];
-            sums8 = new int[n / BLOCK];
-        } else if ((w.type() == GgmlType.Q8_0_INTERLEAVED || w.type() == GgmlType.Q6_K_INTERLEAVED) && pairs == null) {
-            pairs = new int[n / 2];
-        } else if (w.type() == GgmlType.Q5_K_INTERLEAVED && (pairs == null || sums8 == null)) {
-            if (pairs == null) pairs = new int[n / 2];
-            if (sums8 == null) sums8 = new int[n / BLOCK];
-        } else {
-            return;
-        }
+        GgmlType t = w.type();
+        if (!Kernels.interleaved(t)) return;
+        boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q3_K_INTERLEAVED;
+        if (nibbles && nibblePairs == null) nibblePairs = new int[n / 2];
+        if (!nibbles && pairs == null) pairs = new int[n / 2];
+        boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q5_K_INTERLEAVED;
+        if (sums && sums8 == null) sums8 = new int[n / BLOCK];
+        if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[2 * n / BLOCK];
         if (interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
 
@@ -100,6 +99,13 @@ public final class Activations {
                     int sum = 0;
                     for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) sum += q[i];
                     sums8[b] = 8 * sum;
+                }
+            }
+            if (halfSums != null) {
+                for (int h = 2 * from; h < 2 * to; h++) {
+                    int sum = 0;
+                    for (int i = h * BLOCK / 2; i < (h + 1) * BLOCK / 2; i++) sum += q[i];
+                    halfSums[h] = sum;
                 }
             }
             if (nibblePairs != null) {

@@ -30,6 +30,7 @@ public final class Kernels {
     private static final Kernel Q6_K_INTERLEAVED = new Q6InterleavedKernel();
     private static final Kernel Q4_K_INTERLEAVED = new Q4KInterleavedKernel();
     private static final Kernel Q5_K_INTERLEAVED = new Q5KInterleavedKernel();
+    private static final Kernel Q3_K_INTERLEAVED = new Q3KInterleavedKernel();
     private static final Kernel Q8_0 = new Q8Kernel();
     private static final Kernel F32_KERNEL = new FloatKernels.F32();
     private static final Kernel F16_KERNEL = new FloatKernels.F16();
@@ -53,6 +54,7 @@ public final class Kernels {
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
             case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
             case Q5_K_INTERLEAVED -> Q5_K_INTERLEAVED;
+            case Q3_K_INTERLEAVED -> Q3_K_INTERLEAVED;
             default -> decoding(type);
         };
     }
@@ -117,6 +119,7 @@ public final class Kernels {
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
             case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
             case Q5_K_INTERLEAVED -> Q5KInterleavedKernel.get(w, row, col);
+            case Q3_K_INTERLEAVED -> Q3KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
     }
@@ -129,6 +132,7 @@ public final class Kernels {
             case Q5_K, IQ4_XS -> GgmlType.Q5_K_INTERLEAVED;
             case Q4_1 -> GgmlType.Q4_K_INTERLEAVED;
             case Q5_1 -> GgmlType.Q5_K_INTERLEAVED;
+            case Q3_K, Q2_K -> GgmlType.Q3_K_INTERLEAVED;
             case IQ4_NL, Q5_0 -> GgmlType.Q8_0_INTERLEAVED; // int8 levels times a half scale: Q8_0 blocks hold them exactly
             default -> null;
         };
@@ -137,7 +141,7 @@ public final class Kernels {
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
-            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED, Q5_K_INTERLEAVED -> true;
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED, Q5_K_INTERLEAVED, Q3_K_INTERLEAVED -> true;
             default -> false;
         };
     }
@@ -146,7 +150,7 @@ public final class Kernels {
      * {@code w} in the fastest layout for its kernel: Q4_0 and Q8_0 matrices whose rows fill groups of {@link
      * InterleavedKernel#ROWS} become {@link GgmlType#Q4_0_INTERLEAVED} and {@link GgmlType#Q8_0_INTERLEAVED},
      * Q6_K ones {@link GgmlType#Q6_K_INTERLEAVED}, Q4_K and Q4_1 ones {@link GgmlType#Q4_K_INTERLEAVED}, Q5_K, Q5_1
-     * and IQ4_XS ones {@link GgmlType#Q5_K_INTERLEAVED}, IQ4_NL and Q5_0 ones Q8_0's layout (their values are int8
+     * and IQ4_XS ones {@link GgmlType#Q5_K_INTERLEAVED}, Q3_K and Q2_K ones {@link GgmlType#Q3_K_INTERLEAVED}, IQ4_NL and Q5_0 ones Q8_0's layout (their values are int8
      * levels times a half scale, which Q8_0 blocks hold exactly); anything else is
      * returned as it is. Writable memory is rewritten in place (the caller owns it), except where the layout is larger
      * ({@link #largerLayout}: a copy in {@code arena}); read-only memory (a mapped
@@ -161,6 +165,7 @@ public final class Kernels {
                 case Q6_K -> Q6InterleavedKernel.repack(w, dst);
                 case Q4_K, Q4_1 -> Q4KInterleavedKernel.repack(w, dst);
                 case Q5_K, Q5_1, IQ4_XS -> Q5KInterleavedKernel.repack(w, dst);
+                case Q3_K, Q2_K -> Q3KInterleavedKernel.repack(w, dst);
                 default -> InterleavedKernel.repack(asQ8_0(w, dst), dst, larger);
             };
             if (w.data().isReadOnly()) Pages.release(w.data());

@@ -23,7 +23,7 @@ class KernelAllocationTest {
 
     @ParameterizedTest(name = "{0} batch {1}")
     @CsvSource({"F32, 1", "F16, 1", "BF16, 1", "Q8_0, 1", "Q4_0, 1", "Q4_0_INTERLEAVED, 1", "Q8_0_INTERLEAVED, 1",
-            "Q6_K_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 9", "Q4_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 9", "Q5_K_INTERLEAVED, 1", "Q5_K_INTERLEAVED, 9", "F32, 9", "Q8_0, 9", "Q4_0, 9", "Q4_0_INTERLEAVED, 9", "Q8_0_INTERLEAVED, 9"})
+            "Q6_K_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 9", "Q4_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 9", "Q5_K_INTERLEAVED, 1", "Q5_K_INTERLEAVED, 9", "Q3_K_INTERLEAVED, 1", "Q3_K_INTERLEAVED, 9", "F32, 9", "Q8_0, 9", "Q4_0, 9", "Q4_0_INTERLEAVED, 9", "Q8_0_INTERLEAVED, 9"})
     void compiledKernelsDoNotAllocate(GgmlType type, int batch) {
         // Quantized rows that fill no groups stay in the file's layout.
         int rows = 2 * InterleavedKernel.ROWS + (type == GgmlType.Q4_0 || type == GgmlType.Q8_0 ? 2 : 0), cols = 1024;

@@ -89,7 +89,8 @@ class KernelTest {
             "Q4_K, 1, 256", "Q4_K, 2, 2048", "Q4_K, 5, 4096", "Q4_K, 3, 768",
             "IQ4_NL, 1, 32", "IQ4_NL, 2, 2048", "IQ4_NL, 3, 160",
             "Q5_K, 1, 256", "Q5_K, 2, 2048", "Q5_K, 3, 768", "IQ4_XS, 1, 256", "IQ4_XS, 2, 2048", "IQ4_XS, 3, 768",
-            "Q4_1, 1, 32", "Q4_1, 2, 2048", "Q5_0, 1, 32", "Q5_0, 2, 2048", "Q5_1, 1, 32", "Q5_1, 3, 160"})
+            "Q4_1, 1, 32", "Q4_1, 2, 2048", "Q5_0, 1, 32", "Q5_0, 2, 2048", "Q5_1, 1, 32", "Q5_1, 3, 160",
+            "Q3_K, 1, 256", "Q3_K, 2, 2048", "Q3_K, 3, 768", "Q2_K, 1, 256", "Q2_K, 2, 2048", "Q2_K, 3, 768"})
     void interleavedMatchesOracle(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         for (int batch = 1; batch <= 9; batch++) matchesOracle(type, rows, cols, batch, 1 + batch % 3, true);
@@ -130,7 +131,8 @@ class KernelTest {
      */
     @ParameterizedTest
     @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "Q4_1, Q4_K_INTERLEAVED, 96", "IQ4_NL, Q8_0_INTERLEAVED, 96", "Q5_0, Q8_0_INTERLEAVED, 96",
-            "Q5_K, Q5_K_INTERLEAVED, 512", "Q5_1, Q5_K_INTERLEAVED, 96", "IQ4_XS, Q5_K_INTERLEAVED, 512"})
+            "Q5_K, Q5_K_INTERLEAVED, 512", "Q5_1, Q5_K_INTERLEAVED, 96", "IQ4_XS, Q5_K_INTERLEAVED, 512",
+            "Q3_K, Q3_K_INTERLEAVED, 512", "Q2_K, Q3_K_INTERLEAVED, 512"})
     void preparedLayoutsHoldTheDecodedValues(GgmlType type, GgmlType layout, int cols) {
         int rows = 2 * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {
@@ -158,7 +160,7 @@ class KernelTest {
     @ParameterizedTest
     @CsvSource({"Q4_0, 37", "Q8_0, 37", "F32, 37", "F16, 37", "BF16, 37", "Q4_0_INTERLEAVED, 5", "Q4_0_INTERLEAVED, 1",
             "Q8_0_INTERLEAVED, 5", "Q8_0_INTERLEAVED, 1", "Q6_K_INTERLEAVED, 5", "Q6_K_INTERLEAVED, 1", "Q4_K_INTERLEAVED, 5", "Q4_K_INTERLEAVED, 1",
-            "Q5_K_INTERLEAVED, 5", "Q5_K_INTERLEAVED, 1"})
+            "Q5_K_INTERLEAVED, 5", "Q5_K_INTERLEAVED, 1", "Q3_K_INTERLEAVED, 5", "Q3_K_INTERLEAVED, 1"})
     void poolSplitWritesEveryRow(GgmlType type, int size) {
         GgmlType fileType = Weights.fileType(type);
         int rows = type != fileType ? size * InterleavedKernel.ROWS : size; // interleaved: groups

@@ -45,7 +45,7 @@ final class Oracle {
                 byte scale = row.get(ValueLayout.JAVA_BYTE, block + 192 + 8 * half + l / 16 + 2 * k);
                 yield Float.float16ToFloat(row.get(Kernels.F16, block + 208)) * scale * (q - 32);
             }
-            case Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, IQ4_NL, IQ4_XS -> { // the codec (CODEC), checked against ggml's own outputs in CodecTest
+            case Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, IQ4_NL, IQ4_XS -> { // the codec (CODEC), checked against ggml's own outputs in CodecTest
                 int size = w.type().blockSize;
                 float[] block = new float[size];
                 Codecs.of(w.type()).decodeBlock(row, (long) i / size * w.type().blockBytes, block, 0);

@@ -21,6 +21,7 @@ final class Weights {
             case Q6_K_INTERLEAVED -> GgmlType.Q6_K;
             case Q4_K_INTERLEAVED -> GgmlType.Q4_K;
             case Q5_K_INTERLEAVED -> GgmlType.Q5_K;
+            case Q3_K_INTERLEAVED -> GgmlType.Q3_K;
             default -> type;
         };
     }
@@ -52,6 +53,19 @@ final class Weights {
                 for (long at = 0; at < bytes; at += type.blockBytes) {
                     for (int j = 0; j < 208; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
                     data.set(Kernels.F16, at + 208, Float.floatToFloat16(scale(rnd)));
+                }
+            }
+            case Q3_K -> { // every bit random (levels, high bits, 6-bit scales), then the half scale d
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    for (int j = 0; j < 108; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                    data.set(Kernels.F16, at + 108, Float.floatToFloat16(scale(rnd)));
+                }
+            }
+            case Q2_K -> { // every bit random (4-bit scales and mins, levels), then half d and dmin
+                for (long at = 0; at < bytes; at += type.blockBytes) {
+                    for (int j = 0; j < 80; j++) data.set(ValueLayout.JAVA_BYTE, at + j, (byte) rnd.nextInt());
+                    data.set(Kernels.F16, at + 80, Float.floatToFloat16(scale(rnd)));
+                    data.set(Kernels.F16, at + 82, Float.floatToFloat16(Math.abs(scale(rnd))));
                 }
             }
             case Q4_K, Q5_K -> { // half d and dmin, then every bit random (6-bit scales and mins, high bits, nibbles)
