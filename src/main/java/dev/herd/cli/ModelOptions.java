@@ -37,8 +37,11 @@ final class ModelOptions {
             description = "Type of the activations nodes exchange: q80 or f32 (default: ${DEFAULT-VALUE}).")
     String bufferFloatType;
 
-    @Option(names = "--workers", arity = "1..*", split = ",", paramLabel = "HOST:PORT", description = "Workers to split the model across (the root is node 0), separated by spaces or commas.")
+    @Option(names = "--workers", arity = "1..*", split = ",", paramLabel = "HOST:PORT[*W]", description = "Workers to split the model across (the root is node 0), separated by spaces or commas; *W gives a worker weight W (default 1): a share of the model in proportion.")
     List<String> workers = List.of();
+
+    @Option(names = "--root-weight", defaultValue = "1", paramLabel = "W", description = "The root's weight against the workers' *W (default: ${DEFAULT-VALUE}).")
+    int rootWeight;
 
     @Option(names = "--connect-timeout-ms", defaultValue = "10000", paramLabel = "MS", description = "How long to keep trying to reach each worker (default: ${DEFAULT-VALUE}).")
     int connectMillis;
@@ -95,7 +98,7 @@ final class ModelOptions {
         Model m;
         ClusterRunner cluster = workers.isEmpty() ? null
                 : new ClusterRunner(workers, Handshake.key(clusterKey, clusterKeyFile), SyncCodec.of(bufferFloatType), kv, System.err)
-                        .timeouts(new Cluster.Timeouts(connectMillis, workerMillis)).progress(new ProgressBar(System.err, "streaming weights to workers"));
+                        .rootWeight(rootWeight).timeouts(new Cluster.Timeouts(connectMillis, workerMillis)).progress(new ProgressBar(System.err, "streaming weights to workers"));
         try {
             m = openModel(cluster == null ? Runner.local(kv) : cluster, positions);
             return new Run(m, cluster);

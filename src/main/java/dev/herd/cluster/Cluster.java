@@ -26,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,6 +74,8 @@ public final class Cluster implements AutoCloseable {
     }
 
     private final List<Wire> workers;
+    /** Each node's weight in the split (the root's first), see {@link SplitPlan}. */
+    private final List<Integer> shares;
     private final List<Budget.Capacity> capacities;
     private final int workerMs;
     private final Stats stats;
@@ -80,8 +83,9 @@ public final class Cluster implements AutoCloseable {
     private final Thread heartbeat;
     private volatile boolean closed;
 
-    private Cluster(List<Wire> workers, List<Budget.Capacity> capacities, int workerMs) {
+    private Cluster(List<Wire> workers, List<Integer> shares, List<Budget.Capacity> capacities, int workerMs) {
         this.workers = workers;
+        this.shares = List.copyOf(shares);
         this.capacities = capacities;
         this.workerMs = workerMs;
         this.stats = new Stats(workers);
@@ -102,6 +106,12 @@ public final class Cluster implements AutoCloseable {
 
     /** Connects to every worker (retrying while it starts) and opens a session with each. */
     public static Cluster connect(List<String> addresses, GgufFile file, byte[] key, Timeouts timeouts, PrintStream log) {
+        return connect(addresses, Collections.nCopies(addresses.size() + 1, 1), file, key, timeouts, log);
+    }
+
+    /** {@link #connect(List, GgufFile, byte[], Timeouts, PrintStream)} for a split by {@code shares}: the root's weight, then each worker's. */
+    public static Cluster connect(List<String> addresses, List<Integer> shares, GgufFile file, byte[] key, Timeouts timeouts, PrintStream log) {
+        if (shares.size() != addresses.size() + 1) throw new IllegalArgumentException(shares.size() + " weights for " + (addresses.size() + 1) + " nodes");
         byte[] fingerprint = fingerprint(file);
         List<Wire> wires = new ArrayList<>();
         List<Budget.Capacity> capacities = new ArrayList<>();
@@ -122,7 +132,7 @@ public final class Cluster implements AutoCloseable {
             wires.forEach(Wire::close);
             throw e;
         }
-        return new Cluster(wires, capacities, timeouts.workerMs());
+        return new Cluster(wires, shares, capacities, timeouts.workerMs());
     }
 
     static Wire open(String address, int connectMs) throws IOException {
@@ -197,7 +207,7 @@ public final class Cluster implements AutoCloseable {
     private Slices slices(GgufFile file, ModelConfig c) {
         Weights full = Weights.from(file.source(), c);
         SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.get(ATTN_OUTPUT).type()).toList(),
-                Arrays.stream(full.layers()).map(l -> l.get(FFN_DOWN).type()).toList(), nodes());
+                Arrays.stream(full.layers()).map(l -> l.get(FFN_DOWN).type()).toList(), shares);
         Map<String, Tensor> source = full.byName(false);
         List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
         long[] bytes = new long[nodes()], held = new long[nodes()];
@@ -258,7 +268,7 @@ public final class Cluster implements AutoCloseable {
         for (int i = 0; i < workers.size(); i++) {
             Wire w = workers.get(i);
             List<SplitPlan.Part> parts = partsOf.get(i + 1);
-            PlanMessage pm = new PlanMessage(c, i + 1, nodes(), maxSeqLen, codec, full.tokenEmbd().type(), rope,
+            PlanMessage pm = new PlanMessage(c, i + 1, nodes(), shares, plan.shape().downBlock(), maxSeqLen, codec, full.tokenEmbd().type(), rope,
                     parts.stream().map(p -> source.get(p.name()).type()).toList(), kv.onDisk(),
                     mesh, addresses, token);
             senders.add(Thread.ofPlatform().name("herd-load-" + w.peer()).start(() -> {

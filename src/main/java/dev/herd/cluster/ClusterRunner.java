@@ -6,12 +6,16 @@ import dev.herd.engine.Runner;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
 
+import dev.herd.HerdException;
+
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Runs a model split across the root (this process, node 0) and the given workers. Close it after the model. */
 public final class ClusterRunner implements Runner, AutoCloseable {
     private final List<String> workers;
+    private final List<Integer> shares; // the root's weight, then each worker's
     private final byte[] key;
     private final SyncCodec codec;
     private final KvCache.Storage kv;
@@ -25,13 +29,37 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         this(workers, key, codec, KvCache.Storage.MEMORY, log);
     }
 
-    /** {@code kv}: where every node keeps its KV cache. */
+    /**
+     * {@code workers}: addresses HOST:PORT, each optionally with a weight, HOST:PORT*W (default 1; the root's is
+     * {@link #rootWeight}): a node gets a share of the model in proportion to its weight ({@link SplitPlan}).
+     * {@code kv}: where every node keeps its KV cache.
+     */
     public ClusterRunner(List<String> workers, byte[] key, SyncCodec codec, KvCache.Storage kv, PrintStream log) {
-        this.workers = List.copyOf(workers);
+        this.workers = workers.stream().map(w -> w.contains("*") ? w.substring(0, w.lastIndexOf('*')) : w).toList();
+        List<Integer> shares = new ArrayList<>();
+        shares.add(1);
+        for (String w : workers) shares.add(w.contains("*") ? weight(w.substring(w.lastIndexOf('*') + 1), "worker " + w) : 1);
+        this.shares = shares;
         this.key = key;
         this.codec = codec;
         this.kv = kv;
         this.log = log;
+    }
+
+    /** The root's weight in the split (default 1), against the workers' HOST:PORT*W. */
+    public ClusterRunner rootWeight(int weight) {
+        shares.set(0, weight(String.valueOf(weight), "--root-weight"));
+        return this;
+    }
+
+    private static int weight(String text, String what) {
+        try {
+            int w = Integer.parseInt(text);
+            if (w >= 1 && w <= SplitPlan.MAX_SHARE) return w;
+        } catch (NumberFormatException ignored) {
+            // explained below
+        }
+        throw new HerdException(what + ": a weight must be a whole number from 1 to " + SplitPlan.MAX_SHARE + ", not '" + text + "'");
     }
 
     /** Star (false) or mesh (true) all-reduce, instead of the default for the node count; for tests. */
@@ -58,7 +86,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     }
 
     private Cluster connect(GgufFile file) {
-        if (cluster == null) cluster = Cluster.connect(workers, file, key, timeouts, log);
+        if (cluster == null) cluster = Cluster.connect(workers, shares, file, key, timeouts, log);
         return cluster;
     }
 

@@ -10,11 +10,12 @@ import java.util.List;
 /**
  * What the root tells a worker before streaming its weights: the whole model's config, the worker's place in the
  * split, the KV cache length and the types of the tensors it will receive. The worker recomputes its slice from
- * this (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
+ * this, every node's weight ({@code shares}) and W2's block (which round an unequal split, see {@link SplitPlan})
+ * (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
  * With {@code mesh}, the nodes all-reduce directly with each other: {@code workers} are the addresses of nodes
  * 1..N-1 as the root reached them, and {@code token} identifies the session on the links between workers.
  */
-record PlanMessage(ModelConfig config, int node, int nodes, int maxSeqLen, SyncCodec codec, GgmlType embedding,
+record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares, int downBlock, int maxSeqLen, SyncCodec codec, GgmlType embedding,
                    boolean ropeFreqs, List<GgmlType> types, boolean kvOnDisk, boolean mesh, List<String> workers, byte[] token) {
 
     static final int MAX_DIM = 1 << 16, MAX_HIDDEN = 1 << 18, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_HEAD_DIM = 1024,
@@ -28,7 +29,9 @@ record PlanMessage(ModelConfig config, int node, int nodes, int maxSeqLen, SyncC
         ModelConfig.RopeScaling s = c.scaling();
         b.i32(s == null ? 0 : 1);
         if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
-        b.i32(node).i32(nodes).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
+        b.i32(node).i32(nodes);
+        for (int share : shares) b.i32(share);
+        b.i32(downBlock).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
                 .i32(mesh ? 1 : 0);
         b.i32(types.size());
         for (GgmlType t : types) b.i32(t.id);
@@ -52,7 +55,10 @@ record PlanMessage(ModelConfig config, int node, int nodes, int maxSeqLen, SyncC
         if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0) throw bad("model shape");
         ModelConfig c = new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
                 ropeDim, scaling, tied);
-        int node = r.i32(), nodes = bound(r.i32(), 1024, "node count"), seq = bound(r.i32(), context, "max seq len");
+        int node = r.i32(), nodes = bound(r.i32(), 1024, "node count");
+        Integer[] shares = new Integer[nodes];
+        for (int i = 0; i < nodes; i++) shares[i] = bound(r.i32(), SplitPlan.MAX_SHARE, "node weight");
+        int downBlock = bound(r.i32(), 256, "FFN-down block"), seq = bound(r.i32(), context, "max seq len");
         int codec = r.i32();
         if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");
         GgmlType embedding = type(r.i32());
@@ -68,7 +74,7 @@ record PlanMessage(ModelConfig config, int node, int nodes, int maxSeqLen, SyncC
             workers[i] = r.string();
             if (workers[i].length() > 300) throw bad("worker address");
         }
-        return new PlanMessage(c, node, nodes, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk,
+        return new PlanMessage(c, node, nodes, List.of(shares), downBlock, seq, SyncCodec.values()[codec], embedding, ropeFreqs, List.of(types), kvOnDisk,
                 mesh, List.of(workers), token);
     }
 

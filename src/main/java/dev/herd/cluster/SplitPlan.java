@@ -7,6 +7,7 @@ import dev.herd.model.ModelTensor.Cut;
 import dev.herd.tensor.GgmlType;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 
@@ -23,8 +24,13 @@ import java.util.List;
  *   <li>norms (also Qwen3's per-head q/k norms) replicated; the token embedding on the root only.</li>
  * </ul>
  * Column slices must fall on quantization block boundaries, so that each node's slice is whole blocks.
+ *
+ * <p>{@code shares}: each node's weight (all 1: equal slices). With unequal weights (a slower or smaller machine gets
+ * less) a node gets KV heads (and their query heads), FFN rows and vocabulary rows in proportion to its weight, in
+ * whole KV heads and whole units of {@link #hiddenUnit} FFN rows; every node needs at least one of each, so unequal
+ * weights need at most as many nodes as KV heads.
  */
-public record SplitPlan(int nodes, Shape shape) {
+public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
 
     /**
      * The dimensions that decide a split. {@code woBlock} and {@code downBlock}: the block sizes of the column-split
@@ -52,15 +58,36 @@ public record SplitPlan(int nodes, Shape shape) {
         }
     }
 
+    /** The most a node's weight may be: enough for any mix of machines, small enough that sums stay exact. */
+    public static final int MAX_SHARE = 1000;
+
     public SplitPlan {
-        String why = invalidReason(shape, nodes);
-        if (why != null) {
-            throw new HerdException("cannot split this model across " + nodes + " node" + (nodes == 1 ? "" : "s") + ": " + why
-                    + "; valid node counts: " + validCounts(shape, 64));
+        shares = List.copyOf(shares);
+        if (nodes >= 1 && shares.size() != nodes) throw new IllegalArgumentException(shares.size() + " shares for " + nodes + " nodes");
+        for (int w : shares) if (w < 1 || w > MAX_SHARE) throw new HerdException("a node's weight must be 1.." + MAX_SHARE + ", not " + w);
+        if (equal(shares)) {
+            String why = invalidReason(shape, nodes);
+            if (why != null) {
+                throw new HerdException("cannot split this model across " + nodes + " node" + (nodes == 1 ? "" : "s") + ": " + why
+                        + "; valid node counts: " + validCounts(shape, 64));
+            }
+        } else {
+            String why = unevenReason(shape, shares);
+            if (why != null) throw new HerdException("cannot split this model by the weights " + shares + ": " + why);
         }
     }
 
+    /** Equal slices for {@code nodes} nodes. */
+    public SplitPlan(int nodes, Shape shape) {
+        this(nodes, shape, Collections.nCopies(Math.max(nodes, 0), 1));
+    }
+
+    private static boolean equal(List<Integer> shares) {
+        return shares.stream().distinct().count() <= 1;
+    }
+
     public Slice slice(int node) {
+        if (!equal(shares)) return weighted(node);
         int headsPer = shape.heads / nodes;
         int headFrom = node * headsPer, headTo = headFrom + headsPer;
         int group = shape.heads / shape.kvHeads;
@@ -68,6 +95,51 @@ public record SplitPlan(int nodes, Shape shape) {
         int hiddenPer = shape.hidden / nodes;
         int vocabFrom = (int) ((long) shape.vocab * node / nodes), vocabTo = (int) ((long) shape.vocab * (node + 1) / nodes);
         return new Slice(node, headFrom, headTo, kvFrom, kvTo, node * hiddenPer, (node + 1) * hiddenPer, vocabFrom, vocabTo);
+    }
+
+    /** Node {@code node}'s slice under unequal weights: each range in proportion to the weights, in whole units. */
+    private Slice weighted(int node) {
+        int group = shape.heads / shape.kvHeads, unit = hiddenUnit(shape);
+        int kvFrom = cut(shape.kvHeads, shares, node), kvTo = cut(shape.kvHeads, shares, node + 1);
+        return new Slice(node, kvFrom * group, kvTo * group, kvFrom, kvTo, cut(shape.hidden / unit, shares, node) * unit,
+                cut(shape.hidden / unit, shares, node + 1) * unit, cut(shape.vocab, shares, node), cut(shape.vocab, shares, node + 1));
+    }
+
+    /** Where node {@code node}'s range of {@code units} starts: the share of the nodes before it, rounded to the nearest unit. */
+    private static int cut(int units, List<Integer> shares, int node) {
+        long before = 0, total = 0;
+        for (int i = 0; i < shares.size(); i++) {
+            if (i < node) before += shares.get(i);
+            total += shares.get(i);
+        }
+        return (int) ((2 * units * before + total) / (2 * total));
+    }
+
+    /**
+     * The FFN rows an unequal split moves in whole units of: W2's block, and at least 32 where the FFN size allows (rows
+     * in whole groups of the interleaved kernels). Root and workers agree on it: the plan message carries the block.
+     */
+    static int hiddenUnit(Shape s) {
+        return s.downBlock < 32 && s.hidden % 32 == 0 ? 32 : s.downBlock;
+    }
+
+    /** Why unequal {@code shares} cannot split this shape, or null if they can. */
+    static String unevenReason(Shape s, List<Integer> shares) {
+        int nodes = shares.size();
+        if (nodes > s.kvHeads) return "unequal weights need at most as many nodes as the model's " + s.kvHeads + " KV heads";
+        int unit = hiddenUnit(s);
+        if (s.hidden % unit != 0) return "the FFN size " + s.hidden + " is not in whole " + unit + "-value blocks";
+        for (int node = 0; node < nodes; node++) {
+            int kv = cut(s.kvHeads, shares, node + 1) - cut(s.kvHeads, shares, node);
+            int hidden = cut(s.hidden / unit, shares, node + 1) - cut(s.hidden / unit, shares, node);
+            int vocab = cut(s.vocab, shares, node + 1) - cut(s.vocab, shares, node);
+            if (kv == 0 || hidden == 0 || vocab == 0) {
+                return "node " + node + "'s weight " + shares.get(node) + " is too small to hold a whole KV head and " + unit + " FFN rows";
+            }
+            int woCols = kv * (s.heads / s.kvHeads) * s.headDim;
+            if (woCols % s.woBlock != 0) return "node " + node + "'s " + woCols + " attention-output columns would cut " + s.woBlock + "-value quantization blocks";
+        }
+        return null;
     }
 
     /** One tensor of a node's share: the full tensor is rows x cols; the node holds [from, to) of the cut dimension. */
@@ -90,8 +162,13 @@ public record SplitPlan(int nodes, Shape shape) {
      * The plan for a model whose column-split matrices have the given types, one per layer: a mixture (a llama.cpp
      * Q4_K_M file has Q4_K and Q6_K, or Q5_0 and Q4_K) is cut on the largest block of each matrix's types.
      */
+    public static SplitPlan of(ModelConfig c, List<GgmlType> wo, List<GgmlType> down, List<Integer> shares) {
+        return new SplitPlan(shares.size(), new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), largestBlock(wo), largestBlock(down)), shares);
+    }
+
+    /** {@link #of(ModelConfig, List, List, List)} with equal slices. */
     public static SplitPlan of(ModelConfig c, List<GgmlType> wo, List<GgmlType> down, int nodes) {
-        return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), largestBlock(wo), largestBlock(down)));
+        return of(c, wo, down, Collections.nCopies(nodes, 1));
     }
 
     private static int largestBlock(List<GgmlType> types) {
@@ -100,7 +177,12 @@ public record SplitPlan(int nodes, Shape shape) {
 
     /** The plan for a model whose column slices must be multiples of {@code colBlock}. */
     public static SplitPlan of(ModelConfig c, int colBlock, int nodes) {
-        return new SplitPlan(nodes, new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), colBlock, colBlock));
+        return of(c, colBlock, colBlock, Collections.nCopies(nodes, 1));
+    }
+
+    /** The plan for a model whose Wo and W2 column slices must be multiples of {@code woBlock} and {@code downBlock}. */
+    public static SplitPlan of(ModelConfig c, int woBlock, int downBlock, List<Integer> shares) {
+        return new SplitPlan(shares.size(), new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), woBlock, downBlock), shares);
     }
 
     /**

@@ -215,7 +215,8 @@ public final class Worker implements AutoCloseable {
         if (plan.node() != hello.node() || plan.nodes() != hello.nodes()) throw new Wire.ProtocolException("plan for another node");
         ModelConfig c = plan.config();
         List<GgmlType> types = plan.types();
-        SplitPlan split = SplitPlan.of(c, 1, plan.nodes()); // each slice's block alignment is checked by bytes() below
+        // W2's block rounds an unequal split as on the root; each slice's block alignment is checked by bytes() below
+        SplitPlan split = SplitPlan.of(c, 1, plan.downBlock(), plan.shares());
         List<SplitPlan.Part> parts = split.parts(c, plan.node(), plan.ropeFreqs());
         if (parts.size() != types.size()) throw new Wire.ProtocolException("plan lists " + types.size() + " tensors, expected " + parts.size());
         if (plan.codec() == SyncCodec.Q80 && c.dim() % 32 != 0) throw new Wire.ProtocolException("q80 sync needs dim divisible by 32");

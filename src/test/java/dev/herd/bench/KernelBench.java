@@ -77,8 +77,13 @@ public class KernelBench {
         for (int c = 0; c < copies.length; c++) {
             MemorySegment data = arena.allocate(bytes, 64);
             for (long i = 0; i < bytes / 8; i++) data.setAtIndex(ValueLayout.JAVA_LONG, i, rnd.nextLong());
-            long scaleAt = type == GgmlType.Q6_K ? 208 : 0; // the block's fp16 scale d
-            for (long at = 0; at < bytes; at += type.blockBytes) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + scaleAt, scale);
+            // the block's fp16 scales (d, and dmin after it where the type has one)
+            long scaleAt = switch (type) { case Q6_K -> 208; case Q3_K -> 108; case Q2_K -> 80; default -> 0; };
+            boolean dmin = type == GgmlType.Q2_K || type == GgmlType.Q4_K || type == GgmlType.Q5_K;
+            for (long at = 0; at < bytes; at += type.blockBytes) {
+                data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + scaleAt, scale);
+                if (dmin) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + scaleAt + 2, scale);
+            }
             copies[c] = new Tensor("w" + c, type, rows, cols, data);
             if (prepared) copies[c] = Kernels.prepare(copies[c], arena);
         }

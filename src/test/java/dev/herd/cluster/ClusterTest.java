@@ -121,6 +121,33 @@ class ClusterTest {
                 .hasMessageContaining("cannot split this model across 2 nodes").hasMessageContaining("valid node counts: [1, 3]");
     }
 
+    /** Workers given weights (HOST:PORT*W, the root's 1) hold shares in proportion and still compute what one node does. */
+    @ParameterizedTest(name = "worker weights {0}")
+    @ValueSource(strings = {"3", "1 2", "2 2 1"})
+    void unequalWeightsGiveTheSameTokensAsOneNode(String weights) throws Exception {
+        String[] w = weights.split(" ");
+        Path model = w.length == 1 ? fixture() : stories32; // Q8_0 stories refuses 2 equal nodes, not 1:3
+        int[] one = greedy(model, 1, SyncCodec.F32);
+        try (LocalCluster cluster = new LocalCluster(w.length, null)) {
+            List<String> weighted = new ArrayList<>();
+            for (int i = 0; i < w.length; i++) weighted.add(cluster.addresses().get(i) + "*" + w[i]);
+            try (LocalCluster.Run run = new LocalCluster.Run(model, weighted, null, SyncCodec.F32, 256)) {
+                assertThat(run.greedy(new int[]{1}, STEPS)).containsExactly(one);
+            }
+        }
+    }
+
+    @Test
+    void aWeightTooSmallForAWholeHeadIsRefusedByName() throws IOException {
+        try (LocalCluster cluster = new LocalCluster(1, null)) {
+            assertThatThrownBy(() -> new LocalCluster.Run(stories32, List.of(cluster.addresses().getFirst() + "*1000"), null, SyncCodec.F32, 256))
+                    .isInstanceOf(HerdException.class).hasMessage("cannot split this model by the weights [1, 1000]: node 0's weight 1 is too"
+                            + " small to hold a whole KV head and 32 FFN rows");
+            assertThatThrownBy(() -> new LocalCluster.Run(stories32, List.of(cluster.addresses().getFirst() + "*x"), null, SyncCodec.F32, 256))
+                    .isInstanceOf(HerdException.class).hasMessageContaining("a weight must be a whole number from 1 to 1000, not 'x'");
+        }
+    }
+
     @ParameterizedTest(name = "GQA model on {0} nodes")
     @ValueSource(ints = {2, 4, 8, 16})
     void groupedQueryModelSplitsUpToAndPastItsKvHeads(int nodes) throws IOException {

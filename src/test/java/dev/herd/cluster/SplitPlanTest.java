@@ -73,6 +73,36 @@ class SplitPlanTest {
         }
     }
 
+    /** Weights 2:1:1 on the 1B shape: half the KV heads, FFN rows and vocabulary on node 0, in whole units, covering all. */
+    @Test
+    void unequalWeightsGiveProportionalSlicesInWholeUnits() {
+        SplitPlan.Shape kQuant = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 256, 256);
+        SplitPlan plan = new SplitPlan(3, kQuant, List.of(2, 1, 1));
+        int[][] expected = {{0, 4, 0, 4096, 0, 64128}, {4, 6, 4096, 6144, 64128, 96192}, {6, 8, 6144, 8192, 96192, 128256}};
+        for (int i = 0; i < 3; i++) {
+            SplitPlan.Slice s = plan.slice(i);
+            assertThat(new int[]{s.kvHeadFrom(), s.kvHeadTo(), s.hiddenFrom(), s.hiddenTo(), s.vocabFrom(), s.vocabTo()}).containsExactly(expected[i]);
+            assertThat(s.heads()).isEqualTo(4 * s.kvHeads());
+        }
+        // 5:3 of 8 KV heads and 32 units of 256 FFN rows: 5 and 3 heads, 20 and 12 units
+        SplitPlan fiveThree = new SplitPlan(2, kQuant, List.of(5, 3));
+        assertThat(fiveThree.slice(0).kvHeads()).isEqualTo(5);
+        assertThat(fiveThree.slice(1).hidden()).isEqualTo(12 * 256);
+        assertThat(new SplitPlan(2, kQuant, List.of(7, 7)).slice(1)).isEqualTo(new SplitPlan(2, kQuant).slice(1)); // equal weights: the equal split
+    }
+
+    @Test
+    void unequalWeightsAreRefusedWhereTheyCannotHoldWholeUnits() {
+        assertThatThrownBy(() -> new SplitPlan(9, LLAMA_1B, List.of(2, 1, 1, 1, 1, 1, 1, 1, 1))).isInstanceOf(HerdException.class)
+                .hasMessage("cannot split this model by the weights [2, 1, 1, 1, 1, 1, 1, 1, 1]: unequal weights need at most as many nodes as the model's 8 KV heads");
+        assertThatThrownBy(() -> new SplitPlan(2, LLAMA_1B, List.of(1, 20))).isInstanceOf(HerdException.class)
+                .hasMessageEndingWith("node 0's weight 1 is too small to hold a whole KV head and 32 FFN rows");
+        // 1:1:2 of stories' 6 KV heads: 2, 1 and 3 heads, and one head's 48 Wo columns cut Q8_0's 32-value blocks
+        assertThatThrownBy(() -> new SplitPlan(3, STORIES_Q8, List.of(1, 1, 2))).isInstanceOf(HerdException.class)
+                .hasMessageEndingWith("node 1's 48 attention-output columns would cut 32-value quantization blocks");
+        assertThatThrownBy(() -> new SplitPlan(2, LLAMA_1B, List.of(1, 1001))).isInstanceOf(HerdException.class).hasMessageContaining("1..1000");
+    }
+
     @Test
     void slicesCoverEveryRowExactlyOnce() {
         SplitPlan plan = new SplitPlan(3, STORIES_Q8);

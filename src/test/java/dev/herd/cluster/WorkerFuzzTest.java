@@ -93,7 +93,7 @@ class WorkerFuzzTest {
         try (file) {
             var c = dev.herd.format.GgufConfig.read(file);
             List<GgmlType> types = SplitPlan.of(c, 1, 2).parts(c, 1, false).stream().map(p -> GgmlType.F32).toList();
-            Message m = new PlanMessage(c, 1, 2, 64, SyncCodec.F32, GgmlType.F32, false, types, false, true, open.addresses(), Handshake.nonce()).encode();
+            Message m = new PlanMessage(c, 1, 2, List.of(1, 1), 1, 64, SyncCodec.F32, GgmlType.F32, false, types, false, true, open.addresses(), Handshake.nonce()).encode();
             return Arrays.copyOf(m.payload(), m.length());
         }
     }

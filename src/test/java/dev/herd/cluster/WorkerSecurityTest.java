@@ -58,7 +58,7 @@ class WorkerSecurityTest {
     /** The plan of node 1 of 2 for an F32 model of this shape. */
     static PlanMessage plan(ModelConfig c, int seq, boolean kvOnDisk) {
         List<GgmlType> types = SplitPlan.of(c, 1, 2).parts(c, 1, false).stream().map(p -> GgmlType.F32).toList();
-        return new PlanMessage(c, 1, 2, seq, SyncCodec.F32, GgmlType.F32, false, types, kvOnDisk, false, List.of("127.0.0.1:1"), new byte[32]);
+        return new PlanMessage(c, 1, 2, List.of(1, 1), 1, seq, SyncCodec.F32, GgmlType.F32, false, types, kvOnDisk, false, List.of("127.0.0.1:1"), new byte[32]);
     }
 
     static ModelConfig config(int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab, int context) {

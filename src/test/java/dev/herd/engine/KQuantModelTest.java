@@ -78,7 +78,7 @@ class KQuantModelTest {
 
     /** The types with integer kernels of their own, which round the activations; the others decode rows to floats. */
     static final Set<GgmlType> OWN_KERNEL = Set.of(Q8_0, GgmlType.Q4_0, Q6_K, Q4_K, GgmlType.Q5_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS,
-            Q5_0, GgmlType.Q4_1, GgmlType.Q5_1);
+            Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, Q2_K, Q3_K);
 
     /**
      * The generic kernel computes exactly what the weights decode to: the same forward pass on a file whose tensors are
