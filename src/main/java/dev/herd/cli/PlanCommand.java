@@ -39,6 +39,9 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--nodes", required = true, paramLabel = "N", description = "Nodes, the root included.")
     int nodes;
 
+    @Option(names = "--node-weights", split = ",", paramLabel = "W", description = "Each node's weight, root first (as HOST:PORT*W and --root-weight give them): shares in proportion (default: equal).")
+    List<Integer> weights = List.of();
+
     @Option(names = "--max-seq-len", defaultValue = "4096", paramLabel = "N",
             description = "Context (KV cache positions), at most the model's (default: ${DEFAULT-VALUE}).")
     int maxSeqLen;
@@ -75,7 +78,8 @@ final class PlanCommand implements Callable<Integer> {
         List<Double> mem = perNode("--memory", memory);
         GgufFile header = header();
         try (header) {
-            ClusterPlan plan = new ClusterPlan(header, nodes, maxSeqLen, SyncCodec.of(bufferFloatType), threads);
+            if (!weights.isEmpty() && weights.size() != nodes) throw new HerdException("--node-weights gives " + weights.size() + " weights for " + nodes + " nodes");
+            ClusterPlan plan = new ClusterPlan(header, weights.isEmpty() ? Collections.nCopies(nodes, 1) : weights, maxSeqLen, SyncCodec.of(bufferFloatType), threads);
             print(plan, header, bw, mem, System.out);
         }
         return 0;
@@ -122,7 +126,9 @@ final class PlanCommand implements Callable<Integer> {
         out.printf("%s: %s, dim %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; %.2f GiB of tensors (%s)%n",
                 header.path().getFileName(), c.arch(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hidden(), c.vocab(), tensors / GIB, types);
         int n = plan.nodeCount();
-        out.printf("%d node%s, context %d of %d positions%s; valid node counts: %s%n", n, n == 1 ? "" : "s", plan.maxSeqLen,
+        List<Integer> shares = plan.split.shares();
+        String weighted = shares.stream().distinct().count() > 1 ? " weighted " + shares.stream().map(String::valueOf).collect(Collectors.joining(":")) : "";
+        out.printf("%d node%s%s, context %d of %d positions%s; valid node counts: %s%n", n, n == 1 ? "" : "s", weighted, plan.maxSeqLen,
                 c.contextLength(), n == 1 ? "" : ", " + bufferFloatType + " sync" + (plan.mesh() ? " in a mesh" : " through the root"),
                 SplitPlan.validCounts(plan.split.shape(), 64).stream().map(String::valueOf).collect(Collectors.joining(", ")));
         out.printf("%n%-9s %8s %8s %8s %8s %8s%s%n", "GiB", "weights", "KV cache", "buffers", "total", "needs", mem.isEmpty() ? "" : String.format(" %8s", "memory"));

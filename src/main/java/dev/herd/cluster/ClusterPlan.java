@@ -62,6 +62,12 @@ public final class ClusterPlan {
      * size the attention scratch.
      */
     public ClusterPlan(GgufFile header, int nodes, int maxSeqLen, SyncCodec codec, int threads) {
+        this(header, java.util.Collections.nCopies(Math.max(nodes, 1), 1), maxSeqLen, codec, threads);
+    }
+
+    /** A plan whose nodes hold shares in proportion to {@code shares} (the root's first; see {@link SplitPlan}). */
+    public ClusterPlan(GgufFile header, List<Integer> shares, int maxSeqLen, SyncCodec codec, int threads) {
+        int nodes = shares.size();
         if (maxSeqLen < 1) throw new HerdException("the context must be at least 1 position, got " + maxSeqLen);
         this.header = header;
         this.config = GgufConfig.read(header);
@@ -73,7 +79,7 @@ public final class ClusterPlan {
             wo.add(type(ModelTensor.ATTN_OUTPUT.name(l)));
             down.add(type(ModelTensor.FFN_DOWN.name(l)));
         }
-        this.split = SplitPlan.of(config, wo, down, nodes);
+        this.split = SplitPlan.of(config, wo, down, shares);
         if (nodes > 1 && codec == SyncCodec.Q80 && config.dim() % 32 != 0) {
             throw new HerdException("--buffer-float-type q80 needs a model dim divisible by 32; use f32");
         }

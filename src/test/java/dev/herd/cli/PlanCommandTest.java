@@ -38,6 +38,19 @@ class PlanCommandTest {
         assertThat(r.out()).contains("1 node is short of memory").contains("tok/s");
     }
 
+    /** Weights 3:1 on an 8B: the root holds three times a worker's slice, where 3 equal nodes cannot split 32 heads. */
+    @Test
+    void nodeWeightsGiveUnequalSlices() {
+        CliTest.Result r = CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--node-weights", "3,1");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("2 nodes weighted 3:1, context");
+        String[] rows = table(r.out());
+        double root = Double.parseDouble(rows[1].split("\\s+")[1]), worker = Double.parseDouble(rows[2].split("\\s+")[2]);
+        assertThat(root / worker).as(r.out()).isBetween(3.0, 3.6); // plus the root's token embedding
+        assertThat(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "3", "--node-weights", "2,1,1").out()).contains("weighted 2:1:1");
+        assertThat(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "3", "--node-weights", "2,1").err()).isEqualTo("herd: --node-weights gives 2 weights for 3 nodes\n");
+    }
+
     /**
      * A 212 GiB Llama 3.1 405B GGUF (its header, then a hole: a sparse file) is planned in seconds, mapping only a
      * window of its first bytes, with the numbers of the same shape named.
