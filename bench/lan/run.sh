@@ -7,7 +7,9 @@
 # Settings (environment): MODEL, NODES (1, 2, 4...), THREADS per process (1), STEPS (48), PROMPT, MAX_SEQ_LEN (512),
 # BUFFER (q80), MODE (lan|loopback), DELAY_US (relay delay each way, 200), OUT (output directory),
 # HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM), SYNC (the root's all-reduce: mesh, star,
-# or auto, the default: a mesh up to 4 nodes).
+# or auto, the default: a mesh up to 4 nodes), WEIGHTS (each node's weight, root first, e.g. "2 1": an unequal split;
+# default equal), SLOW (a node made slower, as an older machine: every process is pinned to CPU node % CPUs, and a
+# busy loop pinned to node SLOW's CPU takes about half of it).
 # Output in $OUT: root.log (per-token lines and summary), report.json, worker<i>.log, relay<i>.log, and
 # *.status (the last /proc/PID/status of each process: VmHWM is its peak RSS). The summary line goes to stdout.
 # In lan mode node i runs in namespace herd-n$i at 10.77.0.(i+1); worker i listens on 127.0.0.1:9998 inside
@@ -25,6 +27,8 @@ BUFFER=${BUFFER:-q80}
 MODE=${MODE:-lan}
 DELAY_US=${DELAY_US:-200}
 HEAP=${HEAP:-}
+read -r -a weights <<<"${WEIGHTS:-}"
+SLOW=${SLOW:-}
 OUT=${OUT:-$root/target/lan/$MODE-n$NODES-t$THREADS-$(date +%H%M%S)}
 mkdir -p "$OUT"
 
@@ -38,8 +42,14 @@ java="$JAVA_HOME/bin/java"
 
 pids=()         # every process we start, stopped by pid on exit
 lan_up=0
-# runs a command on node $1; used with & it execs, so $! is the pid of the process itself (herd execs java too)
-in_ns() { if [[ $MODE == lan ]]; then exec ip netns exec "herd-n$1" "${@:2}"; else exec "${@:2}"; fi; }
+# runs a command on node $1 (pinned to one CPU when SLOW is set); used with & it execs, so $! is the pid of the
+# process itself (herd execs java too)
+pin=()
+cpus=$(nproc)
+in_ns() {
+  [[ -n $SLOW ]] && pin=(taskset -c $(($1 % cpus)))
+  if [[ $MODE == lan ]]; then exec ip netns exec "herd-n$1" "${pin[@]}" "${@:2}"; else exec "${pin[@]}" "${@:2}"; fi
+}
 
 # copies a process's /proc status to a file while it lives (VmHWM only grows, so the last copy has the peak)
 # (a process that has exited but not been reaped has no Vm lines: keep the previous copy then)
@@ -84,6 +94,15 @@ for ((i = 1; i < NODES; i++)); do
     workers+=("127.0.0.1:$((9998 + i))")
   fi
 done
+# the slow node: a busy loop sharing its CPU
+if [[ -n $SLOW ]]; then
+  taskset -c $((SLOW % cpus)) sh -c 'while :; do :; done' &
+  pids+=($!)
+fi
+# weights: the root's with --root-weight, each worker's as HOST:PORT*W
+if ((${#weights[@]})); then
+  for ((i = 1; i < NODES; i++)); do workers[i - 1]="${workers[i - 1]}*${weights[i]}"; done
+fi
 # wait until each worker listens (the root also retries, but a JVM start is slow on a busy machine)
 for ((i = 1; i < NODES; i++)); do
   for _ in $(seq 100); do grep -q "worker listening" "$OUT/worker$i.log" && break; sleep 0.2; done
@@ -93,6 +112,7 @@ done
 args=(inference --model "$MODEL" --prompt "$PROMPT" --steps "$STEPS" --nthreads "$THREADS" --temperature 0
   --max-seq-len "$MAX_SEQ_LEN" --buffer-float-type "$BUFFER" --report "$OUT/report.json")
 ((NODES > 1)) && args+=(--workers "${workers[@]}")
+((${#weights[@]})) && args+=(--root-weight "${weights[0]}")
 echo "root: herd ${args[*]}" >"$OUT/command.txt"
 in_ns 0 "$root/herd" "${args[@]}" >"$OUT/root.out" 2>"$OUT/root.log" &
 rootpid=$!
@@ -128,5 +148,5 @@ medsync=$(med '.syncMs')
 rss="root $(hwm "$OUT/root.status")"
 for ((i = 1; i < NODES; i++)); do rss+=" w$i $(hwm "$OUT/worker$i.status")"; done
 for ((i = 1; i < NODES; i++)); do [[ $MODE == lan ]] && rss+=" relay$i $(hwm "$OUT/relay$i.status")"; done
-printf '%s %s nodes=%d threads=%d decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
-  "$MODE" "$SYNC" "$NODES" "$THREADS" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
+printf '%s %s nodes=%d weights=%s slow=%s threads=%d decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
+  "$MODE" "$SYNC" "$NODES" "${WEIGHTS:-equal}" "${SLOW:-none}" "$THREADS" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
