@@ -42,8 +42,8 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "256", description = "Positions to run, the prompt included (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--nthreads", defaultValue = "1", description = "Compute threads per node (default: ${DEFAULT-VALUE}).")
-    int threads;
+    @Option(names = "--nthreads", paramLabel = "N", description = "Compute threads per node (default: the available processors shared among the nodes, at least 1).")
+    Integer threads;
 
     @Option(names = "--nodes", defaultValue = "3", description = "1 (this process alone) or 3 (root and 2 local workers; default).")
     int nodes;
@@ -57,6 +57,8 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (nodes != 1 && nodes != 3) throw new HerdException("--nodes must be 1 or 3 (stories15M's 6 heads of 48 values split into whole Q8_0 blocks only so)");
+        if (threads != null && threads < 1) throw new HerdException("--nthreads must be at least 1, got " + threads);
+        int threads = this.threads != null ? this.threads : Math.max(1, Runtime.getRuntime().availableProcessors() / nodes);
         Path file = extract();
         List<Worker> workers = new ArrayList<>();
         try {

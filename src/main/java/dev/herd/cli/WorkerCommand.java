@@ -32,11 +32,16 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--cluster-key-file", paramLabel = "FILE", description = "Read the cluster key from the first line of this file.")
     Path clusterKeyFile;
 
+    @Option(names = "--root-timeout-ms", defaultValue = "30000", paramLabel = "MS",
+            description = "A root silent this long in a session is gone: the worker frees the session and listens again; roots ping every 2 s (default: ${DEFAULT-VALUE}).")
+    int rootTimeoutMs;
+
     @Override
     public Integer call() {
         if (threads < 1) throw new HerdException("--nthreads must be at least 1, got " + threads);
+        if (rootTimeoutMs < 6_000) throw new HerdException("--root-timeout-ms must be at least 6000 (3 of the root's pings), got " + rootTimeoutMs);
         try (Worker w = new Worker(host, port, threads, Handshake.key(clusterKey, clusterKeyFile), kvCacheDir, System.err)) {
-            w.serve();
+            w.rootTimeout(rootTimeoutMs).serve();
         } catch (IOException e) {
             throw new HerdException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
         }

@@ -45,8 +45,8 @@ public final class Worker implements AutoCloseable {
     static final int PENDING = 16;
     /** How long a root that proved itself waits for a session that is ending before the worker says it is busy. */
     static final int BUSY_MS = 5_000;
-    /** The root sends a heartbeat every {@link Cluster#HEARTBEAT_MS}; silence this long means it is gone. */
-    static final int SILENCE_MS = 30_000;
+    /** The root sends a heartbeat every {@link Cluster#HEARTBEAT_MS}; silence this long means it is gone (the default). */
+    public static final int SILENCE_MS = 30_000;
 
     private final ServerSocket server;
     private final int threads;
@@ -56,6 +56,7 @@ public final class Worker implements AutoCloseable {
     private final Deque<Socket> pending = new ConcurrentLinkedDeque<>();
     private final Semaphore slot = new Semaphore(1);
     private final Peers.Inbox peers = new Peers.Inbox();
+    private volatile int rootSilenceMs = SILENCE_MS;
 
     public Worker(String host, int port, int threads, byte[] key, PrintStream log) throws IOException {
         this(host, port, threads, key, KvCache.Storage.defaultDir(), log);
@@ -78,6 +79,13 @@ public final class Worker implements AutoCloseable {
                     + " compute with weights of their choice, and read or rewrite its sessions' traffic; set --cluster-key-file"
                     + " (or HERD_CLUSTER_KEY) on the root and the workers");
         }
+    }
+
+    /** How long a root may stay silent in a session before this worker ends it (at least 3 heartbeats). */
+    public Worker rootTimeout(int millis) {
+        if (millis < 3 * Cluster.HEARTBEAT_MS) throw new IllegalArgumentException("a root timeout under 3 heartbeats: " + millis);
+        rootSilenceMs = millis;
+        return this;
     }
 
     public int port() {
@@ -204,7 +212,7 @@ public final class Worker implements AutoCloseable {
     }
 
     private void session(Wire w, Handshake.Hello hello) throws IOException {
-        w.timeout(SILENCE_MS);
+        w.timeout(rootSilenceMs);
         PlanMessage plan = PlanMessage.decode(next(w, Message.PLAN, 1 << 20));
         try (Pulse pulse = new Pulse(w)) {
             session(w, plan, hello, pulse);

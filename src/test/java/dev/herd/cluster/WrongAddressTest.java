@@ -104,6 +104,26 @@ class WrongAddressTest {
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(1_400), Duration.ofSeconds(30));
     }
 
+    /** A root that goes silent after its handshake is dropped after the worker's --root-timeout-ms, not the default 30 s. */
+    @Test
+    void aSilentRootIsDroppedAfterTheWorkersRootTimeout() throws Exception {
+        try (Worker worker = new Worker("127.0.0.1", 0, 1, null, new PrintStream(PrintStream.nullOutputStream())).rootTimeout(6_000)) {
+            Thread.ofPlatform().daemon().start(worker::serve);
+            try (Wire root = WorkerSecurityTest.root(worker.port(), null)) {
+                root.timeout(60_000);
+                long start = System.nanoTime();
+                Throwable gone = catchThrowable(() -> {
+                    while (true) root.receive(); // the worker's pings while it waits, then its end of the session
+                });
+                assertThat(gone).isNotNull();
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(5_500), Duration.ofSeconds(20));
+            }
+        }
+        try (Worker worker = new Worker("127.0.0.1", 0, 1, null, new PrintStream(PrintStream.nullOutputStream()))) {
+            assertThatThrownBy(() -> worker.rootTimeout(5_999)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     /** A worker stopped with SIGSTOP mid-generation: lost within the worker timeout, not after 120 s. */
     @Test
     void aFrozenWorkerIsLostWithinTheWorkerTimeout() throws Exception {
