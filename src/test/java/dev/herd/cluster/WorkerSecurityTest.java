@@ -79,6 +79,31 @@ class WorkerSecurityTest {
         }
     }
 
+    /** Weights that leave a node without a whole KV head, or out of bounds, are refused in one line; the worker serves on. */
+    @Test
+    void aPlanWithImpossibleWeightsIsRefused() throws Exception {
+        ModelConfig c = config(64, 128, 2, 4, 2, 16, 256, 256);
+        List<GgmlType> types = plan(c, 64, false).types();
+        for (List<Integer> weights : List.of(List.of(1000, 1), List.of(0, 1))) {
+            try (LocalCluster cluster = new LocalCluster(1, null)) {
+                PlanMessage bad = new PlanMessage(c, 1, 2, weights, 1, 64, SyncCodec.F32, GgmlType.F32, false, types, false, false,
+                        List.of("127.0.0.1:1"), new byte[32]);
+                int port = cluster.workers.getFirst().port();
+                if (weights.getFirst() == 0) { // a field out of bounds breaks the protocol: the worker hangs up and logs why
+                    assertThatThrownBy(() -> refusal(port, bad)).isInstanceOf(HerdException.class).hasMessageContaining("connection closed");
+                    for (int i = 0; i < 100 && !cluster.log().contains("listening again"); i++) Thread.sleep(50); // it logs after hanging up
+                    assertThat(cluster.log()).contains("the root's plan has an invalid node weight 0 (allowed 1..1000)");
+                } else {
+                    assertThat(refusal(port, bad)).isEqualTo("cannot split this model by the weights [1000, 1]: node 1's weight 1 is too small to hold"
+                            + " a whole KV head and 32 FFN rows");
+                }
+                try (LocalCluster.Run run = new LocalCluster.Run(tiny, cluster.addresses(), null, SyncCodec.F32, 64)) {
+                    assertThat(run.greedy(new int[]{1}, 4)).hasSize(4);
+                }
+            }
+        }
+    }
+
     @Test
     void keylessWorkerRefusesAPlanLargerThanTheAvailableMemory() throws Exception {
         long available = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("MemAvailable:"))
