@@ -326,7 +326,10 @@ public final class Cluster implements AutoCloseable {
         for (int i = 0; i < parts.size(); i++) {
             SplitPlan.Part p = parts.get(i);
             Tensor full = source.get(p.name());
-            if (cached[i] != null && MessageDigest.isEqual(cached[i], hash(full, p))) {
+            long start = System.nanoTime();
+            boolean same = cached[i] != null && MessageDigest.isEqual(cached[i], hash(full, p));
+            if (cached[i] != null) stats.hashed(System.nanoTime() - start);
+            if (same) {
                 long n = p.bytes(full.type());
                 stats.reused(n);
                 sent.accept(n);
@@ -362,7 +365,8 @@ public final class Cluster implements AutoCloseable {
     /** SHA-256 of a part's bytes as they would be streamed. */
     private static byte[] hash(Tensor full, SplitPlan.Part p) throws IOException {
         MessageDigest d = SliceCache.sha256();
-        TensorSlices.stream(full, p, CHUNK, piece -> d.update(piece.asByteBuffer()));
+        byte[] buffer = new byte[1 << 16];
+        TensorSlices.stream(full, p, CHUNK, piece -> SliceCache.update(d, piece, buffer));
         return d.digest();
     }
 

@@ -3,6 +3,7 @@ package dev.herd.cluster;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -60,6 +61,15 @@ final class SliceCache {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+
+    /** Adds {@code bytes} to {@code d} through {@code buffer}: a digest reads a heap array 2x faster than off-heap memory. */
+    static void update(MessageDigest d, MemorySegment bytes, byte[] buffer) {
+        for (long at = 0; at < bytes.byteSize(); at += buffer.length) {
+            int n = (int) Math.min(buffer.length, bytes.byteSize() - at);
+            MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, at, buffer, 0, n);
+            d.update(buffer, 0, n);
         }
     }
 
@@ -147,6 +157,7 @@ final class SliceCache {
     /** One model's and plan's slices. */
     final class Entry {
         private final Path folder;
+        private final byte[] buffer = new byte[1 << 16];
         private boolean store;
 
         private Entry(Path folder, boolean store) {
@@ -172,7 +183,7 @@ final class SliceCache {
                 for (long at = 0; at < n; ) {
                     ByteBuffer b = into.asSlice(at, Math.min(n - at, Cluster.CHUNK)).asByteBuffer();
                     while (b.hasRemaining()) if (in.read(b, at + b.position()) < 0) return broken(f, "ended early");
-                    d.update(b.flip());
+                    update(d, into.asSlice(at, b.limit()), buffer);
                     at += b.limit();
                 }
                 ByteBuffer stored = ByteBuffer.allocate(HASH);

@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Stats {
     private final List<Wire> wires;
     private volatile long syncNanos;
-    private final AtomicLong streamed = new AtomicLong(), reused = new AtomicLong();
+    private final AtomicLong streamed = new AtomicLong(), reused = new AtomicLong(), hashNanos = new AtomicLong();
 
     Stats(List<Wire> wires) {
         this.wires = wires;
@@ -23,6 +23,15 @@ public final class Stats {
 
     void reused(long bytes) {
         reused.addAndGet(bytes);
+    }
+
+    void hashed(long nanos) {
+        hashNanos.addAndGet(nanos);
+    }
+
+    /** Time spent hashing the root's slices to compare them with the workers' cached ones, over all workers. */
+    public long hashNanos() {
+        return hashNanos.get();
     }
 
     /** Bytes of weights streamed to the workers. */

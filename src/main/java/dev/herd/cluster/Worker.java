@@ -80,7 +80,8 @@ public final class Worker implements AutoCloseable {
         InetAddress bound = server.getInetAddress();
         if (key == null && !bound.isLoopbackAddress()) {
             log.println("warning: no cluster key: anyone who can reach " + bound.getHostAddress() + ":" + server.getLocalPort() + " can take this worker's one"
-                    + " session slot, make it hold its available memory less a margin (and a disk KV cache up to the free temporary space),"
+                    + " session slot, make it hold its available memory less a margin (and a disk KV cache up to the free space of its KV cache folder),"
+                    + (cache != null ? " fill its slice cache up to its maximum," : "")
                     + " compute with weights of their choice, and read or rewrite its sessions' traffic; set --cluster-key-file"
                     + " (or HERD_CLUSTER_KEY) on the root and the workers");
         }
@@ -240,6 +241,7 @@ public final class Worker implements AutoCloseable {
             mesh = plan.nodes() > 2 ? Peers.open(plan, w, peers, key, log) : new Wire[]{w, null};
             log.printf("mesh of %d nodes: linked to every other node%n", plan.nodes());
         }
+        long start = System.nanoTime();
         try (Arena arena = Arena.ofShared()) {
             SliceCache.Entry entry = null;
             if (cache != null) {
@@ -252,8 +254,8 @@ public final class Worker implements AutoCloseable {
             try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
                     new WorkerSync(w, plan.codec(), local.vocab(), mesh, plan.node(), plan.workers()), plan.kvOnDisk() ? new KvCache.Storage(kvDir) : KvCache.Storage.MEMORY)) {
                 w.send(Message.of(Message.LOADED));
-                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
-                        plan.kvOnDisk() ? " on disk" : "");
+                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving (%.1f s after the plan)%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
+                        plan.kvOnDisk() ? " on disk" : "", (System.nanoTime() - start) / 1e9);
                 serveForwards(w, llama, plan, pulse);
             }
         } finally {
@@ -366,6 +368,7 @@ public final class Worker implements AutoCloseable {
      * the root: {@code i32 count, count x (i32 part, bytes SHA-256)}.
      */
     private Message have(SliceCache.Entry cache, MemorySegment[] data, boolean[] cached) {
+        long start = System.nanoTime();
         byte[][] hashes = new byte[data.length][];
         int count = 0;
         long bytes = 0;
@@ -376,7 +379,8 @@ public final class Worker implements AutoCloseable {
             bytes += data[i].byteSize();
             count++;
         }
-        if (cache != null) log.printf("slice cache: %d of %d slices (%.1f MiB) read and verified%n", count, data.length, bytes / 1048576.0);
+        if (cache != null) log.printf("slice cache: %d of %d slices (%.1f MiB) read and verified in %.1f s%n", count, data.length,
+                bytes / 1048576.0, (System.nanoTime() - start) / 1e9);
         Message.Builder b = new Message.Builder(Message.HAVE).i32(count);
         for (int i = 0; i < data.length; i++) if (hashes[i] != null) b.i32(i).bytes(hashes[i]);
         return b.build();
