@@ -114,6 +114,23 @@ class SliceCacheTest {
         assertThat(warm.log.lines().filter(l -> l.matches("slice cache: (\\d+) of \\1 slices .* read and verified in .*"))).as("both workers").hasSize(2);
     }
 
+    /**
+     * Slices whose kernel layout is larger than the file's (Q5_0, Q4_K, Q6_K of ss-q4_k_m.gguf) are cached as the
+     * file holds them and repacked after reading, as when streamed.
+     */
+    @Test
+    void aKQuantMixtureIsCachedAsTheFileHoldsIt() throws Exception {
+        Path model = Path.of(SliceCacheTest.class.getResource("/models/ss-q4_k_m.gguf").toURI());
+        int[] one = run(model, List.of()).tokens;
+        List<Path> caches = List.of(dir.resolve("a"), dir.resolve("b")); // 3 nodes
+        Result cold = run(model, caches);
+        Result warm = run(model, caches);
+        assertThat(cold.tokens).containsExactly(one);
+        assertThat(warm.tokens).containsExactly(one);
+        assertThat(warm.streamed).isZero();
+        assertThat(warm.reused).isEqualTo(cold.streamed).isPositive();
+    }
+
     @Test
     void aCorruptedOrTruncatedSliceIsSentAgain() throws IOException {
         Path cache = dir.resolve("slices");
