@@ -13,8 +13,8 @@
 # (src/test/java/dev/herd/bench/DelayRelay.java) in front of each worker instead.
 set -euo pipefail
 
-PREFIX=herd-n
-SWITCH=herd-sw
+PREFIX=${LAN_PREFIX:-herd-n}   # another prefix (and LAN_SWITCH) keeps runs of several users apart
+SWITCH=${LAN_SWITCH:-herd-sw}
 SUBNET=10.77.0
 RATE=${LAN_RATE:-1gbit}
 # tbf: burst must hold at least rate/HZ; 128 kB is plenty at 1 Gbit/s. Queue limit: 5 ms of packets.

@@ -9,7 +9,8 @@
 # HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM), SYNC (the root's all-reduce: mesh, star,
 # or auto, the default: a mesh up to 4 nodes), WEIGHTS (each node's weight, root first, e.g. "2 1": an unequal split;
 # default equal), SLOW (a node made slower, as an older machine: every process is pinned to CPU node % CPUs, and a
-# busy loop pinned to node SLOW's CPU takes about half of it).
+# busy loop pinned to node SLOW's CPU takes about half of it), WORKER_ARGS (more flags for every worker, e.g.
+# "--slice-cache DIR"), LAN_PREFIX and LAN_SWITCH (the namespaces' names, see netns.sh).
 # Output in $OUT: root.log (per-token lines and summary), report.json, worker<i>.log, relay<i>.log, and
 # *.status (the last /proc/PID/status of each process: VmHWM is its peak RSS). The summary line goes to stdout.
 # In lan mode node i runs in namespace herd-n$i at 10.77.0.(i+1); worker i listens on 127.0.0.1:9998 inside
@@ -48,8 +49,9 @@ pin=()
 cpus=$(nproc)
 in_ns() {
   [[ -n $SLOW ]] && pin=(taskset -c $(($1 % cpus)))
-  if [[ $MODE == lan ]]; then exec ip netns exec "herd-n$1" "${pin[@]}" "${@:2}"; else exec "${pin[@]}" "${@:2}"; fi
+  if [[ $MODE == lan ]]; then exec ip netns exec "${LAN_PREFIX:-herd-n}$1" "${pin[@]}" "${@:2}"; else exec "${pin[@]}" "${@:2}"; fi
 }
+read -ra worker_args <<<"${WORKER_ARGS:-}"
 
 # copies a process's /proc status to a file while it lives (VmHWM only grows, so the last copy has the peak)
 # (a process that has exited but not been reaped has no Vm lines: keep the previous copy then)
@@ -82,14 +84,14 @@ fi
 workers=()
 for ((i = 1; i < NODES; i++)); do
   if [[ $MODE == lan ]]; then
-    in_ns "$i" "$root/herd" worker --host 127.0.0.1 --port 9998 --nthreads "$THREADS" >"$OUT/worker$i.log" 2>&1 &
+    in_ns "$i" "$root/herd" worker --host 127.0.0.1 --port 9998 --nthreads "$THREADS" "${worker_args[@]}" >"$OUT/worker$i.log" 2>&1 &
     pids+=($!); wpid[i]=$!
     in_ns "$i" "$java" --enable-native-access=ALL-UNNAMED -Xmx64m -cp "$root/target/test-classes" dev.herd.bench.DelayRelay \
       "10.77.0.$((i + 1)):9999" 127.0.0.1:9998 "$DELAY_US" >"$OUT/relay$i.log" 2>&1 &
     pids+=($!); rpid[i]=$!
     workers+=("10.77.0.$((i + 1)):9999")
   else
-    in_ns "$i" "$root/herd" worker --host 127.0.0.1 --port $((9998 + i)) --nthreads "$THREADS" >"$OUT/worker$i.log" 2>&1 &
+    in_ns "$i" "$root/herd" worker --host 127.0.0.1 --port $((9998 + i)) --nthreads "$THREADS" "${worker_args[@]}" >"$OUT/worker$i.log" 2>&1 &
     pids+=($!); wpid[i]=$!
     workers+=("127.0.0.1:$((9998 + i))")
   fi
@@ -137,6 +139,7 @@ fi
 
 # summary: figures from the root's own summary lines, peak RSS from VmHWM (MiB)
 hwm() { awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "$1" 2>/dev/null || echo "?"; }
+load=$(tr '\r' '\n' <"$OUT/root.log" | sed -n 's/^loaded [0-9]* workers in \([0-9.]*\) s.*/\1/p')
 decode=$(sed -n 's/^Decode: *[0-9]* tokens, \([0-9.]*\) tok\/s.*/\1/p' "$OUT/root.log")
 sync=$(sed -n 's/^Sync: *\([0-9.]*\) ms\/token.*/\1/p' "$OUT/root.log")
 sent=$(sed -n 's/^Sync:.*sent \([0-9.]*\) kB.*/\1/p' "$OUT/root.log")
@@ -148,5 +151,5 @@ medsync=$(med '.syncMs')
 rss="root $(hwm "$OUT/root.status")"
 for ((i = 1; i < NODES; i++)); do rss+=" w$i $(hwm "$OUT/worker$i.status")"; done
 for ((i = 1; i < NODES; i++)); do [[ $MODE == lan ]] && rss+=" relay$i $(hwm "$OUT/relay$i.status")"; done
-printf '%s %s nodes=%d weights=%s slow=%s threads=%d decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
-  "$MODE" "$SYNC" "$NODES" "${WEIGHTS:-equal}" "${SLOW:-none}" "$THREADS" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"
+printf '%s %s nodes=%d weights=%s slow=%s threads=%d load_s=%s decode_tok_s=%s sync_ms_tok=%s median_ms_tok=%s median_sync_ms=%s sent_kB_tok=%s recv_kB_tok=%s peak_rss_MiB: %s out=%s\n' \
+  "$MODE" "$SYNC" "$NODES" "${WEIGHTS:-equal}" "${SLOW:-none}" "$THREADS" "${load:-?}" "$decode" "${sync:-0}" "$medtok" "$medsync" "${sent:-0}" "${recv:-0}" "$rss" "$OUT" | tee "$OUT/summary.txt"

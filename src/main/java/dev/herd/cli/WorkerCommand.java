@@ -26,6 +26,15 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--kv-cache-dir", paramLabel = "DIR", description = "Folder of the KV cache when a root asks for it on disk (default: $XDG_CACHE_HOME/herd/kv or ~/.cache/herd/kv).")
     Path kvCacheDir = KvCache.Storage.defaultDir();
 
+    @Option(names = "--slice-cache", paramLabel = "DIR", description = "Folder where the slices received are kept, so a restarted worker gets only what it lacks (default: $XDG_CACHE_HOME/herd/slices or ~/.cache/herd/slices).")
+    Path sliceCache = Worker.defaultSliceDir();
+
+    @Option(names = "--slice-cache-max-gib", paramLabel = "GIB", defaultValue = "64", description = "Largest size of the slice cache; the least recently used models go first (default: ${DEFAULT-VALUE}).")
+    double sliceCacheMaxGib;
+
+    @Option(names = "--no-slice-cache", description = "Keep no slices: the root streams them all at every start.")
+    boolean noSliceCache;
+
     @Option(names = "--cluster-key", paramLabel = "KEY", description = "Serve only a root that proves this key (default: the HERD_CLUSTER_KEY variable; visible in ps, prefer --cluster-key-file).")
     String clusterKey;
 
@@ -40,7 +49,9 @@ final class WorkerCommand implements Callable<Integer> {
     public Integer call() {
         if (threads < 1) throw new HerdException("--nthreads must be at least 1, got " + threads);
         if (rootTimeoutMs < 6_000) throw new HerdException("--root-timeout-ms must be at least 6000 (3 of the root's pings), got " + rootTimeoutMs);
-        try (Worker w = new Worker(host, port, threads, Handshake.key(clusterKey, clusterKeyFile), kvCacheDir, System.err)) {
+        if (!(sliceCacheMaxGib > 0) || sliceCacheMaxGib > 1 << 20) throw new HerdException("--slice-cache-max-gib must be above 0, got " + sliceCacheMaxGib);
+        try (Worker w = new Worker(host, port, threads, Handshake.key(clusterKey, clusterKeyFile), kvCacheDir,
+                noSliceCache ? null : sliceCache, (long) (sliceCacheMaxGib * (1L << 30)), System.err)) {
             w.rootTimeout(rootTimeoutMs).serve();
         } catch (IOException e) {
             throw new HerdException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);

@@ -274,7 +274,8 @@ public final class Cluster implements AutoCloseable {
             senders.add(Thread.ofPlatform().name("herd-load-" + w.peer()).start(() -> {
                 try {
                     w.send(pm.encode());
-                    stream(w, parts, source, n -> progress.update(done.addAndGet(n), all));
+                    byte[][] cached = have(w.expect(Message.HAVE, 4 + parts.size() * (8 + SliceCache.HASH)), parts.size());
+                    stream(w, parts, source, cached, stats, n -> progress.update(done.addAndGet(n), all));
                     w.expect(Message.LOADED, 0);
                 } catch (IOException e) {
                     synchronized (failures) { failures.add(RootSync.lost(w, e)); }
@@ -307,15 +308,47 @@ public final class Cluster implements AutoCloseable {
         void update(long done, long total);
     }
 
-    /** Sends every part as WEIGHTS messages of at most CHUNK bytes: {@code i32 part, i64 offset, bytes}. */
-    private static void stream(Wire w, List<SplitPlan.Part> parts, Map<String, Tensor> source, LongConsumer sent) throws IOException {
+    /**
+     * The SHA-256 of each slice the worker's HAVE says it holds (null for the others), checked against the plan: one
+     * hash per listed slice, each listed once.
+     */
+    static byte[][] have(Message m, int parts) {
+        Message.Reader r = m.reader();
+        int count = r.i32();
+        if (count < 0 || count > parts) throw new Wire.ProtocolException("HAVE lists " + count + " slices of " + parts);
+        byte[][] hashes = new byte[parts][];
+        for (int i = 0; i < count; i++) {
+            int part = r.i32();
+            if (part < 0 || part >= parts || hashes[part] != null) throw new Wire.ProtocolException("HAVE lists slice " + part + " of " + parts);
+            hashes[part] = r.bytes(SliceCache.HASH);
+            if (hashes[part].length != SliceCache.HASH) throw new Wire.ProtocolException("HAVE holds a hash of " + hashes[part].length + " bytes");
+        }
+        return hashes;
+    }
+
+    /**
+     * Sends every part whose bytes do not hash to what the worker holds ({@code cached}) as WEIGHTS messages of at
+     * most CHUNK bytes: {@code i32 part, i64 offset, bytes}; then LOADED. Reading the mapped file to hash a slice is
+     * many times faster than sending it.
+     */
+    private static void stream(Wire w, List<SplitPlan.Part> parts, Map<String, Tensor> source, byte[][] cached, Stats stats, LongConsumer sent) throws IOException {
         byte[] frame = new byte[HEADER + CHUNK]; // one buffer for every frame: part, offset, then the bytes
         for (int i = 0; i < parts.size(); i++) {
             SplitPlan.Part p = parts.get(i);
+            Tensor full = source.get(p.name());
+            long start = System.nanoTime();
+            boolean same = cached[i] != null && MessageDigest.isEqual(cached[i], hash(full, p));
+            if (cached[i] != null) stats.hashed(System.nanoTime() - start);
+            if (same) {
+                long n = p.bytes(full.type());
+                stats.reused(n);
+                sent.accept(n);
+                continue;
+            }
             int part = i;
             long[] offset = {0};
             int[] fill = {0};
-            TensorSlices.stream(source.get(p.name()), p, CHUNK, piece -> {
+            TensorSlices.stream(full, p, CHUNK, piece -> {
                 for (long at = 0; at < piece.byteSize(); ) {
                     int n = (int) Math.min(piece.byteSize() - at, CHUNK - fill[0]);
                     MemorySegment.copy(piece, ValueLayout.JAVA_BYTE, at, frame, HEADER + fill[0], n);
@@ -324,6 +357,7 @@ public final class Cluster implements AutoCloseable {
                     if (fill[0] == CHUNK) {
                         w.send(weights(part, offset[0], frame, fill[0]));
                         offset[0] += fill[0];
+                        stats.streamed(fill[0]);
                         sent.accept(fill[0]);
                         fill[0] = 0;
                     }
@@ -331,10 +365,19 @@ public final class Cluster implements AutoCloseable {
             });
             if (fill[0] > 0) {
                 w.send(weights(part, offset[0], frame, fill[0]));
+                stats.streamed(fill[0]);
                 sent.accept(fill[0]);
             }
         }
         w.send(Message.of(Message.LOADED));
+    }
+
+    /** SHA-256 of a part's bytes as they would be streamed. */
+    private static byte[] hash(Tensor full, SplitPlan.Part p) throws IOException {
+        MessageDigest d = SliceCache.sha256();
+        byte[] buffer = new byte[1 << 16];
+        TensorSlices.stream(full, p, CHUNK, piece -> SliceCache.update(d, piece, buffer));
+        return d.digest();
     }
 
     private static final int HEADER = 12;

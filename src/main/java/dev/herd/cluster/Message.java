@@ -13,10 +13,11 @@ import java.util.Arrays;
  */
 public record Message(int type, byte[] payload, int length) {
     public static final int HELLO = 1, WELCOME = 2, PROOF = 3, READY = 4, PLAN = 5, WEIGHTS = 6, LOADED = 7,
-            FORWARD = 8, PARTIAL = 9, SUM = 10, LOGITS = 11, PING = 12, ERROR = 13, BYE = 14, PEER = 15, ECHO = 16;
+            FORWARD = 8, PARTIAL = 9, SUM = 10, LOGITS = 11, PING = 12, ERROR = 13, BYE = 14, PEER = 15, ECHO = 16,
+            HAVE = 17;
 
     private static final String[] NAMES = {"?", "HELLO", "WELCOME", "PROOF", "READY", "PLAN", "WEIGHTS", "LOADED",
-            "FORWARD", "PARTIAL", "SUM", "LOGITS", "PING", "ERROR", "BYE", "PEER", "ECHO"};
+            "FORWARD", "PARTIAL", "SUM", "LOGITS", "PING", "ERROR", "BYE", "PEER", "ECHO", "HAVE"};
 
     public static String name(int type) {
         return type > 0 && type < NAMES.length ? NAMES[type] : "unknown type " + type;

@@ -5,6 +5,7 @@ import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
 
+import java.security.MessageDigest;
 import java.util.List;
 
 /**
@@ -38,6 +39,23 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
         b.bytes(token).i32(workers.size());
         for (String w : workers) b.string(w);
         return b.build();
+    }
+
+    /**
+     * Names a worker's cached slices of this plan: a SHA-256 of the protocol (which fixes the table's order), the
+     * model's tensor table ({@code fingerprint}, from HELLO), its shape, the node, the node count and the slices'
+     * types. Their contents are compared by hash with the root's file before any is reused.
+     */
+    byte[] sliceKey(byte[] fingerprint) {
+        ModelConfig c = config;
+        Message.Builder b = new Message.Builder(Message.PLAN).i32(Handshake.PROTOCOL).bytes(fingerprint).string(c.arch().gguf)
+                .i32(c.dim()).i32(c.hidden()).i32(c.layers()).i32(c.heads()).i32(c.kvHeads()).i32(c.headDim()).i32(c.vocab())
+                .i32(node).i32(nodes).i32(ropeFreqs ? 1 : 0).i32(types.size());
+        for (GgmlType t : types) b.i32(t.id);
+        Message m = b.build();
+        MessageDigest d = SliceCache.sha256();
+        d.update(m.payload(), 0, m.length());
+        return d.digest();
     }
 
     static PlanMessage decode(Message m) {

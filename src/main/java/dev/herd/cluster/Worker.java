@@ -51,6 +51,7 @@ public final class Worker implements AutoCloseable {
     private final ServerSocket server;
     private final int threads;
     private final Path kvDir;
+    private final SliceCache cache;
     private final byte[] key;
     private final PrintStream log;
     private final Deque<Socket> pending = new ConcurrentLinkedDeque<>();
@@ -58,13 +59,18 @@ public final class Worker implements AutoCloseable {
     private final Peers.Inbox peers = new Peers.Inbox();
     private volatile int rootSilenceMs = SILENCE_MS;
 
+    /** A worker without a slice cache. */
     public Worker(String host, int port, int threads, byte[] key, PrintStream log) throws IOException {
-        this(host, port, threads, key, KvCache.Storage.defaultDir(), log);
+        this(host, port, threads, key, KvCache.Storage.defaultDir(), null, 0, log);
     }
 
-    /** {@code kvDir}: where a root that asks for a disk KV cache gets it. */
-    public Worker(String host, int port, int threads, byte[] key, Path kvDir, PrintStream log) throws IOException {
+    /**
+     * {@code kvDir}: where a root that asks for a disk KV cache gets it; {@code sliceDir}: where the slices received
+     * are kept for the next session, at most {@code sliceBytes} in all (null: nowhere).
+     */
+    public Worker(String host, int port, int threads, byte[] key, Path kvDir, Path sliceDir, long sliceBytes, PrintStream log) throws IOException {
         this.kvDir = kvDir;
+        this.cache = sliceDir == null ? null : new SliceCache(sliceDir, sliceBytes, log);
         InetAddress address = host == null ? null : InetAddress.getByName(host);
         this.server = new ServerSocket();
         server.setReuseAddress(true);
@@ -75,7 +81,8 @@ public final class Worker implements AutoCloseable {
         InetAddress bound = server.getInetAddress();
         if (key == null && !bound.isLoopbackAddress()) {
             log.println("warning: no cluster key: anyone who can reach " + bound.getHostAddress() + ":" + server.getLocalPort() + " can take this worker's one"
-                    + " session slot, make it hold its available memory less a margin (and a disk KV cache up to the free temporary space),"
+                    + " session slot, make it hold its available memory less a margin (and a disk KV cache up to the free space of its KV cache folder),"
+                    + (cache != null ? " fill its slice cache up to its maximum," : "")
                     + " compute with weights of their choice, and read or rewrite its sessions' traffic; set --cluster-key-file"
                     + " (or HERD_CLUSTER_KEY) on the root and the workers");
         }
@@ -86,6 +93,11 @@ public final class Worker implements AutoCloseable {
         if (millis < 3 * Cluster.HEARTBEAT_MS) throw new IllegalArgumentException("a root timeout under 3 heartbeats: " + millis);
         rootSilenceMs = millis;
         return this;
+    }
+
+    /** Where a worker keeps its slices unless told otherwise: $XDG_CACHE_HOME/herd/slices or ~/.cache/herd/slices. */
+    public static Path defaultSliceDir() {
+        return SliceCache.defaultDir();
     }
 
     public int port() {
@@ -238,14 +250,21 @@ public final class Worker implements AutoCloseable {
             mesh = plan.nodes() > 2 ? Peers.open(plan, w, peers, key, log) : new Wire[]{w, null};
             log.printf("mesh of %d nodes: linked to every other node%n", plan.nodes());
         }
+        long start = System.nanoTime();
         try (Arena arena = Arena.ofShared()) {
-            Map<String, Tensor> tensors = receiveWeights(w, parts, types, arena);
+            SliceCache.Entry entry = null;
+            if (cache != null) {
+                long files = 0;
+                for (int i = 0; i < parts.size(); i++) files += bytes(parts.get(i), types.get(i)) + SliceCache.HASH;
+                entry = cache.entry(plan.sliceKey(hello.fingerprint()), files);
+            }
+            Map<String, Tensor> tensors = receiveWeights(w, parts, types, entry, arena);
             Weights weights = Weights.from(Weights.Source.of(tensors, "weights from root " + w.peer()), local, 0);
             try (Llama llama = new Llama(local, weights, plan.maxSeqLen(), threads, Model.BATCH,
                     new WorkerSync(w, plan.codec(), local.vocab(), mesh, plan.node(), plan.workers()), plan.kvOnDisk() ? new KvCache.Storage(kvDir) : KvCache.Storage.MEMORY)) {
                 w.send(Message.of(Message.LOADED));
-                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
-                        plan.kvOnDisk() ? " on disk" : "");
+                log.printf("loaded %.1f MiB of weights, KV cache %.1f MiB%s; serving (%.1f s after the plan)%n", weightBytes / 1048576.0, kvBytes / 1048576.0,
+                        plan.kvOnDisk() ? " on disk" : "", (System.nanoTime() - start) / 1e9);
                 serveForwards(w, llama, plan, pulse);
             }
         } finally {
@@ -289,20 +308,25 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * The node's slices, as the plan lists them. Those whose kernel layout is larger than the file's (the K-quants,
-     * {@link Kernels#largerLayout}) arrive in arenas of their own and are repacked into {@code arena} as soon as all
-     * have arrived ({@link #settle}), so their received bytes are freed then rather than held beside the copy for the
-     * whole session.
+     * The node's slices, as the plan lists them: those its slice cache holds intact, then (after telling the root
+     * which, in HAVE) those the root streams, stored as they arrive. Those whose kernel layout is larger than the
+     * file's (the K-quants, {@link Kernels#largerLayout}) are read into arenas of their own and repacked into
+     * {@code arena} as soon as all are in ({@link #settle}), so their file bytes are freed then rather than held
+     * beside the copy for the whole session.
      */
-    private Map<String, Tensor> receiveWeights(Wire w, List<SplitPlan.Part> parts, List<GgmlType> types, Arena arena) throws IOException {
+    private Map<String, Tensor> receiveWeights(Wire w, List<SplitPlan.Part> parts, List<GgmlType> types, SliceCache.Entry cache, Arena arena) throws IOException {
         MemorySegment[] data = new MemorySegment[parts.size()];
         Arena[] own = new Arena[parts.size()];
         long[] filled = new long[parts.size()];
+        SliceCache.Entry.Writer writer = null;
         try {
             for (int i = 0; i < parts.size(); i++) {
                 if (Kernels.largerLayout(types.get(i)) != null) own[i] = Arena.ofShared();
                 data[i] = (own[i] != null ? own[i] : arena).allocate(bytes(parts.get(i), types.get(i)), 64);
             }
+            boolean[] cached = new boolean[parts.size()];
+            w.send(have(cache, data, cached));
+            for (int i = 0; i < parts.size(); i++) if (cached[i]) filled[i] = data[i].byteSize();
             while (true) {
                 Message m = w.receiveTransient(Cluster.CHUNK + 16);
                 if (m.type() == Message.PING) continue;
@@ -312,11 +336,25 @@ public final class Worker implements AutoCloseable {
                 int part = r.i32();
                 long offset = r.i64();
                 int n = r.remaining();
+                if (part >= 0 && part < parts.size() && offset == 0 && cached[part]) { // the root's bytes differ from the cached ones
+                    cached[part] = false;
+                    filled[part] = 0;
+                }
                 if (part < 0 || part >= parts.size() || offset != filled[part] || offset + n > data[part].byteSize()) {
                     throw new Wire.ProtocolException("weights chunk outside the plan: tensor " + part + " at " + offset + " (+" + n + ")");
                 }
                 MemorySegment.copy(MemorySegment.ofArray(m.payload()), m.length() - n, data[part], offset, n);
                 filled[part] += n;
+                if (writer != null && writer.part() != part) { // one file at a time: a root that interleaves slices gets them unstored
+                    writer.close();
+                    writer = null;
+                }
+                if (offset == 0 && cache != null) writer = cache.writer(part);
+                if (writer != null && !writer.write(m.payload(), m.length() - n, n)) writer = null;
+                if (writer != null && filled[part] == data[part].byteSize()) {
+                    writer.commit();
+                    writer = null;
+                }
             }
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (int i = 0; i < parts.size(); i++) {
@@ -329,7 +367,32 @@ public final class Worker implements AutoCloseable {
         } catch (Throwable e) {
             for (Arena a : own) if (a != null && a.scope().isAlive()) a.close();
             throw e;
+        } finally {
+            if (writer != null) writer.close();
         }
+    }
+
+    /**
+     * Reads the slices {@code cache} holds intact into {@code data} (marking them {@code cached}) and lists them for
+     * the root: {@code i32 count, count x (i32 part, bytes SHA-256)}.
+     */
+    private Message have(SliceCache.Entry cache, MemorySegment[] data, boolean[] cached) {
+        long start = System.nanoTime();
+        byte[][] hashes = new byte[data.length][];
+        int count = 0;
+        long bytes = 0;
+        for (int i = 0; cache != null && i < data.length; i++) {
+            hashes[i] = cache.load(i, data[i]);
+            if (hashes[i] == null) continue;
+            cached[i] = true;
+            bytes += data[i].byteSize();
+            count++;
+        }
+        if (cache != null) log.printf("slice cache: %d of %d slices (%.1f MiB) read and verified in %.1f s%n", count, data.length,
+                bytes / 1048576.0, (System.nanoTime() - start) / 1e9);
+        Message.Builder b = new Message.Builder(Message.HAVE).i32(count);
+        for (int i = 0; i < data.length; i++) if (hashes[i] != null) b.i32(i).bytes(hashes[i]);
+        return b.build();
     }
 
     /**

@@ -236,6 +236,7 @@ class WorkerSecurityTest {
                 w.send(new Message.Builder(Message.WEIGHTS).i32(i).i64(0).raw(java.lang.foreign.MemorySegment.ofArray(new byte[(int) parts.get(i).bytes(GgmlType.F32)])).build());
             }
             w.send(Message.of(Message.LOADED));
+            assertThat(Message.name(w.receive(1 << 16).type())).isEqualTo("HAVE"); // no slice cache: none
             assertThat(Message.name(w.receive(0).type())).isEqualTo("LOADED");
             Message.Builder forward = new Message.Builder(Message.FORWARD).i32(Integer.MAX_VALUE).i32(1).i32(0);
             forward.raw(java.lang.foreign.MemorySegment.ofArray(new byte[64 * 4]));
