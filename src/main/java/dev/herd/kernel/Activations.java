@@ -42,6 +42,13 @@ public final class Activations {
     int[] halfSums;
     float[] interleaved;
     int batch = 1;
+    /**
+     * Whether the values are rounded per 256 (ggml's Q8_K, what it multiplies K-quant and IQ4_XS weights by) rather
+     * than per 32 (Q8_0): so when every quantized matrix that reads these activations is of such a type (then the
+     * rounding is the same as llama.cpp's). The scale is then repeated in each 32-value block's slot.
+     */
+    private boolean superBlocks;
+    private int kReaders, otherReaders;
 
     public Activations(int n, int capacity) {
         if (n % BLOCK != 0) throw new IllegalArgumentException("vector length " + n + " is not a multiple of " + BLOCK);
@@ -56,11 +63,19 @@ public final class Activations {
     /** Makes quantize fill what a matmul with {@code w} reads (the layouts of the interleaved types). */
     public void readBy(Tensor w) {
         GgmlType t = w.type();
+        switch (t) {
+            case Q4_K_INTERLEAVED, Q5_K_INTERLEAVED, Q6_K_INTERLEAVED, Q3_K_INTERLEAVED -> kReaders++;
+            case F32, F16, BF16 -> { }
+            default -> otherReaders++;
+        }
+        superBlocks = kReaders > 0 && otherReaders == 0 && n % Quant.SUPER == 0;
         if (!Kernels.interleaved(t)) return;
-        boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q3_K_INTERLEAVED;
+        boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
+                || t == GgmlType.Q3_K_INTERLEAVED;
         if (nibbles && nibblePairs == null) nibblePairs = new int[n / 2];
         if (!nibbles && pairs == null) pairs = new int[n / 2];
-        boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q5_K_INTERLEAVED;
+        boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
+                || t == GgmlType.Q5_K_INTERLEAVED || t == GgmlType.Q5_1_INTERLEAVED;
         if (sums && sums8 == null) sums8 = new int[n / BLOCK];
         if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[2 * n / BLOCK];
         if (interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
@@ -75,11 +90,24 @@ public final class Activations {
         this.batch = batch;
     }
 
-    /** Quantizes this thread's share of the blocks of all batch vectors to Q8_0 (round half away from zero, as ggml). */
+    /**
+     * Quantizes this thread's share of the blocks of all batch vectors to Q8_0 (round half away from zero, as ggml), or
+     * to Q8_K where {@link #superBlocks} (a share of whole super-blocks).
+     */
     public void quantize(int index, int count) {
-        int blocks = batch * n / BLOCK;
-        int from = ComputePool.start(blocks, index, count), to = ComputePool.start(blocks, index + 1, count);
-        Quant.quantizeQ8(values, q, scales, from, to);
+        int from, to;
+        if (superBlocks) {
+            int supers = batch * n / Quant.SUPER, per = Quant.SUPER / BLOCK;
+            int first = ComputePool.start(supers, index, count), last = ComputePool.start(supers, index + 1, count);
+            Quant.quantizeQ8K(values, q, scales, first, last);
+            from = first * per;
+            to = last * per;
+        } else {
+            int blocks = batch * n / BLOCK;
+            from = ComputePool.start(blocks, index, count);
+            to = ComputePool.start(blocks, index + 1, count);
+            Quant.quantizeQ8(values, q, scales, from, to);
+        }
         if (batch > 1) {
             for (int blk = from; blk < to; blk++) {
                 int first = blk * BLOCK, b = first / n, at = (b / 8 * n + first - b * n) * 8 + b % 8;

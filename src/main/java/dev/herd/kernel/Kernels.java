@@ -52,8 +52,8 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4_0_INTERLEAVED;
             case Q8_0_INTERLEAVED -> Q8_0_INTERLEAVED;
             case Q6_K_INTERLEAVED -> Q6_K_INTERLEAVED;
-            case Q4_K_INTERLEAVED -> Q4_K_INTERLEAVED;
-            case Q5_K_INTERLEAVED -> Q5_K_INTERLEAVED;
+            case Q4_K_INTERLEAVED, Q4_1_INTERLEAVED -> Q4_K_INTERLEAVED;
+            case Q5_K_INTERLEAVED, Q5_1_INTERLEAVED -> Q5_K_INTERLEAVED;
             case Q3_K_INTERLEAVED -> Q3_K_INTERLEAVED;
             default -> decoding(type);
         };
@@ -117,8 +117,8 @@ public final class Kernels {
             case Q4_0_INTERLEAVED -> Q4InterleavedKernel.get(w, row, col);
             case Q8_0_INTERLEAVED -> Q8InterleavedKernel.get(w, row, col);
             case Q6_K_INTERLEAVED -> Q6InterleavedKernel.get(w, row, col);
-            case Q4_K_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
-            case Q5_K_INTERLEAVED -> Q5KInterleavedKernel.get(w, row, col);
+            case Q4_K_INTERLEAVED, Q4_1_INTERLEAVED -> Q4KInterleavedKernel.get(w, row, col);
+            case Q5_K_INTERLEAVED, Q5_1_INTERLEAVED -> Q5KInterleavedKernel.get(w, row, col);
             case Q3_K_INTERLEAVED -> Q3KInterleavedKernel.get(w, row, col);
             default -> throw new IllegalArgumentException("not a kernel layout: " + w.type());
         };
@@ -130,8 +130,8 @@ public final class Kernels {
             case Q6_K -> GgmlType.Q6_K_INTERLEAVED;
             case Q4_K -> GgmlType.Q4_K_INTERLEAVED;
             case Q5_K, IQ4_XS -> GgmlType.Q5_K_INTERLEAVED;
-            case Q4_1 -> GgmlType.Q4_K_INTERLEAVED;
-            case Q5_1 -> GgmlType.Q5_K_INTERLEAVED;
+            case Q4_1 -> GgmlType.Q4_1_INTERLEAVED;
+            case Q5_1 -> GgmlType.Q5_1_INTERLEAVED;
             case Q3_K, Q2_K -> GgmlType.Q3_K_INTERLEAVED;
             case IQ4_NL, Q5_0 -> GgmlType.Q8_0_INTERLEAVED; // int8 levels times a half scale: Q8_0 blocks hold them exactly
             default -> null;
@@ -141,7 +141,8 @@ public final class Kernels {
     /** Whether {@code type} is a kernel's own layout (rows interleaved in groups), made by {@link #prepare}; never in files. */
     public static boolean interleaved(GgmlType type) {
         return switch (type) {
-            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED, Q5_K_INTERLEAVED, Q3_K_INTERLEAVED -> true;
+            case Q4_0_INTERLEAVED, Q8_0_INTERLEAVED, Q6_K_INTERLEAVED, Q4_K_INTERLEAVED, Q5_K_INTERLEAVED, Q3_K_INTERLEAVED, Q4_1_INTERLEAVED,
+                 Q5_1_INTERLEAVED -> true;
             default -> false;
         };
     }

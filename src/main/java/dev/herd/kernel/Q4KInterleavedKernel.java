@@ -78,7 +78,7 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
             MemorySegment.copy(to, 0, dst, BYTE, g * groupBytes, to.length);
             Arrays.fill(to, (byte) 0);
         }
-        return new Tensor(w.name(), GgmlType.Q4_K_INTERLEAVED, w.rows(), w.cols(), dst);
+        return new Tensor(w.name(), k ? GgmlType.Q4_K_INTERLEAVED : GgmlType.Q4_1_INTERLEAVED, w.rows(), w.cols(), dst);
     }
 
     @Override

@@ -88,7 +88,7 @@ final class Q5KInterleavedKernel extends InterleavedKernel {
             }
             MemorySegment.copy(to, 0, dst, BYTE, g * groupBytes, to.length);
         }
-        return new Tensor(w.name(), GgmlType.Q5_K_INTERLEAVED, w.rows(), w.cols(), dst);
+        return new Tensor(w.name(), type == GgmlType.Q5_1 ? GgmlType.Q5_1_INTERLEAVED : GgmlType.Q5_K_INTERLEAVED, w.rows(), w.cols(), dst);
     }
 
     @Override

@@ -42,8 +42,12 @@ public enum GgmlType {
     Q6_K_INTERLEAVED(-1, 256, 276),
     /** The same for Q4_K: Q4_0's nibble pieces, and per 32 values each row's float step and minimum (24 bytes per 32). */
     Q4_K_INTERLEAVED(-1, 32, 24),
+    /** Q4_1 in Q4_K's layout; apart because, as in ggml, its activations are rounded per 32 values, not per 256. */
+    Q4_1_INTERLEAVED(-1, 32, 24),
     /** The same for Q5_K and IQ4_XS: one byte per value (its level), and per 32 values each row's float step and minimum (40 bytes). */
     Q5_K_INTERLEAVED(-1, 32, 40),
+    /** Q5_1 in Q5_K's layout (activations rounded per 32 values, as for Q4_1). */
+    Q5_1_INTERLEAVED(-1, 32, 40),
     /**
      * The same for Q3_K and Q2_K: Q4_0's nibble pieces (levels 0..15), per 32 values each row's two int8 scales and two
      * int8 minima (one per 16-value sub-block), per 256 each row's float d and dmin: 168 bytes per 256 values.

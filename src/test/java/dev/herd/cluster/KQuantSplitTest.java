@@ -37,7 +37,9 @@ class KQuantSplitTest {
              LocalCluster.Run three = new LocalCluster.Run(model, workers.addresses(), null, SyncCodec.F32, 64);
              LocalCluster.Run one = new LocalCluster.Run(model, List.of(), null, SyncCodec.F32, 64)) {
             assertThat(three.greedy(new int[]{1, 400}, 30)).containsExactly(one.greedy(new int[]{1, 400}, 30));
-            assertThat(relativeL2(three.llama.forward(tokens, 0, false), one.llama.forward(tokens, 0, false))).isLessThan(1e-5);
+            // Sums in another order now and then move an activation across a rounding boundary of its 8-bit form (one
+            // step of a 256-value block's scale with Q8_K: 1.7e-3 here); a wrong or missing slice moves logits by order 1.
+            assertThat(relativeL2(three.llama.forward(tokens, 0, false), one.llama.forward(tokens, 0, false))).isLessThan(1e-2);
             assertThat(workers.log()).contains("loaded");
         }
     }

@@ -130,8 +130,8 @@ class KernelTest {
      * dequantization bit for bit, CodecTest), read back element by element; rows that fill no group stay as they are.
      */
     @ParameterizedTest
-    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "Q4_1, Q4_K_INTERLEAVED, 96", "IQ4_NL, Q8_0_INTERLEAVED, 96", "Q5_0, Q8_0_INTERLEAVED, 96",
-            "Q5_K, Q5_K_INTERLEAVED, 512", "Q5_1, Q5_K_INTERLEAVED, 96", "IQ4_XS, Q5_K_INTERLEAVED, 512",
+    @CsvSource({"Q4_K, Q4_K_INTERLEAVED, 512", "Q4_1, Q4_1_INTERLEAVED, 96", "IQ4_NL, Q8_0_INTERLEAVED, 96", "Q5_0, Q8_0_INTERLEAVED, 96",
+            "Q5_K, Q5_K_INTERLEAVED, 512", "Q5_1, Q5_1_INTERLEAVED, 96", "IQ4_XS, Q5_K_INTERLEAVED, 512",
             "Q3_K, Q3_K_INTERLEAVED, 512", "Q2_K, Q3_K_INTERLEAVED, 512"})
     void preparedLayoutsHoldTheDecodedValues(GgmlType type, GgmlType layout, int cols) {
         int rows = 2 * InterleavedKernel.ROWS;
