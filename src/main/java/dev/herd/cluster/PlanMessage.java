@@ -43,14 +43,16 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
 
     /**
      * Names a worker's cached slices of this plan: a SHA-256 of the protocol (which fixes the table's order), the
-     * model's tensor table ({@code fingerprint}, from HELLO), its shape, the node, the node count and the slices'
-     * types. Their contents are compared by hash with the root's file before any is reused.
+     * model's tensor table ({@code fingerprint}, from HELLO), its shape, the node, the node count, the nodes' weights
+     * and W2's block (which decide the ranges) and the slices' types. Their contents are compared by hash with the root's file before any is reused.
      */
     byte[] sliceKey(byte[] fingerprint) {
         ModelConfig c = config;
         Message.Builder b = new Message.Builder(Message.PLAN).i32(Handshake.PROTOCOL).bytes(fingerprint).string(c.arch().gguf)
                 .i32(c.dim()).i32(c.hidden()).i32(c.layers()).i32(c.heads()).i32(c.kvHeads()).i32(c.headDim()).i32(c.vocab())
-                .i32(node).i32(nodes).i32(ropeFreqs ? 1 : 0).i32(types.size());
+                .i32(node).i32(nodes).i32(ropeFreqs ? 1 : 0);
+        for (int share : shares) b.i32(share);
+        b.i32(downBlock).i32(types.size());
         for (GgmlType t : types) b.i32(t.id);
         Message m = b.build();
         MessageDigest d = SliceCache.sha256();

@@ -218,7 +218,7 @@ class SliceCacheTest {
         var c = WorkerSecurityTest.config(64, 128, 2, 4, 2, 16, 256, 256);
         var parts = SplitPlan.of(c, 1, 2).parts(c, 1, false);
         byte[] fingerprint = "../../secret/../../../../etc/passwd\0/".getBytes(StandardCharsets.UTF_8);
-        PlanMessage plan = new PlanMessage(c, 1, 2, 64, SyncCodec.F32, dev.herd.tensor.GgmlType.F32, false,
+        PlanMessage plan = new PlanMessage(c, 1, 2, List.of(1, 1), 1, 64, SyncCodec.F32, dev.herd.tensor.GgmlType.F32, false,
                 WorkerSecurityTest.plan(c, 64, false).types(), false, false, List.of("../../../escape"), new byte[32]);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (Worker worker = new Worker("127.0.0.1", 0, 1, null, dir.resolve("kv"), cache, PLENTY, new PrintStream(log, true))) {
