@@ -100,7 +100,7 @@ public final class RandomModel {
     private static void random(Spec s, GgmlType type, SplittableRandom rnd, OutputStream o, Progress.Tracker tracker) throws IOException {
         byte[] bytes = new byte[(int) type.bytes(s.cols())];
         float[] row = new float[s.cols()];
-        for (int r = 0; r < s.rows(); r++) {
+        for (int r = 0; r < s.allRows(); r++) {
             if (type.quantized()) {
                 rnd.nextBytes(bytes);
                 short d = Float.floatToFloat16(type == GgmlType.Q4_0 ? 0.004f : 0.0003f);
