@@ -141,6 +141,11 @@ public enum ModelTensor {
         return Arrays.stream(hf.split("\\|")).map(n -> (perLayer ? "model.layers." + layer + "." : "") + (stacked ? n.formatted(expert) : n)).toList();
     }
 
+    /** The FFN's column-split matrix, whose block size decides how the split may cut the FFN: dense or experts. */
+    public static ModelTensor ffnDown(ModelConfig c) {
+        return c.moe() == null ? FFN_DOWN : FFN_DOWN_EXPS;
+    }
+
     public static List<ModelTensor> layerTensors() {
         return Arrays.stream(values()).filter(t -> t.perLayer).toList();
     }
