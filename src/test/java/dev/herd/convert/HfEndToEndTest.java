@@ -73,12 +73,30 @@ class HfEndToEndTest {
         return sharper(f);
     }
 
+    /** Qwen3 MoE: 8 experts of width 64, 2 per token, norm_topk_prob as given; q/k norms, untied. */
+    static HfFolder qwen3moe(boolean normTopK) {
+        HfFolder f = HfFolder.of("Qwen3MoeForCausalLM", 64, 128, 2, 4, 2, 32, 96, false, 14).experts(8, 2, 64, normTopK, 15);
+        f.config.put("rope_theta", 10000.0);
+        return f;
+    }
+
+    /** Mixtral: llama (Q/K permuted) with 4 experts of width 128, 2 per token. */
+    static HfFolder mixtral() {
+        HfFolder f = HfFolder.of("MixtralForCausalLM", 64, 128, 2, 4, 2, 0, 96, false, 16).experts(4, 2, 128, true, 17);
+        f.config.put("rope_theta", 10000.0);
+        return sharper(f);
+    }
+
     @ParameterizedTest(name = "{0} {1} in {2} shards")
-    @CsvSource({"llama, F32, 1", "llama, BF16, 3", "qwen3, BF16, 1", "qwen3, F32, 2", "qwen2, F32, 1", "qwen2, BF16, 2"})
+    @CsvSource({"llama, F32, 1", "llama, BF16, 3", "qwen3, BF16, 1", "qwen3, F32, 2", "qwen2, F32, 1", "qwen2, BF16, 2",
+            "qwen3moe, F32, 2", "qwen3moe-unnormalized, BF16, 1", "mixtral, F32, 3"})
     void everyWeightTypeMatchesTheReference(String arch, String dtype, int shards) throws IOException {
         HfFolder folder = switch (arch) {
             case "llama" -> llama();
             case "qwen3" -> qwen3();
+            case "qwen3moe" -> qwen3moe(true);
+            case "qwen3moe-unnormalized" -> qwen3moe(false);
+            case "mixtral" -> mixtral();
             default -> qwen2();
         };
         Path in = folder.write(dir.resolve(arch), dtype, shards);
