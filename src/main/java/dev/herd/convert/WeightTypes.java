@@ -58,7 +58,7 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
 
     /** The type of a converter's tensor: vectors (norms, biases, rope factors) and routers stay F32. */
     GgmlType typeOf(ModelTensor.Spec s, ModelConfig cfg) {
-        return s.type(F32) == F32 ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
+        return s.tensor().vector() || s.kind() == ModelTensor.Kind.ROUTER ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
     }
 
     /** The type of matrix {@code tensor} whose rows hold {@code cols} values. */

@@ -103,7 +103,7 @@ class HfEndToEndTest {
         HfReference ref = new HfReference(in, STEPS);
         int[] tokens = new SplittableRandom(5).ints(STEPS, 0, ref.vocab()).toArray();
         float[][] expected = run(ref, tokens);
-        for (GgmlType type : List.of(GgmlType.F32, GgmlType.BF16, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0)) {
+        for (GgmlType type : types(arch, dtype)) {
             Path out = dir.resolve(type + ".gguf");
             HfConverter.convert(in, out, type, Map.of(), Progress.NONE);
             try (Llama llama = Llama.load(out, STEPS, 2, 8)) {
@@ -121,6 +121,18 @@ class HfEndToEndTest {
         double worst = 0;
         for (int p = 0; p < STEPS; p++) worst = Math.max(worst, relativeL2(broken[p], expected[p]));
         assertThat(worst).as("the wrong RoPE pairing must fail every bound").isGreaterThan(1.3 * BOUND.get(GgmlType.Q4_0));
+    }
+
+    /**
+     * Every type, except for a mixture of experts the lossy ones: rounding the weights moves the router's input,
+     * and a token whose k-th and (k+1)-th experts are close then chooses the other one, which moves its logits by
+     * 0.1-0.2 (measured: mixtral to BF16 0.23, qwen3moe to Q8_0 0.10), beyond any bound that would still catch a
+     * wrong layout. A mixture is checked exactly here (F32, and BF16 from BF16 safetensors); its quantized experts
+     * in MixtureTest, against the same weights.
+     */
+    static List<GgmlType> types(String arch, String dtype) {
+        if (!arch.contains("moe") && !arch.equals("mixtral")) return List.of(GgmlType.F32, GgmlType.BF16, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0);
+        return dtype.equals("BF16") ? List.of(GgmlType.F32, GgmlType.BF16) : List.of(GgmlType.F32);
     }
 
     static float[][] run(HfReference ref, int[] tokens) {
