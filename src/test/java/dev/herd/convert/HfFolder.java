@@ -18,7 +18,7 @@ import java.util.Random;
 
 /** Writes small Hugging Face model folders with random weights, and keeps the values for comparison. */
 public final class HfFolder {
-    static final ObjectMapper JSON = new ObjectMapper();
+    public static final ObjectMapper JSON = new ObjectMapper();
 
     record Tensor(String name, long[] shape, float[] values) {}
 

@@ -1,11 +1,13 @@
 package dev.herd.engine;
 
+import dev.herd.HerdException;
 import dev.herd.convert.GgufRequantizer;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.engine.SyntheticModel.Scaling;
 import dev.herd.engine.SyntheticModel.Spec;
 import dev.herd.format.GgufFile;
+import dev.herd.format.GgufWriter;
 import dev.herd.kernel.Kernels;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
@@ -15,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -24,6 +27,7 @@ import java.util.stream.Stream;
 
 import static dev.herd.Logits.relativeL2;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Mixtures of experts written by Herd's own converter ({@link RandomModel}, F32, requantized by {@link
@@ -103,6 +107,44 @@ class MixtureTest {
         if (type == GgmlType.F32) return f32;
         GgufRequantizer.convert(f32, path, type, Map.of(), Progress.NONE);
         return path;
+    }
+
+    /** A mixture without experts, choosing more than it has, or missing an expert tensor: one line that says so. */
+    @org.junit.jupiter.api.Test
+    void badMixtureIsOneLineNamingTheProblem() throws IOException {
+        Path good = write(qwen3moe(true), GgmlType.F32, dir);
+        Object[][] cases = { // metadata to change (or a tensor to drop), what the error says
+                {"qwen3moe.expert_count", 0, "'qwen3moe.expert_count' = 0, 'qwen3moe.expert_used_count' = 2: expert count 0 is outside 1..1024"},
+                {"qwen3moe.expert_used_count", 9, "experts used per token 9 is outside 1..8 (the expert count)"},
+                {"qwen3moe.expert_used_count", 0, "experts used per token 0 is outside 1..8"},
+                {"blk.1.ffn_up_exps.weight", null, "tensor 'blk.1.ffn_up_exps.weight' is missing"},
+                {"blk.0.ffn_gate_inp.weight", null, "tensor 'blk.0.ffn_gate_inp.weight' is missing"},
+        };
+        for (Object[] c : cases) {
+            Path bad = dir.resolve("bad.gguf");
+            rewrite(good, bad, (String) c[0], c[1]);
+            assertThatThrownBy(() -> Llama.load(bad, 16, 1, 4)).as((String) c[2]).isInstanceOf(HerdException.class)
+                    .hasMessageContaining((String) c[2]).message().doesNotContain("\n");
+        }
+        Path dense = dir.resolve("dense.gguf"); // a qwen3moe file must have experts
+        rewrite(good, dense, "qwen3moe.expert_count", null);
+        assertThatThrownBy(() -> Llama.load(dense, 16, 1, 4)).isInstanceOf(HerdException.class)
+                .hasMessageContaining("metadata key 'qwen3moe.expert_count' is missing (qwen3moe is a mixture of experts)");
+    }
+
+    /** {@code in} written to {@code out} with metadata {@code key} set to {@code value}, or without it (a tensor or a key) when value is null. */
+    private static void rewrite(Path in, Path out, String key, Object value) throws IOException {
+        try (GgufFile f = GgufFile.open(in)) {
+            GgufWriter w = new GgufWriter();
+            f.metadata().forEach((k, v) -> { if (!k.equals(key)) w.put(k, v); });
+            if (value != null) w.put(key, value);
+            for (GgufFile.TensorInfo t : f.tensors().values()) {
+                if (t.name().equals(key)) continue;
+                byte[] bytes = f.bytes(t.name()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                w.tensor(t.name(), t.type(), t.dims(), o -> o.write(bytes));
+            }
+            w.write(out);
+        }
     }
 
     /** Every tensor of the file as the floats it holds (experts stacked one after the other). */
