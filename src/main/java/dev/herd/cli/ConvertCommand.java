@@ -32,7 +32,8 @@ final class ConvertCommand implements Callable<Integer> {
         Path model;
 
         @Option(names = "--random", arity = "0..1", fallbackValue = "", paramLabel = "SHAPE",
-                description = "Random weights of a named shape (llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, tiny), or of --config.")
+                description = "Random weights of a named shape (llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, "
+                        + "qwen3-30b-a3b, mixtral-8x7b, tiny), or of --config; with --tokenizer, its vocabulary.")
         String random;
     }
 
@@ -55,6 +56,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of --random weights.")
     long seed;
 
+    @Option(names = "--layers", defaultValue = "0", paramLabel = "N", description = "With --random: N layers of the shape's per-layer shape (a smaller file to try).")
+    int layers;
+
     @Override
     public Integer call() throws IOException {
         WeightTypes type = WeightTypes.parse(weightsFloatType);
@@ -69,9 +73,10 @@ final class ConvertCommand implements Callable<Integer> {
             if (shape.isEmpty()) throw new HerdException("--random needs a shape name or --config config.json");
             if (config != null && !input.random.isEmpty()) throw new HerdException("give --random a shape name or --config, not both");
             if (type.llamaCpp()) throw new HerdException("--random writes q40, q80, f16, bf16 or f32 weights: convert its f32 file to " + type.name() + " afterwards");
-            RandomModel.write(RandomModel.shapeOf(shape), type.base(), output, seed, tokenizerMetadata(tokenizer), bar);
+            Map<String, Object> tok = tokenizerMetadata(tokenizer);
+            RandomModel.write(RandomModel.resized(RandomModel.shapeOf(shape), layers, tok), type.base(), output, seed, tok, bar);
         } else {
-            if (config != null) throw new HerdException("--config goes with --random");
+            if (config != null || layers != 0) throw new HerdException((config != null ? "--config" : "--layers") + " goes with --random");
             convert(input.model, type, bar);
         }
         System.err.printf("wrote %s (%s) in %.1f s%n", output, ProgressBar.size(Files.size(output)), (System.nanoTime() - start) / 1e9);

@@ -33,7 +33,7 @@ final class PlanCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "FILE|config.json|SHAPE",
             description = "A GGUF or distributed-llama .m file (only its header is read), a Hugging Face config.json (or its folder), "
-                    + "or a shape: llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b.")
+                    + "or a shape: llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, qwen3-30b-a3b, mixtral-8x7b.")
     String model;
 
     @Option(names = "--nodes", required = true, paramLabel = "N", description = "Nodes, the root included.")

@@ -6,6 +6,7 @@ import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
 
@@ -35,7 +36,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 
 import static dev.herd.model.ModelTensor.ATTN_OUTPUT;
-import static dev.herd.model.ModelTensor.FFN_DOWN;
 import static dev.herd.model.ModelTensor.TOKEN_EMBD;
 
 /**
@@ -207,7 +207,7 @@ public final class Cluster implements AutoCloseable {
     private Slices slices(GgufFile file, ModelConfig c) {
         Weights full = Weights.from(file.source(), c);
         SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.get(ATTN_OUTPUT).type()).toList(),
-                Arrays.stream(full.layers()).map(l -> l.get(FFN_DOWN).type()).toList(), shares);
+                Arrays.stream(full.layers()).map(l -> l.get(ModelTensor.ffnDown(c)).type()).toList(), shares);
         Map<String, Tensor> source = full.byName(false);
         List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
         long[] bytes = new long[nodes()], held = new long[nodes()];

@@ -77,7 +77,7 @@ public final class ClusterPlan {
         List<GgmlType> wo = new ArrayList<>(), down = new ArrayList<>();
         for (int l = 0; l < config.layers(); l++) {
             wo.add(type(ModelTensor.ATTN_OUTPUT.name(l)));
-            down.add(type(ModelTensor.FFN_DOWN.name(l)));
+            down.add(type(ModelTensor.ffnDown(config).name(l)));
         }
         this.split = SplitPlan.of(config, wo, down, shares);
         if (nodes > 1 && codec == SyncCodec.Q80 && config.dim() % 32 != 0) {
@@ -96,9 +96,12 @@ public final class ClusterPlan {
     }
 
     private Node node(int i) {
-        long weights = 0;
-        for (SplitPlan.Part p : split.parts(config, i, header.hasTensor(ModelTensor.ROPE_FREQS.gguf))) weights += bytes(p);
-        long read = weights;
+        long weights = 0, read = 0;
+        for (SplitPlan.Part p : split.parts(config, i, header.hasTensor(ModelTensor.ROPE_FREQS.gguf))) {
+            long b = bytes(p);
+            weights += b;
+            read += p.experts() == 1 ? b : b / p.experts() * config.moe().used(); // a token reads only its experts
+        }
         if (i == 0) {
             GgufFile.TensorInfo embedding = tensor(ModelTensor.TOKEN_EMBD.gguf);
             check(embedding, config.vocab(), config.dim());
@@ -140,7 +143,7 @@ public final class ClusterPlan {
     /** The part's bytes as a node holds them (a kernel layout larger than the file's counts), checked against the header's shape as a worker checks its blocks. */
     private long bytes(SplitPlan.Part p) {
         GgufFile.TensorInfo t = tensor(p.name());
-        check(t, p.rows(), p.cols());
+        check(t, p.experts() * p.rows(), p.cols());
         try {
             return Worker.loadedBytes(p, t.type());
         } catch (Wire.ProtocolException e) {

@@ -30,6 +30,9 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
         ModelConfig.RopeScaling s = c.scaling();
         b.i32(s == null ? 0 : 1);
         if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
+        ModelConfig.Moe moe = c.moe();
+        b.i32(moe == null ? 0 : moe.experts());
+        if (moe != null) b.i32(moe.used()).i32(moe.normalized() ? 1 : 0);
         b.i32(node).i32(nodes);
         for (int share : shares) b.i32(share);
         b.i32(downBlock).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
@@ -72,9 +75,16 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
         int ropeDim = bound(r.i32(), headDim, "rope dim");
         boolean tied = r.i32() == 1;
         ModelConfig.RopeScaling scaling = r.i32() == 1 ? new ModelConfig.RopeScaling(r.f32(), r.f32(), r.f32(), bound(r.i32(), MAX_SEQ, "original context")) : null;
-        if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0) throw bad("model shape");
+        int experts = r.i32();
+        ModelConfig.Moe moe = null;
+        if (experts != 0) {
+            int used = r.i32();
+            if (ModelConfig.Moe.invalidReason(experts, used) != null) throw bad("expert counts " + experts + ", " + used);
+            moe = new ModelConfig.Moe(experts, used, r.i32() == 1);
+        }
+        if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0 || moe == null && arch.moe) throw bad("model shape");
         ModelConfig c = new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
-                ropeDim, scaling, tied);
+                ropeDim, scaling, tied, moe);
         int node = r.i32(), nodes = bound(r.i32(), 1024, "node count");
         Integer[] shares = new Integer[nodes];
         for (int i = 0; i < nodes; i++) shares[i] = bound(r.i32(), SplitPlan.MAX_SHARE, "node weight");

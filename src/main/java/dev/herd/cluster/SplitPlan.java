@@ -19,7 +19,9 @@ import java.util.List;
  *   <li>Wq rows of its query heads; Wk, Wv rows of the KV heads those queries use (whole heads), and the KV cache of
  *       those KV heads only; a Q/K/V bias (Qwen2) the values of the same rows. With more nodes than KV heads, each KV head is replicated on the nodes that share it.</li>
  *   <li>Wo columns of its query heads: its partial output is a full dim vector, summed across nodes (sync 1).</li>
- *   <li>W1, W3 rows [hiddenFrom, hiddenTo); W2 the same columns: partial dim vector, summed (sync 2).</li>
+ *   <li>W1, W3 rows [hiddenFrom, hiddenTo); W2 the same columns: partial dim vector, summed (sync 2). A mixture of
+ *       experts: the same of every expert (hidden is an expert's width), and the router whole, so that the experts
+ *       a token chooses keep every node busy and their partial sums join the same sync.</li>
  *   <li>the output matrix rows [vocabFrom, vocabTo): its slice of the logits, gathered by the root.</li>
  *   <li>norms (also Qwen3's per-head q/k norms) replicated; the token embedding on the root only.</li>
  * </ul>
@@ -142,10 +144,14 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
         return null;
     }
 
-    /** One tensor of a node's share: the full tensor is rows x cols; the node holds [from, to) of the cut dimension. */
-    public record Part(String name, Cut cut, int rows, int cols, int from, int to) {
+    /**
+     * One tensor of a node's share: the full tensor is rows x cols, or {@code experts} such matrices stacked (a
+     * mixture's); the node holds [from, to) of the cut dimension of each.
+     */
+    public record Part(String name, Cut cut, int rows, int cols, int from, int to, int experts) {
+        /** Rows of the node's part, all its stacked matrices together. */
         public int localRows() {
-            return cut == Cut.ROWS ? to - from : rows;
+            return experts * (cut == Cut.ROWS ? to - from : rows);
         }
 
         public int localCols() {
@@ -210,12 +216,13 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
      */
     private static Part part(ModelTensor.Spec t, Slice s, int headDim) {
         Cut cut = t.tensor().cut == Cut.ROWS && t.tensor().vector() ? Cut.COLUMNS : t.tensor().cut;
+        int e = t.experts();
         return switch (t.tensor().axis) {
-            case HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.headFrom * headDim, s.headTo * headDim);
-            case KV_HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.kvHeadFrom * headDim, s.kvHeadTo * headDim);
-            case FFN -> new Part(t.name(), cut, t.rows(), t.cols(), s.hiddenFrom, s.hiddenTo);
-            case VOCAB -> new Part(t.name(), cut, t.rows(), t.cols(), s.vocabFrom, s.vocabTo);
-            case ALL -> new Part(t.name(), Cut.WHOLE, t.rows(), t.cols(), 0, 1);
+            case HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.headFrom * headDim, s.headTo * headDim, e);
+            case KV_HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.kvHeadFrom * headDim, s.kvHeadTo * headDim, e);
+            case FFN -> new Part(t.name(), cut, t.rows(), t.cols(), s.hiddenFrom, s.hiddenTo, e); // each expert's slice
+            case VOCAB -> new Part(t.name(), cut, t.rows(), t.cols(), s.vocabFrom, s.vocabTo, e);
+            case ALL -> new Part(t.name(), Cut.WHOLE, t.rows(), t.cols(), 0, 1, e);
         };
     }
 

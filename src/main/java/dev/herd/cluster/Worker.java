@@ -361,7 +361,7 @@ public final class Worker implements AutoCloseable {
                 SplitPlan.Part p = parts.get(i);
                 if (filled[i] != data[i].byteSize()) throw new Wire.ProtocolException("tensor " + p.name() + " incomplete: " + filled[i] + " of " + data[i].byteSize() + " bytes");
                 Tensor t = new Tensor(p.name(), types.get(i), p.localRows(), p.localCols(), data[i]);
-                tensors.put(p.name(), own[i] != null ? settle(t, own[i], arena) : t);
+                tensors.put(p.name(), own[i] != null ? settle(t, p.experts(), own[i], arena) : t);
             }
             return tensors;
         } catch (Throwable e) {
@@ -396,12 +396,12 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * {@code received} (in {@code own}, which this closes) in its kernel's layout in {@code session}, or copied there
-     * as it is when its rows do not fill the kernel's groups.
+     * {@code received} (in {@code own}, which this closes; {@code stacked} experts, or 1) in its kernel's layout in
+     * {@code session}, or copied there as it is when its rows (each expert's) do not fill the kernel's groups.
      */
-    static Tensor settle(Tensor received, Arena own, Arena session) {
+    static Tensor settle(Tensor received, int stacked, Arena own, Arena session) {
         try {
-            Tensor t = Kernels.prepare(received, session);
+            Tensor t = Kernels.prepare(received, stacked, session);
             if (t.data() != received.data()) return t;
             MemorySegment copy = session.allocate(received.data().byteSize(), 64).copyFrom(received.data());
             return new Tensor(received.name(), received.type(), received.rows(), received.cols(), copy);

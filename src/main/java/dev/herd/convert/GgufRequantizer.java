@@ -76,9 +76,12 @@ public final class GgufRequantizer {
         }
     }
 
-    /** Matrices whose rows hold whole blocks of the type chosen for them take it; the rest keep theirs. */
+    /**
+     * Matrices (and stacked experts) whose rows hold whole blocks of the type chosen for them take it; the rest keep
+     * theirs, as does a router (llama.cpp never quantizes one).
+     */
     private static GgmlType typeOf(GgufFile.TensorInfo t, WeightTypes target, WeightTypes.Model model) {
-        if (t.dims().length != 2 || !t.name().endsWith(".weight")) return t.type();
+        if (t.dims().length < 2 || !t.name().endsWith(".weight") || t.name().endsWith("." + ModelTensor.FFN_GATE_INP.gguf)) return t.type();
         GgmlType type = target.typeOf(t.name(), t.dims()[0], model);
         return t.dims()[0] % type.blockSize == 0 ? type : t.type();
     }

@@ -65,7 +65,9 @@ public final class HfConverter {
                         Quantizer.write(GgmlType.F32, model.ropeFreqs(), 0, s.cols(), o);
                         tracker.add(4L * s.cols());
                     }
-                    : o -> copyRows(st.get(s.hfName()), s, type, permuteHeads(model, s), o, tracker);
+                    : o -> {
+                        for (int e = 0; e < s.experts(); e++) copyRows(entry(st, s, e), s, type, permuteHeads(model, s), o, tracker);
+                    };
             w.tensor(s.name(), type, s.dims(), o -> {
                 source.write(o);
                 tracker.tensorDone();
@@ -100,11 +102,29 @@ public final class HfConverter {
         if (heads % kvHeads != 0) throw new HerdException(file + ": num_key_value_heads " + kvHeads + " does not divide num_attention_heads " + heads);
         int headDim = integer(c, file, "head_dim", Math.max(dim / heads, 1), Limits.MAX_WIDTH);
         if (!Limits.headsFit(heads, headDim)) throw new HerdException(file + ": " + heads + " heads of " + headDim + " values are over the width limit of " + Limits.MAX_WIDTH);
-        return new ModelConfig(arch, dim, integer(c, file, "intermediate_size", null, Limits.MAX_WIDTH),
-                integer(c, file, "num_hidden_layers", null, Limits.MAX_LAYERS), heads, kvHeads, headDim,
+        ModelConfig.Moe moe = moe(c, file, arch);
+        int layers = integer(c, file, "num_hidden_layers", null, Limits.MAX_LAYERS);
+        return new ModelConfig(arch, dim, integer(c, file, arch.moe ? "moe_intermediate_size" : "intermediate_size", null, Limits.MAX_WIDTH),
+                layers, heads, kvHeads, headDim,
                 integer(c, file, "vocab_size", null, Limits.MAX_VOCAB), integer(c, file, "max_position_embeddings", 4096, Integer.MAX_VALUE),
-                (float) positive(c, file, "rms_norm_eps", 1e-5), (float) positive(c, file, "rope_theta", 10000),
-                scaling(c.path("rope_scaling"), file), c.path("tie_word_embeddings").asBoolean(false));
+                (float) positive(c, file, "rms_norm_eps", 1e-5), (float) positive(c, file, "rope_theta", 10000), headDim,
+                scaling(c.path("rope_scaling"), file), c.path("tie_word_embeddings").asBoolean(false), moe);
+    }
+
+    /**
+     * The mixture of experts of a config.json: Mixtral's num_local_experts (weights renormalized over the chosen), or
+     * Qwen3 MoE's num_experts with norm_topk_prob (false unless set, as transformers reads it); every layer sparse.
+     */
+    private static ModelConfig.Moe moe(JsonNode c, Path file, Arch arch) {
+        String count = arch.moe ? "num_experts" : "num_local_experts";
+        if (!arch.moe && !c.has(count)) return null;
+        int experts = integer(c, file, count, null, ModelConfig.MAX_EXPERTS), used = integer(c, file, "num_experts_per_tok", null, ModelConfig.MAX_EXPERTS);
+        String why = ModelConfig.Moe.invalidReason(experts, used);
+        if (why != null) throw new HerdException(file + ": " + why);
+        if (arch.moe && (integer(c, file, "decoder_sparse_step", 1, Limits.MAX_LAYERS) != 1 || !c.path("mlp_only_layers").isEmpty())) {
+            throw new HerdException(file + ": decoder_sparse_step and mlp_only_layers give some layers a dense FFN, which Herd does not run (every layer a mixture)");
+        }
+        return new ModelConfig.Moe(experts, used, !arch.moe || c.path("norm_topk_prob").asBoolean(false));
     }
 
     private static ModelConfig.RopeScaling scaling(JsonNode s, Path file) {
@@ -139,19 +159,27 @@ public final class HfConverter {
         return m;
     }
 
+    /** The safetensors entry of a tensor (of expert {@code expert} when the experts are stacked): the first of its names there. */
+    private static Safetensors.Entry entry(Safetensors st, Spec s, int expert) {
+        List<String> names = s.hfNames(expert);
+        return st.get(names.stream().filter(st::has).findFirst().orElse(names.getFirst()));
+    }
+
     private static void check(Safetensors st, List<Spec> specs, java.util.function.Function<Spec, GgmlType> types) {
         for (Spec s : specs) {
             if (s.kind() == Kind.ROPE) continue;
-            Safetensors.Entry e = st.get(s.hfName());
-            Safetensors.floatType(e);
-            long[] want = s.tensor().vector() ? new long[]{s.cols()} : new long[]{s.rows(), s.cols()};
-            if (!Arrays.equals(e.shape(), want)) {
-                throw new HerdException(e.file() + ": tensor '" + e.name() + "' has shape " + Arrays.toString(e.shape())
-                        + ", but config.json implies " + Arrays.toString(want));
+            for (int expert = 0; expert < s.experts(); expert++) {
+                Safetensors.Entry e = entry(st, s, expert);
+                Safetensors.floatType(e);
+                long[] want = s.tensor().vector() ? new long[]{s.cols()} : new long[]{s.rows(), s.cols()};
+                if (!Arrays.equals(e.shape(), want)) {
+                    throw new HerdException(e.file() + ": tensor '" + e.name() + "' has shape " + Arrays.toString(e.shape())
+                            + ", but config.json implies " + Arrays.toString(want));
+                }
             }
             GgmlType type = types.apply(s);
             if (s.cols() % type.blockSize != 0) {
-                throw new HerdException(st.path() + ": tensor '" + e.name() + "' has rows of " + s.cols() + " values, not a multiple of "
+                throw new HerdException(st.path() + ": tensor '" + entry(st, s, 0).name() + "' has rows of " + s.cols() + " values, not a multiple of "
                         + type.blockSize + " as " + type + " needs; choose f16, bf16 or f32");
             }
         }

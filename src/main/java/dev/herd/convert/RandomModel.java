@@ -3,6 +3,7 @@ package dev.herd.convert;
 import dev.herd.HerdException;
 import dev.herd.format.GgufConfig;
 import dev.herd.format.GgufWriter;
+import dev.herd.format.Limits;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.ModelConfig.RopeScaling;
@@ -34,11 +35,16 @@ public final class RandomModel {
         SHAPES.put("llama3.1-70b", new ModelConfig(Arch.LLAMA, 8192, 28672, 80, 64, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
         SHAPES.put("llama3.1-405b", new ModelConfig(Arch.LLAMA, 16384, 53248, 126, 128, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
         SHAPES.put("qwen3-8b", new ModelConfig(Arch.QWEN3, 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1e-6f, 1000000, null, false));
+        // mixtures of experts: hidden is an expert's width
+        SHAPES.put("qwen3-30b-a3b", new ModelConfig(Arch.QWEN3MOE, 2048, 768, 48, 32, 4, 128, 151936, 40960, 1e-6f, 1000000, 128, null, false,
+                new ModelConfig.Moe(128, 8, true)));
+        SHAPES.put("mixtral-8x7b", new ModelConfig(Arch.LLAMA, 4096, 14336, 32, 32, 8, 128, 32000, 32768, 1e-5f, 1000000, 128, null, false,
+                new ModelConfig.Moe(8, 2, true)));
     }
 
     private RandomModel() {}
 
-    /** A named shape: tiny, llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b. */
+    /** A named shape: tiny, llama3.2-1b, llama3.1-8b, llama3.1-70b, llama3.1-405b, qwen3-8b, qwen3-30b-a3b, mixtral-8x7b. */
     public static ModelConfig shape(String name) {
         ModelConfig c = SHAPES.get(name);
         if (c == null) throw new HerdException("unknown model shape '" + name + "' (known: " + String.join(", ", SHAPES.keySet()) + ")");
@@ -49,6 +55,16 @@ public final class RandomModel {
     public static ModelConfig shapeOf(String nameOrConfig) {
         Path p = Path.of(nameOrConfig);
         return SHAPES.containsKey(nameOrConfig) || !Files.exists(p) ? shape(nameOrConfig) : HfConverter.config(p);
+    }
+
+    /**
+     * The shape with {@code layers} layers (0: as it is), each of the same shape, and the vocabulary of the
+     * {@code tokenizer} metadata that will be embedded (if any), so that the file runs as it is.
+     */
+    public static ModelConfig resized(ModelConfig c, int layers, Map<String, Object> tokenizer) {
+        if (layers < 0 || layers > Limits.MAX_LAYERS) throw new HerdException("--layers " + layers + " is outside 1.." + Limits.MAX_LAYERS);
+        int vocab = tokenizer.get("tokenizer.ggml.tokens") instanceof String[] tokens ? tokens.length : c.vocab();
+        return c.resized(layers == 0 ? c.layers() : layers, vocab);
     }
 
     /** Writes the model; {@code extra} metadata (a tokenizer, typically) is added last. */
@@ -100,7 +116,7 @@ public final class RandomModel {
     private static void random(Spec s, GgmlType type, SplittableRandom rnd, OutputStream o, Progress.Tracker tracker) throws IOException {
         byte[] bytes = new byte[(int) type.bytes(s.cols())];
         float[] row = new float[s.cols()];
-        for (int r = 0; r < s.rows(); r++) {
+        for (int r = 0; r < s.allRows(); r++) {
             if (type.quantized()) {
                 rnd.nextBytes(bytes);
                 short d = Float.floatToFloat16(type == GgmlType.Q4_0 ? 0.004f : 0.0003f);

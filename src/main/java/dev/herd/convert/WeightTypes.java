@@ -8,6 +8,7 @@ import dev.herd.tensor.GgmlType;
 
 import static dev.herd.model.ModelTensor.ATTN_V;
 import static dev.herd.model.ModelTensor.FFN_DOWN;
+import static dev.herd.model.ModelTensor.FFN_DOWN_EXPS;
 import static dev.herd.model.ModelTensor.OUTPUT;
 import static dev.herd.model.ModelTensor.TOKEN_EMBD;
 import static dev.herd.tensor.GgmlType.*;
@@ -55,9 +56,9 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
         return new WeightTypes(type.name().toLowerCase(), type, HfConverter.fileType(type), false);
     }
 
-    /** The type of a converter's tensor: vectors (norms, biases, rope factors) stay F32. */
+    /** The type of a converter's tensor: vectors (norms, biases, rope factors) and routers stay F32. */
     GgmlType typeOf(ModelTensor.Spec s, ModelConfig cfg) {
-        return s.tensor().vector() ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
+        return s.tensor().vector() || s.kind() == ModelTensor.Kind.ROUTER ? F32 : typeOf(s.name(), s.cols(), Model.of(cfg));
     }
 
     /** The type of matrix {@code tensor} whose rows hold {@code cols} values. */
@@ -66,7 +67,7 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
         GgmlType t = base;
         if (tensor.equals(OUTPUT.gguf) || m.tiedOutput() && tensor.equals(TOKEN_EMBD.gguf)) {
             t = cols % Q6_K.blockSize != 0 ? Q8_0 : Q6_K;
-        } else if (base == Q4_K && (tensor.endsWith("." + ATTN_V.gguf) || tensor.endsWith("." + FFN_DOWN.gguf))) {
+        } else if (base == Q4_K && (tensor.endsWith("." + ATTN_V.gguf) || tensor.endsWith("." + FFN_DOWN.gguf) || tensor.endsWith("." + FFN_DOWN_EXPS.gguf))) {
             if (moreBits(layer(tensor), m.layers())) t = Q6_K;
             else if (m.llama70b() && tensor.endsWith("." + ATTN_V.gguf)) t = Q5_K;
         }

@@ -5,8 +5,7 @@ import dev.herd.model.Weights;
 
 /**
  * A layer's feed-forward network: from the normed input {@code pass.xb} to {@code pass.out} (this node's partial sum
- * on a split model). Every model Herd runs has the dense SwiGLU one; a mixture-of-experts FFN (router, top-k experts,
- * each expert a SwiGLU of its own slice) is another implementation, chosen in {@link #of}.
+ * on a split model): the dense {@link SwiGlu}, or a {@link Mixture} of experts when the config has one.
  */
 interface FeedForward {
     /** Runs layer {@code pass.layer} for the batch. */
@@ -14,10 +13,10 @@ interface FeedForward {
 
     /** Bytes of the heap buffers it allocates, for planning. */
     static long bufferBytes(ModelConfig c, int batchSize) {
-        return SwiGlu.bufferBytes(c, batchSize);
+        return c.moe() == null ? SwiGlu.bufferBytes(c, batchSize) : Mixture.bufferBytes(c, batchSize);
     }
 
     static FeedForward of(ModelConfig c, Weights w, Pass pass) {
-        return new SwiGlu(c, w, pass);
+        return c.moe() == null ? new SwiGlu(c, w, pass) : new Mixture(c, w, pass);
     }
 }

@@ -20,8 +20,8 @@ import static dev.herd.model.ModelTensor.FFN_NORM;
  * The forward pass of a Llama-family model (Llama, Mistral, Qwen2, Qwen3), in llama2.c's order, over a batch of up to
  * {@code batchSize} consecutive tokens: each weight matrix is read once per batch. A layer is two components, each
  * from an RMS-normed copy of the residual stream to an output added back to it: {@link Attention} (with the
- * architecture's biases, q/k norms and RoPE variant) and a {@link FeedForward} (SwiGLU; a mixture of experts would be
- * another one). Matmuls run on all threads of the pool split by output rows, attention split by (token, head); the
+ * architecture's biases, q/k norms and RoPE variant) and a {@link FeedForward} (SwiGLU, or a {@link Mixture} of
+ * experts). Matmuls run on all threads of the pool split by output rows, attention split by (token, head); the
  * O(dim) steps (norms, RoPE, cache stores, residual adds) run on the calling thread, where they cost less than a
  * barrier. Buffers are allocated once; a forward pass allocates nothing (except the all-positions logits array when
  * asked for one).
@@ -83,7 +83,7 @@ public final class Llama implements AutoCloseable {
     private Llama(ModelConfig c, Weights w, int maxSeqLen, int threads, int batchSize, GgufFile file, Sync sync, KvCache.Storage kv) {
         if (maxSeqLen < 1 || batchSize < 1) throw new IllegalArgumentException("maxSeqLen and batchSize must be >= 1");
         this.config = c;
-        this.weights = w = w.withMatrices(t -> Kernels.prepare(t, repacked));
+        this.weights = w = w.withMatrices((t, stacked) -> Kernels.prepare(t, stacked, repacked));
         for (Tensor t : w.matrices()) Kernels.warmUp(t);
         this.file = file;
         this.sync = sync;
@@ -263,10 +263,16 @@ public final class Llama implements AutoCloseable {
         for (int i = 0, n = pass.batch * config.dim(); i < n; i++) x[i] += out[i];
     }
 
-    /** xb = rmsnorm(x) * weight for every batch row. Done on this thread: O(dim) per token, cheaper than a barrier. */
+    /**
+     * xb = rmsnorm(x) * weight for every batch row. Done on this thread: O(dim) per token, cheaper than a barrier.
+     * A mixture of experts routes from xb, so there it is the same on every machine ({@link VectorMath#rmsNormFixed}).
+     */
     private void normRows(float[] weight) {
         int dim = config.dim();
-        for (int b = 0; b < pass.batch; b++) VectorMath.rmsNorm(x, b * dim, weight, xb.values, b * xb.n, dim, config.eps());
+        for (int b = 0; b < pass.batch; b++) {
+            if (config.moe() != null) VectorMath.rmsNormFixed(x, b * dim, weight, xb.values, b * xb.n, dim, config.eps());
+            else VectorMath.rmsNorm(x, b * dim, weight, xb.values, b * xb.n, dim, config.eps());
+        }
     }
 
     private void quantizeXb(int index, int count) {

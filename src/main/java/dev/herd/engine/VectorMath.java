@@ -71,9 +71,49 @@ final class VectorMath {
         for (; i < n; i++) y[yo + i] += a * x.get(F32, xo + 4L * i);
     }
 
+    private static final VectorSpecies<Float> FIXED = FloatVector.SPECIES_128;
+    private static final ValueLayout.OfFloat LE = F32.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * A dot product whose rounding is the same on every machine, whatever its vector width: four lanes, products
+     * then sums (never fused), the lanes added in order, then the tail. The nodes of a mixture of experts each
+     * choose the experts from such sums and must agree on them bit for bit.
+     */
+    static float fixedDot(float[] a, int ao, MemorySegment b, long bo, int n) {
+        FloatVector acc = FloatVector.zero(FIXED);
+        int i = 0;
+        for (int bound = FIXED.loopBound(n); i < bound; i += FIXED.length()) {
+            acc = acc.add(FloatVector.fromArray(FIXED, a, ao + i).mul(FloatVector.fromMemorySegment(FIXED, b, bo + 4L * i, ByteOrder.LITTLE_ENDIAN)));
+        }
+        float sum = acc.lane(0) + acc.lane(1) + acc.lane(2) + acc.lane(3);
+        for (; i < n; i++) sum += a[ao + i] * b.get(LE, bo + 4L * i);
+        return sum;
+    }
+
+    /** {@link #fixedDot} of two arrays. */
+    static float fixedDot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector acc = FloatVector.zero(FIXED);
+        int i = 0;
+        for (int bound = FIXED.loopBound(n); i < bound; i += FIXED.length()) {
+            acc = acc.add(FloatVector.fromArray(FIXED, a, ao + i).mul(FloatVector.fromArray(FIXED, b, bo + i)));
+        }
+        float sum = acc.lane(0) + acc.lane(1) + acc.lane(2) + acc.lane(3);
+        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
+        return sum;
+    }
+
     /** out = x / rms(x) * w, over n values (w from index 0). */
     static void rmsNorm(float[] x, int xo, float[] w, float[] out, int oo, int n, float eps) {
         float inv = (float) (1 / Math.sqrt(dot(x, xo, x, xo, n) / n + eps));
+        for (int i = 0; i < n; i++) out[oo + i] = x[xo + i] * inv * w[i];
+    }
+
+    /**
+     * {@link #rmsNorm}, the same on every machine ({@link #fixedDot}): a mixture's router reads it, and every node
+     * of a split model must choose the same experts from the same residual stream.
+     */
+    static void rmsNormFixed(float[] x, int xo, float[] w, float[] out, int oo, int n, float eps) {
+        float inv = (float) (1 / Math.sqrt(fixedDot(x, xo, x, xo, n) / n + eps));
         for (int i = 0; i < n; i++) out[oo + i] = x[xo + i] * inv * w[i];
     }
 

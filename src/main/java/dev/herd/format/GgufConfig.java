@@ -46,12 +46,32 @@ public final class GgufConfig {
         }
         float theta = f.real(p + "rope.freq_base", 10000f);
         if (!(theta > 0)) throw new HerdException(f.path() + ": metadata key '" + p + "rope.freq_base' = " + theta + " is not positive");
+        ModelConfig.Moe moe = moe(f, p, arch);
+        String ffn = moe != null && f.has(p + "expert_feed_forward_length") ? "expert_feed_forward_length" : "feed_forward_length";
         return new ModelConfig(arch, dim,
-                width(f, p + "feed_forward_length", f.integer(p + "feed_forward_length")),
+                width(f, p + ffn, f.integer(p + ffn)),
                 atMost(f, p + "block_count", f.integer(p + "block_count"), Limits.MAX_LAYERS),
                 heads, kvHeads, headDim, vocab(f, p),
                 positive(f, p + "context_length", f.integer(p + "context_length")),
-                eps, theta, ropeDim, scaling(f, p), !f.hasTensor(ModelTensor.OUTPUT.gguf));
+                eps, theta, ropeDim, scaling(f, p), !f.hasTensor(ModelTensor.OUTPUT.gguf), moe);
+    }
+
+    /**
+     * The mixture of experts: expert_count experts of which expert_used_count run per token, their weights
+     * renormalized unless expert_weights_norm is false (llama.cpp renormalizes for Mixtral and Qwen3 MoE). A model
+     * without expert_count (or with 0, which llama.cpp writes for dense models) has none, unless its architecture
+     * requires one.
+     */
+    private static ModelConfig.Moe moe(GgufFile f, String p, Arch arch) {
+        String count = p + "expert_count", used = p + "expert_used_count", norm = p + "expert_weights_norm";
+        if (!arch.moe && f.integer(count, 0) == 0) return null;
+        if (!f.has(count)) throw new HerdException(f.path() + ": metadata key '" + count + "' is missing (" + arch.gguf + " is a mixture of experts)");
+        long experts = f.integer(count), k = f.integer(used, 0);
+        String why = ModelConfig.Moe.invalidReason(experts, k);
+        if (why != null) throw new HerdException(f.path() + ": metadata keys '" + count + "' = " + experts + ", '" + used + "' = " + k + ": " + why);
+        Object normalized = f.metadata().getOrDefault(norm, true);
+        if (!(normalized instanceof Boolean b)) throw new HerdException(f.path() + ": metadata key '" + norm + "' is not a boolean");
+        return new ModelConfig.Moe((int) experts, (int) k, b);
     }
 
     /** GGUF metadata with llama.cpp's keys (tokenizer entries are added by the caller). */
@@ -71,6 +91,12 @@ public final class GgufConfig {
         m.put(a + "rope.freq_base", c.ropeTheta());
         m.put(a + "rope.dimension_count", c.ropeDim());
         m.put(a + "vocab_size", c.vocab());
+        if (c.moe() != null) {
+            m.put(a + "expert_count", c.moe().experts());
+            m.put(a + "expert_used_count", c.moe().used());
+            m.put(a + "expert_feed_forward_length", c.hidden());
+            m.put(a + "expert_weights_norm", c.moe().normalized());
+        }
         RopeScaling s = c.scaling();
         if (s != null) {
             m.put(a + "rope.scaling.type", "llama3");

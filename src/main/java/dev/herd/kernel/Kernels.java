@@ -184,6 +184,14 @@ public final class Kernels {
         return copy;
     }
 
+    /**
+     * As {@link #prepare(Tensor, Arena)}, for {@code stacked} matrices of equal rows in one tensor (a mixture's
+     * experts): only when each one's rows fill whole groups, so that every matrix stays a view of whole groups.
+     */
+    public static Tensor prepare(Tensor w, int stacked, Arena arena) {
+        return w.rows() / stacked % InterleavedKernel.ROWS == 0 ? prepare(w, arena) : w;
+    }
+
     /** The IQ4_NL or Q5_0 tensor {@code w} written to {@code dst} as the Q8_0 tensor it equals. */
     private static Tensor asQ8_0(Tensor w, MemorySegment dst) {
         long blocks = w.size() / Activations.BLOCK;

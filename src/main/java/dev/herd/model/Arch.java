@@ -8,30 +8,36 @@ import java.util.stream.Collectors;
  * The architectures Herd runs (the one list): their names in GGUF, in Hugging Face config.json and in a
  * distributed-llama .m header, and the attention components each one turns on. Which tensors each has follows from
  * these ({@link ModelTensor}); adding a dense architecture is a constant here, plus table rows for tensors it alone has.
+ * Experts come from the model's metadata ({@link ModelConfig.Moe}): Mixtral is {@code llama} with experts, Qwen3 MoE
+ * is Qwen3 with experts (its own GGUF name, which requires them: {@link #moe}).
  *
  * @param neox    RoPE rotates halves (x[i], x[i + ropeDim/2]) instead of interleaved pairs; Hugging Face checkpoints
  *                of the others store Q/K rows in rotate-half order, which the converter permutes to pairs
  * @param qkvBias Q, K and V projections add a bias vector
  * @param qkNorm  per-head RMSNorm of q and k before RoPE
+ * @param moe     every model of it has a mixture of experts (others may have one: Mixtral is llama)
  * @param dllama  the .m header's arch_type, or 0 when distributed-llama has none
  */
 public enum Arch {
-    LLAMA("llama", false, false, false, 0xABCD00, "LlamaForCausalLM", "MistralForCausalLM"),
-    QWEN2("qwen2", true, true, false, 0, "Qwen2ForCausalLM"),
-    QWEN3("qwen3", true, false, true, 0xABCD01, "Qwen3ForCausalLM");
+    LLAMA("llama", false, false, false, false, 0xABCD00, "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM"),
+    QWEN2("qwen2", true, true, false, false, 0, "Qwen2ForCausalLM"),
+    QWEN3("qwen3", true, false, true, false, 0xABCD01, "Qwen3ForCausalLM"),
+    QWEN3MOE("qwen3moe", true, false, true, true, 0, "Qwen3MoeForCausalLM");
 
     public final String gguf;
     public final boolean neox, qkvBias, qkNorm;
     public final int dllama;
     public final List<String> hf;
+    public final boolean moe;
 
-    Arch(String gguf, boolean neox, boolean qkvBias, boolean qkNorm, int dllama, String... hf) {
+    Arch(String gguf, boolean neox, boolean qkvBias, boolean qkNorm, boolean moe, int dllama, String... hf) {
         this.gguf = gguf;
         this.neox = neox;
         this.qkvBias = qkvBias;
         this.qkNorm = qkNorm;
         this.dllama = dllama;
         this.hf = List.of(hf);
+        this.moe = moe;
     }
 
     /** The architecture named {@code name} in GGUF's general.architecture, or null. */

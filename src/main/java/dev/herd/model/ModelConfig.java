@@ -10,18 +10,56 @@ import java.util.List;
  *
  * @param ropeDim the leading values of each head that RoPE rotates (the whole head unless a GGUF says otherwise)
  * @param scaling Llama 3.1 frequency scaling, or null (a GGUF may instead hold the factors as the rope_freqs tensor)
+ * @param hidden  the FFN width: of each expert in a mixture of experts
  * @param tied    the output matrix is the token embedding
+ * @param moe     the mixture of experts that replaces the dense FFN, or null
  */
 public record ModelConfig(Arch arch, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
-                          int contextLength, float eps, float ropeTheta, int ropeDim, RopeScaling scaling, boolean tied) {
+                          int contextLength, float eps, float ropeTheta, int ropeDim, RopeScaling scaling, boolean tied, Moe moe) {
 
     /** Llama 3.1 RoPE scaling ("rope_type": "llama3"), as llama.cpp reads it. */
     public record RopeScaling(float factor, float lowFreqFactor, float highFreqFactor, int originalContext) {}
 
+    /**
+     * A mixture-of-experts FFN: {@code experts} SwiGLU experts of width hidden, of which each token uses the
+     * {@code used} whose router logits are highest, weighted by the softmax of all logits; {@code normalized}: those
+     * weights are then divided by their sum (Mixtral, Qwen3 MoE's norm_topk_prob), i.e. a softmax over the chosen.
+     */
+    public record Moe(int experts, int used, boolean normalized) {
+        /** Why these counts cannot describe a model, or null. */
+        public static String invalidReason(long experts, long used) {
+            if (experts < 1 || experts > MAX_EXPERTS) return "expert count " + experts + " is outside 1.." + MAX_EXPERTS;
+            if (used < 1 || used > experts) return "experts used per token " + used + " is outside 1.." + experts + " (the expert count)";
+            return null;
+        }
+    }
+
+    public static final int MAX_EXPERTS = 1024;
+
+    public ModelConfig(Arch arch, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
+                       int contextLength, float eps, float ropeTheta, int ropeDim, RopeScaling scaling, boolean tied) {
+        this(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, null);
+    }
+
     /** A model whose RoPE rotates whole heads. */
     public ModelConfig(Arch arch, int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
                        int contextLength, float eps, float ropeTheta, RopeScaling scaling, boolean tied) {
-        this(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, headDim, scaling, tied);
+        this(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, headDim, scaling, tied, null);
+    }
+
+    /** The same model with a mixture of experts (or, null, a dense FFN). */
+    public ModelConfig moe(Moe moe) {
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, moe);
+    }
+
+    /** The same model with {@code layers} layers and a vocabulary of {@code vocab} tokens. */
+    public ModelConfig resized(int layers, int vocab) {
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, moe);
+    }
+
+    /** Experts stacked in each FFN tensor: 1 for a dense FFN. */
+    public int experts() {
+        return moe == null ? 1 : moe.experts;
     }
 
     public int qDim() {
@@ -34,11 +72,11 @@ public record ModelConfig(Arch arch, int dim, int hidden, int layers, int heads,
 
     /** The same model with fewer heads, FFN rows and vocabulary rows: one node's share of a split model. */
     public ModelConfig slice(int heads, int kvHeads, int hidden, int vocab) {
-        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied);
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, moe);
     }
 
     public ModelConfig tied(boolean tied) {
-        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied);
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, moe);
     }
 
     /** The tensors of this model in the order Herd writes them. */

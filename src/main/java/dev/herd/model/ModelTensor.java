@@ -20,6 +20,11 @@ import static dev.herd.model.ModelTensor.Kind.*;
  * is one row), how the split cuts it and along which of a node's ranges, which models have it, whether a file may
  * lack it, and its place in a distributed-llama .m layer (-1: not in .m files). Rows are in the order Herd writes
  * GGUF files; a vector cut by ROWS follows the rows of its matrix (a bias: a node adds the values of its rows).
+ *
+ * <p>A mixture of experts stacks its experts in one tensor, as GGUF does: experts x rows x cols (GGUF dims {cols,
+ * rows, experts}), marked {@code EXPERTS} below; the split cuts every expert as the dense FFN's row is cut, so each
+ * node holds its slice of every expert. Its Hugging Face names hold the expert number (%d), and a name may have
+ * alternatives ("a|b": Qwen3 MoE's, Mixtral's).
  */
 public enum ModelTensor {
     // per layer, GGUF name, Hugging Face name, kind, rows, cols, cut, axis, which models have it, optional, .m order
@@ -37,16 +42,23 @@ public enum ModelTensor {
     ATTN_Q_NORM(true, "attn_q_norm.weight", "self_attn.q_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 7),
     ATTN_K_NORM(true, "attn_k_norm.weight", "self_attn.k_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 8),
     FFN_NORM(true, "ffn_norm.weight", "post_attention_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 10),
-    // An MoE FFN adds its router and per-expert rows here (the experts cut as gate/up/down are, per expert).
-    FFN_GATE(true, "ffn_gate.weight", "mlp.gate_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> true, false, 4),
-    FFN_UP(true, "ffn_up.weight", "mlp.up_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> true, false, 6),
-    FFN_DOWN(true, "ffn_down.weight", "mlp.down_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::hidden, COLUMNS, FFN, c -> true, false, 5),
+    FFN_GATE(true, "ffn_gate.weight", "mlp.gate_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> c.moe() == null, false, 4),
+    FFN_UP(true, "ffn_up.weight", "mlp.up_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> c.moe() == null, false, 6),
+    FFN_DOWN(true, "ffn_down.weight", "mlp.down_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::hidden, COLUMNS, FFN, c -> c.moe() == null, false, 5),
+    // A mixture of experts instead: the router (F32, as llama.cpp keeps it, on every node), then the stacked experts.
+    FFN_GATE_INP(true, "ffn_gate_inp.weight", "mlp.gate.weight|block_sparse_moe.gate.weight", ROUTER, c -> c.moe().experts(), ModelConfig::dim, WHOLE, ALL, c -> c.moe() != null, false, -1),
+    FFN_GATE_EXPS(Stacked.EXPERTS, "ffn_gate_exps.weight", "mlp.experts.%d.gate_proj.weight|block_sparse_moe.experts.%d.w1.weight", ModelConfig::hidden, ModelConfig::dim, ROWS),
+    FFN_UP_EXPS(Stacked.EXPERTS, "ffn_up_exps.weight", "mlp.experts.%d.up_proj.weight|block_sparse_moe.experts.%d.w3.weight", ModelConfig::hidden, ModelConfig::dim, ROWS),
+    FFN_DOWN_EXPS(Stacked.EXPERTS, "ffn_down_exps.weight", "mlp.experts.%d.down_proj.weight|block_sparse_moe.experts.%d.w2.weight", ModelConfig::dim, ModelConfig::hidden, COLUMNS),
 
     OUTPUT_NORM(false, "output_norm.weight", "model.norm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 0),
     OUTPUT(false, "output.weight", "lm_head.weight", MATRIX, ModelConfig::vocab, ModelConfig::dim, ROWS, VOCAB, c -> !c.tied(), true, 1);
 
-    /** EMBEDDING and MATRIX take the file's weight type; the vectors (NORM, BIAS, ROPE: computed factors) are F32. */
-    public enum Kind { EMBEDDING, MATRIX, NORM, BIAS, ROPE }
+    /** EMBEDDING and MATRIX take the file's weight type; ROUTER matrices and the vectors (NORM, BIAS, ROPE: computed factors) are F32. */
+    public enum Kind { EMBEDDING, MATRIX, ROUTER, NORM, BIAS, ROPE }
+
+    /** Marks the rows of a mixture's stacked experts: per layer, matrices along the FFN axis, in MoE models, not in .m files. */
+    private enum Stacked { EXPERTS }
 
     /** How the split cuts a tensor: by output rows, by input columns, every node whole, or the root alone. */
     public enum Cut { ROWS, COLUMNS, WHOLE, ROOT }
@@ -63,11 +75,23 @@ public enum ModelTensor {
     public final int dllama;
     /** A file may lack it: rope_freqs (computed from metadata instead), output (tied to the embedding). */
     public final boolean optional;
+    /** A mixture's experts stacked in one tensor (experts x rows x cols). */
+    public final boolean stacked;
     private final ToIntFunction<ModelConfig> rows, cols;
     private final Predicate<ModelConfig> in;
 
+    ModelTensor(Stacked experts, String gguf, String hf, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols, Cut cut) {
+        this(true, gguf, hf, MATRIX, rows, cols, cut, FFN, c -> c.moe() != null, false, -1, true);
+    }
+
     ModelTensor(boolean perLayer, String gguf, String hf, Kind kind, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols,
                 Cut cut, Axis axis, Predicate<ModelConfig> in, boolean optional, int dllama) {
+        this(perLayer, gguf, hf, kind, rows, cols, cut, axis, in, optional, dllama, false);
+    }
+
+    ModelTensor(boolean perLayer, String gguf, String hf, Kind kind, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols,
+                Cut cut, Axis axis, Predicate<ModelConfig> in, boolean optional, int dllama, boolean stacked) {
+        this.stacked = stacked;
         this.perLayer = perLayer;
         this.gguf = gguf;
         this.hf = hf;
@@ -89,6 +113,11 @@ public enum ModelTensor {
         return cols.applyAsInt(c);
     }
 
+    /** Matrices stacked in the tensor: the experts of a stacked row, else 1. */
+    public int experts(ModelConfig c) {
+        return stacked ? c.experts() : 1;
+    }
+
     /** Whether a model of config {@code c} has this tensor (as Herd writes it: a tied output has none). */
     public boolean in(ModelConfig c) {
         return in.test(c);
@@ -103,9 +132,18 @@ public enum ModelTensor {
         return perLayer ? "blk." + layer + "." + gguf : gguf;
     }
 
-    /** The Hugging Face safetensors name in layer {@code layer}, or null for a computed tensor. */
-    public String hfName(int layer) {
-        return hf == null || !perLayer ? hf : "model.layers." + layer + "." + hf;
+    /**
+     * The Hugging Face safetensors names (alternatives, the first preferred) in layer {@code layer}, of expert
+     * {@code expert} for stacked experts; empty for a computed tensor.
+     */
+    public List<String> hfNames(int layer, int expert) {
+        if (hf == null) return List.of();
+        return Arrays.stream(hf.split("\\|")).map(n -> (perLayer ? "model.layers." + layer + "." : "") + (stacked ? n.formatted(expert) : n)).toList();
+    }
+
+    /** The FFN's column-split matrix, whose block size decides how the split may cut the FFN: dense or experts. */
+    public static ModelTensor ffnDown(ModelConfig c) {
+        return c.moe() == null ? FFN_DOWN : FFN_DOWN_EXPS;
     }
 
     public static List<ModelTensor> layerTensors() {
@@ -116,26 +154,34 @@ public enum ModelTensor {
      * One tensor of a model: {@code layer} is -1 for a tensor of the whole model. Shapes are rows x cols (a vector has
      * one row); GGUF dims are {cols, rows}, or {cols} for a vector.
      */
-    public record Spec(String name, ModelTensor tensor, int layer, int rows, int cols) {
+    public record Spec(String name, ModelTensor tensor, int layer, int rows, int cols, int experts) {
         public Kind kind() {
             return tensor.kind;
         }
 
+        /** GGUF dims: {cols}, {cols, rows}, or {cols, rows, experts} for stacked experts. */
         public long[] dims() {
-            return tensor.vector() ? new long[]{cols} : new long[]{cols, rows};
+            if (tensor.vector()) return new long[]{cols};
+            return tensor.stacked ? new long[]{cols, rows, experts} : new long[]{cols, rows};
         }
 
         public long elements() {
-            return (long) rows * cols;
+            return (long) experts * rows * cols;
         }
 
-        /** Vectors stay F32; matrices and the embedding take the chosen weight type. */
+        /** Rows of all the stacked matrices together. */
+        public int allRows() {
+            return experts * rows;
+        }
+
+        /** Vectors and routers stay F32; matrices and the embedding take the chosen weight type. */
         public GgmlType type(GgmlType weights) {
-            return tensor.vector() ? GgmlType.F32 : weights;
+            return tensor.vector() || tensor.kind == ROUTER ? GgmlType.F32 : weights;
         }
 
-        public String hfName() {
-            return tensor.hfName(layer);
+        /** The Hugging Face names of (stacked: expert {@code expert}'s) matrix, alternatives first preferred. */
+        public List<String> hfNames(int expert) {
+            return tensor.hfNames(layer, expert);
         }
     }
 
@@ -154,6 +200,6 @@ public enum ModelTensor {
     }
 
     private Spec spec(ModelConfig c, int layer) {
-        return new Spec(name(layer), this, layer, rows(c), cols(c));
+        return new Spec(name(layer), this, layer, rows(c), cols(c), experts(c));
     }
 }

@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Predicate;
-import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
 
 import static dev.herd.model.ModelTensor.OUTPUT;
@@ -29,8 +28,11 @@ import static dev.herd.model.ModelTensor.TOKEN_EMBD;
  */
 public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tensor output, Tensor ropeFreqs) {
 
-    /** One transformer block: the tensors of {@link ModelTensor#layerTensors()} the model has. */
-    public record Layer(Map<ModelTensor, Tensor> tensors) {
+    /**
+     * One transformer block: the tensors of {@link ModelTensor#layerTensors()} the model has; {@code experts} in each
+     * stacked tensor of a mixture (1 without one), whose rows are the experts' rows one expert after the other.
+     */
+    public record Layer(Map<ModelTensor, Tensor> tensors, int experts) {
         public Layer {
             tensors = Collections.unmodifiableMap(new EnumMap<>(tensors));
         }
@@ -63,18 +65,24 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
         return m;
     }
 
+    /** Transforms a matrix that stacks {@code stacked} matrices of equal rows (1: a plain matrix). */
+    public interface MatrixMap {
+        Tensor apply(Tensor w, int stacked);
+    }
+
     /**
-     * The same weights with every matrix (not the token embedding or vectors) passed through {@code f}, layers in
-     * parallel (f must be thread-safe; repacking a model at load is worth the cores).
+     * The same weights with every matrix (not the token embedding, routers or vectors) passed through {@code f},
+     * layers in parallel (f must be thread-safe; repacking a model at load is worth the cores).
      */
-    public Weights withMatrices(UnaryOperator<Tensor> f) {
+    public Weights withMatrices(MatrixMap f) {
         Layer[] mapped = new Layer[layers.length];
         IntStream.range(0, layers.length).parallel().forEach(i -> {
             Map<ModelTensor, Tensor> m = new EnumMap<>(ModelTensor.class);
-            layers[i].tensors.forEach((t, w) -> m.put(t, t.kind == ModelTensor.Kind.MATRIX ? f.apply(w) : w));
-            mapped[i] = new Layer(m);
+            Layer l = layers[i];
+            l.tensors.forEach((t, w) -> m.put(t, t.kind == ModelTensor.Kind.MATRIX ? f.apply(w, t.stacked ? l.experts : 1) : w));
+            mapped[i] = new Layer(m, l.experts);
         });
-        return new Weights(tokenEmbd, mapped, outputNorm, f.apply(output), ropeFreqs);
+        return new Weights(tokenEmbd, mapped, outputNorm, f.apply(output, 1), ropeFreqs);
     }
 
     /** Tensors looked up by GGUF name; {@code where} names them in errors (a file, or "from the root"). */
@@ -100,7 +108,7 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
             for (ModelTensor t : ModelTensor.layerTensors()) {
                 if (t.in(c) || t.optional && f.has().test(t.name(i))) m.put(t, tensor(f, t, i, c));
             }
-            layers[i] = new Layer(m);
+            layers[i] = new Layer(m, c.experts());
         }
         Tensor embd = embeddingRows > 0 ? matrix(f, TOKEN_EMBD.gguf, embeddingRows, c.dim()) : null;
         Tensor output = f.has().test(OUTPUT.gguf) || embd == null ? tensor(f, OUTPUT, -1, c) : embd;
@@ -109,7 +117,12 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
     }
 
     private static Tensor tensor(Source f, ModelTensor t, int layer, ModelConfig c) {
-        return t.vector() ? vector(f, t.name(layer), t.cols(c)) : matrix(f, t.name(layer), t.rows(c), t.cols(c));
+        if (t.vector()) return vector(f, t.name(layer), t.cols(c));
+        Tensor m = t.stacked ? stacked(f, t.name(layer), t.experts(c), t.rows(c), t.cols(c)) : matrix(f, t.name(layer), t.rows(c), t.cols(c));
+        if (t.kind == ModelTensor.Kind.ROUTER && m.type() != GgmlType.F32) {
+            throw new HerdException(f.where() + ": tensor '" + t.name(layer) + "' has type " + m.type() + ", expected F32");
+        }
+        return m;
     }
 
     private static Tensor matrix(Source f, String name, int rows, int cols) {
@@ -117,6 +130,16 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
         if (t.rows() != rows || t.cols() != cols) {
             throw new HerdException(f.where() + ": tensor '" + name + "' has shape [" + t.rows() + " x " + t.cols()
                     + "], expected [" + rows + " x " + cols + "] (rows x cols)");
+        }
+        return t;
+    }
+
+    /** Experts stacked in one tensor: a matrix of experts x rows rows. */
+    private static Tensor stacked(Source f, String name, int experts, int rows, int cols) {
+        Tensor t = get(f, name);
+        if ((long) t.rows() != (long) experts * rows || t.cols() != cols) {
+            throw new HerdException(f.where() + ": tensor '" + name + "' has " + t.rows() + " rows of " + t.cols()
+                    + " values, expected " + experts + " experts x " + rows + " rows of " + cols + " values");
         }
         return t;
     }

@@ -92,6 +92,35 @@ class ConvertCliTest {
     }
 
     /**
+     * A random mixture of experts from a Qwen3 MoE config.json, cut to one layer with --layers and given the llama2
+     * tokenizer (its 32000 tokens become the vocabulary, not the config's 151936): it runs as it is, with no
+     * --tokenizer at inference, and its layer has the config's shape.
+     */
+    @Test
+    void randomMixtureWithLayersAndTokenizerRunsAsItIs() throws Exception {
+        HfFolder hf = HfFolder.of("Qwen3MoeForCausalLM", 64, 96, 3, 4, 2, 32, 151936, false, 1);
+        hf.config.put("num_experts", 8);
+        hf.config.put("num_experts_per_tok", 2);
+        hf.config.put("moe_intermediate_size", 64);
+        Path config = dir.resolve("config.json");
+        HfFolder.JSON.writeValue(config.toFile(), hf.config);
+        Path out = dir.resolve("moe.gguf");
+        ok("convert", "--random", "--config", config.toString(), "--layers", "1", "--tokenizer",
+                resource("/tokenizer/llama2-tokenizer.model").toString(), "--output", out.toString(), "--weights-float-type", "q80");
+        try (GgufFile f = GgufFile.open(out)) {
+            assertThat(f.string("general.architecture")).isEqualTo("qwen3moe");
+            assertThat(f.integer("qwen3moe.block_count")).isEqualTo(1);
+            assertThat(f.integer("qwen3moe.expert_count")).isEqualTo(8);
+            assertThat(f.tensors().get("token_embd.weight").dims()).containsExactly(64, 32000);
+            assertThat(f.tensors().get("blk.0.ffn_gate_exps.weight").dims()).containsExactly(64, 64, 8);
+            assertThat(f.tensors().get("blk.0.ffn_down_exps.weight").type()).isEqualTo(GgmlType.Q8_0);
+            assertThat(f.tensors().get("blk.0.ffn_gate_inp.weight").type()).isEqualTo(GgmlType.F32);
+            assertThat(f.hasTensor("blk.1.attn_q.weight")).isFalse();
+        }
+        assertThat(ok("inference", "--model", out.toString(), "--prompt", "Once upon", "--steps", "6", "--temperature", "0").out()).startsWith("Once upon");
+    }
+
+    /**
      * stories15M as a llama2.c checkpoint, written here from the committed Q8_0's weights in F32 (the original
      * checkpoint, 59 MB, is not committed; the layout is Llama2cCheckpointTest's and stories260K's, a real file).
      */
@@ -160,6 +189,8 @@ class ConvertCliTest {
                 {"unknown model shape 'llama9'", "--random", "llama9"},
                 {"nope.json: no such tokenizer file", "--model", hf.toString(), "--tokenizer", missing + ".json"},
                 {"nope/x.gguf: cannot write, folder", "--random", "tiny", "--output", missing + "/x.gguf"},
+                {"--layers goes with --random", "--model", hf.toString(), "--layers", "2"},
+                {"--layers -1 is outside 1..", "--random", "tiny", "--layers", "-1"},
         };
         for (String[] c : cases) {
             List<String> args = new ArrayList<>(List.of(c).subList(1, c.length));

@@ -26,7 +26,7 @@ class WorkerSettleTest {
         try (Arena session = Arena.ofShared()) {
             Arena own = Arena.ofShared();
             Tensor received = q6k(own, ROWS);
-            Tensor settled = Worker.settle(received, own, session);
+            Tensor settled = Worker.settle(received, 1, own, session);
             assertThat(own.scope().isAlive()).as("the received bytes' arena").isFalse();
             assertThat(settled.type()).isEqualTo(GgmlType.Q6_K_INTERLEAVED);
             float[] row = new float[COLS];
@@ -41,7 +41,7 @@ class WorkerSettleTest {
             Arena own = Arena.ofShared();
             Tensor received = q6k(own, ROWS + 1);
             byte[] bytes = received.data().toArray(ValueLayout.JAVA_BYTE);
-            Tensor settled = Worker.settle(received, own, session);
+            Tensor settled = Worker.settle(received, 1, own, session);
             assertThat(own.scope().isAlive()).isFalse();
             assertThat(settled.type()).isEqualTo(GgmlType.Q6_K);
             assertThat(settled.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(bytes);
@@ -50,7 +50,7 @@ class WorkerSettleTest {
 
     @Test
     void theMemoryCheckCountsTheLargerLayout() {
-        SplitPlan.Part part = new SplitPlan.Part("blk.0.ffn_down.weight", dev.herd.model.ModelTensor.Cut.ROWS, 2 * ROWS, COLS, 0, ROWS);
+        SplitPlan.Part part = new SplitPlan.Part("blk.0.ffn_down.weight", dev.herd.model.ModelTensor.Cut.ROWS, 2 * ROWS, COLS, 0, ROWS, 1);
         assertThat(Worker.loadedBytes(part, GgmlType.Q6_K)).isEqualTo(GgmlType.Q6_K_INTERLEAVED.bytes((long) ROWS * COLS));
         assertThat(Worker.loadedBytes(part, GgmlType.Q8_0)).isEqualTo(GgmlType.Q8_0.bytes((long) ROWS * COLS));
     }

@@ -18,7 +18,7 @@ import java.util.Random;
 
 /** Writes small Hugging Face model folders with random weights, and keeps the values for comparison. */
 public final class HfFolder {
-    static final ObjectMapper JSON = new ObjectMapper();
+    public static final ObjectMapper JSON = new ObjectMapper();
 
     record Tensor(String name, long[] shape, float[] values) {}
 
@@ -74,6 +74,37 @@ public final class HfFolder {
         f.add(r, "model.norm.weight", dim);
         if (!tied) f.add(r, "lm_head.weight", vocab, dim);
         return f;
+    }
+
+    /**
+     * Replaces every layer's dense MLP by a mixture of {@code experts} experts of width {@code hidden}, {@code used}
+     * per token, named as transformers names Qwen3 MoE's (mlp.gate, mlp.experts.E.gate_proj ...) or, for
+     * MixtralForCausalLM, Mixtral's (block_sparse_moe.gate, block_sparse_moe.experts.E.w1/w3/w2).
+     */
+    public HfFolder experts(int experts, int used, int hidden, boolean normTopK, long seed) {
+        boolean mixtral = config.get("architectures").equals(List.of("MixtralForCausalLM"));
+        int dim = (int) config.get("hidden_size"), layers = (int) config.get("num_hidden_layers");
+        config.put(mixtral ? "num_local_experts" : "num_experts", experts);
+        config.put("num_experts_per_tok", used);
+        if (mixtral) config.put("intermediate_size", hidden);
+        else {
+            config.put("moe_intermediate_size", hidden);
+            config.put("norm_topk_prob", normTopK);
+        }
+        Random r = new Random(seed);
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            tensors.keySet().removeIf(n -> n.startsWith(p + "mlp."));
+            String moe = p + (mixtral ? "block_sparse_moe." : "mlp.");
+            add(r, moe + "gate.weight", experts, dim);
+            for (int e = 0; e < experts; e++) {
+                String x = moe + "experts." + e + ".";
+                add(r, x + (mixtral ? "w1" : "gate_proj") + ".weight", hidden, dim);
+                add(r, x + (mixtral ? "w3" : "up_proj") + ".weight", hidden, dim);
+                add(r, x + (mixtral ? "w2" : "down_proj") + ".weight", dim, hidden);
+            }
+        }
+        return this;
     }
 
     private void add(Random r, String name, long... shape) {

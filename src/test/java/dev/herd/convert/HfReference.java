@@ -17,6 +17,9 @@ final class HfReference {
     private final Map<String, float[]> w = new HashMap<>();
     private final int dim, layers, heads, kvHeads, hd, vocab;
     private final double eps;
+    /** Experts per token, and Qwen3 MoE's norm_topk_prob, of a mixture of experts. */
+    private final int used;
+    private final boolean normTopK;
     private final double[] invFreq;
     private final float[][][] keys, values; // [layer][pos][kvDim]
     /** Pairs rope as (2i, 2i+1) instead of (i, i+half): what the engine would compute from unpermuted llama weights. */
@@ -31,6 +34,8 @@ final class HfReference {
         hd = c.path("head_dim").asInt(dim / heads);
         vocab = c.get("vocab_size").asInt();
         eps = c.get("rms_norm_eps").asDouble();
+        used = c.path("num_experts_per_tok").asInt(0);
+        normTopK = c.path("norm_topk_prob").asBoolean(false);
         invFreq = invFreq(c.get("rope_theta").asDouble(), hd, c.path("rope_scaling"));
         Safetensors st = Safetensors.open(dir);
         try (Arena arena = Arena.ofConfined()) {
@@ -92,12 +97,43 @@ final class HfReference {
             }
             add(x, matmul(p + "self_attn.o_proj.weight", att));
             xn = rmsnorm(x, 0, dim, w.get(p + "post_attention_layernorm.weight"));
-            float[] g = matmul(p + "mlp.gate_proj.weight", xn), u = matmul(p + "mlp.up_proj.weight", xn);
-            for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
-            add(x, matmul(p + "mlp.down_proj.weight", g));
+            if (w.containsKey(p + "mlp.gate_proj.weight")) add(x, mlp(p + "mlp.", "gate_proj", "up_proj", "down_proj", xn));
+            else if (w.containsKey(p + "mlp.gate.weight")) add(x, sparse(p + "mlp.", "gate_proj", "up_proj", "down_proj", normTopK, xn));
+            else add(x, sparse(p + "block_sparse_moe.", "w1", "w3", "w2", true, xn));
         }
         return matmul(w.containsKey("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight",
                 rmsnorm(x, 0, dim, w.get("model.norm.weight")));
+    }
+
+    /** down(silu(gate x) * up x), the matrices named prefix + name + ".weight". */
+    private float[] mlp(String prefix, String gate, String up, String down, float[] xn) {
+        float[] g = matmul(prefix + gate + ".weight", xn), u = matmul(prefix + up + ".weight", xn);
+        for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+        return matmul(prefix + down + ".weight", g);
+    }
+
+    /**
+     * transformers' Qwen3MoeSparseMoeBlock / MixtralSparseMoeBlock: softmax of the router logits, top-k, the top-k
+     * weights divided by their sum if normTopK (Mixtral always), then the weighted experts' MLPs.
+     */
+    private float[] sparse(String prefix, String gate, String up, String down, boolean normTopK, float[] xn) {
+        float[] logits = matmul(prefix + "gate.weight", xn);
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (float l : logits) max = Math.max(max, l);
+        double[] p = new double[logits.length];
+        for (int e = 0; e < p.length; e++) sum += p[e] = Math.exp(logits[e] - max);
+        Integer[] order = new Integer[p.length];
+        for (int e = 0; e < p.length; e++) order[e] = e;
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+        double chosen = 0;
+        for (int j = 0; j < used; j++) chosen += p[order[j]];
+        float[] out = new float[dim];
+        for (int j = 0; j < used; j++) {
+            double weight = p[order[j]] / (normTopK ? chosen : sum);
+            float[] y = mlp(prefix + "experts." + order[j] + ".", gate, up, down, xn);
+            for (int i = 0; i < dim; i++) out[i] += (float) (weight * y[i]);
+        }
+        return out;
     }
 
     /** q = q * cos + rotate_half(q) * sin, with rotate_half(x) = cat(-x[half:], x[:half]). */

@@ -1,9 +1,11 @@
 package dev.herd.engine;
 
+import java.util.Arrays;
 import java.util.Map;
 
 /**
- * A slow, obviously correct forward pass (Llama, Qwen2 with Q/K/V biases, Qwen3 with q/k norms): one token at a time, plain float loops with double sums, no threads,
+ * A slow, obviously correct forward pass (Llama, Qwen2 with Q/K/V biases, Qwen3 with q/k norms, and a mixture of
+ * experts in place of the FFN for Mixtral and Qwen3 MoE): one token at a time, plain float loops with double sums, no threads,
  * weights already dequantized to floats. If the engine's kernel quantizes activations to Q8_0 (as ggml does for
  * quantized weights), {@code q8Activations} makes this reference round the matmul inputs the same way, so the
  * two compute the same arithmetic and can be compared tightly.
@@ -60,13 +62,51 @@ final class ReferenceLlama {
             }
             add(x, matmul(b + "attn_output.weight", att, dim));
             xn = rmsnorm(x, w.get(b + "ffn_norm.weight"));
-            float[] g = matmul(b + "ffn_gate.weight", xn, s.hidden());
-            float[] u = matmul(b + "ffn_up.weight", xn, s.hidden());
-            for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
-            add(x, matmul(b + "ffn_down.weight", g, dim));
+            if (s.experts() == 0) {
+                add(x, swiGlu(b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight", 0, xn));
+                continue;
+            }
+            add(x, mixture(b, xn));
         }
         float[] xn = rmsnorm(x, w.get("output_norm.weight"));
         return matmul(w.containsKey("output.weight") ? "output.weight" : "token_embd.weight", xn, s.vocab());
+    }
+
+    /** The mixture of experts of layer prefix b: the router reads the normed floats (never Q8_0); the best `used` logits, first index on ties. */
+    private float[] mixture(String b, float[] xn) {
+        int dim = s.dim();
+        float[] logits = new float[s.experts()];
+        float[] router = w.get(b + "ffn_gate_inp.weight");
+        for (int e = 0; e < s.experts(); e++) {
+            double dot = 0;
+            for (int i = 0; i < dim; i++) dot += (double) router[e * dim + i] * xn[i];
+            logits[e] = (float) dot;
+        }
+        Integer[] order = new Integer[s.experts()];
+        for (int e = 0; e < order.length; e++) order[e] = e;
+        Arrays.sort(order, (p, q) -> Float.compare(logits[q], logits[p])); // stable: ties keep index order
+        double[] weight = new double[s.used()];
+        double sum = 0;
+        for (int j = 0; j < s.used(); j++) sum += weight[j] = Math.exp(logits[order[j]]);
+        if (!s.normalized()) {
+            sum = 0;
+            for (float l : logits) sum += Math.exp(l);
+        }
+        float[] out = new float[dim];
+        for (int j = 0; j < s.used(); j++) {
+            float[] y = swiGlu(b + "ffn_gate_exps.weight", b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", order[j], xn);
+            for (int i = 0; i < dim; i++) out[i] += (float) (weight[j] / sum * y[i]);
+        }
+        return out;
+    }
+
+    /** down (silu(gate x) * up x) with the matrices of expert {@code e} of stacked tensors (0 for a dense FFN). */
+    private float[] swiGlu(String gate, String up, String down, int e, float[] xn) {
+        int h = s.hidden(), dim = s.dim();
+        float[] g = matmul(gate, e * h, xn, h);
+        float[] u = matmul(up, e * h, xn, h);
+        for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+        return matmul(down, e * dim, g, dim);
     }
 
     private void headNormAndRope(float[] x, int off, float[] norm, int pos) {
@@ -110,13 +150,18 @@ final class ReferenceLlama {
     }
 
     private float[] matmul(String name, float[] x, int rows) {
+        return matmul(name, 0, x, rows);
+    }
+
+    /** Rows first .. first + rows of the matrix times x. */
+    private float[] matmul(String name, int first, float[] x, int rows) {
         float[] m = w.get(name);
         int cols = x.length;
         if (q8Activations) x = q8(x);
         float[] out = new float[rows];
         for (int r = 0; r < rows; r++) {
             double sum = 0;
-            for (int i = 0; i < cols; i++) sum += (double) m[r * cols + i] * x[i];
+            for (int i = 0; i < cols; i++) sum += (double) m[(first + r) * cols + i] * x[i];
             out[r] = (float) sum;
         }
         return out;

@@ -20,8 +20,14 @@ final class SyntheticModel {
     /** Rope scaling: NONE, the rope_freqs tensor (random divisors), or llama3 metadata. */
     enum Scaling { NONE, TENSOR, METADATA }
 
+    /** {@code experts}: 0 for a dense FFN, else a mixture in which each token uses {@code used}. */
     record Spec(String arch, GgmlType type, boolean tied, Scaling scaling, int dim, int hidden, int layers, int heads,
-                int kvHeads, int headDim, int vocab, float theta) {
+                int kvHeads, int headDim, int vocab, float theta, int experts, int used, boolean normalized) {
+        Spec(String arch, GgmlType type, boolean tied, Scaling scaling, int dim, int hidden, int layers, int heads,
+             int kvHeads, int headDim, int vocab, float theta) {
+            this(arch, type, tied, scaling, dim, hidden, layers, heads, kvHeads, headDim, vocab, theta, 0, 0, false);
+        }
+
         static Spec llama(GgmlType type, boolean tied, Scaling scaling) {
             return new Spec("llama", type, tied, scaling, 128, 256, 2, 4, 2, 32, 300, 10000);
         }
@@ -41,7 +47,7 @@ final class SyntheticModel {
         }
 
         boolean qkNorm() {
-            return arch.equals("qwen3");
+            return arch.startsWith("qwen3");
         }
 
         boolean qkvBias() {
