@@ -63,11 +63,11 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     }
 
     @Override
-    public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int threads) {
+    public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int slots, int threads) {
         Cluster cluster = connect(file);
         long start = System.nanoTime();
-        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, progress)
-                : cluster.load(file, config, maxSeqLen, threads, codec, kv, progress, mesh);
+        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, slots, threads, codec, kv, progress)
+                : cluster.load(file, config, maxSeqLen, slots, threads, codec, kv, progress, mesh);
         log.printf("loaded %d workers in %.1f s%n", workers.size(), (System.nanoTime() - start) / 1e9);
         return llama;
     }
