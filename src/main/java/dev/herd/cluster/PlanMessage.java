@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.codec.Codecs;
+import dev.herd.engine.ContextLength;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
@@ -9,7 +10,7 @@ import java.util.List;
 
 /**
  * What the root tells a worker before streaming its weights: the whole model's config, the worker's place in the
- * split, the KV cache length and the types of the tensors it will receive. The worker recomputes its slice from
+ * split, the KV cache length (of every slot: up to {@link ContextLength#MAX_SLOTS} contexts) and the types of the tensors it will receive. The worker recomputes its slice from
  * this (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
  * With {@code mesh}, the nodes all-reduce directly with each other: {@code workers} are the addresses of nodes
  * 1..N-1 as the root reached them, and {@code token} identifies the session on the links between workers.
@@ -52,7 +53,7 @@ record PlanMessage(ModelConfig config, int node, int nodes, int maxSeqLen, SyncC
         if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0) throw bad("model shape");
         ModelConfig c = new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,
                 ropeDim, scaling, tied);
-        int node = r.i32(), nodes = bound(r.i32(), 1024, "node count"), seq = bound(r.i32(), context, "max seq len");
+        int node = r.i32(), nodes = bound(r.i32(), 1024, "node count"), seq = bound(r.i32(), context * ContextLength.MAX_SLOTS, "max seq len");
         int codec = r.i32();
         if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");
         GgmlType embedding = type(r.i32());
