@@ -22,9 +22,13 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 load() { cut -d' ' -f1 /proc/loadavg; }
-wait_for() { # file pattern
-  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 1; done
-  log "timed out waiting for '$2' in $1"; return 1
+wait_for() { # file pattern pid
+  for _ in $(seq 1 600); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { log "it stopped: $(tail -n 1 "$1")"; exit 1; }
+    sleep 1
+  done
+  log "timed out waiting for '$2' in $1"; exit 1
 }
 
 echo "| setup | clients | aggregate tok/s | x 1 client | TTFT mean ms | TTFT max ms | per-stream tok/s | load |"
@@ -35,13 +39,13 @@ for setup in $SETUPS; do
     threads=$(( THREADS / 2 > 0 ? THREADS / 2 : 1 ))
     "$root/herd" worker --host 127.0.0.1 --port "$WORKER_PORT" --nthreads "$threads" >"$OUTDIR/worker.log" 2>&1 &
     pids+=($!)
-    wait_for "$OUTDIR/worker.log" "listening"
+    wait_for "$OUTDIR/worker.log" "listening" $!
     workers=(--workers "127.0.0.1:$WORKER_PORT")
   fi
   "$root/herd" api --model "$model" --port "$PORT" --parallel "$max" --max-seq-len "$CONTEXT" --nthreads "$threads" \
     "${workers[@]}" >"$OUTDIR/api-$setup.log" 2>&1 &
   pids+=($!)
-  wait_for "$OUTDIR/api-$setup.log" "herd api: serving"
+  wait_for "$OUTDIR/api-$setup.log" "herd api: serving" $!
   "$JAVA_HOME/bin/java" "$root/src/test/java/dev/herd/bench/ClientsBench.java" --url "http://127.0.0.1:$PORT" --clients 1 --tokens 8 >/dev/null # JIT
   base=""
   for n in $CLIENTS; do
