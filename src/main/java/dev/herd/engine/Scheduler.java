@@ -12,13 +12,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * region of the KV cache). Each request's thread runs its generation as if alone ({@link Generation} on its
  * {@link Slot}, a {@link Forward}) and waits in each forward pass; this scheduler's thread gathers what the slots ask
  * for into steps. A step is one pass over the next token of every slot that is decoding ({@link Llama#decode}: each
- * row gives exactly what it gives alone, so a request's text does not depend on what else runs), then one chunk of
- * the oldest waiting prompt (or text to embed), so that a long prompt does not stall the others. A request joins at
- * the next step and leaves when its generation ends. A failed pass fails the requests that were in it.
+ * row gives exactly what it gives alone, so a request's text does not depend on what else runs), then the next chunk
+ * of the oldest waiting prompts (or texts to embed), each in its own pass as it would run alone, up to a batch of
+ * tokens in all: a long prompt does not stall the others, and prompts that arrive together start together. A request
+ * joins at the next step and leaves when its generation ends. A failed pass fails the requests that were in it.
  */
 public final class Scheduler implements AutoCloseable {
-    /** How long a step waits for slots still handling their last token (sampling it, streaming its text). */
-    static final long GATHER_NANOS = 5_000_000L;
+    /**
+     * How long a step waits for slots still handling their last token (sampling it, streaming its text): long enough
+     * for a thread of a loaded machine to get a core (with 5 ms, two streams on a machine with a load of 8 fell out of
+     * step and alternated, one row per step), short enough that a client slow to read costs the others little.
+     */
+    static final long GATHER_NANOS = 50_000_000L;
 
     private enum Job { NONE, PROMPT, HIDDEN, NEXT }
 
@@ -27,7 +32,7 @@ public final class Scheduler implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
     private final ArrayDeque<Slot> prompts = new ArrayDeque<>(); // in arrival order
-    private final Slot[] step;
+    private final Slot[] step, chunks;
     private final int[] stepSlots, stepTokens, stepPositions;
     private final Thread thread;
     private boolean closed; // guarded by lock
@@ -38,6 +43,7 @@ public final class Scheduler implements AutoCloseable {
         slots = new Slot[n];
         for (int i = 0; i < n; i++) slots[i] = new Slot(i);
         step = new Slot[n];
+        chunks = new Slot[n];
         stepSlots = new int[n];
         stepTokens = new int[n];
         stepPositions = new int[n];
@@ -146,8 +152,7 @@ public final class Scheduler implements AutoCloseable {
 
     private void loop() {
         while (true) {
-            int n = 0;
-            Slot prompt;
+            int n = 0, c = 0;
             lock.lock();
             try {
                 while (!closed && !pending()) work.awaitUninterruptibly();
@@ -167,12 +172,18 @@ public final class Scheduler implements AutoCloseable {
                     stepTokens[n] = s.token;
                     stepPositions[n++] = s.pos;
                 }
-                prompt = prompts.peekFirst();
+                int budget = llama.batchSize();
+                for (Slot s : prompts) {
+                    int tokens = Math.min(llama.batchSize(), s.tokens.length - s.from);
+                    if (c > 0 && tokens > budget) break;
+                    chunks[c++] = s;
+                    budget -= tokens;
+                }
             } finally {
                 lock.unlock();
             }
             if (n > 0) decode(n);
-            if (prompt != null) chunk(prompt);
+            for (int i = 0; i < c; i++) chunk(chunks[i]);
         }
     }
 
