@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Continuous batching under load: N streaming clients at once (ClientsBench) against `herd api --parallel`, on one node
 # and on the root + one worker over loopback, in rounds of 1, 2, 4 and 8 clients. Prints a Markdown table: aggregate
-# tok/s (every completion token over the round's wall time), its ratio to one client's, mean and worst time to first
-# token, and mean per-stream decode tok/s; with the load average before each round (the machine may be shared).
+# tok/s (every completion token over the round's wall time, prompts included) and its ratio to one client's, decode
+# tok/s (every token after each stream's first, from the first stream's first text to the last one's end) and its
+# ratio, mean and worst time to first token, and mean per-stream decode tok/s; with the load average before each round
+# (the machine may be shared).
 #
 # usage: bench/clients.sh MODEL.gguf   (build first: ./mvnw -q -DskipTests package)
 #   environment: CLIENTS ("1 2 4 8"), TOKENS (64), SETUPS ("one two"), THREADS (2 on one node; each of the two nodes
@@ -31,8 +33,8 @@ wait_for() { # file pattern pid
   log "timed out waiting for '$2' in $1"; exit 1
 }
 
-echo "| setup | clients | aggregate tok/s | x 1 client | TTFT mean ms | TTFT max ms | per-stream tok/s | load |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| setup | clients | aggregate tok/s | x 1 client | decode tok/s | x 1 client | TTFT mean ms | TTFT max ms | per-stream tok/s | load |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for setup in $SETUPS; do
   workers=() threads=$THREADS
   if [[ $setup == two ]]; then
@@ -47,16 +49,17 @@ for setup in $SETUPS; do
   pids+=($!)
   wait_for "$OUTDIR/api-$setup.log" "herd api: serving" $!
   "$JAVA_HOME/bin/java" "$root/src/test/java/dev/herd/bench/ClientsBench.java" --url "http://127.0.0.1:$PORT" --clients 1 --tokens 8 >/dev/null # JIT
-  base=""
+  base="" dbase=""
   for n in $CLIENTS; do
     l=$(load)
     log "$setup: $n clients (load $l)"
     line=$("$JAVA_HOME/bin/java" "$root/src/test/java/dev/herd/bench/ClientsBench.java" --url "http://127.0.0.1:$PORT" --clients "$n" --tokens "$TOKENS")
     echo "$setup $line load=$l" >>"$OUTDIR/raw.txt"
     get() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$line"; }
-    agg=$(get aggregate_tok_s); [[ -z $base ]] && base=$agg
-    printf '| %s | %d | %s | %.2f | %s | %s | %s | %s |\n' "$( [[ $setup == one ]] && echo "1 node" || echo "root + 1 worker" )" \
-      "$n" "$agg" "$(echo "$agg / $base" | bc -l)" "$(get ttft_ms_mean)" "$(get ttft_ms_max)" "$(get stream_tok_s_mean)" "$l"
+    agg=$(get aggregate_tok_s) dec=$(get decode_tok_s); [[ -z $base ]] && base=$agg dbase=$dec
+    printf '| %s | %d | %s | %.2f | %s | %.2f | %s | %s | %s | %s |\n' "$( [[ $setup == one ]] && echo "1 node" || echo "root + 1 worker" )" \
+      "$n" "$agg" "$(echo "$agg / $base" | bc -l)" "$dec" "$(echo "$dec / $dbase" | bc -l)" "$(get ttft_ms_mean)" "$(get ttft_ms_max)" \
+      "$(get stream_tok_s_mean)" "$l"
   done
   cleanup; pids=(); sleep 2
 done

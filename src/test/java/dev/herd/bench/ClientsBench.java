@@ -18,10 +18,11 @@ import java.util.regex.Pattern;
  * /v1/completions request with {@code stream_options.include_usage} and times its first text and its end. A plain main
  * class with no Herd dependency, run from source by {@code bench/clients.sh}:
  * <pre>java src/test/java/dev/herd/bench/ClientsBench.java --url http://127.0.0.1:9990 --clients 4 [--tokens 64] [--prompt TEXT]</pre>
- * Prints one line: {@code clients=N tokens=T wall_s=W aggregate_tok_s=A ttft_ms_mean=F ttft_ms_max=M stream_tok_s_mean=S},
- * where the aggregate is every completion token over the wall time of the whole round (prompts included), the time to
- * first token is from sending to the first text, and a stream's rate is its tokens after the first over the time
- * after its first text.
+ * Prints one line: {@code clients=N tokens=T wall_s=W aggregate_tok_s=A decode_tok_s=D ttft_ms_mean=F ttft_ms_max=M
+ * stream_tok_s_mean=S}, where the aggregate is every completion token over the wall time of the whole round (prompts
+ * included), the time to first token is from sending to the first text, a stream's rate is its tokens after the first
+ * over the time after its first text, and the decode rate is every stream's tokens after its first over the time from
+ * the first stream's first text to the last stream's end.
  */
 public final class ClientsBench {
     private static final Pattern TOKENS = Pattern.compile("\"completion_tokens\"\\s*:\\s*(\\d+)");
@@ -56,9 +57,11 @@ public final class ClientsBench {
             double wall = (end - start) / 1e9;
             double ttftMean = done.stream().mapToDouble(s -> (s.first() - s.sent()) / 1e6).average().orElseThrow();
             double ttftMax = done.stream().mapToDouble(s -> (s.first() - s.sent()) / 1e6).max().orElseThrow();
+            long firstText = done.stream().mapToLong(Stream::first).min().orElseThrow();
+            double decode = done.stream().mapToInt(s -> s.tokens() - 1).sum() / ((end - firstText) / 1e9);
             double streamRate = done.stream().mapToDouble(s -> s.end() > s.first() ? (s.tokens() - 1) / ((s.end() - s.first()) / 1e9) : 0).average().orElseThrow();
-            System.out.printf("clients=%d tokens=%d wall_s=%.2f aggregate_tok_s=%.2f ttft_ms_mean=%.0f ttft_ms_max=%.0f stream_tok_s_mean=%.2f%n",
-                    clients, all, wall, all / wall, ttftMean, ttftMax, streamRate);
+            System.out.printf("clients=%d tokens=%d wall_s=%.2f aggregate_tok_s=%.2f decode_tok_s=%.2f ttft_ms_mean=%.0f ttft_ms_max=%.0f stream_tok_s_mean=%.2f%n",
+                    clients, all, wall, all / wall, decode, ttftMean, ttftMax, streamRate);
         }
     }
 
