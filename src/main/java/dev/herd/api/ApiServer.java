@@ -17,14 +17,14 @@ import java.util.function.Supplier;
 
 /**
  * An OpenAI-compatible HTTP server over one model: a virtual thread per connection ({@link HttpFront}), generations
- * one at a time through {@link Engine}. Every failure becomes an OpenAI-style JSON error; none stops the server.
+ * in the model's slots, batched together, through {@link Engine}. Every failure becomes an OpenAI-style JSON error; none stops the server.
  */
 public final class ApiServer implements AutoCloseable {
     private static final int MAX_BODY = 4 << 20;
 
     /**
      * @param apiKey       null to accept every request
-     * @param queue        requests that may wait while one generates
+     * @param queue        requests that may wait while every slot generates
      * @param tokenDelayMs pause after each token (0 in production; to watch streaming or test slow requests)
      * @param cors         the origin whose pages may call the API from a browser (or "*"), null for none
      */
@@ -67,6 +67,11 @@ public final class ApiServer implements AutoCloseable {
 
     public String modelName() {
         return engine.modelName();
+    }
+
+    /** Requests served at once: the model's slots. */
+    public int slots() {
+        return engine.slots();
     }
 
     private void handle(Exchange ex) throws IOException {

@@ -1,6 +1,6 @@
 package dev.herd.api;
 
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.Semaphore;
 
 /**
  * A request's cancellation, set once its client has gone (a failed write, or {@link ClientWatch}): a generation stops at
@@ -28,19 +28,19 @@ final class Cancellation {
     }
 
     /**
-     * Takes {@code slot} in its turn (a fair lock keeps the queue order); false, without the lock, if the request was
-     * cancelled first.
+     * Takes a permit of {@code slots} in its turn (a fair semaphore keeps the queue order); false, without a permit, if
+     * the request was cancelled first.
      *
      * @throws InterruptedException on any other interrupt (the server stops)
      */
-    boolean lock(ReentrantLock slot) throws InterruptedException {
+    boolean acquire(Semaphore slots) throws InterruptedException {
         synchronized (this) {
             if (cancelled) return false;
             waiting = Thread.currentThread();
         }
         boolean locked = false;
         try {
-            slot.lockInterruptibly();
+            slots.acquire();
             locked = true;
         } catch (InterruptedException e) {
             if (!cancelled) throw e;
@@ -51,7 +51,7 @@ final class Cancellation {
             }
         }
         if (locked && cancelled) {
-            slot.unlock();
+            slots.release();
             return false;
         }
         return locked;

@@ -6,26 +6,30 @@ import dev.herd.engine.Generation;
 import dev.herd.engine.Generator;
 import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
+import dev.herd.engine.Scheduler;
 import dev.herd.engine.Sequence;
 import dev.herd.tokenizer.ChatTemplate;
 
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The model's single stream: one generation at a time, the others waiting in FIFO order (a fair lock) up to a bound.
- * All requests share one {@link ChatSession}, so a request that extends the previous conversation reuses its cache, but
- * only if the same client sent both: the cache is forgotten when another client's request comes, so that no client
- * learns from {@code cached_tokens} (or from a faster answer) what another's prompt began with. The prompt is
- * tokenized and its length checked before the request waits for the model ({@link Prompts}).
- * Embeddings take the same slot. A failure of the model (a lost worker, or one that does not answer a health check)
- * fails that request and drops the model; the next request reopens it.
+ * The model's slots ({@link Scheduler}): up to one generation per slot at once, decoded together in steps; the
+ * requests beyond them wait in FIFO order (a fair semaphore) up to a bound. Each slot keeps its own {@link
+ * ChatSession}, so a request that extends a conversation reuses the cache of the slot that served it, but only if the
+ * same client sent both: a request goes to a free slot that last served its client, else to one that served nobody
+ * or the one idle longest, whose cache is then forgotten, so that no client learns from {@code cached_tokens} (or from
+ * a faster answer) what another's prompt began with. The prompt is tokenized and its length checked before the
+ * request waits for a slot ({@link Prompts}). Embeddings take a slot too. A failure of the model (a lost worker, or
+ * one that does not answer a health check) fails the requests that were running and drops the model; the next
+ * request reopens it.
  */
 final class Engine implements AutoCloseable {
     /** How long a health check waits for each worker's answer. */
@@ -35,14 +39,20 @@ final class Engine implements AutoCloseable {
     private final int queueSize;
     private final long tokenDelayMs;
     private final Metrics metrics;
-    private final ReentrantLock slot = new ReentrantLock(true);
+    private final int slots;
+    private final Semaphore permits;
     private final AtomicInteger waiting = new AtomicInteger();
     private final String modelName;
+    // Guarded by this: which slots run a request, the client each last served, when it was last taken.
+    private final boolean[] taken;
+    private final String[] owners;
+    private final long[] used;
+    private long uses;
 
-    private Backend backend; // guarded by slot; null after a failure
+    private Backend backend; // guarded by this; null after a failure
     private String failure; // why backend is null
-    private ChatSession session;
-    private String owner; // the client whose tokens the cache holds
+    private Scheduler scheduler;
+    private ChatSession[] sessions;
     private volatile Prompts prompts; // used outside the slot, replaced with the model
 
     /** @param tokenDelayMs a pause after each token, to watch streaming or test slow generations */
@@ -51,14 +61,32 @@ final class Engine implements AutoCloseable {
         this.queueSize = queueSize;
         this.tokenDelayMs = tokenDelayMs;
         this.metrics = metrics;
-        this.backend = opener.get();
-        this.session = new ChatSession(backend.model());
+        open();
+        this.slots = scheduler.size();
+        this.permits = new Semaphore(slots, true);
+        this.taken = new boolean[slots];
+        this.owners = new String[slots];
+        this.used = new long[slots];
         this.modelName = backend.model().name;
-        this.prompts = new Prompts(backend.model());
+    }
+
+    /** Opens the model (again): its scheduler, an empty session per slot. */
+    private void open() {
+        backend = opener.get();
+        Model m = backend.model();
+        scheduler = new Scheduler(m.llama);
+        sessions = new ChatSession[scheduler.size()];
+        for (int i = 0; i < sessions.length; i++) sessions[i] = new ChatSession(m, scheduler.slot(i));
+        prompts = new Prompts(m);
     }
 
     String modelName() {
         return modelName;
+    }
+
+    /** Requests the model serves at once. */
+    int slots() {
+        return slots;
     }
 
     /** The model's chat template family (how prompts, tools and calls are written). */
@@ -70,31 +98,33 @@ final class Engine implements AutoCloseable {
         return waiting.get();
     }
 
-    boolean busy() {
-        return slot.isLocked();
+    /** Slots running a request. */
+    int busy() {
+        return slots - permits.availablePermits();
     }
 
     /**
-     * Runs the request when its turn comes; text goes to {@code out} as it is produced. A cancelled request leaves the
+     * Runs the request when a slot is free; text goes to {@code out} as it is produced. A cancelled request leaves the
      * queue ({@link Cancellation.Cancelled}) or stops at its next token; either counts in {@code herd_cancelled_total}.
      *
-     * @param client who sent it: the cache is reused only for the same client's requests
+     * @param client who sent it: a slot's cache is reused only for the same client's requests
      */
     Outcome run(Request req, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
         long start = System.nanoTime();
         int[] tokens = prompts.tokens(req);
         long tokenizeNanos = System.nanoTime() - start;
         acquire(cancel);
+        int slot = take(client);
         try {
-            return generate(req, tokens, tokenizeNanos, client, out, cancel);
+            return generate(req, tokens, tokenizeNanos, slot, client, out, cancel);
         } finally {
-            slot.unlock();
+            free(slot);
         }
     }
 
     private void acquire(Cancellation cancel) {
         try {
-            if (slot.tryLock(0, TimeUnit.SECONDS)) return; // unlike tryLock(), honours the queue order
+            if (permits.tryAcquire(0, TimeUnit.SECONDS)) return; // unlike tryAcquire(), honours the queue order
             if (waiting.incrementAndGet() > queueSize) {
                 waiting.decrementAndGet();
                 throw new ApiError(429, "rate_limit_error", null, "queue_full",
@@ -102,7 +132,7 @@ final class Engine implements AutoCloseable {
             }
             boolean turn;
             try {
-                turn = cancel.lock(slot);
+                turn = cancel.acquire(permits);
             } finally {
                 waiting.decrementAndGet();
             }
@@ -116,14 +146,47 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
-        Backend b = backend();
+    /**
+     * A free slot for a request of {@code client} (null: no one's): the client's own, else one that served nobody, else
+     * the one idle longest. Needs a permit.
+     */
+    private synchronized int take(String client) {
+        int best = -1;
+        for (int i = 0; i < slots; i++) {
+            if (taken[i]) continue;
+            if (client != null && client.equals(owners[i])) {
+                best = i;
+                break;
+            }
+            if (best < 0 || (owners[i] == null && owners[best] != null) || ((owners[i] == null) == (owners[best] == null) && used[i] < used[best])) best = i;
+        }
+        taken[best] = true;
+        used[best] = ++uses;
+        return best;
+    }
+
+    private void free(int slot) {
+        synchronized (this) {
+            taken[slot] = false;
+        }
+        permits.release();
+    }
+
+    private Outcome generate(Request req, int[] tokens, long tokenizeNanos, int slot, String client, Consumer<Sequence.Piece> out, Cancellation cancel) {
+        Backend b;
+        Scheduler.Slot forward;
+        ChatSession session;
+        synchronized (this) {
+            b = backend();
+            forward = scheduler.slot(slot);
+            session = sessions[slot];
+            // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
+            // and then: a seeded request evaluates its whole prompt, so that it gives the same text whatever ran before.
+            // Another client's request starts from nothing, so that it can learn nothing from the cache (see above).
+            if (req.seed() != null || !client.equals(owners[slot])) session.forget();
+            owners[slot] = client;
+        }
         Model m = b.model();
-        // Batched and one-token evaluation round differently (logits differ by ~1e-5), enough to change a draw now
-        // and then: a seeded request evaluates its whole prompt, so that it gives the same text whatever ran before.
-        // Another client's request starts from nothing, so that it can learn nothing from the cache (see above).
-        if (req.seed() != null || !client.equals(owner)) session.forget();
-        owner = client;
         long renderStart = System.nanoTime();
         int[] prompt = req.chat() ? session.prompt(req.messages()) : tokens; // a chat may splice in the last reply's ids
         long renderNanos = System.nanoTime() - renderStart + tokenizeNanos;
@@ -141,11 +204,15 @@ final class Engine implements AutoCloseable {
         } catch (Generation.ContextFull e) {
             throw Prompts.tooLong(req.chat() ? "messages" : "prompt", e.getMessage());
         } catch (HerdException | UncheckedIOException e) { // a lost worker
-            drop(e);
+            drop(b, e);
             throw unavailable(e);
         } catch (RuntimeException e) {
-            session = new ChatSession(m); // what the cache holds is unknown now
+            synchronized (this) {
+                if (backend == b) sessions[slot] = new ChatSession(m, forward); // what the cache holds is unknown now
+            }
             throw e;
+        } finally {
+            forward.leave();
         }
         Generator.Result r = reply.run();
         if (cancel.cancelled()) metrics.cancelled();
@@ -156,24 +223,33 @@ final class Engine implements AutoCloseable {
     }
 
     /**
-     * The embeddings of already tokenized inputs ({@link #inputs}), one at a time when the model is free. They
-     * are evaluated at the cache's first positions, so the cache is forgotten: no request reuses it.
+     * The embeddings of already tokenized inputs ({@link #inputs}), one after another in a free slot. They are
+     * evaluated at the slot's first positions, so its cache is forgotten: no request reuses it.
      */
     List<float[]> embed(List<int[]> inputs, Cancellation cancel) {
         acquire(cancel);
+        int slot = take(null);
+        Backend b = null;
+        Scheduler.Slot forward = null;
         try {
-            Backend b = backend();
-            session.forget();
-            owner = null;
-            Generation generation = new Generation(b.model());
+            Generation generation;
+            synchronized (this) {
+                b = backend();
+                forward = scheduler.slot(slot);
+                sessions[slot].forget();
+                owners[slot] = null;
+                generation = new Generation(b.model(), forward);
+            }
             List<float[]> out = new ArrayList<>();
             for (int[] ids : inputs) out.add(generation.embedding(ids));
             return out;
         } catch (HerdException | UncheckedIOException e) { // a lost worker
-            drop(e);
+            if (b == null) throw e;
+            drop(b, e);
             throw unavailable(e);
         } finally {
-            slot.unlock();
+            if (forward != null) forward.leave();
+            free(slot);
         }
     }
 
@@ -182,12 +258,11 @@ final class Engine implements AutoCloseable {
         return prompts.inputs(texts);
     }
 
+    /** The model, reopened if it failed (holding this). */
     private Backend backend() {
         if (backend == null) {
             try {
-                backend = opener.get();
-                session = new ChatSession(backend.model());
-                prompts = new Prompts(backend.model());
+                open();
             } catch (HerdException e) {
                 failure = e.getMessage();
                 throw unavailable(e);
@@ -202,28 +277,43 @@ final class Engine implements AutoCloseable {
      * why not, naming the lost worker; a worker that does not answer drops the model, reopened by the next request.
      */
     String unavailable() {
-        if (!slot.tryLock()) return null;
+        if (!permits.tryAcquire(slots)) return null;
         try {
-            if (backend == null) return failure + "; the model is reopened on the next request";
-            List<String> lost = backend.unanswered().apply(ANSWER_MS);
+            Backend b;
+            synchronized (this) {
+                if (backend == null) return failure + "; the model is reopened on the next request";
+                b = backend;
+            }
+            List<String> lost = b.unanswered().apply(ANSWER_MS);
             if (lost.isEmpty()) return null;
-            drop(new HerdException("lost worker " + String.join(", lost worker ", lost)));
-            return failure;
+            drop(b, new HerdException("lost worker " + String.join(", lost worker ", lost)));
+            synchronized (this) {
+                return failure;
+            }
         } finally {
-            slot.unlock();
+            permits.release(slots);
         }
     }
 
-    private void drop(RuntimeException cause) {
+    /** Closes {@code failed} if it is still the model: the requests running on it fail, the next one reopens it. */
+    private synchronized void drop(Backend failed, RuntimeException cause) {
+        if (backend != failed) return;
         failure = cause.getMessage();
         System.err.println("herd api: the model failed (" + cause.getMessage() + "); it is reopened on the next request");
+        close(backend, scheduler);
+        backend = null;
+        scheduler = null;
+        sessions = null;
+        Arrays.fill(owners, null);
+    }
+
+    private static void close(Backend b, Scheduler s) {
         try {
-            backend.close().run();
+            s.close();
+            b.close().run();
         } catch (RuntimeException e) {
             System.err.println("herd api: closing the model: " + e.getMessage());
         }
-        backend = null;
-        session = null;
     }
 
     private static ApiError unavailable(RuntimeException e) {
@@ -239,14 +329,17 @@ final class Engine implements AutoCloseable {
         }
     }
 
+    /** Waits for the running generations to end, then closes the model. */
     @Override
     public void close() {
-        slot.lock();
+        permits.acquireUninterruptibly(slots);
         try {
-            if (backend != null) backend.close().run();
-            backend = null;
+            synchronized (this) {
+                if (backend != null) close(backend, scheduler);
+                backend = null;
+            }
         } finally {
-            slot.unlock();
+            permits.release(slots);
         }
     }
 }

@@ -35,7 +35,8 @@ final class Metrics {
         cancelled.increment();
     }
 
-    String render(int queued, boolean busy) {
+    /** @param busy slots running a request */
+    String render(int queued, int busy) {
         StringBuilder out = new StringBuilder();
         out.append("# HELP herd_requests_total HTTP requests by endpoint and status.\n# TYPE herd_requests_total counter\n");
         new TreeMap<>(requests).forEach((labels, n) -> out.append("herd_requests_total{").append(labels).append("} ").append(n.sum()).append('\n'));
@@ -47,7 +48,8 @@ final class Metrics {
         metric(out, "herd_decode_tokens_per_second", "gauge", "Decode speed of the last request.", decodePerSecond);
         metric(out, "herd_time_to_first_token_ms", "gauge", "Time to first token of the last request, from taking the model (not queued time).", firstTokenMs);
         metric(out, "herd_queue_depth", "gauge", "Requests waiting for the model.", queued);
-        metric(out, "herd_busy", "gauge", "1 while a generation runs.", busy ? 1 : 0);
+        metric(out, "herd_busy", "gauge", "1 while a generation runs.", busy > 0 ? 1 : 0);
+        metric(out, "herd_busy_slots", "gauge", "Slots running a request (herd api --parallel).", busy);
         if (!Double.isNaN(syncMsPerToken)) {
             metric(out, "herd_sync_ms_per_token", "gauge", "Time in cluster syncs per decoded token, last request.", syncMsPerToken);
         }

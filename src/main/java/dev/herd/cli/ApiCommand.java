@@ -4,6 +4,7 @@ import dev.herd.HerdException;
 import dev.herd.api.ApiServer;
 import dev.herd.api.Backend;
 import dev.herd.api.HttpLimits;
+import dev.herd.engine.ContextLength;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -27,7 +28,11 @@ final class ApiCommand implements Callable<Integer> {
     @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' (default: the HERD_API_KEY variable, else none).")
     String apiKey;
 
-    @Option(names = "--queue", defaultValue = "16", paramLabel = "N", description = "Requests that may wait while one generates; more get 429 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--parallel", defaultValue = "0", paramLabel = "N", description = "Requests served at once (continuous batching), each with its own KV cache of the context's length;"
+            + " 0 = up to " + ContextLength.SLOTS + " as every node's memory allows; at most " + ContextLength.MAX_SLOTS + ". Slots that do not fit are refused at start (default: ${DEFAULT-VALUE}).")
+    int parallel;
+
+    @Option(names = "--queue", defaultValue = "16", paramLabel = "N", description = "Requests that may wait while every slot generates; more get 429 (default: ${DEFAULT-VALUE}).")
     int queue;
 
     @Option(names = "--cors", paramLabel = "ORIGIN", description = "Let web pages of ORIGIN (e.g. https://app.example, or *) call the API from a browser (default: none; the chat page at / is the server's own origin and needs none).")
@@ -48,6 +53,9 @@ final class ApiCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (queue < 0) throw new HerdException("--queue must be >= 0, got " + queue);
+        if (parallel < 0 || parallel > ContextLength.MAX_SLOTS) {
+            throw new HerdException("--parallel must be between 1 and " + ContextLength.MAX_SLOTS + " (0: up to " + ContextLength.SLOTS + ", as memory allows), got " + parallel);
+        }
         if (maxConnections < 1 || headerMillis < 1 || bodyMillis < 1) {
             throw new HerdException("--max-connections, --header-timeout-ms and --body-timeout-ms must be at least 1");
         }
@@ -55,7 +63,7 @@ final class ApiCommand implements Callable<Integer> {
         ApiServer server;
         try {
             server = ApiServer.start(() -> {
-                ModelOptions.Run run = model.open();
+                ModelOptions.Run run = model.open(Integer.MAX_VALUE, parallel);
                 return run.cluster() == null ? new Backend(run.model(), run::close)
                         : new Backend(run.model(), run.stats(), run::close, run.cluster()::unanswered);
             }, new ApiServer.Options(host, port, key == null || key.isEmpty() ? null : key, queue, tokenDelayMs,
@@ -68,7 +76,8 @@ final class ApiCommand implements Callable<Integer> {
             server.close();
             stopped.countDown();
         }));
-        System.out.printf("herd api: serving %s on http://%s:%d/ (OpenAI API under /v1)%n", server.modelName(), host, server.port());
+        System.out.printf("herd api: serving %s on http://%s:%d/ (OpenAI API under /v1), %d request%s at once%n", server.modelName(), host, server.port(),
+                server.slots(), server.slots() == 1 ? "" : "s");
         System.out.flush();
         stopped.await();
         return 0;

@@ -86,6 +86,11 @@ final class ModelOptions {
 
     /** Opens the model with a KV cache of at most {@code positions} (what the run needs), within --max-seq-len. */
     Run open(int positions) {
+        return open(positions, 1);
+    }
+
+    /** Opens the model with a KV cache for {@code parallel} sequences (0: as many as fit, up to 4), see {@link ContextLength}. */
+    Run open(int positions, int parallel) {
         KvCache.Storage kv = switch (kvCacheStorage) {
             case "memory" -> KvCache.Storage.MEMORY;
             case "disk" -> new KvCache.Storage(kvCacheDir != null ? kvCacheDir : KvCache.Storage.defaultDir());
@@ -100,7 +105,7 @@ final class ModelOptions {
                 : new ClusterRunner(workers, Handshake.key(clusterKey, clusterKeyFile), SyncCodec.of(bufferFloatType), kv, System.err)
                         .rootWeight(rootWeight).timeouts(new Cluster.Timeouts(connectMillis, workerMillis)).progress(new ProgressBar(System.err, "streaming weights to workers"));
         try {
-            m = openModel(cluster == null ? Runner.local(kv) : cluster, positions);
+            m = openModel(cluster == null ? Runner.local(kv) : cluster, positions, parallel);
             return new Run(m, cluster);
         } catch (RuntimeException e) {
             if (cluster != null) cluster.close();
@@ -108,13 +113,13 @@ final class ModelOptions {
         }
     }
 
-    private Model openModel(Runner runner, int positions) {
+    private Model openModel(Runner runner, int positions, int parallel) {
         if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
         if (maxSeqLen < 0) throw new HerdException("--max-seq-len must be >= 0, got " + maxSeqLen);
         if (!bufferFloatType.equals("q80") && !bufferFloatType.equals("f32")) {
             throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");
         }
         int requested = maxSeqLen > 0 ? Math.min(maxSeqLen, positions) : positions == Integer.MAX_VALUE ? 0 : positions;
-        return Model.open(model, tokenizer, requested, threads, runner, System.err);
+        return Model.open(model, tokenizer, requested, parallel, threads, runner, System.err);
     }
 }

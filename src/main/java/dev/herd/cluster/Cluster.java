@@ -243,13 +243,15 @@ public final class Cluster implements AutoCloseable {
 
     /**
      * Splits the model: sends each worker its plan and streams its slice (all workers at once), keeps the root's
-     * own slice (rows as views of the mapped file, column slices copied), and returns the root's forward pass.
+     * own slice (rows as views of the mapped file, column slices copied), and returns the root's forward pass, whose
+     * KV cache holds {@code slots} sequences of {@code context} positions (the workers' caches hold them all).
      */
-    public Llama load(GgufFile file, ModelConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
-        return load(file, c, maxSeqLen, threads, codec, kv, progress, mesh(nodes()));
+    public Llama load(GgufFile file, ModelConfig c, int context, int slots, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress) {
+        return load(file, c, context, slots, threads, codec, kv, progress, mesh(nodes()));
     }
 
-    Llama load(GgufFile file, ModelConfig c, int maxSeqLen, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
+    Llama load(GgufFile file, ModelConfig c, int context, int slots, int threads, SyncCodec codec, KvCache.Storage kv, Progress progress, boolean mesh) {
+        int maxSeqLen = Math.multiplyExact(context, slots);
         Slices s = slices(file, c);
         Weights full = s.full;
         SplitPlan plan = s.plan;
@@ -298,7 +300,7 @@ public final class Cluster implements AutoCloseable {
         mine.put(TOKEN_EMBD.gguf, full.tokenEmbd());
         ModelConfig local = plan.local(c, 0);
         Weights weights = Weights.from(Weights.Source.of(mine, file.path().toString()), local, c.vocab());
-        return new Llama(local, weights, maxSeqLen, threads, Model.BATCH,
+        return new Llama(local, weights, context, slots, threads, Model.BATCH,
                 new RootSync(workers, plan, full.tokenEmbd(), codec, c.vocab(), stats, mesh), kv);
     }
 

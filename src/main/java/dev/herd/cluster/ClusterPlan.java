@@ -127,7 +127,7 @@ public final class ClusterPlan {
     /** The bytes of one decoded token (batch 1), without a cluster key (which adds 16 bytes per frame). */
     public Traffic traffic() {
         int workers = split.nodes() - 1;
-        long start = FRAME + 12 + type(ModelTensor.TOKEN_EMBD.gguf).bytes(config.dim());
+        long start = FRAME + 12 + 8 + type(ModelTensor.TOKEN_EMBD.gguf).bytes(config.dim()); // header, the row's place, its embedding
         long vector = FRAME + codec.bytes(config.dim());
         long syncs = 2L * config.layers();
         long rootReceived = syncs * workers * vector, workerSent = 0;

@@ -91,11 +91,11 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     }
 
     @Override
-    public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int threads) {
+    public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int slots, int threads) {
         Cluster cluster = connect(file);
         long start = System.nanoTime();
-        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, threads, codec, kv, progress)
-                : cluster.load(file, config, maxSeqLen, threads, codec, kv, progress, mesh);
+        Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, slots, threads, codec, kv, progress)
+                : cluster.load(file, config, maxSeqLen, slots, threads, codec, kv, progress, mesh);
         Stats s = cluster.stats();
         log.printf("loaded %d workers in %.1f s: %.1f MiB of weights sent, %.1f MiB found in their slice caches (%.1f s hashing)%n",
                 workers.size(), (System.nanoTime() - start) / 1e9, s.streamed() / 1048576.0, s.reused() / 1048576.0, s.hashNanos() / 1e9);

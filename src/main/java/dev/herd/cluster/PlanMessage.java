@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.codec.Codecs;
+import dev.herd.engine.ContextLength;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
 import dev.herd.tensor.GgmlType;
@@ -10,9 +11,10 @@ import java.util.List;
 
 /**
  * What the root tells a worker before streaming its weights: the whole model's config, the worker's place in the
- * split, the KV cache length and the types of the tensors it will receive. The worker recomputes its slice from
- * this, every node's weight ({@code shares}) and W2's block (which round an unequal split, see {@link SplitPlan})
- * (rather than trusting sizes sent to it) and checks every field against hard bounds before allocating.
+ * split, the KV cache length (of every slot: up to {@link ContextLength#MAX_SLOTS} contexts) and the types of the
+ * tensors it will receive. The worker recomputes its slice from this, every node's weight ({@code shares}) and W2's
+ * block (which round an unequal split, see {@link SplitPlan}) (rather than trusting sizes sent to it) and checks every
+ * field against hard bounds before allocating.
  * With {@code mesh}, the nodes all-reduce directly with each other: {@code workers} are the addresses of nodes
  * 1..N-1 as the root reached them, and {@code token} identifies the session on the links between workers.
  */
@@ -88,7 +90,7 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
         int node = r.i32(), nodes = bound(r.i32(), 1024, "node count");
         Integer[] shares = new Integer[nodes];
         for (int i = 0; i < nodes; i++) shares[i] = bound(r.i32(), SplitPlan.MAX_SHARE, "node weight");
-        int downBlock = bound(r.i32(), 256, "FFN-down block"), seq = bound(r.i32(), context, "max seq len");
+        int downBlock = bound(r.i32(), 256, "FFN-down block"), seq = bound(r.i32(), context * ContextLength.MAX_SLOTS, "max seq len");
         int codec = r.i32();
         if (node < 1 || node >= nodes || codec < 0 || codec > 1) throw bad("node index or sync type");
         GgmlType embedding = type(r.i32());

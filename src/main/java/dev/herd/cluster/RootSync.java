@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.engine.Rows;
 import dev.herd.engine.Sync;
 import dev.herd.tensor.Tensor;
 
@@ -10,7 +11,7 @@ import java.util.List;
 
 /**
  * The root's side of every forward pass: it sends each worker the batch's embeddings (rows as the model stores them,
- * so nothing is lost), all-reduces the partial sums, and finally gathers the logits slices. The all-reduce is a
+ * so nothing is lost) and where each row is in the KV cache, all-reduces the partial sums, and finally gathers the logits slices. The all-reduce is a
  * {@link Mesh} when the cluster runs one (and the vectors are small enough), else a star through the root: it
  * gathers the workers' partial sums, adds them in node order and sends the total back (every node then holds the
  * same values).
@@ -57,9 +58,11 @@ final class RootSync implements Sync {
     }
 
     @Override
-    public void start(int[] tokens, int from, int n, int pos, Logits mode) {
+    public void start(int[] tokens, int from, Rows rows, Logits mode) {
         long t0 = System.nanoTime();
-        Message.Builder b = new Message.Builder(Message.FORWARD).i32(pos).i32(n).i32(mode.ordinal());
+        int n = rows.n();
+        Message.Builder b = new Message.Builder(Message.FORWARD).i32(n).i32(mode.ordinal()).i32(rows.each() ? 1 : 0);
+        for (int i = 0; i < n; i++) b.i32(rows.base(i)).i32(rows.pos(i));
         for (int i = 0; i < n; i++) {
             MemorySegment row = embedding.data().asSlice(tokens[from + i] * embedding.rowBytes(), embedding.rowBytes());
             b.raw(row);

@@ -6,6 +6,7 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Memory;
 import dev.herd.engine.Model;
+import dev.herd.engine.Rows;
 import dev.herd.engine.Sync;
 import dev.herd.kernel.Kernels;
 import dev.herd.model.ModelConfig;
@@ -277,7 +278,8 @@ public final class Worker implements AutoCloseable {
         int dim = plan.config().dim();
         long rowBytes = plan.embedding().bytes(dim);
         float[] embeddings = new float[Model.BATCH * dim];
-        int maxPayload = (int) (12 + Model.BATCH * rowBytes);
+        Rows rows = new Rows(Model.BATCH);
+        int maxPayload = (int) (12 + Model.BATCH * (8 + rowBytes));
         while (true) {
             pulse.busy(false);
             Message m = w.receive(maxPayload);
@@ -291,16 +293,20 @@ public final class Worker implements AutoCloseable {
                 case Message.FORWARD -> {
                     pulse.busy(true);
                     Message.Reader r = m.reader();
-                    int pos = r.i32(), n = r.i32(), mode = r.i32();
-                    if (n < 1 || n > Model.BATCH || mode < 0 || mode > 2 || r.remaining() != n * rowBytes) {
+                    int n = r.i32(), mode = r.i32(), each = r.i32();
+                    if (n < 1 || n > Model.BATCH || mode < 0 || mode > 2 || each < 0 || each > 1 || r.remaining() != n * (8 + rowBytes)) {
                         throw new Wire.ProtocolException("bad forward request: " + n + " tokens, " + r.remaining() + " bytes");
                     }
-                    if (pos < 0 || pos > plan.maxSeqLen() - n) { // not pos + n, which can overflow
-                        throw new Wire.ProtocolException("bad forward request: positions " + pos + " + " + n + " outside the KV cache of " + plan.maxSeqLen());
+                    if (each == 1) rows.each(n);
+                    else rows.run(0, 0, n);
+                    for (int b = 0; b < n; b++) rows.set(b, r.i32(), r.i32());
+                    MemorySegment embedded = MemorySegment.ofArray(m.payload()).asSlice(12 + 8L * n, n * rowBytes);
+                    for (int b = 0; b < n; b++) Codecs.of(plan.embedding()).decode(embedded, b * rowBytes, embeddings, b * dim, dim);
+                    try {
+                        llama.forward(embeddings, rows, Sync.Logits.values()[mode]);
+                    } catch (HerdException e) { // rows outside the KV cache, or not a run
+                        throw new Wire.ProtocolException("bad forward request: " + e.getMessage());
                     }
-                    MemorySegment rows = MemorySegment.ofArray(m.payload()).asSlice(12, n * rowBytes);
-                    for (int b = 0; b < n; b++) Codecs.of(plan.embedding()).decode(rows, b * rowBytes, embeddings, b * dim, dim);
-                    llama.forward(embeddings, n, pos, Sync.Logits.values()[mode]);
                 }
                 default -> throw new Wire.ProtocolException("unexpected message " + Message.name(m.type()));
             }

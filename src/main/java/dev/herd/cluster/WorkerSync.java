@@ -1,5 +1,6 @@
 package dev.herd.cluster;
 
+import dev.herd.engine.Rows;
 import dev.herd.engine.Sync;
 
 import java.io.IOException;
@@ -54,7 +55,7 @@ final class WorkerSync implements Sync {
     }
 
     @Override
-    public void start(int[] tokens, int from, int n, int pos, Logits mode) {
+    public void start(int[] tokens, int from, Rows rows, Logits mode) {
         throw new IllegalStateException("only the root starts a forward pass");
     }
 

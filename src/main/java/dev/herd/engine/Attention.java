@@ -1,6 +1,5 @@
 package dev.herd.engine;
 
-import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.ModelTensor;
@@ -26,24 +25,25 @@ final class Attention {
     private final KvCache cache;
     private final Rope rope;
     private final float[] q, k, v;
-    private final Activations att;
+    private final Input att;
     private final float[][] scores; // per piece
     /** Per layer: the Q/K/V biases and Q/K norms (null when the model has none); whether q/k/v or o read Q8_0. */
     private final float[][] qBias, kBias, vBias, qNorm, kNorm;
     private final boolean[] qkvQ8, oQ8;
 
-    Attention(ModelConfig c, Weights w, Pass pass, KvCache cache, Rope rope) {
+    /** @param context the most positions a token attends to (a slot's region of the cache) */
+    Attention(ModelConfig c, Weights w, Pass pass, KvCache cache, Rope rope, int context) {
         this.pass = pass;
         this.c = c;
         this.layers = w.layers();
         this.cache = cache;
         this.rope = rope;
-        int batch = pass.xb.capacity, n = layers.length;
+        int batch = pass.xb.all.capacity, n = layers.length;
         q = new float[batch * c.qDim()];
         k = new float[batch * c.kvDim()];
         v = new float[batch * c.kvDim()];
-        att = Matmul.activations(c.qDim(), batch);
-        scores = new float[pass.pieces][cache.maxSeqLen];
+        att = new Input(c.qDim(), batch);
+        scores = new float[pass.pieces][context];
         qBias = new float[n][];
         kBias = new float[n][];
         vBias = new float[n][];
@@ -73,13 +73,13 @@ final class Attention {
     static long bufferBytes(ModelConfig c, int maxSeqLen, int batchSize, int pieces) {
         long perLayer = (c.arch().qkNorm ? 2L * c.headDim() : 0) + (c.arch().qkvBias ? (long) c.qDim() + 2L * c.kvDim() : 0);
         long floats = (long) batchSize * (c.qDim() + 2L * c.kvDim()) + (long) pieces * maxSeqLen + c.layers() * perLayer;
-        return 4 * floats + 16L * batchSize * Matmul.padded(c.qDim());
+        return 4 * floats + Input.bytes(Matmul.padded(c.qDim()), batchSize);
     }
 
     /** Runs layer {@code pass.layer} for the batch; stores its K and V in the cache. */
     void run() {
         int l = pass.layer;
-        att.batch(pass.batch);
+        att.batch(pass.batch, pass.rows.each);
         pass.quantize(qkvQ8[l], pass.xb, quantizeXb);
         pass.run(qkvStep);
         normRopeAndStore();
@@ -95,11 +95,11 @@ final class Attention {
     private final ComputePool.Op outputStep = this::output;
 
     private void quantizeXb(int index, int count) {
-        pass.xb.quantize(index, count);
+        pass.xb.all.quantize(index, count);
     }
 
     private void quantizeAtt(int index, int count) {
-        att.quantize(index, count);
+        att.all.quantize(index, count);
     }
 
     private void qkv(int index, int count) {
@@ -111,9 +111,8 @@ final class Attention {
 
     /** out = w xb (+ bias) for this piece's rows. */
     private void project(Tensor w, float[] bias, float[] out, int index, int count) {
-        int from = Matmul.from(w, index, count), to = Matmul.from(w, index + 1, count);
-        Matmul.rows(w, pass.xb, out, from, to);
-        if (bias != null) pass.addBias(out, w.rows(), bias, from, to);
+        Matmul.rows(w, pass.xb, out, index, count);
+        if (bias != null) pass.addBias(out, w.rows(), bias, Matmul.from(w, index, count), Matmul.from(w, index + 1, count));
     }
 
     /** Q/K norms and RoPE for every head of every token; K and V go into the cache. On this thread: O(qDim). */
@@ -128,7 +127,7 @@ final class Attention {
             }
             for (int h = 0; h < c.kvHeads(); h++) {
                 int off = b * c.kvDim() + h * hd;
-                long at = cache.at(h, pass.startPos + b);
+                long at = cache.at(h, pass.rows.base[b] + pass.rows.pos[b]);
                 if (kNorm[l] != null) VectorMath.rmsNorm(k, off, kNorm[l], k, off, hd, c.eps());
                 rope.apply(k, off, b);
                 MemorySegment.copy(k, off, keys, ValueLayout.JAVA_FLOAT_UNALIGNED, at, hd);
@@ -137,25 +136,24 @@ final class Attention {
         }
     }
 
-    /** Token b attends to positions 0 .. startPos + b; query head h reads KV head h / (heads / kvHeads). */
+    /** Row b attends to positions 0 .. its own of its region; query head h reads KV head h / (heads / kvHeads). */
     private void attend(int index, int count) {
         int heads = c.heads(), hd = c.headDim(), group = heads / c.kvHeads(), items = pass.batch * heads;
         MemorySegment keys = cache.keys[pass.layer], values = cache.values[pass.layer];
         float[] s = scores[index];
         float scale = (float) (1 / Math.sqrt(hd));
         for (int it = ComputePool.start(items, index, count), to = ComputePool.start(items, index + 1, count); it < to; it++) {
-            int b = it / heads, h = it % heads, kvh = h / group, len = pass.startPos + b + 1;
+            int b = it / heads, h = it % heads, kvh = h / group, len = pass.rows.pos[b] + 1;
             int qOff = b * c.qDim() + h * hd, outOff = b * att.n + h * hd;
-            long base = cache.at(kvh, 0), step = 4L * hd;
+            long base = cache.at(kvh, pass.rows.base[b]), step = 4L * hd;
             for (int t = 0; t < len; t++) s[t] = VectorMath.dot(q, qOff, keys, base + t * step, hd) * scale;
             VectorMath.softmax(s, len);
-            Arrays.fill(att.values, outOff, outOff + hd, 0f);
-            for (int t = 0; t < len; t++) VectorMath.axpy(s[t], values, base + t * step, att.values, outOff, hd);
+            Arrays.fill(att.all.values, outOff, outOff + hd, 0f);
+            for (int t = 0; t < len; t++) VectorMath.axpy(s[t], values, base + t * step, att.all.values, outOff, hd);
         }
     }
 
     private void output(int index, int count) {
-        Tensor w = layers[pass.layer].get(ATTN_OUTPUT);
-        Matmul.rows(w, att, pass.out, Matmul.from(w, index, count), Matmul.from(w, index + 1, count));
+        Matmul.rows(layers[pass.layer].get(ATTN_OUTPUT), att, pass.out, index, count);
     }
 }

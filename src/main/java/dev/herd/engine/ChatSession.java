@@ -22,9 +22,14 @@ public final class ChatSession {
     private int[] lastPromptIds, lastReply;
 
     public ChatSession(Model model) {
+        this(model, model.llama);
+    }
+
+    /** A conversation in the cache of {@code forward}: the model's own, or one slot's ({@link Scheduler}). */
+    public ChatSession(Model model, Forward forward) {
         this.model = model;
         this.template = model.chatTemplate();
-        this.generation = new Generation(model);
+        this.generation = new Generation(model, forward);
     }
 
     /**

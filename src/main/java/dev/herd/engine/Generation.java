@@ -9,9 +9,16 @@ import dev.herd.HerdException;
  */
 public final class Generation {
     private final Model model;
+    private final Forward forward;
 
     public Generation(Model model) {
+        this(model, model.llama);
+    }
+
+    /** Generations on {@code forward}: the model's own pass, or one slot of it ({@link Scheduler}). */
+    public Generation(Model model, Forward forward) {
         this.model = model;
+        this.forward = forward;
     }
 
     /** A prompt's token ids and the time taken to tokenize it. */
@@ -44,20 +51,20 @@ public final class Generation {
 
     /** The check for text that is only evaluated (embeddings): it may fill the whole context. */
     public void fits(int tokens) {
-        if (tokens > model.llama.maxSeqLen()) {
-            throw new ContextFull("the input has " + tokens + " tokens but the context holds " + model.llama.maxSeqLen());
+        if (tokens > forward.maxSeqLen()) {
+            throw new ContextFull("the input has " + tokens + " tokens but the context holds " + forward.maxSeqLen());
         }
     }
 
     /** {@link #room} within a run of {@code steps} positions, the prompt included ({@code --steps}), or the context if shorter. */
     public int room(int promptTokens, int steps) {
-        int context = model.llama.maxSeqLen();
+        int context = forward.maxSeqLen();
         return steps <= context ? room(promptTokens, steps, "--steps is " + steps + " (the prompt included)") : room(promptTokens);
     }
 
     /** {@link #room} within the whole context. */
     public int room(int promptTokens) {
-        return room(promptTokens, model.llama.maxSeqLen(), "the context holds " + model.llama.maxSeqLen());
+        return room(promptTokens, forward.maxSeqLen(), "the context holds " + forward.maxSeqLen());
     }
 
     /**
@@ -76,7 +83,7 @@ public final class Generation {
      * {@code maxTokens} tokens for {@code seq}, which gets every piece of text as it comes and the rest at the end.
      */
     public Result run(int[] prompt, int startPos, int maxTokens, Sequence seq) {
-        Generator.Result r = new Generator(model.llama, seq::pick, model.eosIds()).generate(prompt, startPos, maxTokens, seq);
+        Generator.Result r = new Generator(forward, seq::pick, model.eosIds()).generate(prompt, startPos, maxTokens, seq);
         seq.finish();
         return new Result(r, seq.text(), seq.stopped(), startPos);
     }
@@ -89,7 +96,7 @@ public final class Generation {
     public float[] embedding(int[] ids) {
         if (ids.length == 0) throw new HerdException("nothing to embed");
         fits(ids.length);
-        double[] sum = model.llama.hiddenSum(ids);
+        double[] sum = forward.hiddenSum(ids);
         double norm = 0;
         for (double v : sum) norm += v * v;
         norm = Math.sqrt(norm);

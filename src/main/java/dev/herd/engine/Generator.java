@@ -50,22 +50,22 @@ public final class Generator {
         }
     }
 
-    private final Llama model;
+    private final Forward model;
     private final ToIntFunction<float[]> sampler;
     private final LongSupplier clock;
     private final int[] eos;
 
-    public Generator(Llama model, Sampler sampler, int... eosIds) {
+    public Generator(Forward model, Sampler sampler, int... eosIds) {
         this(model, sampler::sample, System::nanoTime, eosIds);
     }
 
     /** With any token picker: a {@link Sequence}'s, which also notes the logprobs of what it samples. */
-    public Generator(Llama model, ToIntFunction<float[]> picker, int... eosIds) {
+    public Generator(Forward model, ToIntFunction<float[]> picker, int... eosIds) {
         this(model, picker, System::nanoTime, eosIds);
     }
 
     /** With any token picker and clock: lets tests tell which phase a time was spent in. */
-    Generator(Llama model, ToIntFunction<float[]> sampler, LongSupplier clock, int... eosIds) {
+    Generator(Forward model, ToIntFunction<float[]> sampler, LongSupplier clock, int... eosIds) {
         this.model = model;
         this.sampler = sampler;
         this.clock = clock;
@@ -81,7 +81,7 @@ public final class Generator {
         // Every generated token but the last needs a cache slot.
         int[] out = new int[Math.min(maxTokens, Math.max(1, model.maxSeqLen() - startPos - prompt.length + 1))];
         long start = clock.getAsLong();
-        float[] logits = model.forward(prompt, startPos, true);
+        float[] logits = model.prompt(prompt, startPos);
         long promptNanos = clock.getAsLong() - start;
         int next = sampler.applyAsInt(logits);
         long firstTokenNanos = clock.getAsLong() - start, tokenNanos = firstTokenNanos, decodeNanos = 0;
@@ -94,7 +94,7 @@ public final class Generator {
             if (n == maxTokens) return new Result(out, Stop.LENGTH, prompt.length, promptNanos, decodeNanos, firstTokenNanos, steps);
             if (pos == model.maxSeqLen()) return new Result(Arrays.copyOf(out, n), Stop.CONTEXT, prompt.length, promptNanos, decodeNanos, firstTokenNanos, steps);
             long t0 = clock.getAsLong();
-            next = sampler.applyAsInt(model.forward(next, pos++));
+            next = sampler.applyAsInt(model.next(next, pos++));
             tokenNanos = clock.getAsLong() - t0;
             decodeNanos += tokenNanos;
             steps++;

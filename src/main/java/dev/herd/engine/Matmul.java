@@ -19,17 +19,35 @@ final class Matmul {
         return Kernels.split(w, index, count);
     }
 
-    /** {@code out[b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to). */
-    static void rows(Tensor w, Activations x, float[] out, int from, int to) {
+    /** Bytes of weights a thread reads for every row of a pass of separate sequences before it moves on: within L2. */
+    private static final long TILE_BYTES = 64 << 10;
+
+    /** {@code out[b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to) of piece {@code index} of {@code count}. */
+    static void rows(Tensor w, Input x, float[] out, int index, int count) {
+        int from = from(w, index, count), to = from(w, index + 1, count);
+        if (!x.each()) {
+            rows(w, x.all, out, 0, from, to);
+            return;
+        }
+        // Each vector alone, a tile of rows at a time: the tile is read from memory once for all of them.
+        int tiles = (int) Math.max(1, Math.min(to - from, (to - from) * w.rowBytes() / TILE_BYTES));
+        for (int t = 0; t < tiles; t++) {
+            int f = from(w, index * tiles + t, count * tiles), e = from(w, index * tiles + t + 1, count * tiles);
+            for (int b = 0; b < x.all.batch(); b++) rows(w, x.row(b), out, b * w.rows(), f, e);
+        }
+    }
+
+    /** {@code out[base + b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to). */
+    static void rows(Tensor w, Activations x, float[] out, int base, int from, int to) {
         if (from >= to) return;
         if (x.n == w.cols()) {
-            Kernels.of(w.type()).matmul(w, x, out, from, w.rows(), from, to);
+            Kernels.of(w.type()).matmul(w, x, out, base + from, w.rows(), from, to);
             return;
         }
         float[] row = new float[w.cols()]; // rare path (tiny odd-sized models only)
         for (int r = from; r < to; r++) {
             Dequant.row(w, r, row, 0);
-            for (int b = 0; b < x.batch(); b++) out[b * w.rows() + r] = VectorMath.dot(row, 0, x.values, b * x.n, row.length);
+            for (int b = 0; b < x.batch(); b++) out[base + b * w.rows() + r] = VectorMath.dot(row, 0, x.values, b * x.n, row.length);
         }
     }
 

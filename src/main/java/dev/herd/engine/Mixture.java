@@ -62,7 +62,7 @@ final class Mixture implements FeedForward {
         this.used = c.moe().used();
         this.normalized = c.moe().normalized();
         Weights.Layer[] layers = w.layers();
-        int n = layers.length, batch = pass.xb.capacity;
+        int n = layers.length, batch = pass.xb.all.capacity;
         router = new Tensor[n];
         gate = new Tensor[n][];
         up = new Tensor[n][];
@@ -96,7 +96,7 @@ final class Mixture implements FeedForward {
             down[l] = split(wl.get(FFN_DOWN_EXPS));
             gateUpQ8[l] = Matmul.needsQ8(gate[l][0], dim) || Matmul.needsQ8(up[l][0], dim);
             downQ8[l] = Matmul.needsQ8(down[l][0], hidden);
-            for (Activations a : new Activations[]{pass.xb, gathered}) {
+            for (Activations a : new Activations[]{pass.xb.all, gathered}) {
                 a.readBy(gate[l][0]);
                 a.readBy(up[l][0]);
             }
@@ -128,10 +128,10 @@ final class Mixture implements FeedForward {
             slots = used;
             for (int j = 0; j < used; j++) {
                 expertOf[j] = chosen[j];
-                in[j] = pass.xb;
+                in[j] = pass.xb.all;
                 hb[j].batch(1);
             }
-            quantize(gateUpQ8[l], pass.xb, pass.batch);
+            quantize(gateUpQ8[l], pass.xb.all, pass.batch);
             runSlots(l);
             return;
         }
@@ -162,7 +162,7 @@ final class Mixture implements FeedForward {
         for (int b = 0; b < pass.batch; b++) {
             for (int j = 0; j < used; j++) {
                 if (chosen[b * used + j] != e) continue;
-                System.arraycopy(pass.xb.values, b * width, gathered.values, n * width, width);
+                System.arraycopy(pass.xb.all.values, b * width, gathered.values, n * width, width);
                 tokens[n] = b;
                 tokenWeights[n++] = weights[b * used + j];
             }
@@ -191,7 +191,7 @@ final class Mixture implements FeedForward {
         int items = pass.batch * experts;
         for (int it = ComputePool.start(items, index, count), to = ComputePool.start(items, index + 1, count); it < to; it++) {
             int b = it / experts, e = it % experts;
-            logits[it] = VectorMath.fixedDot(pass.xb.values, b * pass.xb.n, r.data(), 4L * e * dim, dim);
+            logits[it] = VectorMath.fixedDot(pass.xb.all.values, b * pass.xb.n, r.data(), 4L * e * dim, dim);
         }
     }
 
@@ -230,8 +230,8 @@ final class Mixture implements FeedForward {
         int from = Matmul.from(gl[0], index, count), to = Matmul.from(gl[0], index + 1, count);
         for (int j = 0; j < slots; j++) {
             int e = expertOf[j];
-            Matmul.rows(gl[e], in[j], g[j], from, to);
-            Matmul.rows(ul[e], in[j], u[j], from, to);
+            Matmul.rows(gl[e], in[j], g[j], 0, from, to);
+            Matmul.rows(ul[e], in[j], u[j], 0, from, to);
             float[] gj = g[j], uj = u[j], h = hb[j].values;
             for (int b = 0; b < in[j].batch(); b++) {
                 for (int r = from; r < to; r++) {
@@ -249,7 +249,7 @@ final class Mixture implements FeedForward {
         float[] out = pass.out;
         if (pass.batch == 1) Arrays.fill(out, from, to, 0f);
         for (int j = 0; j < slots; j++) {
-            Matmul.rows(dl[expertOf[j]], hb[j], d[j], from, to);
+            Matmul.rows(dl[expertOf[j]], hb[j], d[j], 0, from, to);
             for (int b = 0; b < hb[j].batch(); b++) {
                 int token = pass.batch == 1 ? 0 : tokens[b];
                 float w = pass.batch == 1 ? weights[j] : tokenWeights[b];

@@ -58,6 +58,14 @@ public final class Model implements AutoCloseable {
 
     /** As above; {@code log} gets the line saying the context was bounded by default, before the load. */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int threads, Runner runner, PrintStream log) {
+        return open(modelPath, tokenizerPath, maxSeqLen, 1, threads, runner, log);
+    }
+
+    /**
+     * As above, with a KV cache for {@code parallel} sequences at once ({@link Scheduler}); 0 for as many as fit, up to
+     * {@link ContextLength#SLOTS} ({@link ContextLength#choose(int, int, int, int)}).
+     */
+    public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int parallel, int threads, Runner runner, PrintStream log) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
         if (!isDllama(modelPath) && !GgufFile.isGguf(modelPath)) {
             throw new HerdException(modelPath + ": not a GGUF file (nor a distributed-llama .m): convert it first, e.g. a llama2.c .bin with"
@@ -71,9 +79,9 @@ public final class Model implements AutoCloseable {
                 throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
             }
             ContextLength context = ContextLength.choose(maxSeqLen, config.contextLength(),
-                    maxSeqLen > 0 ? Integer.MAX_VALUE : runner.positionsThatFit(file, config));
+                    maxSeqLen > 0 && parallel == 1 ? Integer.MAX_VALUE : runner.positionsThatFit(file, config), parallel);
             if (context.note() != null) log.println(context.note());
-            Llama llama = runner.build(file, config, context.positions(), threads);
+            Llama llama = runner.build(file, config, context.positions(), context.slots(), threads);
             WarmUp.Report warmUp;
             try {
                 warmUp = WarmUp.enabled() ? WarmUp.run(llama, tokenizer, WarmUp.BUDGET_NANOS) : null;

@@ -1,6 +1,5 @@
 package dev.herd.engine;
 
-import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
 
 /**
@@ -12,16 +11,19 @@ final class Pass {
     final ComputePool pool;
     /** Pieces per pool op: a few per thread, so a thread that starts late (busy machine) leaves its share to the others. */
     final int pieces;
-    final Activations xb;
+    final Input xb;
     final float[] out;
-    /** The layer being run, the tokens in the batch and the position of the first. */
-    int layer, batch, startPos;
+    /** The tokens being run and where each is in the cache. */
+    final Rows rows;
+    /** The layer being run, the tokens in the batch. */
+    int layer, batch;
 
-    Pass(ComputePool pool, int pieces, Activations xb, float[] out) {
+    Pass(ComputePool pool, int pieces, Input xb, float[] out, Rows rows) {
         this.pool = pool;
         this.pieces = pieces;
         this.xb = xb;
         this.out = out;
+        this.rows = rows;
     }
 
     /** Runs {@code op} on every thread of the pool. */
@@ -31,11 +33,12 @@ final class Pass {
 
     /**
      * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where a
-     * barrier costs more than the work.
+     * barrier costs more than the work; rows of separate sequences each on their own.
      */
-    void quantize(boolean needed, Activations a, ComputePool.Op onPool) {
-        if (!needed) return;
-        if (batch == 1) a.quantize();
+    void quantize(boolean needed, Input a, ComputePool.Op onPool) {
+        if (a.each()) a.split(needed);
+        else if (!needed) return;
+        else if (batch == 1) a.all.quantize();
         else run(onPool);
     }
 

@@ -28,11 +28,11 @@ final class Rope {
         sin = new float[batch * half];
     }
 
-    /** Computes the rotations for positions startPos .. startPos + batch - 1. */
-    void prepare(int startPos, int batch) {
-        for (int b = 0; b < batch; b++) {
+    /** Computes the rotations for the positions of the rows. */
+    void prepare(Rows rows) {
+        for (int b = 0; b < rows.n; b++) {
             for (int i = 0; i < half; i++) {
-                double angle = (startPos + b) * freqs[i];
+                double angle = rows.pos[b] * freqs[i];
                 cos[b * half + i] = (float) Math.cos(angle);
                 sin[b * half + i] = (float) Math.sin(angle);
             }

@@ -1,6 +1,5 @@
 package dev.herd.engine;
 
-import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;
@@ -19,7 +18,7 @@ final class SwiGlu implements FeedForward {
     private final Weights.Layer[] layers;
     private final int hidden;
     private final float[] gate, up;
-    private final Activations hb;
+    private final Input hb;
     /** Per layer, whether the kernels reading xb (gate, up) or hb (down) need Q8_0 activations. */
     private final boolean[] gateUpQ8, downQ8;
 
@@ -27,10 +26,10 @@ final class SwiGlu implements FeedForward {
         this.pass = pass;
         this.layers = w.layers();
         this.hidden = c.hidden();
-        int batch = pass.xb.capacity;
+        int batch = pass.xb.all.capacity;
         gate = new float[batch * hidden];
         up = new float[batch * hidden];
-        hb = Matmul.activations(hidden, batch);
+        hb = new Input(hidden, batch);
         gateUpQ8 = new boolean[layers.length];
         downQ8 = new boolean[layers.length];
         for (int l = 0; l < layers.length; l++) {
@@ -44,13 +43,13 @@ final class SwiGlu implements FeedForward {
     }
 
     static long bufferBytes(ModelConfig c, int batchSize) {
-        return 4L * batchSize * 2 * c.hidden() + 16L * batchSize * Matmul.padded(c.hidden());
+        return 4L * batchSize * 2 * c.hidden() + Input.bytes(Matmul.padded(c.hidden()), batchSize);
     }
 
     @Override
     public void run() {
         int l = pass.layer;
-        hb.batch(pass.batch);
+        hb.batch(pass.batch, pass.rows.each);
         pass.quantize(gateUpQ8[l], pass.xb, quantizeXb);
         pass.run(gateUpStep);
         pass.quantize(downQ8[l], hb, quantizeHb);
@@ -63,11 +62,11 @@ final class SwiGlu implements FeedForward {
     private final ComputePool.Op downStep = this::down;
 
     private void quantizeXb(int index, int count) {
-        pass.xb.quantize(index, count);
+        pass.xb.all.quantize(index, count);
     }
 
     private void quantizeHb(int index, int count) {
-        hb.quantize(index, count);
+        hb.all.quantize(index, count);
     }
 
     /** hb = silu(gate xb) * (up xb), each piece combining the rows it computed. */
@@ -75,18 +74,17 @@ final class SwiGlu implements FeedForward {
         Weights.Layer w = layers[pass.layer];
         Tensor g = w.get(FFN_GATE);
         int from = Matmul.from(g, index, count), to = Matmul.from(g, index + 1, count);
-        Matmul.rows(g, pass.xb, gate, from, to);
-        Matmul.rows(w.get(FFN_UP), pass.xb, up, from, to);
+        Matmul.rows(g, pass.xb, gate, index, count);
+        Matmul.rows(w.get(FFN_UP), pass.xb, up, index, count);
         for (int b = 0; b < pass.batch; b++) {
             for (int r = from; r < to; r++) {
                 float x = gate[b * hidden + r];
-                hb.values[b * hb.n + r] = x / (1 + (float) Math.exp(-x)) * up[b * hidden + r];
+                hb.all.values[b * hb.n + r] = x / (1 + (float) Math.exp(-x)) * up[b * hidden + r];
             }
         }
     }
 
     private void down(int index, int count) {
-        Tensor w = layers[pass.layer].get(FFN_DOWN);
-        Matmul.rows(w, hb, pass.out, Matmul.from(w, index, count), Matmul.from(w, index + 1, count));
+        Matmul.rows(layers[pass.layer].get(FFN_DOWN), hb, pass.out, index, count);
     }
 }

@@ -8,8 +8,8 @@ public interface Sync {
     /** Which logits a forward pass produces. */
     enum Logits { NONE, LAST, ALL }
 
-    /** Root: tells the other nodes to run tokens[from .. from + n) at positions pos.. (they receive the embeddings). */
-    void start(int[] tokens, int from, int n, int pos, Logits logits);
+    /** Root: tells the other nodes to run tokens[from .. from + rows.n()) at the rows' places (they receive the embeddings). */
+    void start(int[] tokens, int from, Rows rows, Logits logits);
 
     /** Sums {@code v[0 .. batch * dim)} over all nodes, in place: every node ends with the same total. */
     void allReduce(float[] v, int batch, int dim);
@@ -27,7 +27,7 @@ public interface Sync {
 
     Sync NONE = new Sync() {
         @Override
-        public void start(int[] tokens, int from, int n, int pos, Logits logits) {}
+        public void start(int[] tokens, int from, Rows rows, Logits logits) {}
 
         @Override
         public void allReduce(float[] v, int batch, int dim) {}

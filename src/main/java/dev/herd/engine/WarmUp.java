@@ -15,7 +15,8 @@ import java.lang.management.ManagementFactory;
  * <p>On a split model the passes go through the cluster like any other, so they warm the workers (their forward pass
  * and their side of the syncs) too.
  *
- * <p>The passes write keys and values at positions {@code 0 .. BATCH + SINGLES} of every node's cache and nothing
+ * <p>The passes write keys and values at positions {@code 0 .. BATCH + SINGLES} of every node's cache (and position 0
+ * of the second slot, with several: a decoding step of two rows) and nothing
  * else keeps state between forward passes: a pass at position p first stores the keys and values of its own tokens,
  * then reads positions up to p, all of which a real run has stored itself by then. So what the warm-up leaves in the
  * cache is never read, and a run after it gives bit for bit what it gives without one.
@@ -39,6 +40,8 @@ public final class WarmUp {
     /** Single-token (decode) passes per round, after the batched one. */
     static final int SINGLES = 2;
     static final long QUIET_NANOS = 100_000_000L;
+    /** The slots of the warm-up's decoding step (with several), each at position 0. */
+    private static final int[] SLOT_INDEX = {0, 1}, POSITION_0 = {0, 0};
     private static final String TEXT = "Once upon a time, in a quiet town by the sea, a curious girl found 3 shiny stones.";
 
     /** What the warm-up did, for logs and tests. */
@@ -55,7 +58,7 @@ public final class WarmUp {
     public static Report run(Llama llama, Tokenizer tokenizer, long budgetNanos) {
         int seq = llama.maxSeqLen(), vocab = llama.vocab();
         int batch = Math.max(1, Math.min(Math.min(BATCH, llama.batchSize()), seq - 1));
-        int singles = Math.min(SINGLES, seq - batch);
+        int singles = Math.min(SINGLES, seq - batch), slots = Math.min(llama.slots(), Math.min(batch, SLOT_INDEX.length));
         int[] tokens = new int[batch];
         for (int i = 0; i < batch; i++) tokens[i] = 1 + (int) ((i * 997L) % Math.max(vocab - 1, 1));
         Sampler greedy = Sampler.greedy(vocab), nucleus = new Sampler(vocab, 0.8f, 0, 0.9f, 1);
@@ -70,6 +73,7 @@ public final class WarmUp {
             greedy.sample(logits);
             nucleus.sample(logits); // once a round: over a flat distribution it sorts the whole vocabulary
             for (int i = 0; i < singles; i++) greedy.sample(llama.forward(tokens[i % batch], batch + i));
+            if (slots > 1) llama.decode(slots, SLOT_INDEX, tokens, POSITION_0); // a step of continuous batching
             long now = System.nanoTime();
             took = now - t0;
             if (rounds++ == 0) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.cluster.ClusterRunner;
 import dev.herd.cluster.SyncCodec;
 import dev.herd.engine.Model;
+import dev.herd.engine.Runner;
 
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -51,12 +52,25 @@ final class TestApi implements AutoCloseable {
         }
     }
 
+    /** herd api --parallel N over the fixture. */
+    static TestApi parallel(int parallel, int queue, long tokenDelayMs) {
+        return new TestApi(null, queue, tokenDelayMs, () -> {
+            Model m = Model.open(FIXTURE, null, 0, parallel, 1, Runner.LOCAL, new PrintStream(OutputStream.nullOutputStream()));
+            return new Backend(m, m::close);
+        });
+    }
+
     /** herd api over the fixture split across the root and these workers, with q80 sync. */
     static TestApi split(String key, int queue, long tokenDelayMs, List<String> workers) {
+        return split(key, queue, tokenDelayMs, workers, 1);
+    }
+
+    /** As above, with {@code parallel} slots. */
+    static TestApi split(String key, int queue, long tokenDelayMs, List<String> workers, int parallel) {
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
         return new TestApi(key, queue, tokenDelayMs, () -> {
             ClusterRunner cluster = new ClusterRunner(workers, null, SyncCodec.Q80, quiet);
-            Model m = Model.open(FIXTURE, null, 0, 1, cluster);
+            Model m = Model.open(FIXTURE, null, 0, parallel, 1, cluster, quiet);
             return new Backend(m, cluster.stats(), () -> {
                 m.close();
                 cluster.close();

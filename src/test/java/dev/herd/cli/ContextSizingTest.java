@@ -87,4 +87,16 @@ class ContextSizingTest {
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.err()).contains("context 5000 tokens").doesNotContain("raise it");
     }
+
+    /** Issue 14: more slots than every node's memory holds is one line at start, before the load. */
+    @Test
+    void apiWithMoreSlotsThanMemoryIsRefusedAtStartInOneLine() throws Exception {
+        CliTest.Result r = run("api", "--model", withContext(Integer.MAX_VALUE).toString(), "--port", "0", "--parallel", "32", "--max-seq-len", "1000000");
+        assertThat(r.code()).isNotZero();
+        assertThat(r.err().strip()).doesNotContain("\n")
+                .matches("herd: --parallel 32: every node can hold [0-9]+ positions of KV cache now, too few for 32 slots of 1000000 positions: lower --parallel or --max-seq-len");
+        CliTest.Result many = run("api", "--model", CliTest.fixture().toString(), "--port", "0", "--parallel", "33");
+        assertThat(many.code()).isNotZero();
+        assertThat(many.err().strip()).isEqualTo("herd: --parallel must be between 1 and 32 (0: up to 4, as memory allows), got 33");
+    }
 }

@@ -238,12 +238,13 @@ class WorkerSecurityTest {
             w.send(Message.of(Message.LOADED));
             assertThat(Message.name(w.receive(1 << 16).type())).isEqualTo("HAVE"); // no slice cache: none
             assertThat(Message.name(w.receive(0).type())).isEqualTo("LOADED");
-            Message.Builder forward = new Message.Builder(Message.FORWARD).i32(Integer.MAX_VALUE).i32(1).i32(0);
+            // one row, no logits, a run; the row's region starts where base + pos overflows
+            Message.Builder forward = new Message.Builder(Message.FORWARD).i32(1).i32(0).i32(0).i32(Integer.MAX_VALUE).i32(1);
             forward.raw(java.lang.foreign.MemorySegment.ofArray(new byte[64 * 4]));
             w.send(forward.build());
             assertThatThrownBy(() -> w.receive(1 << 16)).hasMessageContaining("connection closed");
             for (int i = 0; i < 100 && !cluster.log().contains("outside the KV cache"); i++) Thread.sleep(50);
-            assertThat(cluster.log()).contains("positions 2147483647 + 1 outside the KV cache of 64");
+            assertThat(cluster.log()).contains("bad forward request: position 1 of the region at 2147483647 is outside the KV cache of 64 positions");
         }
     }
 
