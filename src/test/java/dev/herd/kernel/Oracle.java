@@ -14,7 +14,7 @@ final class Oracle {
     private Oracle() {}
 
     /** The types whose weights come from their codec, checked against ggml's own outputs in CodecTest. */
-    private static final Set<GgmlType> CODEC = EnumSet.of(GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K,
+    private static final Set<GgmlType> CODEC = EnumSet.of(GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K,
             GgmlType.Q5_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS);
 
     static float weight(Tensor w, int r, int i) {
