@@ -1,12 +1,11 @@
 package dev.herd.cluster;
 
+import dev.herd.HerdException;
 import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Runner;
 import dev.herd.format.GgufFile;
 import dev.herd.model.ModelConfig;
-
-import dev.herd.HerdException;
 
 import java.io.PrintStream;
 import java.util.ArrayList;

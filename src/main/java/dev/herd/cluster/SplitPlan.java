@@ -89,7 +89,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
     }
 
     public Slice slice(int node) {
-        if (!equal(shares)) return weighted(node);
+        if (!equal(shares)) return weighted(shape, shares, node);
         int headsPer = shape.heads / nodes;
         int headFrom = node * headsPer, headTo = headFrom + headsPer;
         int group = shape.heads / shape.kvHeads;
@@ -100,11 +100,11 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
     }
 
     /** Node {@code node}'s slice under unequal weights: each range in proportion to the weights, in whole units. */
-    private Slice weighted(int node) {
-        int group = shape.heads / shape.kvHeads, unit = hiddenUnit(shape);
-        int kvFrom = cut(shape.kvHeads, shares, node), kvTo = cut(shape.kvHeads, shares, node + 1);
-        return new Slice(node, kvFrom * group, kvTo * group, kvFrom, kvTo, cut(shape.hidden / unit, shares, node) * unit,
-                cut(shape.hidden / unit, shares, node + 1) * unit, cut(shape.vocab, shares, node), cut(shape.vocab, shares, node + 1));
+    private static Slice weighted(Shape s, List<Integer> shares, int node) {
+        int group = s.heads / s.kvHeads, unit = hiddenUnit(s);
+        int kvFrom = cut(s.kvHeads, shares, node), kvTo = cut(s.kvHeads, shares, node + 1);
+        return new Slice(node, kvFrom * group, kvTo * group, kvFrom, kvTo, cut(s.hidden / unit, shares, node) * unit,
+                cut(s.hidden / unit, shares, node + 1) * unit, cut(s.vocab, shares, node), cut(s.vocab, shares, node + 1));
     }
 
     /** Where node {@code node}'s range of {@code units} starts: the share of the nodes before it, rounded to the nearest unit. */
@@ -132,13 +132,11 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
         int unit = hiddenUnit(s);
         if (s.hidden % unit != 0) return "the FFN size " + s.hidden + " is not in whole " + unit + "-value blocks";
         for (int node = 0; node < nodes; node++) {
-            int kv = cut(s.kvHeads, shares, node + 1) - cut(s.kvHeads, shares, node);
-            int hidden = cut(s.hidden / unit, shares, node + 1) - cut(s.hidden / unit, shares, node);
-            int vocab = cut(s.vocab, shares, node + 1) - cut(s.vocab, shares, node);
-            if (kv == 0 || hidden == 0 || vocab == 0) {
+            Slice slice = weighted(s, shares, node);
+            if (slice.kvHeads() == 0 || slice.hidden() == 0 || slice.vocab() == 0) {
                 return "node " + node + "'s weight " + shares.get(node) + " is too small to hold a whole KV head and " + unit + " FFN rows";
             }
-            int woCols = kv * (s.heads / s.kvHeads) * s.headDim;
+            int woCols = slice.heads() * s.headDim;
             if (woCols % s.woBlock != 0) return "node " + node + "'s " + woCols + " attention-output columns would cut " + s.woBlock + "-value quantization blocks";
         }
         return null;
