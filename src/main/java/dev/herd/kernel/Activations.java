@@ -38,6 +38,12 @@ public final class Activations {
      */
     int[] pairs;
     int[] nibblePairs;
+    /**
+     * For batches read by {@link Q4InterleavedKernel}: the nibble pairs of vectors in fours, interleaved so one index
+     * walks four vectors: pair j of vector b at ((b / 4) * (n / 2) + j) * 4 + b % 4. A last four of fewer vectors holds
+     * stale or zero values whose results nobody reads.
+     */
+    int[] nibbleQuads;
     int[] sums8;
     int[] halfSums;
     float[] interleaved;
@@ -72,13 +78,14 @@ public final class Activations {
         if (!Kernels.interleaved(t)) return;
         boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q3_K_INTERLEAVED;
-        if (nibbles && nibblePairs == null) nibblePairs = new int[n / 2];
-        if (!nibbles && pairs == null) pairs = new int[n / 2];
+        if (nibbles && nibblePairs == null) nibblePairs = new int[capacity * n / 2];
+        if (t == GgmlType.Q4_0_INTERLEAVED && capacity > 1 && nibbleQuads == null) nibbleQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
+        if (!nibbles && pairs == null) pairs = new int[capacity * n / 2];
         boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q5_K_INTERLEAVED || t == GgmlType.Q5_1_INTERLEAVED;
-        if (sums && sums8 == null) sums8 = new int[n / BLOCK];
-        if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[2 * n / BLOCK];
-        if (interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
+        if (sums && sums8 == null) sums8 = new int[capacity * n / BLOCK];
+        if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[capacity * 2 * n / BLOCK];
+        if (t != GgmlType.Q4_0_INTERLEAVED && interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
 
     public int batch() {
@@ -118,32 +125,38 @@ public final class Activations {
                     if (interleaved != null) interleaved[at + 8 * i] = v;
                 }
             }
-        } else {
-            if (pairs != null) {
-                for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);
+        }
+        if (pairs != null) {
+            for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);
+        }
+        if (sums8 != null) {
+            for (int b = from; b < to; b++) {
+                int sum = 0;
+                for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) sum += q[i];
+                sums8[b] = 8 * sum;
             }
-            if (sums8 != null) {
-                for (int b = from; b < to; b++) {
-                    int sum = 0;
-                    for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) sum += q[i];
-                    sums8[b] = 8 * sum;
+        }
+        if (halfSums != null) {
+            for (int h = 2 * from; h < 2 * to; h++) {
+                int sum = 0;
+                for (int i = h * BLOCK / 2; i < (h + 1) * BLOCK / 2; i++) sum += q[i];
+                halfSums[h] = sum;
+            }
+        }
+        if (nibblePairs != null) {
+            for (int b = from; b < to; b++) {
+                int first = b * BLOCK;
+                for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
+                    nibblePairs[(b * 8 + c) * 2] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
+                    nibblePairs[(b * 8 + c) * 2 + 1] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);
                 }
             }
-            if (halfSums != null) {
-                for (int h = 2 * from; h < 2 * to; h++) {
-                    int sum = 0;
-                    for (int i = h * BLOCK / 2; i < (h + 1) * BLOCK / 2; i++) sum += q[i];
-                    halfSums[h] = sum;
-                }
-            }
-            if (nibblePairs != null) {
-                for (int b = from; b < to; b++) {
-                    int first = b * BLOCK;
-                    for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
-                        nibblePairs[(b * 8 + c) * 2] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
-                        nibblePairs[(b * 8 + c) * 2 + 1] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);
-                    }
-                }
+        }
+        if (nibbleQuads != null && batch > 1) {
+            int half = n / 2;
+            for (int blk = from; blk < to; blk++) {
+                int v = blk * BLOCK / n, j = (blk * BLOCK - v * n) / 2, at = ((v / 4) * half + j) * 4 + v % 4;
+                for (int k = 0; k < 16; k++) nibbleQuads[at + 4 * k] = nibblePairs[blk * 16 + k];
             }
         }
     }

@@ -33,6 +33,10 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * lane pair belongs to one row. Nibbles are taken as 0..15 and the offset of 8 is subtracted once per block through
  * the block's activation sum; 16 products of at most 15 x 127 fit a 16-bit lane, so a whole block accumulates in
  * 16-bit lanes (low and high nibbles apart: two add chains) and needs one pairwise widening.
+ *
+ * <p>Batches take the same integer path, four vectors per pass over a group (see {@link #batch}): per piece and vector
+ * two 16-bit multiplies and two adds, where the weights expanded to floats took four FMAs and the expansion (faster:
+ * see docs/performance.md), and every row of a batch equals the row computed alone.
  */
 final class Q4InterleavedKernel extends InterleavedKernel {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorWidth.HALF);
@@ -57,33 +61,29 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         long groupBytes = ROWS * w.rowBytes();
         for (int g = rowFrom; g < rowTo; g += ROWS) {
             int o = outOffset + g - rowFrom;
-            if (x.batch == 1) dot(w.data(), g / ROWS * groupBytes, x, out, o);
-            else batch(w.data(), g / ROWS * groupBytes, x, out, o, outStride);
+            long at = g / ROWS * groupBytes;
+            if (x.batch == 1) dot(w.data(), at, x, 0, out, o);
+            else batch(w.data(), at, x, out, o, outStride);
         }
     }
 
-    /** The ROWS rows of the group at byte {@code at} times the first vector of x, into out[o..o+ROWS). */
-    private static void dot(MemorySegment w, long at, Activations x, float[] out, int o) {
-        int[] p = x.nibblePairs;
-        float[] scales = x.scales;
-        int[] sums8 = x.sums8;
+    /** The ROWS rows of the group at byte {@code at} times vector b of x, into out[o..o+ROWS). */
+    private static void dot(MemorySegment w, long at, Activations x, int b, float[] out, int o) {
         int blocks = x.n / Activations.BLOCK;
+        int[] p = x.nibblePairs, sums8 = x.sums8;
+        float[] scales = x.scales;
+        int p0 = b * blocks * 16, b0 = b * blocks;
         long scaleAt = at + (long) blocks * 8 * P;
         FloatVector acc = FloatVector.zero(F);
         ShortVector lo = ShortVector.zero(S), hi = lo;
         for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[2 * i]).reinterpretShape(S, 0)));
-            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretShape(S, 0)));
+            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[p0 + 2 * i]).reinterpretAsShorts()));
+            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[p0 + 2 * i + 1]).reinterpretAsShorts()));
             if ((i & 7) == 7) { // the block's eight pieces are in
                 int blk = i >>> 3;
-                // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x).
-                IntVector pair = (IntVector) lo.add(hi).reinterpretShape(I, 0);
-                IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).sub(sums8[blk]);
-                // The ROWS fp16 scales, converted with integer operations (exact for zero and subnormals).
-                IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                FloatVector d = ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS).mul(scales[blk]);
-                acc = ((FloatVector) sum.convertShape(I2F, F, 0)).fma(d, acc);
+                FloatVector d = scale(w, scaleAt, blk);
+                acc = widen(lo.add(hi), sums8[b0 + blk]).fma(d.mul(scales[b0 + blk]), acc);
                 lo = ShortVector.zero(S);
                 hi = lo;
             }
@@ -91,34 +91,88 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         acc.intoArray(out, o);
     }
 
-    /** The ROWS rows of the group at byte {@code at} times every vector of the batch, a tile of columns at a time. */
+    /** Per thread: a group's block scales as floats, and four vectors' block sums in 16-bit lanes (see {@link #batch}). */
+    private static final ThreadLocal<Object[]> SCRATCH = ThreadLocal.withInitial(() -> new Object[]{new float[0], new short[0], new byte[0]});
+
+    /**
+     * The ROWS rows of the group at byte {@code at} times every vector of x, four vectors per pass over the group's
+     * pieces (each loaded and split into nibbles once for the four; the group stays in cache between passes). The pass
+     * only multiplies and adds in 16-bit lanes, storing each block's sums; {@link #finish} widens and scales them
+     * apart, since a loop doing both for four vectors parses into more nodes than C2 inlines (its NodeCountInliningCutoff),
+     * and every vector then gets boxed. Each vector's sums are the same integers, converted and scaled by the same float
+     * operations in the same order as {@link #dot}'s, so every row of a batch comes out bit for bit as it does alone
+     * (what a decoding pass of separate sequences needs).
+     */
     private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
-        float[][] buffers = buffers(x.batch);
-        for (int c0 = 0; c0 < x.n; c0 += TILE) {
-            int width = Math.min(x.n - c0, TILE);
-            expand(w, at, x.n / Activations.BLOCK, c0 / Activations.BLOCK, width / Activations.BLOCK, buffers[0]);
-            multiply(buffers[0], c0, width, x, buffers[1]);
+        int blocks = x.n / Activations.BLOCK;
+        Object[] scratch = SCRATCH.get();
+        if (((float[]) scratch[0]).length < blocks * ROWS) {
+            scratch[0] = new float[blocks * ROWS];
+            scratch[1] = new short[blocks * 4 * P];
+            scratch[2] = new byte[blocks * 8 * P];
         }
-        store(buffers[1], x.batch, out, o, stride);
+        float[] d = (float[]) scratch[0];
+        short[] sums = (short[]) scratch[1];
+        byte[] pieces = (byte[]) scratch[2];
+        MemorySegment.copy(w, BYTE, at, pieces, 0, blocks * 8 * P);
+        long scaleAt = at + (long) blocks * 8 * P;
+        for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(d, blk * ROWS);
+        for (int b = 0; b < x.batch; b += 4) {
+            pieces4(pieces, blocks, x.nibbleQuads, b * blocks * 16, sums);
+            for (int t = 0; t < Math.min(4, x.batch - b); t++) finish(sums, t, d, x, b + t, out, o + (b + t) * stride);
+        }
     }
 
-    /** Blocks [first, first + count) of the group at byte {@code at} (of {@code blocks}) as floats: (r, col) at ROWS * col + r. */
-    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols) {
-        for (int k = 0; k < count; k++) {
-            int blk = first + k;
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blocks * 8 + blk) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-            FloatVector d = ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
-            FloatVector shift = d.mul(-8f);
-            int base = ROWS * k * Activations.BLOCK;
+    /**
+     * For the four vectors whose nibble pairs start at q[q0] ({@link Activations#nibbleQuads}), each block's 16-bit
+     * sums into sums (block, vector). A block's eight pieces are an inner loop of constant count that C2 unrolls.
+     */
+    private static void pieces4(byte[] w, int blocks, int[] q, int q0, short[] sums) {
+        for (int blk = 0; blk < blocks; blk++) {
+            ShortVector lo0 = ShortVector.zero(S), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
             for (int c = 0; c < 8; c++) {
-                // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte), i.e. four nibbles of elements
-                // 2c, 2c+16 (byte 2c) and 2c+1, 2c+17 (byte 2c+1).
-                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blk * 8 + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                ((FloatVector) v.and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c));
-                ((FloatVector) v.lanewise(LSHR, 8).and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 1));
-                ((FloatVector) v.lanewise(LSHR, 4).and(15).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 16));
-                ((FloatVector) v.lanewise(LSHR, 12).convertShape(I2F, F, 0)).fma(d, shift).intoArray(cols, base + ROWS * (2 * c + 17));
+                int i = blk * 8 + c, j = q0 + 8 * i; // pairs (lo, hi) of piece i: q[j..j+4) and q[j+4..j+8)
+                ShortVector v = (ShortVector) ByteVector.fromArray(B, w, i * P).convertShape(ZERO_EXTEND_B2S, S, 0);
+                ShortVector l = v.and((short) 15), h = v.lanewise(LSHR, 4);
+                lo0 = lo0.add(l.mul(IntVector.broadcast(I, q[j]).reinterpretAsShorts()));
+                lo1 = lo1.add(l.mul(IntVector.broadcast(I, q[j + 1]).reinterpretAsShorts()));
+                lo2 = lo2.add(l.mul(IntVector.broadcast(I, q[j + 2]).reinterpretAsShorts()));
+                lo3 = lo3.add(l.mul(IntVector.broadcast(I, q[j + 3]).reinterpretAsShorts()));
+                hi0 = hi0.add(h.mul(IntVector.broadcast(I, q[j + 4]).reinterpretAsShorts()));
+                hi1 = hi1.add(h.mul(IntVector.broadcast(I, q[j + 5]).reinterpretAsShorts()));
+                hi2 = hi2.add(h.mul(IntVector.broadcast(I, q[j + 6]).reinterpretAsShorts()));
+                hi3 = hi3.add(h.mul(IntVector.broadcast(I, q[j + 7]).reinterpretAsShorts()));
             }
+            int s = blk * 4 * P;
+            lo0.add(hi0).intoArray(sums, s);
+            lo1.add(hi1).intoArray(sums, s + P);
+            lo2.add(hi2).intoArray(sums, s + 2 * P);
+            lo3.add(hi3).intoArray(sums, s + 3 * P);
         }
+    }
+
+    /** Vector b's row sums from the block sums {@link #pieces4} stored for its slot t, scaled as {@link #dot} scales them. */
+    private static void finish(short[] sums, int t, float[] d, Activations x, int b, float[] out, int o) {
+        int blocks = x.n / Activations.BLOCK, b0 = b * blocks;
+        int[] sums8 = x.sums8;
+        float[] scales = x.scales;
+        FloatVector acc = FloatVector.zero(F);
+        for (int blk = 0; blk < blocks; blk++) {
+            FloatVector sum = widen(ShortVector.fromArray(S, sums, (blk * 4 + t) * P), sums8[b0 + blk]);
+            acc = sum.fma(FloatVector.fromArray(F, d, blk * ROWS).mul(scales[b0 + blk]), acc);
+        }
+        acc.intoArray(out, o);
+    }
+
+    /** A block's sums (16-bit lanes) as floats: each row's two lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x). */
+    private static FloatVector widen(ShortVector sums, int sum8) {
+        IntVector pair = sums.reinterpretAsInts();
+        return (FloatVector) pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).sub(sum8).convertShape(I2F, F, 0);
+    }
+
+    /** Block blk's ROWS fp16 scales as floats, converted with integer operations (exact for zero and subnormals). */
+    private static FloatVector scale(MemorySegment w, long scaleAt, int blk) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
+        return ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
     }
 }

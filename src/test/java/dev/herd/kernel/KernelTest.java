@@ -11,6 +11,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -199,6 +200,43 @@ class KernelTest {
             Kernels.of(GgmlType.Q4_0).matmul(w, one, single, 0, 9, 0, 9);
             for (int r = 0; r < 9; r++) {
                 assertThat(batched[9 + r]).isCloseTo(single[r], within(1e-5f * Math.abs(single[r]) + 1e-3f));
+            }
+        }
+    }
+
+    /**
+     * Q4_0's interleaved kernel gives every vector of a batch bit for bit what it gives that vector alone (a decoding
+     * pass of separate sequences relies on it): batches of 1 to 10 (passes of four and a short last one), 1-3 threads,
+     * with extreme values (every activation at +-127 after quantization, weights of 0 and 15) among random ones.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 32", "3, 2048", "2, 8192", "5, 160"})
+    void q4InterleavedBatchRowsEqualRowsAlone(int groups, int cols) {
+        int rows = groups * InterleavedKernel.ROWS;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = Kernels.prepare(Weights.random(GgmlType.Q4_0, rows, cols, cols + groups, arena), arena);
+            long pieces = cols / 32 * 8 * 2L * InterleavedKernel.ROWS; // the first group's nibbles, before its scales
+            for (long at = 0; at < pieces; at += 7) w.data().set(ValueLayout.JAVA_BYTE, at, (byte) (at % 3 == 0 ? 0xff : 0));
+            for (int batch = 1; batch <= 10; batch++) {
+                Activations many = new Activations(cols, 10), one = new Activations(cols, 1);
+                many.readBy(w);
+                one.readBy(w);
+                many.batch(batch);
+                Weights.fill(many, batch * 13L);
+                for (int i = 0; i < cols; i += 5) many.values[i] = i % 2 == 0 ? 1f : -1f;
+                float[] batched = new float[batch * rows];
+                int threads = 1 + batch % 3;
+                try (ComputePool pool = new ComputePool(threads)) {
+                    pool.run((index, count) -> many.quantize(index, count));
+                    pool.run((index, count) -> Kernels.matmul(w, many, batched, index, count));
+                }
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(many.values, b * cols, one.values, 0, cols);
+                    one.quantize();
+                    float[] single = new float[rows];
+                    Kernels.matmul(w, one, single, 0, 1);
+                    assertThat(Arrays.copyOfRange(batched, b * rows, (b + 1) * rows)).as("batch %d vector %d", batch, b).isEqualTo(single);
+                }
             }
         }
     }
