@@ -31,4 +31,11 @@ public final class Stories15M {
         GgufRequantizer.convert(q8(), out, GgmlType.F32, Map.of(), Progress.NONE);
         return out;
     }
+
+    /** Writes the Q4_0 of {@link #q8()} into {@code dir} and returns its path. */
+    public static Path q4(Path dir) {
+        Path out = dir.resolve("stories15M-q4_0.gguf");
+        GgufRequantizer.convert(q8(), out, GgmlType.Q4_0, Map.of(), Progress.NONE);
+        return out;
+    }
 }

@@ -25,7 +25,7 @@ final class Matmul {
     /** {@code out[b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to) of piece {@code index} of {@code count}. */
     static void rows(Tensor w, Input x, float[] out, int index, int count) {
         int from = from(w, index, count), to = from(w, index + 1, count);
-        if (!x.each()) {
+        if (!x.each() || Kernels.of(w.type()).rowsExact()) {
             rows(w, x.all, out, 0, from, to);
             return;
         }

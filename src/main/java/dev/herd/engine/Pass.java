@@ -33,12 +33,13 @@ final class Pass {
 
     /**
      * Quantizes a matmul input if its kernel reads Q8_0, on the pool, or on this thread for a single token where a
-     * barrier costs more than the work; rows of separate sequences each on their own.
+     * barrier costs more than the work; rows of separate sequences also each on their own, for the kernels whose
+     * batches round otherwise ({@link dev.herd.kernel.Kernel#rowsExact}).
      */
     void quantize(boolean needed, Input a, ComputePool.Op onPool) {
         if (a.each()) a.split(needed);
-        else if (!needed) return;
-        else if (batch == 1) a.all.quantize();
+        if (!needed) return;
+        if (batch == 1) a.all.quantize();
         else run(onPool);
     }
 

@@ -14,4 +14,12 @@ public interface Kernel {
 
     /** Whether this kernel reads the Q8_0 form of the activations. */
     boolean needsQuantized();
+
+    /**
+     * Whether each vector of a batch comes out bit for bit as it does in a batch of one (the same operations in the same
+     * order): then a pass over separate sequences may run them as one batch, and each still gets what it gets alone.
+     */
+    default boolean rowsExact() {
+        return false;
+    }
 }

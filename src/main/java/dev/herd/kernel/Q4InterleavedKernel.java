@@ -175,4 +175,9 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
         return ((FloatVector) h.lanewise(LSHL, 16).and(SIGN).or(h.lanewise(LSHL, 13).and(MAGNITUDE)).reinterpretShape(F, 0)).mul(F16_BIAS);
     }
+
+    @Override
+    public boolean rowsExact() {
+        return true;
+    }
 }

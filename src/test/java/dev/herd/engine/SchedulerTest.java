@@ -46,6 +46,11 @@ class SchedulerTest {
         try (Model one = Model.open(f32, null, 128, 1); Model three = Model.open(f32, null, 128, 3, 1, Runner.LOCAL, QUIET)) {
             assertRowsAlone(one, three);
         }
+        // Q4_0's kernel runs the rows as one batch (Kernel.rowsExact)
+        Path q4 = Stories15M.q4(dir);
+        try (Model one = Model.open(q4, null, 128, 1); Model three = Model.open(q4, null, 128, 3, 1, Runner.LOCAL, QUIET)) {
+            assertRowsAlone(one, three);
+        }
     }
 
     /** Greedy continuations of the prompts, alone on {@code one}, then together on the slots of {@code three} (in another order). */
