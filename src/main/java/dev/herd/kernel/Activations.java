@@ -62,7 +62,7 @@ public final class Activations {
         this.capacity = capacity;
         this.values = new float[n * capacity];
         this.q = new short[n * capacity];
-        this.scales = new float[n / BLOCK * capacity];
+        this.scales = new float[n / BLOCK * ((capacity + 3) / 4 * 4)]; // batches run in fours: see nibbleQuads
         this.dequantized = new float[capacity > 1 ? n * capacity : 0];
     }
 
@@ -83,7 +83,7 @@ public final class Activations {
         if (!nibbles && pairs == null) pairs = new int[capacity * n / 2];
         boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q5_K_INTERLEAVED || t == GgmlType.Q5_1_INTERLEAVED;
-        if (sums && sums8 == null) sums8 = new int[capacity * n / BLOCK];
+        if (sums && sums8 == null) sums8 = new int[(capacity + 3) / 4 * 4 * n / BLOCK];
         if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[capacity * 2 * n / BLOCK];
         if (t != GgmlType.Q4_0_INTERLEAVED && interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }

@@ -97,7 +97,7 @@ final class Q4InterleavedKernel extends InterleavedKernel {
     /**
      * The ROWS rows of the group at byte {@code at} times every vector of x, four vectors per pass over the group's
      * pieces (each loaded and split into nibbles once for the four; the group stays in cache between passes). The pass
-     * only multiplies and adds in 16-bit lanes, storing each block's sums; {@link #finish} widens and scales them
+     * only multiplies and adds in 16-bit lanes, storing each block's sums; {@link #finish2} widens and scales them
      * apart, since a loop doing both for four vectors parses into more nodes than C2 inlines (its NodeCountInliningCutoff),
      * and every vector then gets boxed. Each vector's sums are the same integers, converted and scaled by the same float
      * operations in the same order as {@link #dot}'s, so every row of a batch comes out bit for bit as it does alone
@@ -119,7 +119,7 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(d, blk * ROWS);
         for (int b = 0; b < x.batch; b += 4) {
             pieces4(pieces, blocks, x.nibbleQuads, b * blocks * 16, sums);
-            for (int t = 0; t < Math.min(4, x.batch - b); t++) finish(sums, t, d, x, b + t, out, o + (b + t) * stride);
+            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(sums, t, d, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
         }
     }
 
@@ -151,17 +151,24 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         }
     }
 
-    /** Vector b's row sums from the block sums {@link #pieces4} stored for its slot t, scaled as {@link #dot} scales them. */
-    private static void finish(short[] sums, int t, float[] d, Activations x, int b, float[] out, int o) {
-        int blocks = x.n / Activations.BLOCK, b0 = b * blocks;
+    /**
+     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the block sums {@link
+     * #pieces4} stored for their slots t and t + 1, scaled as {@link #dot} scales them: each vector's sum is one chain of
+     * FMAs in block order; two chains side by side hide the FMA's latency.
+     */
+    private static void finish2(short[] sums, int t, float[] d, Activations x, int b, boolean second, float[] out, int o, int stride) {
+        int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         int[] sums8 = x.sums8;
         float[] scales = x.scales;
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int blk = 0; blk < blocks; blk++) {
-            FloatVector sum = widen(ShortVector.fromArray(S, sums, (blk * 4 + t) * P), sums8[b0 + blk]);
-            acc = sum.fma(FloatVector.fromArray(F, d, blk * ROWS).mul(scales[b0 + blk]), acc);
+            FloatVector dk = FloatVector.fromArray(F, d, blk * ROWS);
+            int s = (blk * 4 + t) * P;
+            acc0 = widen(ShortVector.fromArray(S, sums, s), sums8[b0 + blk]).fma(dk.mul(scales[b0 + blk]), acc0);
+            acc1 = widen(ShortVector.fromArray(S, sums, s + P), sums8[b1 + blk]).fma(dk.mul(scales[b1 + blk]), acc1);
         }
-        acc.intoArray(out, o);
+        acc0.intoArray(out, o);
+        if (second) acc1.intoArray(out, o + stride);
     }
 
     /** A block's sums (16-bit lanes) as floats: each row's two lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), minus 8 x sum(x). */
