@@ -39,7 +39,7 @@ public final class Activations {
     int[] pairs;
     int[] nibblePairs;
     /**
-     * For batches read by {@link Q4InterleavedKernel}: the nibble pairs of vectors in fours, interleaved so one index
+     * For batches read by {@link NibbleBatch} (Q4_0, Q4_K, Q4_1): the nibble pairs of vectors in fours, interleaved so one index
      * walks four vectors: pair j of vector b at ((b / 4) * (n / 2) + j) * 4 + b % 4. A last four of fewer vectors holds
      * stale or zero values whose results nobody reads.
      */
@@ -79,13 +79,14 @@ public final class Activations {
         boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q3_K_INTERLEAVED;
         if (nibbles && nibblePairs == null) nibblePairs = new int[capacity * n / 2];
-        if (t == GgmlType.Q4_0_INTERLEAVED && capacity > 1 && nibbleQuads == null) nibbleQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
+        boolean quads = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED;
+        if (quads && capacity > 1 && nibbleQuads == null) nibbleQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
         if (!nibbles && pairs == null) pairs = new int[capacity * n / 2];
         boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q5_K_INTERLEAVED || t == GgmlType.Q5_1_INTERLEAVED;
         if (sums && sums8 == null) sums8 = new int[(capacity + 3) / 4 * 4 * n / BLOCK];
         if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[capacity * 2 * n / BLOCK];
-        if (t != GgmlType.Q4_0_INTERLEAVED && interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
+        if (!quads && interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
 
     public int batch() {

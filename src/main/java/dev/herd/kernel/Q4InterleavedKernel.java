@@ -34,9 +34,8 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * the block's activation sum; 16 products of at most 15 x 127 fit a 16-bit lane, so a whole block accumulates in
  * 16-bit lanes (low and high nibbles apart: two add chains) and needs one pairwise widening.
  *
- * <p>Batches take the same integer path, four vectors per pass over a group (see {@link #batch}): per piece and vector
- * two 16-bit multiplies and two adds, where the weights expanded to floats took four FMAs and the expansion (faster:
- * see docs/performance.md), and every row of a batch equals the row computed alone.
+ * <p>Batches take the same integer path, four vectors per pass over a group ({@link NibbleBatch}), and every row of a
+ * batch equals the row computed alone.
  */
 final class Q4InterleavedKernel extends InterleavedKernel {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorWidth.HALF);
@@ -91,81 +90,35 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         acc.intoArray(out, o);
     }
 
-    /** Per thread: a group's block scales as floats, and four vectors' block sums in 16-bit lanes (see {@link #batch}). */
-    private static final ThreadLocal<Object[]> SCRATCH = ThreadLocal.withInitial(() -> new Object[]{new float[0], new short[0], new byte[0]});
-
     /**
-     * The ROWS rows of the group at byte {@code at} times every vector of x, four vectors per pass over the group's
-     * pieces (each loaded and split into nibbles once for the four; the group stays in cache between passes). The pass
-     * only multiplies and adds in 16-bit lanes, storing each block's sums; {@link #finish2} widens and scales them
-     * apart, since a loop doing both for four vectors parses into more nodes than C2 inlines (its NodeCountInliningCutoff),
-     * and every vector then gets boxed. Each vector's sums are the same integers, converted and scaled by the same float
-     * operations in the same order as {@link #dot}'s, so every row of a batch comes out bit for bit as it does alone
-     * (what a decoding pass of separate sequences needs).
+     * The ROWS rows of the group at byte {@code at} times every vector of x, in integers four vectors at a time ({@link
+     * NibbleBatch}), each vector's block sums then converted and scaled as {@link #dot} does.
      */
     private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK;
-        Object[] scratch = SCRATCH.get();
-        if (((float[]) scratch[0]).length < blocks * ROWS) {
-            scratch[0] = new float[blocks * ROWS];
-            scratch[1] = new short[blocks * 4 * P];
-            scratch[2] = new byte[blocks * 8 * P];
-        }
-        float[] d = (float[]) scratch[0];
-        short[] sums = (short[]) scratch[1];
-        byte[] pieces = (byte[]) scratch[2];
-        MemorySegment.copy(w, BYTE, at, pieces, 0, blocks * 8 * P);
+        NibbleBatch.Scratch s = NibbleBatch.scratch().load(w, at, blocks, ROWS);
         long scaleAt = at + (long) blocks * 8 * P;
-        for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(d, blk * ROWS);
+        for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(s.floats, blk * ROWS);
         for (int b = 0; b < x.batch; b += 4) {
-            pieces4(pieces, blocks, x.nibbleQuads, b * blocks * 16, sums);
-            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(sums, t, d, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
+            NibbleBatch.pass(s, blocks, x.nibbleQuads, b * blocks * 16);
+            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
         }
     }
 
     /**
-     * For the four vectors whose nibble pairs start at q[q0] ({@link Activations#nibbleQuads}), each block's 16-bit
-     * sums into sums (block, vector). A block's eight pieces are an inner loop of constant count that C2 unrolls.
+     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the block sums of
+     * their slots t and t + 1, scaled as {@link #dot} scales them: each vector's sum is one chain of FMAs in block order;
+     * two chains side by side hide the FMA's latency.
      */
-    private static void pieces4(byte[] w, int blocks, int[] q, int q0, short[] sums) {
-        for (int blk = 0; blk < blocks; blk++) {
-            ShortVector lo0 = ShortVector.zero(S), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
-            for (int c = 0; c < 8; c++) {
-                int i = blk * 8 + c, j = q0 + 8 * i; // pairs (lo, hi) of piece i: q[j..j+4) and q[j+4..j+8)
-                ShortVector v = (ShortVector) ByteVector.fromArray(B, w, i * P).convertShape(ZERO_EXTEND_B2S, S, 0);
-                ShortVector l = v.and((short) 15), h = v.lanewise(LSHR, 4);
-                lo0 = lo0.add(l.mul(IntVector.broadcast(I, q[j]).reinterpretAsShorts()));
-                lo1 = lo1.add(l.mul(IntVector.broadcast(I, q[j + 1]).reinterpretAsShorts()));
-                lo2 = lo2.add(l.mul(IntVector.broadcast(I, q[j + 2]).reinterpretAsShorts()));
-                lo3 = lo3.add(l.mul(IntVector.broadcast(I, q[j + 3]).reinterpretAsShorts()));
-                hi0 = hi0.add(h.mul(IntVector.broadcast(I, q[j + 4]).reinterpretAsShorts()));
-                hi1 = hi1.add(h.mul(IntVector.broadcast(I, q[j + 5]).reinterpretAsShorts()));
-                hi2 = hi2.add(h.mul(IntVector.broadcast(I, q[j + 6]).reinterpretAsShorts()));
-                hi3 = hi3.add(h.mul(IntVector.broadcast(I, q[j + 7]).reinterpretAsShorts()));
-            }
-            int s = blk * 4 * P;
-            lo0.add(hi0).intoArray(sums, s);
-            lo1.add(hi1).intoArray(sums, s + P);
-            lo2.add(hi2).intoArray(sums, s + 2 * P);
-            lo3.add(hi3).intoArray(sums, s + 3 * P);
-        }
-    }
-
-    /**
-     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the block sums {@link
-     * #pieces4} stored for their slots t and t + 1, scaled as {@link #dot} scales them: each vector's sum is one chain of
-     * FMAs in block order; two chains side by side hide the FMA's latency.
-     */
-    private static void finish2(short[] sums, int t, float[] d, Activations x, int b, boolean second, float[] out, int o, int stride) {
+    private static void finish2(NibbleBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         int[] sums8 = x.sums8;
-        float[] scales = x.scales;
+        float[] scales = x.scales, d = s.floats;
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int blk = 0; blk < blocks; blk++) {
             FloatVector dk = FloatVector.fromArray(F, d, blk * ROWS);
-            int s = (blk * 4 + t) * P;
-            acc0 = widen(ShortVector.fromArray(S, sums, s), sums8[b0 + blk]).fma(dk.mul(scales[b0 + blk]), acc0);
-            acc1 = widen(ShortVector.fromArray(S, sums, s + P), sums8[b1 + blk]).fma(dk.mul(scales[b1 + blk]), acc1);
+            acc0 = widen(NibbleBatch.sums(s, blk, t), sums8[b0 + blk]).fma(dk.mul(scales[b0 + blk]), acc0);
+            acc1 = widen(NibbleBatch.sums(s, blk, t + 1), sums8[b1 + blk]).fma(dk.mul(scales[b1 + blk]), acc1);
         }
         acc0.intoArray(out, o);
         if (second) acc1.intoArray(out, o + stride);

@@ -107,13 +107,10 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
             hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretShape(S, 0)));
             if ((i & 7) == 7) { // the block's eight pieces are in
                 int blk = i >>> 3;
-                // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none).
-                IntVector pair = (IntVector) lo.add(hi).reinterpretShape(I, 0);
-                IntVector sum = pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16));
                 // step * sum(level q) + min * sum(q) over the block's int8 activations q, times their scale.
                 FloatVector step = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P, LITTLE_ENDIAN).mul(scales[blk]);
                 FloatVector min = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P + 2 * P, LITTLE_ENDIAN).mul(scales[blk] * (sums8[blk] * 0.125f));
-                acc = ((FloatVector) sum.convertShape(I2F, F, 0)).fma(step, acc.add(min));
+                acc = widen(lo.add(hi)).fma(step, acc.add(min));
                 lo = ShortVector.zero(S);
                 hi = lo;
             }
@@ -121,34 +118,47 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
         acc.intoArray(out, o);
     }
 
-    /** The ROWS rows of the group at byte {@code at} times every vector of the batch, a tile of columns at a time. */
+    /**
+     * The ROWS rows of the group at byte {@code at} times every vector of x, in integers four vectors at a time ({@link
+     * NibbleBatch}), each vector's block sums then converted and scaled as {@link #dot} does.
+     */
     private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
-        float[][] buffers = buffers(x.batch);
-        for (int c0 = 0; c0 < x.n; c0 += TILE) {
-            int width = Math.min(x.n - c0, TILE);
-            expand(w, at, x.n / Activations.BLOCK, c0 / Activations.BLOCK, width / Activations.BLOCK, buffers[0]);
-            multiply(buffers[0], c0, width, x, buffers[1]);
+        int blocks = x.n / Activations.BLOCK;
+        NibbleBatch.Scratch s = NibbleBatch.scratch().load(w, at, blocks, 2 * ROWS);
+        s.copyFloats(w, at + (long) blocks * 8 * P, blocks * 2 * ROWS); // per block the ROWS steps, then the ROWS minima
+        for (int b = 0; b < x.batch; b += 4) {
+            NibbleBatch.pass(s, blocks, x.nibbleQuads, b * blocks * 16);
+            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
         }
-        store(buffers[1], x.batch, out, o, stride);
     }
 
-    /** Blocks [first, first + count) of the group at byte {@code at} (of {@code blocks}) as floats: (r, col) at ROWS * col + r. */
-    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols) {
-        long metaAt = at + (long) blocks * 8 * P;
-        for (int k = 0; k < count; k++) {
-            int blk = first + k;
-            FloatVector step = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P, LITTLE_ENDIAN);
-            FloatVector min = FloatVector.fromMemorySegment(F, w, metaAt + (long) blk * 4 * P + 2 * P, LITTLE_ENDIAN);
-            int base = ROWS * k * Activations.BLOCK;
-            for (int c = 0; c < 8; c++) {
-                // Lane r: row r's bytes 2c (low byte) and 2c + 1 (high byte), i.e. four nibbles of elements
-                // 2c, 2c+16 (byte 2c) and 2c+1, 2c+17 (byte 2c+1).
-                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, at + (long) (blk * 8 + c) * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_S2I, I, 0);
-                ((FloatVector) v.and(15).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c));
-                ((FloatVector) v.lanewise(LSHR, 8).and(15).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c + 1));
-                ((FloatVector) v.lanewise(LSHR, 4).and(15).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c + 16));
-                ((FloatVector) v.lanewise(LSHR, 12).convertShape(I2F, F, 0)).fma(step, min).intoArray(cols, base + ROWS * (2 * c + 17));
-            }
+    /**
+     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the block sums of
+     * their slots t and t + 1, scaled and offset as {@link #dot} does: each vector's sum is one chain in block order; two
+     * chains side by side hide the FMA's latency.
+     */
+    private static void finish2(NibbleBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
+        int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
+        int[] sums8 = x.sums8;
+        float[] scales = x.scales, meta = s.floats;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int blk = 0; blk < blocks; blk++) {
+            FloatVector step = FloatVector.fromArray(F, meta, blk * 2 * ROWS), min = FloatVector.fromArray(F, meta, blk * 2 * ROWS + ROWS);
+            acc0 = widen(NibbleBatch.sums(s, blk, t)).fma(step.mul(scales[b0 + blk]), acc0.add(min.mul(scales[b0 + blk] * (sums8[b0 + blk] * 0.125f))));
+            acc1 = widen(NibbleBatch.sums(s, blk, t + 1)).fma(step.mul(scales[b1 + blk]), acc1.add(min.mul(scales[b1 + blk] * (sums8[b1 + blk] * 0.125f))));
         }
+        acc0.intoArray(out, o);
+        if (second) acc1.intoArray(out, o + stride);
+    }
+
+    /** A block's sums (16-bit lanes) as floats: each row's two lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none). */
+    private static FloatVector widen(ShortVector sums) {
+        IntVector pair = sums.reinterpretAsInts();
+        return (FloatVector) pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).convertShape(I2F, F, 0);
+    }
+
+    @Override
+    public boolean rowsExact() {
+        return true;
     }
 }

@@ -2,6 +2,10 @@ package dev.herd.engine;
 
 import dev.herd.HerdException;
 import dev.herd.Stories15M;
+import dev.herd.format.GgufConfig;
+import dev.herd.format.GgufFile;
+import dev.herd.model.ModelConfig;
+import dev.herd.model.Weights;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -12,6 +16,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -53,24 +58,45 @@ class SchedulerTest {
         }
     }
 
-    /** Greedy continuations of the prompts, alone on {@code one}, then together on the slots of {@code three} (in another order). */
     private static void assertRowsAlone(Model one, Model three) {
-        int vocab = one.llama.vocab(), steps = 6;
         int[][] prompts = new int[3][];
+        for (int i = 0; i < 3; i++) prompts[i] = one.encodePrompt(PROMPTS[i]);
+        assertRowsAlone(one.llama, three.llama, prompts);
+    }
+
+    /**
+     * A decode step's rows on a K-quant file (the committed kq-q4_k_m: Q4_K matrices, which run the rows as one batch,
+     * and Q6_K ones, which run them one by one), from prompts of random token ids.
+     */
+    @Test
+    void kQuantDecodeStepsRowsAreWhatEachTokenGivesAlone() throws Exception {
+        Path file = KQuantModelTest.fixture("kq-q4_k_m.gguf");
+        SplittableRandom random = new SplittableRandom(3);
+        int[][] prompts = {random.ints(4, 0, 512).toArray(), random.ints(1, 0, 512).toArray(), random.ints(9, 0, 512).toArray()};
+        try (GgufFile f1 = GgufFile.open(file); GgufFile f3 = GgufFile.open(file)) {
+            ModelConfig c = GgufConfig.read(f1);
+            Llama one = new Llama(c, Weights.from(f1.source(), c), 32, 1, 1, 8, Sync.NONE, KvCache.Storage.MEMORY);
+            Llama three = new Llama(c, Weights.from(f3.source(), c), 32, 3, 1, 8, Sync.NONE, KvCache.Storage.MEMORY);
+            assertRowsAlone(one, three, prompts);
+        }
+    }
+
+    /** Greedy continuations of the prompts, alone on {@code one}, then together on the slots of {@code three} (in another order). */
+    private static void assertRowsAlone(Llama one, Llama three, int[][] prompts) {
+        int vocab = one.vocab(), steps = 6;
         float[][][] expected = new float[3][steps + 1][];
         int[][] tokens = new int[3][steps + 1];
         for (int i = 0; i < 3; i++) {
-            prompts[i] = one.encodePrompt(PROMPTS[i]);
-            float[] logits = one.llama.forward(prompts[i], 0, true);
+            float[] logits = one.forward(prompts[i], 0, true);
             for (int s = 0; ; s++) {
                 expected[i][s] = logits.clone();
                 tokens[i][s] = Sampler.greedy(vocab).sample(logits);
                 if (s == steps) break;
-                logits = one.llama.forward(tokens[i][s], prompts[i].length + s);
+                logits = one.forward(tokens[i][s], prompts[i].length + s);
             }
         }
         int[] order = {2, 0, 1}, slots = new int[3], next = new int[3], pos = new int[3];
-        for (int i = 0; i < 3; i++) assertThat(three.llama.forward(i, prompts[i], 0, true)).isEqualTo(expected[i][0]);
+        for (int i = 0; i < 3; i++) assertThat(three.forward(i, prompts[i], 0, true)).isEqualTo(expected[i][0]);
         for (int s = 0; s < steps; s++) {
             for (int b = 0; b < 3; b++) {
                 int i = order[(b + s) % 3]; // each step in another order
@@ -78,7 +104,7 @@ class SchedulerTest {
                 next[b] = tokens[i][s];
                 pos[b] = prompts[i].length + s;
             }
-            float[] rows = three.llama.decode(3, slots, next, pos);
+            float[] rows = three.decode(3, slots, next, pos);
             for (int b = 0; b < 3; b++) {
                 float[] row = java.util.Arrays.copyOfRange(rows, b * vocab, (b + 1) * vocab);
                 assertThat(row).as("step %d, prompt %d", s, slots[b]).isEqualTo(expected[slots[b]][s + 1]);
