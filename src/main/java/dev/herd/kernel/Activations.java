@@ -39,11 +39,13 @@ public final class Activations {
     int[] pairs;
     int[] nibblePairs;
     /**
-     * For batches read by {@link NibbleBatch} (Q4_0, Q4_K, Q4_1): the nibble pairs of vectors in fours, interleaved so one index
+     * For batches read by {@link IntBatch#nibbles} (Q4_0, Q4_K, Q4_1): the nibble pairs of vectors in fours, interleaved so one index
      * walks four vectors: pair j of vector b at ((b / 4) * (n / 2) + j) * 4 + b % 4. A last four of fewer vectors holds
      * stale or zero values whose results nobody reads.
      */
     int[] nibbleQuads;
+    /** The same for {@link #pairs}, for batches read by {@link IntBatch#bytes} (Q6_K). */
+    int[] pairQuads;
     int[] sums8;
     int[] halfSums;
     float[] interleaved;
@@ -79,8 +81,10 @@ public final class Activations {
         boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q3_K_INTERLEAVED;
         if (nibbles && nibblePairs == null) nibblePairs = new int[capacity * n / 2];
-        boolean quads = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED;
-        if (quads && capacity > 1 && nibbleQuads == null) nibbleQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
+        boolean nibbleQuad = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED;
+        boolean pairQuad = t == GgmlType.Q6_K_INTERLEAVED, quads = nibbleQuad || pairQuad;
+        if (nibbleQuad && capacity > 1 && nibbleQuads == null) nibbleQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
+        if (pairQuad && capacity > 1 && pairQuads == null) pairQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
         if (!nibbles && pairs == null) pairs = new int[capacity * n / 2];
         boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q5_K_INTERLEAVED || t == GgmlType.Q5_1_INTERLEAVED;
@@ -153,12 +157,18 @@ public final class Activations {
                 }
             }
         }
-        if (nibbleQuads != null && batch > 1) {
-            int half = n / 2;
-            for (int blk = from; blk < to; blk++) {
-                int v = blk * BLOCK / n, j = (blk * BLOCK - v * n) / 2, at = ((v / 4) * half + j) * 4 + v % 4;
-                for (int k = 0; k < 16; k++) nibbleQuads[at + 4 * k] = nibblePairs[blk * 16 + k];
-            }
+        if (batch > 1) {
+            if (nibbleQuads != null) quads(nibblePairs, nibbleQuads, from, to);
+            if (pairQuads != null) quads(pairs, pairQuads, from, to);
+        }
+    }
+
+    /** The pairs of blocks [from, to) (of all vectors) into their places in fours (see {@link #nibbleQuads}). */
+    private void quads(int[] pairs, int[] quads, int from, int to) {
+        int half = n / 2;
+        for (int blk = from; blk < to; blk++) {
+            int v = blk * BLOCK / n, j = (blk * BLOCK - v * n) / 2, at = ((v / 4) * half + j) * 4 + v % 4;
+            for (int k = 0; k < 16; k++) quads[at + 4 * k] = pairs[blk * 16 + k];
         }
     }
 

@@ -18,7 +18,7 @@ import static java.nio.ByteOrder.LITTLE_ENDIAN;
  * result ends in its own float lane: no horizontal sums. The
  * layout is made at load, on the machine that computes, so each node of a cluster may use its own width.
  *
- * <p>Batches (but those of the layouts with Q4_0's nibble pieces, which stay in integers: {@link NibbleBatch}) expand a group to floats one tile of columns at a time (one register per column, column-major) and
+ * <p>Batches (but those of the layouts with Q4_0's nibble pieces, which stay in integers: {@link IntBatch}) expand a group to floats one tile of columns at a time (one register per column, column-major) and
  * multiply it by eight batch vectors per pass, their values interleaved once per matmul so one index walks all eight
  * ({@link Activations#interleaved}): eight FMA chains, one column load per eight FMAs. Only arrays cross the calls
  * between a type's expansion and the shared multiplication, so no vector is ever boxed there.

@@ -34,7 +34,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_S2I;
  * the block's activation sum; 16 products of at most 15 x 127 fit a 16-bit lane, so a whole block accumulates in
  * 16-bit lanes (low and high nibbles apart: two add chains) and needs one pairwise widening.
  *
- * <p>Batches take the same integer path, four vectors per pass over a group ({@link NibbleBatch}), and every row of a
+ * <p>Batches take the same integer path, four vectors per pass over a group ({@link IntBatch}), and every row of a
  * batch equals the row computed alone.
  */
 final class Q4InterleavedKernel extends InterleavedKernel {
@@ -92,15 +92,16 @@ final class Q4InterleavedKernel extends InterleavedKernel {
 
     /**
      * The ROWS rows of the group at byte {@code at} times every vector of x, in integers four vectors at a time ({@link
-     * NibbleBatch}), each vector's block sums then converted and scaled as {@link #dot} does.
+     * IntBatch}), each vector's block sums then converted and scaled as {@link #dot} does.
      */
     private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK;
-        NibbleBatch.Scratch s = NibbleBatch.scratch().load(w, at, blocks, ROWS);
+        IntBatch.Scratch s = IntBatch.scratch().load(w, at, blocks);
+        float[] d = s.floats(blocks * ROWS);
         long scaleAt = at + (long) blocks * 8 * P;
-        for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(s.floats, blk * ROWS);
+        for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(d, blk * ROWS);
         for (int b = 0; b < x.batch; b += 4) {
-            NibbleBatch.pass(s, blocks, x.nibbleQuads, b * blocks * 16);
+            IntBatch.nibbles(s, blocks, x.nibbleQuads, b * blocks * 16);
             for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
         }
     }
@@ -110,15 +111,15 @@ final class Q4InterleavedKernel extends InterleavedKernel {
      * their slots t and t + 1, scaled as {@link #dot} scales them: each vector's sum is one chain of FMAs in block order;
      * two chains side by side hide the FMA's latency.
      */
-    private static void finish2(NibbleBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
+    private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         int[] sums8 = x.sums8;
         float[] scales = x.scales, d = s.floats;
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int blk = 0; blk < blocks; blk++) {
             FloatVector dk = FloatVector.fromArray(F, d, blk * ROWS);
-            acc0 = widen(NibbleBatch.sums(s, blk, t), sums8[b0 + blk]).fma(dk.mul(scales[b0 + blk]), acc0);
-            acc1 = widen(NibbleBatch.sums(s, blk, t + 1), sums8[b1 + blk]).fma(dk.mul(scales[b1 + blk]), acc1);
+            acc0 = widen(IntBatch.sums(s, blk, t), sums8[b0 + blk]).fma(dk.mul(scales[b0 + blk]), acc0);
+            acc1 = widen(IntBatch.sums(s, blk, t + 1), sums8[b1 + blk]).fma(dk.mul(scales[b1 + blk]), acc1);
         }
         acc0.intoArray(out, o);
         if (second) acc1.intoArray(out, o + stride);

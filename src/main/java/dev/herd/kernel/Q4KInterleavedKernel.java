@@ -120,14 +120,14 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
 
     /**
      * The ROWS rows of the group at byte {@code at} times every vector of x, in integers four vectors at a time ({@link
-     * NibbleBatch}), each vector's block sums then converted and scaled as {@link #dot} does.
+     * IntBatch}), each vector's block sums then converted and scaled as {@link #dot} does.
      */
     private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK;
-        NibbleBatch.Scratch s = NibbleBatch.scratch().load(w, at, blocks, 2 * ROWS);
+        IntBatch.Scratch s = IntBatch.scratch().load(w, at, blocks);
         s.copyFloats(w, at + (long) blocks * 8 * P, blocks * 2 * ROWS); // per block the ROWS steps, then the ROWS minima
         for (int b = 0; b < x.batch; b += 4) {
-            NibbleBatch.pass(s, blocks, x.nibbleQuads, b * blocks * 16);
+            IntBatch.nibbles(s, blocks, x.nibbleQuads, b * blocks * 16);
             for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
         }
     }
@@ -137,15 +137,15 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
      * their slots t and t + 1, scaled and offset as {@link #dot} does: each vector's sum is one chain in block order; two
      * chains side by side hide the FMA's latency.
      */
-    private static void finish2(NibbleBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
+    private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         int[] sums8 = x.sums8;
         float[] scales = x.scales, meta = s.floats;
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int blk = 0; blk < blocks; blk++) {
             FloatVector step = FloatVector.fromArray(F, meta, blk * 2 * ROWS), min = FloatVector.fromArray(F, meta, blk * 2 * ROWS + ROWS);
-            acc0 = widen(NibbleBatch.sums(s, blk, t)).fma(step.mul(scales[b0 + blk]), acc0.add(min.mul(scales[b0 + blk] * (sums8[b0 + blk] * 0.125f))));
-            acc1 = widen(NibbleBatch.sums(s, blk, t + 1)).fma(step.mul(scales[b1 + blk]), acc1.add(min.mul(scales[b1 + blk] * (sums8[b1 + blk] * 0.125f))));
+            acc0 = widen(IntBatch.sums(s, blk, t)).fma(step.mul(scales[b0 + blk]), acc0.add(min.mul(scales[b0 + blk] * (sums8[b0 + blk] * 0.125f))));
+            acc1 = widen(IntBatch.sums(s, blk, t + 1)).fma(step.mul(scales[b1 + blk]), acc1.add(min.mul(scales[b1 + blk] * (sums8[b1 + blk] * 0.125f))));
         }
         acc0.intoArray(out, o);
         if (second) acc1.intoArray(out, o + stride);

@@ -104,11 +104,10 @@ final class Q6InterleavedKernel extends InterleavedKernel {
             sum = sum.add(v.mul(IntVector.broadcast(I, p[i]).reinterpretShape(S, 0)));
             if ((i & 7) == 7) { // a sub-block's eight pieces are in
                 int blk = i >>> 4;
-                // Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none), times its scale.
-                IntVector pair = (IntVector) sum.reinterpretShape(I, 0);
+                // Each row's two 16-bit lanes to one 32-bit lane, times its scale.
                 IntVector scale = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(S2I, I, 0);
                 scale = (i & 8) == 0 ? scale.lanewise(LSHL, 24).lanewise(ASHR, 24) : scale.lanewise(ASHR, 8);
-                block = block.add(pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16)).mul(scale));
+                block = block.add(widen(sum).mul(scale));
                 sum = ShortVector.zero(S);
                 if ((i & 8) != 0) { // and the block's second
                     FloatVector d = FloatVector.fromMemorySegment(F, w, dAt + (long) (blk / BLOCKS) * 4 * ROWS, LITTLE_ENDIAN);
@@ -120,35 +119,53 @@ final class Q6InterleavedKernel extends InterleavedKernel {
         acc.intoArray(out, o);
     }
 
-    /** The ROWS rows of the group at byte {@code at} times every vector of the batch, a tile of columns at a time. */
+    /**
+     * The ROWS rows of the group at byte {@code at} times every vector of x, in integers four vectors at a time ({@link
+     * IntBatch#bytes}: runs of eight pieces are the 16-value sub-blocks), each vector's sub-block sums then widened,
+     * scaled and converted as {@link #dot} does.
+     */
     private static void batch(MemorySegment w, long at, Activations x, float[] out, int o, int stride) {
-        float[][] buffers = buffers(x.batch);
-        for (int c0 = 0; c0 < x.n; c0 += TILE) {
-            int width = Math.min(x.n - c0, TILE);
-            expand(w, at, x.n / Activations.BLOCK, c0 / Activations.BLOCK, width / Activations.BLOCK, buffers[0]);
-            multiply(buffers[0], c0, width, x, buffers[1]);
+        int blocks = x.n / Activations.BLOCK;
+        IntBatch.Scratch s = IntBatch.scratch().load(w, at, 2 * blocks);
+        long scaleAt = at + (long) blocks * PIECES * P;
+        s.copyShorts(w, scaleAt, blocks * ROWS); // per block, each row's two int8 scales
+        s.copyFloats(w, scaleAt + (long) blocks * P, blocks / BLOCKS * ROWS); // per super-block, each row's d
+        for (int b = 0; b < x.batch; b += 4) {
+            IntBatch.bytes(s, 2 * blocks, x.pairQuads, b * blocks * 16);
+            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
         }
-        store(buffers[1], x.batch, out, o, stride);
     }
 
-    /** Blocks [first, first + count) of the group at byte {@code at} (of {@code blocks}) as floats: (r, col) at ROWS * col + r. */
-    private static void expand(MemorySegment w, long at, int blocks, int first, int count, float[] cols) {
-        long scaleAt = at + (long) blocks * PIECES * P, dAt = scaleAt + (long) blocks * P;
-        for (int k = 0; k < count; k++) {
-            int blk = first + k;
-            FloatVector d = FloatVector.fromMemorySegment(F, w, dAt + (long) (blk / BLOCKS) * 4 * ROWS, LITTLE_ENDIAN);
-            IntVector both = (IntVector) ShortVector.fromMemorySegment(SH, w, scaleAt + (long) blk * P, LITTLE_ENDIAN).convertShape(S2I, I, 0);
-            FloatVector d0 = d.mul((FloatVector) both.lanewise(LSHL, 24).lanewise(ASHR, 24).convertShape(I2F, F, 0));
-            FloatVector d1 = d.mul((FloatVector) both.lanewise(ASHR, 8).convertShape(I2F, F, 0));
-            int base = ROWS * k * Activations.BLOCK;
-            for (int c = 0; c < PIECES; c++) {
-                // Lane pair (2r, 2r+1): row r's values 2c and 2c+1; as shorts they become ints holding both bytes.
-                ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) (blk * PIECES + c) * P, LITTLE_ENDIAN).convertShape(B2S, S, 0);
-                IntVector pair = (IntVector) v.reinterpretShape(I, 0);
-                FloatVector ds = c < PIECES / 2 ? d0 : d1;
-                ((FloatVector) pair.lanewise(LSHL, 16).lanewise(ASHR, 16).convertShape(I2F, F, 0)).mul(ds).intoArray(cols, base + ROWS * (2 * c));
-                ((FloatVector) pair.lanewise(ASHR, 16).convertShape(I2F, F, 0)).mul(ds).intoArray(cols, base + ROWS * (2 * c + 1));
-            }
+    /**
+     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the sub-block sums of
+     * their slots t and t + 1, as {@link #dot} computes them: each vector's sum is one chain of FMAs in block order; two
+     * chains side by side hide the FMA's latency.
+     */
+    private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
+        int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
+        float[] scales = x.scales;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int blk = 0; blk < blocks; blk++) {
+            IntVector both = (IntVector) ShortVector.fromArray(SH, s.shorts, blk * ROWS).convertShape(S2I, I, 0);
+            IntVector scale0 = both.lanewise(LSHL, 24).lanewise(ASHR, 24), scale1 = both.lanewise(ASHR, 8);
+            FloatVector d = FloatVector.fromArray(F, s.floats, blk / BLOCKS * ROWS);
+            IntVector block0 = widen(IntBatch.sums(s, 2 * blk, t)).mul(scale0).add(widen(IntBatch.sums(s, 2 * blk + 1, t)).mul(scale1));
+            IntVector block1 = widen(IntBatch.sums(s, 2 * blk, t + 1)).mul(scale0).add(widen(IntBatch.sums(s, 2 * blk + 1, t + 1)).mul(scale1));
+            acc0 = ((FloatVector) block0.convertShape(I2F, F, 0)).fma(d.mul(scales[b0 + blk]), acc0);
+            acc1 = ((FloatVector) block1.convertShape(I2F, F, 0)).fma(d.mul(scales[b1 + blk]), acc1);
         }
+        acc0.intoArray(out, o);
+        if (second) acc1.intoArray(out, o + stride);
+    }
+
+    /** Each row's two 16-bit lanes to one 32-bit lane (x86 pmaddwd; the Vector API has none). */
+    private static IntVector widen(ShortVector sums) {
+        IntVector pair = sums.reinterpretAsInts();
+        return pair.lanewise(LSHL, 16).lanewise(ASHR, 16).add(pair.lanewise(ASHR, 16));
+    }
+
+    @Override
+    public boolean rowsExact() {
+        return true;
     }
 }

@@ -205,20 +205,20 @@ class KernelTest {
     }
 
     /**
-     * The kernels of Q4_0's nibble pieces (Q4_0, Q4_K, Q4_1: {@link NibbleBatch}) give every vector of a batch bit for bit
-     * what they give that vector alone (a decoding pass of separate sequences relies on it): batches of 1 to 10 (passes
-     * of four and a short last one), 1-3 threads, with extreme values (activations at +-127 after quantization, levels
-     * of 0 and 15) among random ones.
+     * The kernels with an integer batch path ({@link IntBatch}: Q4_0, Q4_K, Q4_1, Q6_K) give every vector of a batch bit
+     * for bit what they give that vector alone (a decoding pass of separate sequences relies on it): batches of 1 to 10
+     * (passes of four and a short last one), 1-3 threads, with extreme values (activations at +-127 after quantization,
+     * weight bytes 0xff and 0) among random ones.
      */
     @ParameterizedTest
     @CsvSource({"Q4_0, 1, 32", "Q4_0, 3, 2048", "Q4_0, 2, 8192", "Q4_0, 5, 160", "Q4_K, 1, 256", "Q4_K, 3, 2048", "Q4_K, 2, 8192",
-            "Q4_1, 1, 32", "Q4_1, 3, 2048"})
-    void nibbleBatchRowsEqualRowsAlone(GgmlType type, int groups, int cols) {
+            "Q4_1, 1, 32", "Q4_1, 3, 2048", "Q6_K, 1, 256", "Q6_K, 3, 2048", "Q6_K, 2, 8192"})
+    void intBatchRowsEqualRowsAlone(GgmlType type, int groups, int cols) {
         int rows = groups * InterleavedKernel.ROWS;
         try (Arena arena = Arena.ofShared()) {
             Tensor w = Kernels.prepare(Weights.random(type, rows, cols, cols + groups, arena), arena);
             assertThat(Kernels.of(w.type()).rowsExact()).isTrue();
-            long pieces = cols / 32 * 8 * 2L * InterleavedKernel.ROWS; // the first group's nibbles, before its scales
+            long pieces = cols / 32 * 8 * 2L * InterleavedKernel.ROWS; // in the first group's pieces, before its scales
             for (long at = 0; at < pieces; at += 7) w.data().set(ValueLayout.JAVA_BYTE, at, (byte) (at % 3 == 0 ? 0xff : 0));
             for (int batch = 1; batch <= 10; batch++) {
                 Activations many = new Activations(cols, 10), one = new Activations(cols, 1);
