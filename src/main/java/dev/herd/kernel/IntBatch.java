@@ -73,10 +73,29 @@ final class IntBatch {
         }
     }
 
+    /**
+     * A kernel's conversion of the run sums of vectors b and b + 1 (if {@code second}: else the padding of a last four),
+     * in slots t and t + 1, to their rows' results at out[o..o+ROWS) and out[o+stride..): each vector's sum one chain in
+     * block order, as in the kernel's lone-token loop; two chains side by side hide the FMA's latency. (Called through
+     * this interface by every kernel, the call is not inlined: each conversion compiles apart from the pass.)
+     */
+    interface Finish {
+        void rows(Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride);
+    }
+
     private IntBatch() {}
 
     static Scratch scratch() {
         return SCRATCH.get();
+    }
+
+    /** Every vector of x through the group in {@code s} ({@code runs} runs of eight pieces), four at a time. */
+    static void run(Scratch s, int runs, boolean nibbles, Activations x, Finish finish, float[] out, int o, int stride) {
+        for (int b = 0; b < x.batch; b += 4) {
+            if (nibbles) nibbles(s, runs, x.nibbleQuads, b * x.n / 2);
+            else bytes(s, runs, x.pairQuads, b * x.n / 2);
+            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish.rows(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
+        }
     }
 
     /**

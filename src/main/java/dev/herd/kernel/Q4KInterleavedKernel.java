@@ -126,17 +126,12 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
         int blocks = x.n / Activations.BLOCK;
         IntBatch.Scratch s = IntBatch.scratch().load(w, at, blocks);
         s.copyFloats(w, at + (long) blocks * 8 * P, blocks * 2 * ROWS); // per block the ROWS steps, then the ROWS minima
-        for (int b = 0; b < x.batch; b += 4) {
-            IntBatch.nibbles(s, blocks, x.nibbleQuads, b * blocks * 16);
-            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
-        }
+        IntBatch.run(s, blocks, true, x, FINISH, out, o, stride);
     }
 
-    /**
-     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the block sums of
-     * their slots t and t + 1, scaled and offset as {@link #dot} does: each vector's sum is one chain in block order; two
-     * chains side by side hide the FMA's latency.
-     */
+    private static final IntBatch.Finish FINISH = Q4KInterleavedKernel::finish2;
+
+    /** {@link IntBatch.Finish} as {@link #dot} converts and scales its sums. */
     private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         int[] sums8 = x.sums8;

@@ -130,17 +130,12 @@ final class Q6InterleavedKernel extends InterleavedKernel {
         long scaleAt = at + (long) blocks * PIECES * P;
         s.copyShorts(w, scaleAt, blocks * ROWS); // per block, each row's two int8 scales
         s.copyFloats(w, scaleAt + (long) blocks * P, blocks / BLOCKS * ROWS); // per super-block, each row's d
-        for (int b = 0; b < x.batch; b += 4) {
-            IntBatch.bytes(s, 2 * blocks, x.pairQuads, b * blocks * 16);
-            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish2(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
-        }
+        IntBatch.run(s, 2 * blocks, false, x, FINISH, out, o, stride);
     }
 
-    /**
-     * The row sums of vectors b and b + 1 (if {@code second}: else the padding of a last four) from the sub-block sums of
-     * their slots t and t + 1, as {@link #dot} computes them: each vector's sum is one chain of FMAs in block order; two
-     * chains side by side hide the FMA's latency.
-     */
+    private static final IntBatch.Finish FINISH = Q6InterleavedKernel::finish2;
+
+    /** {@link IntBatch.Finish} as {@link #dot} converts and scales its sums. */
     private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         float[] scales = x.scales;
