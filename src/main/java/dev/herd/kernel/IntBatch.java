@@ -100,7 +100,8 @@ final class IntBatch {
 
     /**
      * Nibble pieces: for the four vectors whose nibble pairs start at q[q0] ({@link Activations#nibbleQuads}), each
-     * 32-value block's sums of level x value (its eight pieces, low and high nibbles) into the scratch's sums.
+     * 32-value block's sums of level x value (its eight pieces, low and high nibbles) into the scratch's sums. (Its
+     * bytecode is over C2's FreqInlineSize: it compiles on its own, never with a kernel's conversion.)
      */
     static void nibbles(Scratch s, int blocks, int[] q, int q0) {
         byte[] w = s.pieces;
@@ -130,20 +131,23 @@ final class IntBatch {
 
     /**
      * Byte pieces (signed values whose products by eight activation pairs fit 16 bits): for the four vectors whose pairs
-     * start at q[q0] ({@link Activations#pairQuads}), each run of eight pieces' sums into the scratch's sums.
+     * start at q[q0] ({@link Activations#pairQuads}), each run of eight pieces' sums into the scratch's sums. Two pieces
+     * per step: that also keeps its bytecode over C2's FreqInlineSize (325 bytes), as {@link #nibbles}' is, so neither
+     * pass is ever inlined where a kernel's conversion is (together they parse into more nodes than C2 inlines).
      */
     static void bytes(Scratch s, int runs, int[] q, int q0) {
         byte[] w = s.pieces;
         short[] sums = s.sums;
         for (int k = 0; k < runs; k++) {
             ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-            for (int c = 0; c < 8; c++) {
+            for (int c = 0; c < 8; c += 2) {
                 int i = k * 8 + c, j = q0 + 4 * i;
                 ShortVector v = (ShortVector) ByteVector.fromArray(B, w, i * P).convertShape(B2S, S, 0);
-                a0 = a0.add(v.mul(IntVector.broadcast(I, q[j]).reinterpretAsShorts()));
-                a1 = a1.add(v.mul(IntVector.broadcast(I, q[j + 1]).reinterpretAsShorts()));
-                a2 = a2.add(v.mul(IntVector.broadcast(I, q[j + 2]).reinterpretAsShorts()));
-                a3 = a3.add(v.mul(IntVector.broadcast(I, q[j + 3]).reinterpretAsShorts()));
+                ShortVector u = (ShortVector) ByteVector.fromArray(B, w, i * P + P).convertShape(B2S, S, 0);
+                a0 = a0.add(v.mul(IntVector.broadcast(I, q[j]).reinterpretAsShorts())).add(u.mul(IntVector.broadcast(I, q[j + 4]).reinterpretAsShorts()));
+                a1 = a1.add(v.mul(IntVector.broadcast(I, q[j + 1]).reinterpretAsShorts())).add(u.mul(IntVector.broadcast(I, q[j + 5]).reinterpretAsShorts()));
+                a2 = a2.add(v.mul(IntVector.broadcast(I, q[j + 2]).reinterpretAsShorts())).add(u.mul(IntVector.broadcast(I, q[j + 6]).reinterpretAsShorts()));
+                a3 = a3.add(v.mul(IntVector.broadcast(I, q[j + 3]).reinterpretAsShorts())).add(u.mul(IntVector.broadcast(I, q[j + 7]).reinterpretAsShorts()));
             }
             int at = k * 4 * P;
             a0.intoArray(sums, at);
