@@ -6,6 +6,9 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.foreign.ValueLayout;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
@@ -19,7 +22,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2S;
  * bytes ({@link Q6InterleavedKernel}: 8 pieces per 16 values). A pass multiplies a group's pieces by four vectors,
  * each piece loaded (and split into nibbles) once for the four, and only adds in 16-bit lanes, storing each run's sums;
  * each kernel then widens and scales them as its lone-token loop does (a loop doing both for four vectors parses into
- * more nodes than C2 inlines, its NodeCountInliningCutoff, and every vector then gets boxed). The run sums are exact
+ * more nodes than C2 inlines, its NodeCountInliningCutoff, and every vector then gets boxed; see {@link #finish}). The run sums are exact
  * integers, so a kernel that converts and scales them with the same float operations in the same order as its
  * lone-token loop gives every vector of a batch bit for bit what it gives alone ({@link Kernel#rowsExact}).
  *
@@ -76,11 +79,24 @@ final class IntBatch {
     /**
      * A kernel's conversion of the run sums of vectors b and b + 1 (if {@code second}: else the padding of a last four),
      * in slots t and t + 1, to their rows' results at out[o..o+ROWS) and out[o+stride..): each vector's sum one chain in
-     * block order, as in the kernel's lone-token loop; two chains side by side hide the FMA's latency. (Called through
-     * this interface by every kernel, the call is not inlined: each conversion compiles apart from the pass.)
+     * block order, as in the kernel's lone-token loop; two chains side by side hide the FMA's latency. Its type:
+     * (Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) void.
      */
-    interface Finish {
-        void rows(Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride);
+    static final MethodType FINISH = MethodType.methodType(void.class, Scratch.class, int.class, Activations.class, int.class,
+            boolean.class, float[].class, int.class, int.class);
+
+    /**
+     * The handle of a kernel's static {@code finish2} of type {@link #FINISH}. Kernels keep it in a non-final field: C2
+     * cannot see the target of a handle it does not hold as a constant, so it never inlines a conversion into {@link
+     * #run}. It did inline through an interface call, both receivers of a Q4_K_M file (Q4_K's and Q6_K's) into one
+     * unit, past its node budget: every vector boxed, and the file's prompts ran at half speed (68 -> 32 tok/s).
+     */
+    static MethodHandle finish(MethodHandles.Lookup kernel) {
+        try {
+            return kernel.findStatic(kernel.lookupClass(), "finish2", FINISH);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private IntBatch() {}
@@ -90,11 +106,19 @@ final class IntBatch {
     }
 
     /** Every vector of x through the group in {@code s} ({@code runs} runs of eight pieces), four at a time. */
-    static void run(Scratch s, int runs, boolean nibbles, Activations x, Finish finish, float[] out, int o, int stride) {
-        for (int b = 0; b < x.batch; b += 4) {
-            if (nibbles) nibbles(s, runs, x.nibbleQuads, b * x.n / 2);
-            else bytes(s, runs, x.pairQuads, b * x.n / 2);
-            for (int t = 0; t < 4 && b + t < x.batch; t += 2) finish.rows(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
+    static void run(Scratch s, int runs, boolean nibbles, Activations x, MethodHandle finish, float[] out, int o, int stride) {
+        try {
+            for (int b = 0; b < x.batch; b += 4) {
+                if (nibbles) nibbles(s, runs, x.nibbleQuads, b * x.n / 2);
+                else bytes(s, runs, x.pairQuads, b * x.n / 2);
+                for (int t = 0; t < 4 && b + t < x.batch; t += 2) {
+                    finish.invokeExact(s, t, x, b + t, b + t + 1 < x.batch, out, o + (b + t) * stride, stride);
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) { // finish2 declares no checked exception
+            throw new IllegalStateException(e);
         }
     }
 

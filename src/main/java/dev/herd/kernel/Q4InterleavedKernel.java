@@ -10,6 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import static jdk.incubator.vector.VectorOperators.ASHR;
@@ -100,12 +102,14 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         float[] d = s.floats(blocks * ROWS);
         long scaleAt = at + (long) blocks * 8 * P;
         for (int blk = 0; blk < blocks; blk++) scale(w, scaleAt, blk).intoArray(d, blk * ROWS);
-        IntBatch.run(s, blocks, true, x, FINISH, out, o, stride);
+        IntBatch.run(s, blocks, true, x, finish, out, o, stride);
     }
 
-    private static final IntBatch.Finish FINISH = Q4InterleavedKernel::finish2;
+    /** Not final: see {@link IntBatch#finish}. */
+    @SuppressWarnings("FieldMayBeFinal")
+    private static MethodHandle finish = IntBatch.finish(MethodHandles.lookup());
 
-    /** {@link IntBatch.Finish} as {@link #dot} converts and scales its sums. */
+    /** {@link IntBatch#FINISH}: the sums converted and scaled as {@link #dot} does. */
     private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         int[] sums8 = x.sums8;

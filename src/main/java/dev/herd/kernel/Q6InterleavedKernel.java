@@ -11,6 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import static jdk.incubator.vector.VectorOperators.ASHR;
@@ -130,12 +132,14 @@ final class Q6InterleavedKernel extends InterleavedKernel {
         long scaleAt = at + (long) blocks * PIECES * P;
         s.copyShorts(w, scaleAt, blocks * ROWS); // per block, each row's two int8 scales
         s.copyFloats(w, scaleAt + (long) blocks * P, blocks / BLOCKS * ROWS); // per super-block, each row's d
-        IntBatch.run(s, 2 * blocks, false, x, FINISH, out, o, stride);
+        IntBatch.run(s, 2 * blocks, false, x, finish, out, o, stride);
     }
 
-    private static final IntBatch.Finish FINISH = Q6InterleavedKernel::finish2;
+    /** Not final: see {@link IntBatch#finish}. */
+    @SuppressWarnings("FieldMayBeFinal")
+    private static MethodHandle finish = IntBatch.finish(MethodHandles.lookup());
 
-    /** {@link IntBatch.Finish} as {@link #dot} converts and scales its sums. */
+    /** {@link IntBatch#FINISH}: the sums converted and scaled as {@link #dot} does. */
     private static void finish2(IntBatch.Scratch s, int t, Activations x, int b, boolean second, float[] out, int o, int stride) {
         int blocks = x.n / Activations.BLOCK, b0 = b * blocks, b1 = b0 + blocks;
         float[] scales = x.scales;
