@@ -7,6 +7,7 @@ import dev.herd.cluster.SyncCodec;
 import dev.herd.convert.HfConverter;
 import dev.herd.convert.RandomModel;
 import dev.herd.convert.WeightTypes;
+import dev.herd.engine.ContextLength;
 import dev.herd.format.DllamaModel;
 import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
@@ -46,6 +47,10 @@ final class PlanCommand implements Callable<Integer> {
             description = "Context (KV cache positions), at most the model's (default: ${DEFAULT-VALUE}).")
     int maxSeqLen;
 
+    @Option(names = "--parallel", defaultValue = "1", paramLabel = "N",
+            description = "Requests served at once (herd api --parallel), each with a KV cache of the context's length (default: ${DEFAULT-VALUE}).")
+    int parallel;
+
     @Option(names = "--memory", split = ",", paramLabel = "GIB", description = "Memory of each node in GiB: one value for all, or one per node (root first).")
     List<Double> memory = List.of();
 
@@ -73,13 +78,14 @@ final class PlanCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
+        if (parallel < 1 || parallel > ContextLength.MAX_SLOTS) throw new HerdException("--parallel must be between 1 and " + ContextLength.MAX_SLOTS + ", got " + parallel);
         if (!(linkMbps > 0) || !(latencyUs >= 0)) throw new HerdException("--link-mbps must be positive and --latency-us at least 0");
         List<Double> bw = perNode("--memory-bandwidth", bandwidth);
         List<Double> mem = perNode("--memory", memory);
         GgufFile header = header();
         try (header) {
             if (!weights.isEmpty() && weights.size() != nodes) throw new HerdException("--node-weights gives " + weights.size() + " weights for " + nodes + " nodes");
-            ClusterPlan plan = new ClusterPlan(header, weights.isEmpty() ? Collections.nCopies(nodes, 1) : weights, maxSeqLen, SyncCodec.of(bufferFloatType), threads);
+            ClusterPlan plan = new ClusterPlan(header, weights.isEmpty() ? Collections.nCopies(nodes, 1) : weights, maxSeqLen, parallel, SyncCodec.of(bufferFloatType), threads);
             print(plan, header, bw, mem, System.out);
         }
         return 0;
@@ -128,8 +134,8 @@ final class PlanCommand implements Callable<Integer> {
         int n = plan.nodeCount();
         List<Integer> shares = plan.split.shares();
         String weighted = shares.stream().distinct().count() > 1 ? " weighted " + shares.stream().map(String::valueOf).collect(Collectors.joining(":")) : "";
-        out.printf("%d node%s%s, context %d of %d positions%s; valid node counts: %s%n", n, n == 1 ? "" : "s", weighted, plan.maxSeqLen,
-                c.contextLength(), n == 1 ? "" : ", " + bufferFloatType + " sync" + (plan.mesh() ? " in a mesh" : " through the root"),
+        out.printf("%d node%s%s, context %d of %d positions%s%s; valid node counts: %s%n", n, n == 1 ? "" : "s", weighted, plan.maxSeqLen,
+                c.contextLength(), plan.slots == 1 ? "" : " for each of " + plan.slots + " requests at once", n == 1 ? "" : ", " + bufferFloatType + " sync" + (plan.mesh() ? " in a mesh" : " through the root"),
                 SplitPlan.validCounts(plan.split.shape(), 64).stream().map(String::valueOf).collect(Collectors.joining(", ")));
         out.printf("%n%-9s %8s %8s %8s %8s %8s%s%n", "GiB", "weights", "KV cache", "buffers", "total", "needs", mem.isEmpty() ? "" : String.format(" %8s", "memory"));
         List<ClusterPlan.Node> nodes = plan.nodes();
@@ -152,7 +158,7 @@ final class PlanCommand implements Callable<Integer> {
             double bytesPerSecond = bw.get(node.index()) * 1e9;
             if (node.readPerToken() / bytesPerSecond > start) slowest = node.index();
             start = Math.max(start, node.readPerToken() / bytesPerSecond);
-            end = Math.max(end, (node.readPerToken() + node.kv()) / bytesPerSecond);
+            end = Math.max(end, (node.readPerToken() + node.kv() / plan.slots) / bytesPerSecond); // one request reads its own cache
         }
         if (n > 1) {
             out.printf("per token: the root sends %s, receives %s; a worker sends %s, receives %s; %d hops%n",

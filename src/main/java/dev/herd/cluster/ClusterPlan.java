@@ -37,6 +37,8 @@ public final class ClusterPlan {
     public final ModelConfig config;
     public final SplitPlan split;
     public final int maxSeqLen;
+    /** Requests served at once, each with its own KV cache of maxSeqLen positions. */
+    public final int slots;
     public final SyncCodec codec;
     private final GgufFile header;
     private final int threads;
@@ -62,16 +64,21 @@ public final class ClusterPlan {
      * size the attention scratch.
      */
     public ClusterPlan(GgufFile header, int nodes, int maxSeqLen, SyncCodec codec, int threads) {
-        this(header, java.util.Collections.nCopies(Math.max(nodes, 1), 1), maxSeqLen, codec, threads);
+        this(header, java.util.Collections.nCopies(Math.max(nodes, 1), 1), maxSeqLen, 1, codec, threads);
     }
 
-    /** A plan whose nodes hold shares in proportion to {@code shares} (the root's first; see {@link SplitPlan}). */
-    public ClusterPlan(GgufFile header, List<Integer> shares, int maxSeqLen, SyncCodec codec, int threads) {
+    /**
+     * A plan whose nodes hold shares in proportion to {@code shares} (the root's first; see {@link SplitPlan}), serving
+     * {@code slots} requests at once (`herd api --parallel`), each with a KV cache of the context's length.
+     */
+    public ClusterPlan(GgufFile header, List<Integer> shares, int maxSeqLen, int slots, SyncCodec codec, int threads) {
         int nodes = shares.size();
         if (maxSeqLen < 1) throw new HerdException("the context must be at least 1 position, got " + maxSeqLen);
+        if (slots < 1) throw new HerdException("the plan needs at least 1 slot, got " + slots);
         this.header = header;
         this.config = GgufConfig.read(header);
         this.maxSeqLen = Math.min(maxSeqLen, config.contextLength());
+        this.slots = slots;
         this.codec = codec;
         this.threads = threads;
         List<GgmlType> wo = new ArrayList<>(), down = new ArrayList<>();
@@ -109,8 +116,11 @@ public final class ClusterPlan {
             read += embedding.type().bytes(config.dim()); // one row per token
         }
         ModelConfig local = split.local(config, i);
-        long kv = KvCache.bytes(config.layers(), local.kvHeads(), config.headDim(), maxSeqLen);
-        if (kv == Long.MAX_VALUE) throw new HerdException("a KV cache of " + maxSeqLen + " positions is too large to plan: lower --max-seq-len");
+        long positions = (long) slots * maxSeqLen;
+        long kv = positions > Integer.MAX_VALUE ? Long.MAX_VALUE : KvCache.bytes(config.layers(), local.kvHeads(), config.headDim(), (int) positions);
+        if (kv == Long.MAX_VALUE) {
+            throw new HerdException("a KV cache of " + positions + " positions is too large to plan: lower --max-seq-len" + (slots > 1 ? " or --parallel" : ""));
+        }
         return new Node(i, weights, kv, RUNTIME + Llama.bufferBytes(local, maxSeqLen, Model.BATCH, threads), read);
     }
 

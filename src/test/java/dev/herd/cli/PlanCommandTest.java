@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /** {@code herd plan} end to end: a table per node from headers only, and one line for every bad input. */
@@ -49,6 +50,27 @@ class PlanCommandTest {
         assertThat(root / worker).as(r.out()).isBetween(3.0, 3.6); // plus the root's token embedding
         assertThat(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "3", "--node-weights", "2,1,1").out()).contains("weighted 2:1:1");
         assertThat(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "3", "--node-weights", "2,1").err()).isEqualTo("herd: --node-weights gives 2 weights for 3 nodes\n");
+    }
+
+    /** --parallel N (as herd api takes it): N KV caches of the context's length on every node, the rest unchanged. */
+    @Test
+    void parallelRequestsMultiplyTheKvCache() {
+        String[] one = table(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--max-seq-len", "8192").out());
+        CliTest.Result r = CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--max-seq-len", "8192", "--parallel", "4");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("context 8192 of 131072 positions for each of 4 requests at once");
+        String[] four = table(r.out());
+        for (int node = 1; node <= 2; node++) {
+            String[] a = one[node].trim().split("\\s+"), b = four[node].trim().split("\\s+");
+            int at = node == 1 ? 1 : 2; // "root" is one word, "node 1" two
+            assertThat(Double.parseDouble(b[at])).as("weights").isEqualTo(Double.parseDouble(a[at]));
+            assertThat(Double.parseDouble(b[at + 1])).as("KV cache").isCloseTo(4 * Double.parseDouble(a[at + 1]), within(0.02));
+            assertThat(Double.parseDouble(b[at + 2])).as("buffers").isEqualTo(Double.parseDouble(a[at + 2]));
+        }
+        assertThat(expected(r.out())).as("one stream's tok/s, its own cache read").isEqualTo(expected(CliTest.run("plan", "--model",
+                "llama3.1-8b", "--nodes", "2", "--max-seq-len", "8192").out()));
+        assertThat(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--parallel", "0").err()).isEqualTo("herd: --parallel must be between 1 and 32, got 0\n");
+        assertThat(CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--parallel", "33").err()).isEqualTo("herd: --parallel must be between 1 and 32, got 33\n");
     }
 
     /**
@@ -163,6 +185,10 @@ class PlanCommandTest {
     }
 
     /** The table's lines: its heading, the root's row and the workers' (alike ones share a row). */
+    private static String expected(String out) {
+        return out.lines().filter(l -> l.startsWith("expected: ")).findFirst().orElseThrow();
+    }
+
     private static String[] table(String out) {
         List<String> lines = out.lines().toList();
         int from = lines.indexOf(lines.stream().filter(l -> l.startsWith("GiB ")).findFirst().orElseThrow());
