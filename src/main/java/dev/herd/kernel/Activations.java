@@ -80,16 +80,16 @@ public final class Activations {
         if (!Kernels.interleaved(t)) return;
         boolean nibbles = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q3_K_INTERLEAVED;
-        if (nibbles && nibblePairs == null) nibblePairs = new int[capacity * n / 2];
+        if (nibbles && nibblePairs == null) nibblePairs = new int[n / 2];
         boolean nibbleQuad = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED;
         boolean pairQuad = t == GgmlType.Q6_K_INTERLEAVED, quads = nibbleQuad || pairQuad;
         if (nibbleQuad && capacity > 1 && nibbleQuads == null) nibbleQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
         if (pairQuad && capacity > 1 && pairQuads == null) pairQuads = new int[(capacity + 3) / 4 * 4 * n / 2];
-        if (!nibbles && pairs == null) pairs = new int[capacity * n / 2];
+        if (!nibbles && pairs == null) pairs = new int[n / 2];
         boolean sums = t == GgmlType.Q4_0_INTERLEAVED || t == GgmlType.Q4_K_INTERLEAVED || t == GgmlType.Q4_1_INTERLEAVED
                 || t == GgmlType.Q5_K_INTERLEAVED || t == GgmlType.Q5_1_INTERLEAVED;
         if (sums && sums8 == null) sums8 = new int[(capacity + 3) / 4 * 4 * n / BLOCK];
-        if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[capacity * 2 * n / BLOCK];
+        if (t == GgmlType.Q3_K_INTERLEAVED && halfSums == null) halfSums = new int[2 * n / BLOCK];
         if (!quads && interleaved == null) interleaved = new float[capacity > 1 ? n * (capacity + 7) / 8 * 8 : 0];
     }
 
@@ -131,9 +131,6 @@ public final class Activations {
                 }
             }
         }
-        if (pairs != null) {
-            for (int i = from * BLOCK; i < to * BLOCK; i += 2) pairs[i / 2] = pair(q[i], q[i + 1]);
-        }
         if (sums8 != null) {
             for (int b = from; b < to; b++) {
                 int sum = 0;
@@ -141,34 +138,49 @@ public final class Activations {
                 sums8[b] = 8 * sum;
             }
         }
-        if (halfSums != null) {
-            for (int h = 2 * from; h < 2 * to; h++) {
-                int sum = 0;
-                for (int i = h * BLOCK / 2; i < (h + 1) * BLOCK / 2; i++) sum += q[i];
-                halfSums[h] = sum;
+        if (batch == 1) {
+            if (pairs != null) {
+                for (int b = from; b < to; b++) pairs(b, pairs, b * 16, 1);
             }
-        }
-        if (nibblePairs != null) {
-            for (int b = from; b < to; b++) {
-                int first = b * BLOCK;
-                for (int c = 0; c < 8; c++) { // piece c of the block: the pair (2c, 2c+1), then the pair (2c+16, 2c+17)
-                    nibblePairs[(b * 8 + c) * 2] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
-                    nibblePairs[(b * 8 + c) * 2 + 1] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);
+            if (halfSums != null) {
+                for (int h = 2 * from; h < 2 * to; h++) {
+                    int sum = 0;
+                    for (int i = h * BLOCK / 2; i < (h + 1) * BLOCK / 2; i++) sum += q[i];
+                    halfSums[h] = sum;
                 }
             }
-        }
-        if (batch > 1) {
-            if (nibbleQuads != null) quads(nibblePairs, nibbleQuads, from, to);
-            if (pairQuads != null) quads(pairs, pairQuads, from, to);
+            if (nibblePairs != null) {
+                for (int b = from; b < to; b++) nibblePairs(b, nibblePairs, b * 16, 1);
+            }
+        } else {
+            for (int b = from; b < to; b++) {
+                if (pairQuads != null) pairs(b, pairQuads, quadAt(b), 4);
+                if (nibbleQuads != null) nibblePairs(b, nibbleQuads, quadAt(b), 4);
+            }
         }
     }
 
-    /** The pairs of blocks [from, to) (of all vectors) into their places in fours (see {@link #nibbleQuads}). */
-    private void quads(int[] pairs, int[] quads, int from, int to) {
-        int half = n / 2;
-        for (int blk = from; blk < to; blk++) {
-            int v = blk * BLOCK / n, j = (blk * BLOCK - v * n) / 2, at = ((v / 4) * half + j) * 4 + v % 4;
-            for (int k = 0; k < 16; k++) quads[at + 4 * k] = pairs[blk * 16 + k];
+    /** Where the first pair of block blk (of all vectors) goes in a layout of fours (see {@link #nibbleQuads}). */
+    private int quadAt(int blk) {
+        int v = blk * BLOCK / n, j = (blk * BLOCK - v * n) / 2;
+        return ((v / 4) * (n / 2) + j) * 4 + v % 4;
+    }
+
+    /** Block blk's 16 pairs of consecutive values, pair k at dst[at + step * k]. */
+    private void pairs(int blk, int[] dst, int at, int step) {
+        int first = blk * BLOCK;
+        for (int k = 0; k < 16; k++) dst[at + step * k] = pair(q[first + 2 * k], q[first + 2 * k + 1]);
+    }
+
+    /**
+     * Block blk's 16 pairs in the order a nibble kernel reads its eight pieces, pair k at dst[at + step * k]: for piece c
+     * the pair (2c, 2c+1), then the pair (2c+16, 2c+17).
+     */
+    private void nibblePairs(int blk, int[] dst, int at, int step) {
+        int first = blk * BLOCK;
+        for (int c = 0; c < 8; c++) {
+            dst[at + step * 2 * c] = pair(q[first + 2 * c], q[first + 2 * c + 1]);
+            dst[at + step * (2 * c + 1)] = pair(q[first + 2 * c + 16], q[first + 2 * c + 17]);
         }
     }
 

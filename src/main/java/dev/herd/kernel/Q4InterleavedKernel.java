@@ -63,28 +63,27 @@ final class Q4InterleavedKernel extends InterleavedKernel {
         for (int g = rowFrom; g < rowTo; g += ROWS) {
             int o = outOffset + g - rowFrom;
             long at = g / ROWS * groupBytes;
-            if (x.batch == 1) dot(w.data(), at, x, 0, out, o);
+            if (x.batch == 1) dot(w.data(), at, x, out, o);
             else batch(w.data(), at, x, out, o, outStride);
         }
     }
 
-    /** The ROWS rows of the group at byte {@code at} times vector b of x, into out[o..o+ROWS). */
-    private static void dot(MemorySegment w, long at, Activations x, int b, float[] out, int o) {
+    /** The ROWS rows of the group at byte {@code at} times the first vector of x, into out[o..o+ROWS). */
+    private static void dot(MemorySegment w, long at, Activations x, float[] out, int o) {
         int blocks = x.n / Activations.BLOCK;
         int[] p = x.nibblePairs, sums8 = x.sums8;
         float[] scales = x.scales;
-        int p0 = b * blocks * 16, b0 = b * blocks;
         long scaleAt = at + (long) blocks * 8 * P;
         FloatVector acc = FloatVector.zero(F);
         ShortVector lo = ShortVector.zero(S), hi = lo;
         for (int i = 0, pieces = 8 * blocks; i < pieces; i++) {
             ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, at + (long) i * P, LITTLE_ENDIAN).convertShape(ZERO_EXTEND_B2S, S, 0);
-            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[p0 + 2 * i]).reinterpretAsShorts()));
-            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[p0 + 2 * i + 1]).reinterpretAsShorts()));
+            lo = lo.add(v.and((short) 15).mul(IntVector.broadcast(I, p[2 * i]).reinterpretAsShorts()));
+            hi = hi.add(v.lanewise(LSHR, 4).mul(IntVector.broadcast(I, p[2 * i + 1]).reinterpretAsShorts()));
             if ((i & 7) == 7) { // the block's eight pieces are in
                 int blk = i >>> 3;
                 FloatVector d = scale(w, scaleAt, blk);
-                acc = widen(lo.add(hi), sums8[b0 + blk]).fma(d.mul(scales[b0 + blk]), acc);
+                acc = widen(lo.add(hi), sums8[blk]).fma(d.mul(scales[blk]), acc);
                 lo = ShortVector.zero(S);
                 hi = lo;
             }
