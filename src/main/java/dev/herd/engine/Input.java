@@ -6,12 +6,14 @@ import dev.herd.tensor.Tensor;
 /**
  * A matmul input: the pass's vectors as one batch ({@link #all}, which the engine writes), and for passes whose rows
  * are separate sequences ({@link Rows#each}) a copy of each vector as a batch of one, quantized on its own, so that
- * its matmuls take the lone-token kernels.
+ * the matmuls whose batches are not exact take the lone-token kernels.
  */
 final class Input {
     final Activations all;
     final int n;
     private final Activations[] rows;
+    /** Whether some reader takes separate sequences row by row ({@link Matmul#together}): only then are lone copies made. */
+    private boolean lone;
     private boolean each;
 
     Input(int n, int capacity) {
@@ -27,6 +29,7 @@ final class Input {
     }
 
     void readBy(Tensor w) {
+        lone |= !Matmul.together(w);
         all.readBy(w);
         for (Activations a : rows) a.readBy(w);
     }
@@ -44,8 +47,12 @@ final class Input {
         return rows[b];
     }
 
-    /** Copies each vector into its lone form, quantized if a kernel reads Q8_0. On this thread: O(n) per row. */
+    /**
+     * Copies each vector into its lone form, quantized if a kernel reads Q8_0, where a reader needs them. On this thread:
+     * O(n) per row.
+     */
     void split(boolean quantize) {
+        if (!lone) return;
         for (int b = 0; b < all.batch(); b++) {
             System.arraycopy(all.values, b * n, rows[b].values, 0, n);
             if (quantize) rows[b].quantize();

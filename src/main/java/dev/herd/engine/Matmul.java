@@ -25,7 +25,7 @@ final class Matmul {
     /** {@code out[b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to) of piece {@code index} of {@code count}. */
     static void rows(Tensor w, Input x, float[] out, int index, int count) {
         int from = from(w, index, count), to = from(w, index + 1, count);
-        if (!x.each() || Kernels.of(w.type()).rowsExact()) {
+        if (!x.each() || together(w)) {
             rows(w, x.all, out, 0, from, to);
             return;
         }
@@ -35,6 +35,11 @@ final class Matmul {
             int f = from(w, index * tiles + t, count * tiles), e = from(w, index * tiles + t + 1, count * tiles);
             for (int b = 0; b < x.all.batch(); b++) rows(w, x.row(b), out, b * w.rows(), f, e);
         }
+    }
+
+    /** Whether rows of separate sequences go through {@code w} as one batch: its kernel's batches are exact. */
+    static boolean together(Tensor w) {
+        return Kernels.of(w.type()).rowsExact();
     }
 
     /** {@code out[base + b * w.rows() + r] = dot(w[r], x[b])} for rows [from, to). */
