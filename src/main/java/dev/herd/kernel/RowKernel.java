@@ -51,7 +51,7 @@ abstract class RowKernel implements Kernel {
             int o0 = outOffset + r - rowFrom, o1 = outOffset + next - rowFrom;
             int b = 0;
             for (; b + 4 <= x.batch; b += 4) dot2x4(rows, cols, xs, b * cols, sums, out, b * outStride, outStride, o0, o1);
-            for (; b < x.batch; b++) dot2x1(rows, cols, xs, b * cols, out, b * outStride, o0, o1);
+            for (; b < x.batch; b++) dot2x1(rows, cols, xs, b * cols, sums, out, b * outStride, o0, o1);
         }
     }
 
@@ -101,7 +101,8 @@ abstract class RowKernel implements Kernel {
         out[out0 + 3 * stride + o1] = Lanes.sum(sums, 7 * l);
     }
 
-    private static void dot2x1(float[] rows, int cols, float[] xs, int x0, float[] out, int out0, int o0, int o1) {
+    /** Two rows times one vector, reduced through {@code sums} as {@link #dot2x4}'s are. */
+    private static void dot2x1(float[] rows, int cols, float[] xs, int x0, float[] sums, float[] out, int out0, int o0, int o1) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, b0 = a0, b1 = a0;
         for (int i = 0; i < cols; i += 2 * F.length()) {
             FloatVector v = FloatVector.fromArray(F, xs, x0 + i), u = FloatVector.fromArray(F, xs, x0 + i + F.length());
@@ -110,7 +111,10 @@ abstract class RowKernel implements Kernel {
             b0 = FloatVector.fromArray(F, rows, cols + i).fma(v, b0);
             b1 = FloatVector.fromArray(F, rows, cols + i + F.length()).fma(u, b1);
         }
-        out[out0 + o0] = Lanes.sum(a0.add(a1));
-        out[out0 + o1] = Lanes.sum(b0.add(b1));
+        int l = F.length();
+        a0.add(a1).intoArray(sums, 0);
+        b0.add(b1).intoArray(sums, l);
+        out[out0 + o0] = Lanes.sum(sums, 0);
+        out[out0 + o1] = Lanes.sum(sums, l);
     }
 }

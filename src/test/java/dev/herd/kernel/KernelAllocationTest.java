@@ -48,7 +48,7 @@ class KernelAllocationTest {
                 for (int i = 0; i < 100; i++) kernel.matmul(w, x, out, 0, rows, 0, rows);
                 perCall = (THREADS.getCurrentThreadAllocatedBytes() - before) / 100;
             }
-            assertThat(perCall).as("bytes allocated per call of the compiled %s kernel at %d bits", type, VectorWidth.BITS).isZero();
+            assertThat(perCall).as("bytes allocated per call of the compiled %s kernel, batch %d, at %d bits", type, batch, VectorWidth.BITS).isZero();
         }
     }
 
