@@ -43,6 +43,9 @@ final class ModelOptions {
     @Option(names = "--root-weight", defaultValue = "1", paramLabel = "W", description = "The root's weight against the workers' *W (default: ${DEFAULT-VALUE}).")
     int rootWeight;
 
+    @Option(names = "--balance", defaultValue = "weights", paramLabel = "HOW", description = "weights: shares as *W and --root-weight give them; auto: in proportion to the speed each node measures as it joins, about a second each (default: ${DEFAULT-VALUE}).")
+    String balance;
+
     @Option(names = "--connect-timeout-ms", defaultValue = "10000", paramLabel = "MS", description = "How long to keep trying to reach each worker (default: ${DEFAULT-VALUE}).")
     int connectMillis;
 
@@ -99,11 +102,14 @@ final class ModelOptions {
         if (connectMillis < 1 || workerMillis < 3 * 2_000) {
             throw new HerdException("--connect-timeout-ms must be at least 1 and --worker-timeout-ms at least 6000 (3 heartbeats)");
         }
+        if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
+        if (!balance.equals("weights") && !balance.equals("auto")) throw new HerdException("--balance must be weights or auto, got '" + balance + "'");
         if (weightsFloatType != null) WeightsCheck.check(model, weightsFloatType);
         Model m;
         ClusterRunner cluster = workers.isEmpty() ? null
                 : new ClusterRunner(workers, Handshake.key(clusterKey, clusterKeyFile), SyncCodec.of(bufferFloatType), kv, System.err)
                         .rootWeight(rootWeight).timeouts(new Cluster.Timeouts(connectMillis, workerMillis)).progress(new ProgressBar(System.err, "streaming weights to workers"));
+        if (cluster != null && balance.equals("auto")) cluster.balance(threads);
         try {
             m = openModel(cluster == null ? Runner.local(kv) : cluster, positions, parallel);
             return new Run(m, cluster);
@@ -114,7 +120,6 @@ final class ModelOptions {
     }
 
     private Model openModel(Runner runner, int positions, int parallel) {
-        if (threads < 1 || threads > 1024) throw new HerdException("--nthreads must be between 1 and 1024, got " + threads);
         if (maxSeqLen < 0) throw new HerdException("--max-seq-len must be >= 0, got " + maxSeqLen);
         if (!bufferFloatType.equals("q80") && !bufferFloatType.equals("f32")) {
             throw new HerdException("--buffer-float-type must be q80 or f32, got '" + bufferFloatType + "'");

@@ -5,6 +5,7 @@ import dev.herd.engine.KvCache;
 import dev.herd.engine.Llama;
 import dev.herd.engine.Model;
 import dev.herd.format.GgufFile;
+import dev.herd.kernel.SpeedProbe;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.ModelTensor;
 import dev.herd.model.Weights;
@@ -112,15 +113,41 @@ public final class Cluster implements AutoCloseable {
     /** {@link #connect(List, GgufFile, byte[], Timeouts, PrintStream)} for a split by {@code shares}: the root's weight, then each worker's. */
     public static Cluster connect(List<String> addresses, List<Integer> shares, GgufFile file, byte[] key, Timeouts timeouts, PrintStream log) {
         if (shares.size() != addresses.size() + 1) throw new IllegalArgumentException(shares.size() + " weights for " + (addresses.size() + 1) + " nodes");
-        byte[] fingerprint = fingerprint(file);
         List<Wire> wires = new ArrayList<>();
-        List<Budget.Capacity> capacities = new ArrayList<>();
+        List<Handshake.Ready> readies = handshakes(addresses, file, key, false, timeouts, log, wires);
+        return new Cluster(wires, shares, readies.stream().map(Handshake.Ready::capacity).toList(), timeouts.workerMs());
+    }
+
+    /**
+     * {@link #connect(List, GgufFile, byte[], Timeouts, PrintStream)} with shares in proportion to the speeds the nodes
+     * measure ({@link Balance}): each worker's on its own threads, the root's on {@code rootThreads}.
+     */
+    public static Cluster connectBalanced(List<String> addresses, int rootThreads, GgufFile file, ModelConfig c, byte[] key, Timeouts timeouts, PrintStream log) {
+        List<Wire> wires = new ArrayList<>();
+        List<Handshake.Ready> readies = handshakes(addresses, file, key, true, timeouts, log, wires);
+        try {
+            long[] speeds = new long[addresses.size() + 1];
+            speeds[0] = SpeedProbe.bytesPerSecond(rootThreads);
+            for (int i = 0; i < readies.size(); i++) speeds[i + 1] = readies.get(i).speed();
+            List<Integer> shares = Balance.shares(speeds, weights -> plan(Weights.from(file.source(), c), c, weights), log);
+            return new Cluster(wires, shares, readies.stream().map(Handshake.Ready::capacity).toList(), timeouts.workerMs());
+        } catch (RuntimeException e) {
+            wires.forEach(Wire::close);
+            throw e;
+        }
+    }
+
+    /** Connects to every worker (retrying while it starts) and opens a session with each, adding its wire to {@code wires}. */
+    private static List<Handshake.Ready> handshakes(List<String> addresses, GgufFile file, byte[] key, boolean measure, Timeouts timeouts,
+                                                    PrintStream log, List<Wire> wires) {
+        byte[] fingerprint = fingerprint(file);
+        List<Handshake.Ready> readies = new ArrayList<>();
         try {
             for (int i = 0; i < addresses.size(); i++) {
                 Wire w = open(addresses.get(i), timeouts.connectMs());
                 wires.add(w);
                 w.deadline(HANDSHAKE_MS);
-                capacities.add(Handshake.asRoot(w, fingerprint, i + 1, addresses.size() + 1, key));
+                readies.add(Handshake.asRoot(w, fingerprint, i + 1, addresses.size() + 1, key, measure));
                 w.deadline(0);
                 w.timeout(timeouts.workerMs());
                 log.printf("worker %s: node %d of %d%n", w.peer(), i + 1, addresses.size() + 1);
@@ -132,7 +159,7 @@ public final class Cluster implements AutoCloseable {
             wires.forEach(Wire::close);
             throw e;
         }
-        return new Cluster(wires, shares, capacities, timeouts.workerMs());
+        return readies;
     }
 
     static Wire open(String address, int connectMs) throws IOException {
@@ -206,8 +233,7 @@ public final class Cluster implements AutoCloseable {
 
     private Slices slices(GgufFile file, ModelConfig c) {
         Weights full = Weights.from(file.source(), c);
-        SplitPlan plan = SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.get(ATTN_OUTPUT).type()).toList(),
-                Arrays.stream(full.layers()).map(l -> l.get(ModelTensor.ffnDown(c)).type()).toList(), shares);
+        SplitPlan plan = plan(full, c, shares);
         Map<String, Tensor> source = full.byName(false);
         List<List<SplitPlan.Part>> partsOf = new ArrayList<>();
         long[] bytes = new long[nodes()], held = new long[nodes()];
@@ -220,6 +246,12 @@ public final class Cluster implements AutoCloseable {
             }
         }
         return new Slices(full, plan, source, partsOf, bytes, held);
+    }
+
+    /** The split of {@code full} by {@code shares} (HerdException if they cannot split it). */
+    private static SplitPlan plan(Weights full, ModelConfig c, List<Integer> shares) {
+        return SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.get(ATTN_OUTPUT).type()).toList(),
+                Arrays.stream(full.layers()).map(l -> l.get(ModelTensor.ffnDown(c)).type()).toList(), shares);
     }
 
     /** Refuses, before anything is sent, a context that a node cannot hold: names the node, its figures, what fits. */

@@ -20,6 +20,7 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     private final KvCache.Storage kv;
     private final PrintStream log;
     private Boolean mesh; // null: the default for the node count
+    private int balanceThreads; // > 0: shares from the speeds the nodes measure, the root's on this many threads
     private Cluster.Timeouts timeouts = Cluster.Timeouts.DEFAULT;
     private Cluster.Progress progress = (done, total) -> {};
     private Cluster cluster;
@@ -61,6 +62,16 @@ public final class ClusterRunner implements Runner, AutoCloseable {
         throw new HerdException(what + ": a weight must be a whole number from 1 to " + SplitPlan.MAX_SHARE + ", not '" + text + "'");
     }
 
+    /**
+     * Shares in proportion to the speeds the nodes measure at connection ({@code --balance auto}, {@link Balance}),
+     * the root's on {@code rootThreads} threads, instead of the weights given.
+     */
+    public ClusterRunner balance(int rootThreads) {
+        if (shares.stream().anyMatch(w -> w != 1)) throw new HerdException("--balance auto measures the weights: drop HOST:PORT*W and --root-weight");
+        this.balanceThreads = rootThreads;
+        return this;
+    }
+
     /** Star (false) or mesh (true) all-reduce, instead of the default for the node count; for tests. */
     ClusterRunner mesh(boolean mesh) {
         this.mesh = mesh;
@@ -81,17 +92,20 @@ public final class ClusterRunner implements Runner, AutoCloseable {
     /** Connects to the workers (if not yet) to learn what they can hold. */
     @Override
     public int positionsThatFit(GgufFile file, ModelConfig config) {
-        return connect(file).positionsThatFit(file, config, kv);
+        return connect(file, config).positionsThatFit(file, config, kv);
     }
 
-    private Cluster connect(GgufFile file) {
-        if (cluster == null) cluster = Cluster.connect(workers, shares, file, key, timeouts, log);
+    private Cluster connect(GgufFile file, ModelConfig config) {
+        if (cluster == null) {
+            cluster = balanceThreads > 0 ? Cluster.connectBalanced(workers, balanceThreads, file, config, key, timeouts, log)
+                    : Cluster.connect(workers, shares, file, key, timeouts, log);
+        }
         return cluster;
     }
 
     @Override
     public Llama build(GgufFile file, ModelConfig config, int maxSeqLen, int slots, int threads) {
-        Cluster cluster = connect(file);
+        Cluster cluster = connect(file, config);
         long start = System.nanoTime();
         Llama llama = mesh == null ? cluster.load(file, config, maxSeqLen, slots, threads, codec, kv, progress)
                 : cluster.load(file, config, maxSeqLen, slots, threads, codec, kv, progress, mesh);

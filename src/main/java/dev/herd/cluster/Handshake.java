@@ -19,10 +19,11 @@ import java.security.SecureRandom;
  * Opens a root-worker session: versions are checked, and with a cluster key both sides prove they hold it by an HMAC
  * over fresh nonces from both sides (so a recorded handshake cannot be replayed).
  * <pre>
- * root   → HELLO   magic, protocol, herd version, model fingerprint, node index, node count, root nonce, keyed
+ * root   → HELLO   magic, protocol, herd version, model fingerprint, node index, node count, root nonce, keyed, measure
  * worker → WELCOME protocol, herd version, worker nonce, HMAC(key, "worker" | both nonces) or nothing
  * root   → PROOF   HMAC(key, "root" | both nonces) or nothing
- * worker → READY   memory the worker has available, free disk space in its KV cache folder (or ERROR: busy with another root)
+ * worker → READY   memory the worker has available, free disk space in its KV cache folder, its speed if asked to
+ *                  measure it ({@link dev.herd.kernel.SpeedProbe}; else 0) (or ERROR: busy with another root)
  * </pre>
  * Either side answers a problem with ERROR (a readable reason) and closes. With a key, every frame after READY is
  * sealed ({@link Seal}) with a key per direction: HMAC(key, "frames root>worker" | both nonces) and
@@ -35,7 +36,7 @@ import java.security.SecureRandom;
  */
 public final class Handshake {
     public static final int MAGIC = 0x44524548; // "HERD"
-    public static final int PROTOCOL = 8; // 8: FORWARD places each row in the KV cache (slots, batched decoding); 7: the plan carries every node's weight (unequal splits) and the mixture of experts; 6: HAVE (the worker's cached slices); 5: ECHO (health probes); 4: the plan names the architecture and lists the tensors in ModelTensor's order (biases); 3: READY carries the worker's capacity
+    public static final int PROTOCOL = 9; // 9: HELLO may ask for the worker's measured speed, READY carries it (--balance auto); 8: FORWARD places each row in the KV cache (slots, batched decoding); 7: the plan carries every node's weight (unequal splits) and the mixture of experts; 6: HAVE (the worker's cached slices); 5: ECHO (health probes); 4: the plan names the architecture and lists the tensors in ModelTensor's order (biases); 3: READY carries the worker's capacity
     static final int NONCE = 32;
     static final int MAX_HELLO = 4096;
 
@@ -44,19 +45,23 @@ public final class Handshake {
     private Handshake() {}
 
     /** What the root tells a worker about the session, and both sides' nonces. */
-    public record Hello(int protocol, String version, byte[] fingerprint, int node, int nodes, byte[] rootNonce, byte[] workerNonce) {}
+    public record Hello(int protocol, String version, byte[] fingerprint, int node, int nodes, byte[] rootNonce, byte[] workerNonce, boolean measure) {}
+
+    /** What a worker told the root in READY: what it can hold, and its speed (weight bytes per second; 0: not measured). */
+    public record Ready(Budget.Capacity capacity, long speed) {}
 
     /**
-     * Root side. Returns what the worker can hold when it accepted; throws HerdException naming the worker otherwise.
+     * Root side. Returns what the worker can hold, and its speed if {@code measure} asks it to measure it, when it
+     * accepted; throws HerdException naming the worker otherwise.
      */
-    public static Budget.Capacity asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key) throws IOException {
-        return asRoot(wire, fingerprint, node, nodes, key, PROTOCOL);
+    public static Ready asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key, boolean measure) throws IOException {
+        return asRoot(wire, fingerprint, node, nodes, key, measure, PROTOCOL);
     }
 
-    static Budget.Capacity asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key, int protocol) throws IOException {
+    static Ready asRoot(Wire wire, byte[] fingerprint, int node, int nodes, byte[] key, boolean measure, int protocol) throws IOException {
         byte[] rootNonce = nonce();
         wire.send(new Message.Builder(Message.HELLO).i32(MAGIC).i32(protocol).string(Main.version()).bytes(fingerprint)
-                .i32(node).i32(nodes).bytes(rootNonce).i32(key != null ? 1 : 0).build());
+                .i32(node).i32(nodes).bytes(rootNonce).i32(key != null ? 1 : 0).i32(measure ? 1 : 0).build());
         Message.Reader welcome = welcome(wire).reader();
         int theirs = welcome.i32();
         String theirVersion = welcome.string();
@@ -76,13 +81,14 @@ public final class Handshake {
             }
         }
         wire.send(new Message.Builder(Message.PROOF).bytes(key == null ? new byte[0] : proof(key, "root", rootNonce, workerNonce)).build());
-        Message.Reader ready = wire.expect(Message.READY, 16).reader();
-        Budget.Capacity capacity = new Budget.Capacity(ready.i64(), ready.i64());
+        Message.Reader r = wire.expect(Message.READY, 24).reader();
+        Ready ready = new Ready(new Budget.Capacity(r.i64(), r.i64()), r.i64());
+        if (ready.speed() < 0 || measure != ready.speed() > 0) throw new Wire.ProtocolException("worker " + wire.peer() + " sent a speed of " + ready.speed());
         if (key != null) {
             wire.protect(new Seal(proof(key, "frames root>worker", rootNonce, workerNonce)),
                     new Seal(proof(key, "frames worker>root", rootNonce, workerNonce)));
         }
-        return capacity;
+        return ready;
     }
 
     /** The worker's answer to HELLO; anything else says what answered instead (an HTTP server, another program). */
@@ -128,7 +134,7 @@ public final class Handshake {
         byte[] fingerprint = hello.bytes(64);
         int node = hello.i32(), nodes = hello.i32();
         byte[] rootNonce = hello.bytes(NONCE);
-        boolean keyed = hello.i32() == 1;
+        boolean keyed = hello.i32() == 1, measure = hello.i32() == 1;
         if (node < 1 || node >= nodes || nodes > 1024) {
             wire.send(Message.error("bad node index " + node + " of " + nodes));
             throw new Wire.ProtocolException(wire.peer() + ": bad node index " + node + " of " + nodes);
@@ -148,15 +154,15 @@ public final class Handshake {
             wire.send(Message.error("cluster key mismatch: the root's proof does not match the worker's key"));
             throw new HerdException(wire.peer() + ": rejected a root with a different cluster key");
         }
-        return new Hello(protocol, version, fingerprint, node, nodes, rootNonce, workerNonce);
+        return new Hello(protocol, version, fingerprint, node, nodes, rootNonce, workerNonce, measure);
     }
 
     /**
-     * Ends the worker's side of the handshake: READY with what it can hold (told only to a root that proved the key),
-     * then sealed frames if there is a key.
+     * Ends the worker's side of the handshake: READY with what it can hold and its speed (0 unless the root asked;
+     * told only to a root that proved the key), then sealed frames if there is a key.
      */
-    static void ready(Wire wire, Hello h, byte[] key, Budget.Capacity capacity) throws IOException {
-        wire.send(new Message.Builder(Message.READY).i64(capacity.memory()).i64(capacity.disk()).build());
+    static void ready(Wire wire, Hello h, byte[] key, Budget.Capacity capacity, long speed) throws IOException {
+        wire.send(new Message.Builder(Message.READY).i64(capacity.memory()).i64(capacity.disk()).i64(speed).build());
         if (key != null) {
             wire.protect(new Seal(proof(key, "frames worker>root", h.rootNonce(), h.workerNonce())),
                     new Seal(proof(key, "frames root>worker", h.rootNonce(), h.workerNonce())));

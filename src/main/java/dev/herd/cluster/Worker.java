@@ -9,6 +9,7 @@ import dev.herd.engine.Model;
 import dev.herd.engine.Rows;
 import dev.herd.engine.Sync;
 import dev.herd.kernel.Kernels;
+import dev.herd.kernel.SpeedProbe;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.Weights;
 import dev.herd.tensor.GgmlType;
@@ -51,6 +52,8 @@ public final class Worker implements AutoCloseable {
 
     private final ServerSocket server;
     private final int threads;
+    /** This machine's speed as last measured for a root ({@link #speed}), and when (System.nanoTime). */
+    private long speed, speedAt;
     private final Path kvDir;
     private final SliceCache cache;
     private final byte[] key;
@@ -185,12 +188,27 @@ public final class Worker implements AutoCloseable {
         }
     }
 
+    /**
+     * This machine's speed on the worker's threads ({@link SpeedProbe}), for a root that balances its split by speed;
+     * measured again after {@link #SPEED_MS}, not at every session (a second each, and a root forming the cluster again
+     * after a lost worker asks again at once).
+     */
+    private synchronized long speed() {
+        if (speed == 0 || System.nanoTime() - speedAt > SPEED_MS * 1_000_000L) {
+            speed = SpeedProbe.bytesPerSecond(threads);
+            speedAt = System.nanoTime();
+        }
+        return speed;
+    }
+
+    static final long SPEED_MS = 300_000;
+
     /** One session, from READY to its end, whatever the end; then frees what it held. */
     private void run(Wire w, Handshake.Hello hello) {
         String peer = w.peer();
         try (w) {
             try {
-                Handshake.ready(w, hello, key, Budget.Capacity.here(kvDir));
+                Handshake.ready(w, hello, key, Budget.Capacity.here(kvDir), hello.measure() ? speed() : 0);
                 log.printf("root %s: node %d of %d%n", peer, hello.node(), hello.nodes());
                 session(w, hello);
             } catch (UncheckedIOException | HerdException e) {

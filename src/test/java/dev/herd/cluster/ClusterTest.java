@@ -173,7 +173,7 @@ class ClusterTest {
             assertThatThrownBy(() -> new LocalCluster.Run(stories32, List.of(address), null, SyncCodec.Q80, 64))
                     .hasMessageContaining("requires a cluster key");
             try (var s = new Socket("127.0.0.1", port); Wire w = new Wire(s, address)) { // a root that vanishes
-                Handshake.asRoot(w, new byte[32], 1, 2, key);
+                Handshake.asRoot(w, new byte[32], 1, 2, key, false);
             }
             try (LocalCluster.Run run = new LocalCluster.Run(stories32, List.of(address), key, SyncCodec.Q80, 64)) {
                 assertThat(run.greedy(new int[]{1}, 8)).hasSize(8);

@@ -47,7 +47,7 @@ class ContextFitTest {
             List<Message> got = new ArrayList<>();
             try (Socket s = server.accept(); Wire w = new Wire(s, "root")) {
                 w.timeout(30_000);
-                Handshake.ready(w, Handshake.asWorker(w, null, w.receive(Handshake.MAX_HELLO)), null, capacity);
+                Handshake.ready(w, Handshake.asWorker(w, null, w.receive(Handshake.MAX_HELLO)), null, capacity, 0);
                 while (true) {
                     Message m = w.receive(Wire.MAX_FRAME);
                     if (m.type() != Message.PING) got.add(m);

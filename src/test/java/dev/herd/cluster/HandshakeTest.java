@@ -18,6 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class HandshakeTest {
     static final byte[] FINGERPRINT = new byte[32];
     static final Budget.Capacity CAPACITY = new Budget.Capacity(7L << 30, 123L << 30);
+    static final long SPEED = 12_345_678_901L;
 
     interface Root {
         void run(Wire wire, Socket socket) throws Exception;
@@ -30,7 +31,7 @@ class HandshakeTest {
                 try (Socket s = server.accept(); Wire w = new Wire(s, "root")) {
                     w.timeout(5000);
                     Handshake.Hello hello = Handshake.asWorker(w, workerKey, w.receive(Handshake.MAX_HELLO));
-                    Handshake.ready(w, hello, workerKey, CAPACITY);
+                    Handshake.ready(w, hello, workerKey, CAPACITY, hello.measure() ? SPEED : 0);
                     return hello;
                 } catch (Exception e) {
                     return e;
@@ -51,7 +52,7 @@ class HandshakeTest {
 
     @Test
     void acceptsWithoutKeyOnBothSides() throws Exception {
-        var worker = session(null, (w, s) -> Handshake.asRoot(w, FINGERPRINT, 1, 3, null));
+        var worker = session(null, (w, s) -> Handshake.asRoot(w, FINGERPRINT, 1, 3, null, false));
         assertThat(worker.get()).isInstanceOfSatisfying(Handshake.Hello.class, h -> {
             assertThat(h.node()).isEqualTo(1);
             assertThat(h.nodes()).isEqualTo(3);
@@ -61,18 +62,25 @@ class HandshakeTest {
     /** Issue 13: the root learns what the worker can hold before it sends anything, to refuse a context that cannot fit. */
     @Test
     void theRootLearnsTheWorkersCapacity() throws Exception {
-        session(key("k"), (w, s) -> assertThat(Handshake.asRoot(w, FINGERPRINT, 1, 2, key("k"))).isEqualTo(CAPACITY));
+        session(key("k"), (w, s) -> assertThat(Handshake.asRoot(w, FINGERPRINT, 1, 2, key("k"), false)).isEqualTo(new Handshake.Ready(CAPACITY, 0)));
+    }
+
+    /** Issue 13 (--balance auto): the worker tells its speed when the root asks for it, only then. */
+    @Test
+    void theRootLearnsTheWorkersSpeedWhenItAsks() throws Exception {
+        var worker = session(null, (w, s) -> assertThat(Handshake.asRoot(w, FINGERPRINT, 1, 2, null, true)).isEqualTo(new Handshake.Ready(CAPACITY, SPEED)));
+        assertThat(worker.get()).isInstanceOfSatisfying(Handshake.Hello.class, h -> assertThat(h.measure()).isTrue());
     }
 
     @Test
     void acceptsMatchingKeys() throws Exception {
-        var worker = session(key("s3cret"), (w, s) -> Handshake.asRoot(w, FINGERPRINT, 2, 3, key("s3cret")));
+        var worker = session(key("s3cret"), (w, s) -> Handshake.asRoot(w, FINGERPRINT, 2, 3, key("s3cret"), false));
         assertThat(worker.get()).isInstanceOf(Handshake.Hello.class);
     }
 
     @Test
     void wrongKeyIsAClearErrorOnBothSides() throws Exception {
-        var worker = session(key("s3cret"), (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, key("other")))
+        var worker = session(key("s3cret"), (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, key("other"), false))
                 .isInstanceOf(HerdException.class).hasMessageContaining("different cluster key"));
         assertThat(worker.get()).isInstanceOfSatisfying(HerdException.class,
                 e -> assertThat(e.getMessage()).contains("cluster key mismatch"));
@@ -80,21 +88,21 @@ class HandshakeTest {
 
     @Test
     void rootWithoutKeyIsRejectedByKeyedWorker() throws Exception {
-        var worker = session(key("s3cret"), (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null))
+        var worker = session(key("s3cret"), (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null, false))
                 .hasMessageContaining("requires a cluster key"));
         assertThat(worker.get()).isInstanceOf(HerdException.class);
     }
 
     @Test
     void keyedRootRejectsWorkerWithoutKey() throws Exception {
-        var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, key("k")))
+        var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, key("k"), false))
                 .hasMessageContaining("has no cluster key"));
         assertThat(worker.get()).isInstanceOf(HerdException.class);
     }
 
     @Test
     void otherProtocolVersionIsRejected() throws Exception {
-        var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null, 99))
+        var worker = session(null, (w, s) -> assertThatThrownBy(() -> Handshake.asRoot(w, FINGERPRINT, 1, 2, null, false, 99))
                 .hasMessageContaining("protocol " + Handshake.PROTOCOL));
         assertThat(worker.get()).isInstanceOfSatisfying(HerdException.class,
                 e -> assertThat(e.getMessage()).contains("protocol 99"));

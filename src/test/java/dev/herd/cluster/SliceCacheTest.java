@@ -226,7 +226,7 @@ class SliceCacheTest {
             for (int round = 0; round < 2; round++) {
                 try (Wire w = new Wire(new java.net.Socket("127.0.0.1", worker.port()), "worker")) {
                     w.timeout(15_000);
-                    Handshake.asRoot(w, fingerprint, 1, 2, null);
+                    Handshake.asRoot(w, fingerprint, 1, 2, null, false);
                     w.send(plan.encode());
                     byte[][] have = Cluster.have(w.expect(Message.HAVE, 1 << 16), parts.size());
                     assertThat(Arrays.stream(have).filter(h -> h != null).count()).isEqualTo(round == 0 ? 0 : parts.size());

@@ -112,12 +112,12 @@ class WorkerFuzzTest {
                             random.nextBoolean() ? KEY : null).payload()), random));
                     case 4 -> { // the real key, then frames no key holder sealed
                         Wire w = new Wire(s, "worker");
-                        Handshake.asRoot(w, new byte[32], 1, 2, KEY);
+                        Handshake.asRoot(w, new byte[32], 1, 2, KEY, false);
                         out.write(random.nextBoolean() ? frame(Message.PLAN, plan) : bytes(random, random.nextInt(2048)));
                     }
                     default -> { // keyless: a handshake, then mutated plans and stray messages
                         Wire w = new Wire(s, "worker");
-                        Handshake.asRoot(w, new byte[32], 1, 2, null);
+                        Handshake.asRoot(w, new byte[32], 1, 2, null, false);
                         out.write(random.nextBoolean() ? mutate(frame(Message.PLAN, plan), random)
                                 : frame(1 + random.nextInt(16), bytes(random, random.nextInt(64))));
                     }
@@ -147,7 +147,7 @@ class WorkerFuzzTest {
 
     private static byte[] hello(SplittableRandom random) {
         return new Message.Builder(Message.HELLO).i32(Handshake.MAGIC).i32(Handshake.PROTOCOL).string("0.1")
-                .bytes(new byte[32]).i32(1).i32(2).bytes(Handshake.nonce()).i32(random.nextInt(2)).build().payload();
+                .bytes(new byte[32]).i32(1).i32(2).bytes(Handshake.nonce()).i32(random.nextInt(2)).i32(0).build().payload();
     }
 
     private static byte[] frame(int type, byte[] payload) throws IOException {

@@ -51,7 +51,7 @@ class WorkerSecurityTest {
     static Wire root(int port, byte[] key) throws IOException {
         Wire w = new Wire(new Socket(InetAddress.getLoopbackAddress(), port), "worker");
         w.timeout(15_000);
-        Handshake.asRoot(w, new byte[32], 1, 2, key);
+        Handshake.asRoot(w, new byte[32], 1, 2, key, false);
         return w;
     }
 
