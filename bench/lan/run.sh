@@ -8,7 +8,7 @@
 # BUFFER (q80), MODE (lan|loopback), DELAY_US (relay delay each way, 200), OUT (output directory),
 # HEAP (-Xmx of root and workers; default: the JVM's own, a quarter of the RAM), SYNC (the root's all-reduce: mesh, star,
 # or auto, the default: a mesh up to 4 nodes), WEIGHTS (each node's weight, root first, e.g. "2 1": an unequal split;
-# default equal), SLOW (a node made slower, as an older machine: every process is pinned to CPU node % CPUs, and a
+# "auto": --balance auto, weights from the speeds the nodes measure; default equal), SLOW (a node made slower, as an older machine: every process is pinned to CPU node % CPUs, and a
 # busy loop pinned to node SLOW's CPU takes about half of it), WORKER_ARGS (more flags for every worker, e.g.
 # "--slice-cache DIR"), LAN_PREFIX and LAN_SWITCH (the namespaces' names, see netns.sh).
 # Output in $OUT: root.log (per-token lines and summary), report.json, worker<i>.log, relay<i>.log, and
@@ -29,6 +29,7 @@ MODE=${MODE:-lan}
 DELAY_US=${DELAY_US:-200}
 HEAP=${HEAP:-}
 read -r -a weights <<<"${WEIGHTS:-}"
+[[ ${WEIGHTS:-} == auto ]] && weights=()
 SLOW=${SLOW:-}
 OUT=${OUT:-$root/target/lan/$MODE-n$NODES-t$THREADS-$(date +%H%M%S)}
 mkdir -p "$OUT"
@@ -115,6 +116,7 @@ args=(inference --model "$MODEL" --prompt "$PROMPT" --steps "$STEPS" --nthreads 
   --max-seq-len "$MAX_SEQ_LEN" --buffer-float-type "$BUFFER" --report "$OUT/report.json")
 ((NODES > 1)) && args+=(--workers "${workers[@]}")
 ((${#weights[@]})) && args+=(--root-weight "${weights[0]}")
+[[ ${WEIGHTS:-} == auto ]] && args+=(--balance auto)
 echo "root: herd ${args[*]}" >"$OUT/command.txt"
 in_ns 0 "$root/herd" "${args[@]}" >"$OUT/root.out" 2>"$OUT/root.log" &
 rootpid=$!

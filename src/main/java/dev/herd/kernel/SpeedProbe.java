@@ -16,7 +16,10 @@ import java.lang.foreign.ValueLayout;
 public final class SpeedProbe {
     /** 8192 x 8192 Q4_0: 36 MiB, beyond the last-level cache of the boards and desktops a home cluster is made of. */
     static final int ROWS = 8192, COLS = 8192;
-    /** Timed passes: at least this many, for at least this long; the fastest counts (other processes slow the rest). */
+    /**
+     * Timed passes: at least this many, for at least this long, all counted: a machine that other work keeps busy is
+     * that much slower for a token too (the fastest pass alone fits in one of the scheduler's time slices).
+     */
     private static final int PASSES = 5;
     private static final long NANOS = 300_000_000L;
 
@@ -37,13 +40,15 @@ public final class SpeedProbe {
                 int from = Kernels.split(w, index, count), to = Kernels.split(w, index + 1, count);
                 if (from < to) kernel.matmul(w, x, out, from, ROWS, from, to);
             };
-            long best = Long.MAX_VALUE, start = System.nanoTime();
-            for (int pass = 0; pass < PASSES || System.nanoTime() - start < NANOS; pass++) {
-                long t0 = System.nanoTime();
+            pool.run(op, 4 * threads); // the pool's threads started, the matrix in the caches it fits in
+            int passes = 0;
+            long start = System.nanoTime(), took;
+            do {
                 pool.run(op, 4 * threads);
-                best = Math.min(best, System.nanoTime() - t0);
-            }
-            return (long) (GgmlType.Q4_0.bytes(w.size()) * 1e9 / Math.max(best, 1));
+                passes++;
+                took = System.nanoTime() - start;
+            } while (passes < PASSES || took < NANOS);
+            return (long) (passes * GgmlType.Q4_0.bytes(w.size()) * 1e9 / took);
         }
     }
 
