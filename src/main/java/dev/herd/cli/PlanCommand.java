@@ -11,6 +11,7 @@ import dev.herd.engine.ContextLength;
 import dev.herd.format.DllamaModel;
 import dev.herd.format.FileText;
 import dev.herd.format.GgufFile;
+import dev.herd.tokenizer.TokenizerMetadata;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -20,6 +21,7 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
@@ -61,6 +63,9 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--buffer-float-type", defaultValue = "q80", paramLabel = "TYPE", description = "Type of the activations nodes exchange: q80 or f32 (default: ${DEFAULT-VALUE}).")
     String bufferFloatType;
 
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "The tokenizer the root will load (tokenizer.json, tokenizer.model or a GGUF), when not the model file's own: it counts in the root's buffers.")
+    Path tokenizer;
+
     @Option(names = "--nthreads", defaultValue = "8", paramLabel = "N", description = "Compute threads per node; sizes the attention scratch (default: ${DEFAULT-VALUE}).")
     int threads;
 
@@ -85,7 +90,8 @@ final class PlanCommand implements Callable<Integer> {
         GgufFile header = header();
         try (header) {
             if (!weights.isEmpty() && weights.size() != nodes) throw new HerdException("--node-weights gives " + weights.size() + " weights for " + nodes + " nodes");
-            ClusterPlan plan = new ClusterPlan(header, weights.isEmpty() ? Collections.nCopies(nodes, 1) : weights, maxSeqLen, parallel, SyncCodec.of(bufferFloatType), threads);
+            ClusterPlan plan = new ClusterPlan(header, weights.isEmpty() ? Collections.nCopies(nodes, 1) : weights, maxSeqLen, parallel,
+                    SyncCodec.of(bufferFloatType), threads, tokenizer == null ? ClusterPlan.tokenizerBytes(header) : tokenizerBytes(tokenizer));
             print(plan, header, bw, mem, System.out);
         }
         return 0;
@@ -100,6 +106,20 @@ final class PlanCommand implements Callable<Integer> {
             throw new HerdException(flag + " gives " + values.size() + " values for " + nodes + " nodes: give one for all, or one per node");
         }
         return values;
+    }
+
+    /** The heap the tokenizer in {@code file} takes on the root ({@link ClusterPlan#tokenizerBytes(long, long, boolean)}). */
+    private static long tokenizerBytes(Path file) {
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) throw new HerdException("--tokenizer " + file + ": cannot read this file");
+        if (GgufFile.isGguf(file)) {
+            try (GgufFile g = GgufFile.header(file)) {
+                return ClusterPlan.tokenizerBytes(g);
+            }
+        }
+        Map<String, Object> meta = TokenizerMetadata.read(file);
+        int tokens = meta.get("tokenizer.ggml.tokens") instanceof String[] t ? t.length : 0;
+        int merges = meta.get("tokenizer.ggml.merges") instanceof String[] m ? m.length : 0;
+        return ClusterPlan.tokenizerBytes(tokens, merges, TokenizerMetadata.isJson(file));
     }
 
     /** The model's header: a file's own, or the one herd convert would write for a config.json or a shape. */

@@ -42,6 +42,7 @@ public final class ClusterPlan {
     public final SyncCodec codec;
     private final GgufFile header;
     private final int threads;
+    private final long tokenizer;
     private final List<Node> nodes;
 
     /** One node's memory in bytes: its weights, its KV cache and its buffers (the JVM's included). */
@@ -72,6 +73,11 @@ public final class ClusterPlan {
      * {@code slots} requests at once (`herd api --parallel`), each with a KV cache of the context's length.
      */
     public ClusterPlan(GgufFile header, List<Integer> shares, int maxSeqLen, int slots, SyncCodec codec, int threads) {
+        this(header, shares, maxSeqLen, slots, codec, threads, tokenizerBytes(header));
+    }
+
+    /** {@link #ClusterPlan(GgufFile, List, int, int, SyncCodec, int)} with the root's tokenizer taking {@code tokenizer} bytes ({@link #tokenizerBytes}). */
+    public ClusterPlan(GgufFile header, List<Integer> shares, int maxSeqLen, int slots, SyncCodec codec, int threads, long tokenizer) {
         int nodes = shares.size();
         if (maxSeqLen < 1) throw new HerdException("the context must be at least 1 position, got " + maxSeqLen);
         if (slots < 1) throw new HerdException("the plan needs at least 1 slot, got " + slots);
@@ -81,6 +87,7 @@ public final class ClusterPlan {
         this.slots = slots;
         this.codec = codec;
         this.threads = threads;
+        this.tokenizer = tokenizer;
         List<GgmlType> wo = new ArrayList<>(), down = new ArrayList<>();
         for (int l = 0; l < config.layers(); l++) {
             wo.add(type(ModelTensor.ATTN_OUTPUT.name(l)));
@@ -121,7 +128,29 @@ public final class ClusterPlan {
         if (kv == Long.MAX_VALUE) {
             throw new HerdException("a KV cache of " + positions + " positions is too large to plan: lower --max-seq-len" + (slots > 1 ? " or --parallel" : ""));
         }
-        return new Node(i, weights, kv, RUNTIME + Llama.bufferBytes(local, maxSeqLen, Model.BATCH, threads), read);
+        return new Node(i, weights, kv, RUNTIME + Llama.bufferBytes(local, maxSeqLen, Model.BATCH, threads) + (i == 0 ? tokenizer : 0), read);
+    }
+
+    /**
+     * The heap the root's tokenizer adds, once loaded ({@link #tokenizerBytes(long, long, boolean)}): the GGUF's own,
+     * or, where the header has none, a tokenizer.json of the model's vocabulary with Llama 3's 2.2 merges per token.
+     */
+    public static long tokenizerBytes(GgufFile header) {
+        if (header.metadata().get("tokenizer.ggml.tokens") instanceof String[] tokens) {
+            return tokenizerBytes(tokens.length, header.metadata().get("tokenizer.ggml.merges") instanceof String[] m ? m.length : 0, false);
+        }
+        long vocab = GgufConfig.read(header).vocab();
+        return tokenizerBytes(vocab, vocab * 22 / 10, true);
+    }
+
+    /**
+     * The old generation a tokenizer of {@code tokens} and {@code merges} holds once loaded (the JVM of the herd script
+     * does not give it back): measured 38.4 MiB for Llama 3's 128,256 tokens and 280,147 merges read from a GGUF, whose
+     * metadata the root keeps, 75.6 MiB from its tokenizer.json ({@code json}: the parse tree is promoted with it),
+     * 1.5 MiB for Llama 2's 32,000 pieces (docs/cluster.md).
+     */
+    public static long tokenizerBytes(long tokens, long merges, boolean json) {
+        return (60 * tokens + 116 * merges) * (json ? 2 : 1);
     }
 
     /** Whether the all-reduce is a mesh: as the cluster chooses by node count, and only for vectors that fit one. */

@@ -88,6 +88,11 @@ public final class Kernels {
      */
     public static void warmUp(Tensor sample) {
         if (sample.cols() % Activations.BLOCK != 0 || !WARM.add(sample.type())) return; // odd sizes take another path
+        compile(sample);
+    }
+
+    /** {@link #warmUp}'s rounds on {@code sample}, whether or not its type is warm (a probe's rows are not the model's). */
+    static void compile(Tensor sample) {
         Tensor w = sample.rows(0, Math.min(sample.rows(), 16)); // whole interleaved groups at every width
         Kernel kernel = of(w.type());
         Activations one = new Activations(w.cols(), 1), many = new Activations(w.cols(), 12);

@@ -29,7 +29,7 @@ public final class SpeedProbe {
     public static long bytesPerSecond(int threads) {
         try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(threads)) {
             Tensor w = Kernels.prepare(new Tensor("speed probe", GgmlType.Q4_0, ROWS, COLS, random(arena)), arena);
-            Kernels.warmUp(w);
+            Kernels.compile(w); // not warmUp: the model's own rows must still warm the type when it loads
             Activations x = new Activations(COLS, 1);
             x.readBy(w);
             for (int i = 0; i < COLS; i++) x.values[i] = (i * 0.37f) % 1 - 0.5f;

@@ -33,6 +33,11 @@ public final class TokenizerMetadata {
     }
 
     /** JSON starts with '{' and ends with '}' (a protobuf starts with the tag byte 0x0a, so both ends are checked). */
+    /** Whether {@code file} is a tokenizer.json (and not a SentencePiece tokenizer.model), by its content. */
+    public static boolean isJson(Path file) {
+        return isJson(readBytes(file));
+    }
+
     private static boolean isJson(byte[] bytes) {
         int a = 0, b = bytes.length - 1;
         while (a <= b && (bytes[a] <= ' ' || (bytes[a] & 0xff) >= 0xbb)) a++; // whitespace and a UTF-8 BOM
