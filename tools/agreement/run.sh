@@ -23,12 +23,15 @@ text=src/test/resources/text/tinystory.txt
 herd() { ./herd "$@" 2>&1 | grep -v '^WARNING: Using incubator modules' || true; }
 quantize() { python3 "$shared/tools/llamacpp_quantize.py" "$1" "$2" "$3" >"$work/quantize.log" 2>&1 || { cat "$work/quantize.log" >&2; exit 1; }; }
 
-# compare NAME FILE MAX_KL
+# tokens NAME FILE: the text's token windows as FILE's model cuts them (its tokenizer and context), in $work/NAME.lp;
+# every file made from FILE has the same, so llama.cpp scores those
+tokens() { herd perplexity --model "$2" --file "$text" --nthreads 2 --kl-divergence-base "$work/$1.lp" >/dev/null; }
+
+# compare NAME FILE MAX_KL TOKENS
 failed=0
 compare() {
   local name="$1" model="$2" max="$3"
-  herd perplexity --model "$model" --file "$text" --nthreads 2 --kl-divergence-base "$work/herd.lp" >/dev/null
-  node "$here/llama-logprobs.mjs" "$model" "$work/herd.lp" "$work/llama.lp" 2
+  node "$here/llama-logprobs.mjs" "$model" "$work/$4.lp" "$work/llama.lp" 2
   local out; out="$(herd perplexity --model "$model" --nthreads 2 --kl-divergence "$work/llama.lp")"
   local kl agree; kl="$(sed -n 's/.*: mean \([0-9.]*\),.*/\1/p' <<<"$out")"; agree="$(sed -n 's/.*top-1 agreement \([0-9.]*\) %.*/\1/p' <<<"$out")"
   [[ -n "$kl" && -n "$agree" ]] || { echo "$out" >&2; exit 1; }
@@ -40,10 +43,11 @@ compare() {
 echo "| file | mean KL divergence from llama.cpp | top-1 agreement | verdict |"
 echo "|---|---|---|---|"
 herd convert --model "$shared/models/stories15M.bin" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --output "$work/s15-f32.gguf" >/dev/null
-compare "stories15M F32" "$work/s15-f32.gguf" 0.0001
+tokens s15 "$work/s15-f32.gguf"
+compare "stories15M F32" "$work/s15-f32.gguf" 0.0001 s15
 for t in q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_m; do
   quantize "$work/s15-f32.gguf" "$work/s15-$t.gguf" "$t"
-  compare "stories15M $t (llama.cpp)" "$work/s15-$t.gguf" 0.005
+  compare "stories15M $t (llama.cpp)" "$work/s15-$t.gguf" 0.005 s15
 done
 
 # Random weights: nearly uniform distributions (the top token ~2.5e-4 likely), on which top-1 agreement measures
@@ -55,9 +59,10 @@ cat >"$work/r-config.json" <<'JSON'
  "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "vocab_size": 32000, "tie_word_embeddings": true}
 JSON
 herd convert --random --config "$work/r-config.json" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --seed 7 --output "$work/r-f32.gguf" >/dev/null
+tokens r "$work/r-f32.gguf"
 for t in q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs; do
   quantize "$work/r-f32.gguf" "$work/r-$t.gguf" "$t"
-  compare "random 1B-layer $t (llama.cpp)" "$work/r-$t.gguf" 0.001
+  compare "random 1B-layer $t (llama.cpp)" "$work/r-$t.gguf" 0.001 r
 done
 [[ -n "${1:-}" ]] || rm -rf "$work"
 exit $failed
