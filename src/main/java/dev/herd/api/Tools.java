@@ -76,7 +76,7 @@ record Tools(List<Function> functions, List<Function> offered, boolean forced, T
             throw ApiError.invalid(at + ".function.parameters", "'" + at + ".function.parameters' must be an object schema");
         }
         try {
-            Grammar g = parameters == null ? Grammar.jsonObject() : Grammar.schema(parameters);
+            Grammar g = parameters == null ? Grammar.jsonObject() : Grammar.arguments(parameters);
             return new Function(name, description == null ? null : description.asText(null), parameters, g);
         } catch (SchemaException e) {
             throw new ApiError(400, "invalid_request_error", at + ".function.parameters", "unsupported_schema", at + ".function.parameters: " + e.getMessage());

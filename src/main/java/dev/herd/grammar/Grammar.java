@@ -32,6 +32,16 @@ public final class Grammar {
     }
 
     /**
+     * A function's arguments by its parameters' schema, read as {@link #schema} reads one except that an object which
+     * lists its properties takes no others unless its additionalProperties allows them: clients (LangChain4j, Spring
+     * AI, the openai libraries' helpers) describe a function's parameters without additionalProperties and read only
+     * those they listed, and a small model let loose on free property names may never close the object.
+     */
+    public static Grammar arguments(JsonNode parameters) {
+        return new Grammar(new SchemaReader(true).read(parameters, "", 0));
+    }
+
+    /**
      * One of the values, each after its own text, then the suffix: {@code <tool_call>{"name": "f", "arguments": }
      * + arguments + {@code }</tool_call>}. No prefix may begin another.
      */

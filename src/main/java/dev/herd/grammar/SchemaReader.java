@@ -30,6 +30,17 @@ final class SchemaReader {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private int nodes;
+    /** Whether an object that lists its properties admits no others unless additionalProperties says so (tool arguments). */
+    private final boolean closed;
+
+    /** JSON Schema's own reading: an object admits properties it does not list unless additionalProperties is false. */
+    SchemaReader() {
+        this(false);
+    }
+
+    SchemaReader(boolean closed) {
+        this.closed = closed;
+    }
 
     Node read(JsonNode schema, String at, int depth) {
         if (depth > MAX_DEPTH) throw error(at, "the schema nests deeper than " + MAX_DEPTH + " levels");
@@ -131,7 +142,8 @@ final class SchemaReader {
             }
         }
         JsonNode extra = schema.get("additionalProperties");
-        Node additional = extra == null ? Node.ANY : extra.isBoolean() && !extra.asBoolean() ? null : read(extra, at + ".additionalProperties", depth + 1);
+        Node additional = extra == null ? (closed && schema.has("properties") ? null : Node.ANY)
+                : extra.isBoolean() && !extra.asBoolean() ? null : read(extra, at + ".additionalProperties", depth + 1);
         return new Node.Obj(List.copyOf(keys), List.copyOf(values), required, additional);
     }
 

@@ -9,6 +9,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -47,6 +49,26 @@ class ApiToolsTest {
             assertThat(call.at("/function/name").asText()).isEqualTo("weather");
             JsonNode args = SchemaCheck.json(call.at("/function/arguments").asText());
             assertThat(SchemaCheck.errors(TestApi.json(WEATHER), args)).isEmpty();
+        }
+    }
+
+    /**
+     * Parameters as LangChain4j and most clients write them, without additionalProperties: a forced call holds the
+     * listed properties only (a small model let loose on free property names wrote keys of story text and ran out of
+     * tokens before the object closed).
+     */
+    @Test
+    void aForcedCallHoldsOnlyTheListedProperties() {
+        String open = "{\"type\":\"object\",\"required\":[\"city\"],\"properties\":{\"city\":{\"type\":\"string\",\"enum\":[\"Paris\",\"Rome\"]}}}";
+        String tools = "[{\"type\":\"function\",\"function\":{\"name\":\"weather\",\"parameters\":" + open + "}}]";
+        for (int seed = 1; seed <= 8; seed++) {
+            JsonNode choice = api.ok("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"Rain?\"}],\"max_tokens\":100,"
+                    + "\"tools\":" + tools + ",\"tool_choice\":\"required\",\"temperature\":1.0,\"seed\":" + seed + "}").at("/choices/0");
+            assertThat(choice.get("finish_reason").asText()).as(choice.toString()).isEqualTo("tool_calls");
+            JsonNode args = SchemaCheck.json(choice.at("/message/tool_calls/0/function/arguments").asText());
+            List<String> keys = new ArrayList<>();
+            args.fieldNames().forEachRemaining(keys::add);
+            assertThat(keys).as(args.toString()).containsExactly("city");
         }
     }
 

@@ -1,12 +1,18 @@
 package dev.herd.api;
 
+import dev.langchain4j.agent.tool.Tool;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.openai.OpenAiChatModel;
 import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
 import dev.langchain4j.model.output.FinishReason;
+import dev.langchain4j.service.AiServices;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -15,6 +21,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -72,5 +79,50 @@ class LangChain4jClientTest {
         assertThat(String.join("", pieces)).isEqualTo(r.aiMessage().text()).isNotBlank();
         assertThat(r.finishReason()).isEqualTo(FinishReason.LENGTH);
         assertThat(r.tokenUsage().outputTokenCount()).isEqualTo(15);
+    }
+
+    enum City { PARIS, ROME }
+
+    /** A tool that records its calls. */
+    static final class Weather {
+        final List<City> calls = new CopyOnWriteArrayList<>();
+
+        @Tool("Weather")
+        String weather(City city) {
+            calls.add(city);
+            return city == City.PARIS ? "sunny" : "rain";
+        }
+    }
+
+    interface Assistant {
+        String chat(String message);
+    }
+
+    /**
+     * Issue 14: LangChain4j's AI services with a {@code @Tool} method, through herd api. stories15M is made to call it:
+     * a turn that a user message ends goes out with {@code tool_choice: required} (the wrapper below), which Herd
+     * enforces with its grammar, so the reply is a call of an offered function with arguments that follow its
+     * parameters; LangChain4j runs the method and sends its result back (tool_choice left as it was), and the model's
+     * text answer ends the exchange.
+     */
+    @Test
+    void aiServicesCallAToolAndAnswerWithItsResult() {
+        OpenAiChatModel openAi = OpenAiChatModel.builder().baseUrl(api.url("/v1")).apiKey("lc4j-key").modelName("herd")
+                .temperature(0.0).maxTokens(200).build();
+        ChatModel callsFirst = new ChatModel() {
+            @Override
+            public ChatResponse doChat(ChatRequest request) {
+                if (request.messages().getLast() instanceof UserMessage) {
+                    request = ChatRequest.builder().messages(request.messages())
+                            .parameters(request.parameters().overrideWith(ChatRequestParameters.builder().toolChoice(ToolChoice.REQUIRED).build())).build();
+                }
+                return openAi.chat(request);
+            }
+        };
+        Weather weather = new Weather();
+        Assistant assistant = AiServices.builder(Assistant.class).chatModel(callsFirst).tools(weather).build();
+        String answer = assistant.chat("Rain?"); // short: stories15M has 256 positions for the tools, the call and the answer
+        assertThat(weather.calls).hasSize(1);
+        assertThat(answer).isNotBlank();
     }
 }
