@@ -97,7 +97,7 @@ final class Completions {
 
     /** The tool calls the reply makes (none unless the request offered tools). */
     private static List<ToolFormat.Call> calls(Request req, Outcome o) {
-        return req.tools() == null ? List.of() : req.tools().format().calls(o.text(), req.tools().offered());
+        return req.tools() == null ? List.of() : req.tools().calls(o.text());
     }
 
     /**

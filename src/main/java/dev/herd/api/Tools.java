@@ -17,8 +17,9 @@ import java.util.regex.Pattern;
  * @param offered the functions the model may call: all of them, or the one tool_choice names
  * @param forced  true when tool_choice is "required" or names a function: the reply must be a call
  * @param format  how the model's template family writes calls
+ * @param parallel false when parallel_tool_calls is: a reply gives at most one call
  */
-record Tools(List<Function> functions, List<Function> offered, boolean forced, ToolFormat format) {
+record Tools(List<Function> functions, List<Function> offered, boolean forced, ToolFormat format, boolean parallel) {
     static final int MAX_TOOLS = 128;
     private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
 
@@ -30,9 +31,19 @@ record Tools(List<Function> functions, List<Function> offered, boolean forced, T
         return forced ? format.grammar(offered) : null;
     }
 
+    /** The calls a whole reply makes (none if it is text); with parallel_tool_calls false, the first of several. */
+    List<ToolFormat.Call> calls(String reply) {
+        List<ToolFormat.Call> calls = format.calls(reply, offered);
+        return parallel || calls.size() <= 1 ? calls : calls.subList(0, 1);
+    }
+
     /** The tools the model may call, or null when there are none or tool_choice is "none". */
     static Tools read(JsonNode body, ToolFormat format) {
-        JsonNode list = body.get("tools"), choice = body.get("tool_choice");
+        JsonNode list = body.get("tools"), choice = body.get("tool_choice"), parallelCalls = body.get("parallel_tool_calls");
+        if (parallelCalls != null && !parallelCalls.isNull() && !parallelCalls.isBoolean()) {
+            throw ApiError.invalid("parallel_tool_calls", "'parallel_tool_calls' must be true or false");
+        }
+        boolean parallel = parallelCalls == null || parallelCalls.isNull() || parallelCalls.asBoolean();
         boolean none = list == null || list.isNull() || (list.isArray() && list.isEmpty());
         if (none) {
             if (choice != null && !choice.isNull() && !"none".equals(choice.asText(null)) && !"auto".equals(choice.asText(null))) {
@@ -48,12 +59,12 @@ record Tools(List<Function> functions, List<Function> offered, boolean forced, T
             if (!names.add(f.name())) throw ApiError.invalid("tools[" + i + "].function.name", "two tools are named '" + f.name() + "'");
             functions.add(f);
         }
-        if (choice == null || choice.isNull() || "auto".equals(choice.asText(null))) return new Tools(functions, functions, false, format);
+        if (choice == null || choice.isNull() || "auto".equals(choice.asText(null))) return new Tools(functions, functions, false, format, parallel);
         if ("none".equals(choice.asText(null))) return null;
-        if ("required".equals(choice.asText(null))) return new Tools(functions, functions, true, format);
+        if ("required".equals(choice.asText(null))) return new Tools(functions, functions, true, format, parallel);
         if (choice.isObject() && "function".equals(choice.path("type").asText()) && choice.path("function").path("name").isTextual()) {
             String name = choice.path("function").path("name").asText();
-            for (Function f : functions) if (f.name().equals(name)) return new Tools(functions, List.of(f), true, format);
+            for (Function f : functions) if (f.name().equals(name)) return new Tools(functions, List.of(f), true, format, parallel);
             throw ApiError.invalid("tool_choice.function.name", "'tool_choice' names no tool in 'tools'");
         }
         throw ApiError.invalid("tool_choice", "'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}");

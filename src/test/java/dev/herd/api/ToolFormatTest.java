@@ -1,5 +1,6 @@
 package dev.herd.api;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.herd.grammar.Grammar;
 import dev.herd.tokenizer.ChatTemplate;
 import org.junit.jupiter.api.Test;
@@ -7,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ToolFormatTest {
     private static final List<Tools.Function> WEATHER = List.of(new Tools.Function("weather", "forecast", null, Grammar.jsonObject()));
@@ -32,5 +34,19 @@ class ToolFormatTest {
         assertThat(HERMES.calls(two, WEATHER)).containsExactly(new ToolFormat.Call("weather", "{\"a\":1}"), new ToolFormat.Call("weather", "{}"));
         assertThat(HERMES.calls("Sure! " + two, WEATHER)).as("text beside the calls").isEmpty();
         assertThat(HERMES.calls("<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"a\":", WEATHER)).as("cut short").isEmpty();
+    }
+
+    /** parallel_tool_calls: false gives at most one call (the first), and anything but a boolean is a 400 naming it. */
+    @Test
+    void parallelToolCallsFalseKeepsTheFirstCall() throws Exception {
+        String two = "<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"a\": 1}}\n</tool_call>\n<tool_call>{\"name\":\"weather\",\"arguments\":{}}</tool_call>";
+        String tools = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"weather\"}}]";
+        ObjectMapper json = new ObjectMapper();
+        assertThat(Tools.read(json.readTree("{" + tools + "}"), HERMES).calls(two)).hasSize(2);
+        assertThat(Tools.read(json.readTree("{" + tools + ",\"parallel_tool_calls\":true}"), HERMES).calls(two)).hasSize(2);
+        assertThat(Tools.read(json.readTree("{" + tools + ",\"parallel_tool_calls\":false}"), HERMES).calls(two))
+                .containsExactly(new ToolFormat.Call("weather", "{\"a\":1}"));
+        assertThatThrownBy(() -> Tools.read(json.readTree("{" + tools + ",\"parallel_tool_calls\":\"no\"}"), HERMES))
+                .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.getMessage()).contains("parallel_tool_calls"));
     }
 }
