@@ -14,6 +14,11 @@ public final class Q4_1 implements Codec {
         return e < 16 ? q & 15 : q >> 4;
     }
 
+    /** The block's 32 levels from a copy of its bytes, as 16 bytes: value e's in the low nibble, e + 16's in the high one (as stored). */
+    public static void nibblePairs(byte[] block, byte[] pairs) {
+        System.arraycopy(block, 4, pairs, 0, 16);
+    }
+
     /** The block's half scale d and half min m: x = level * d + m. */
     public static float d(MemorySegment src, long at) {
         return Bits.half(src, at);

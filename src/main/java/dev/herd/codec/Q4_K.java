@@ -35,6 +35,15 @@ public final class Q4_K implements Codec {
         return i % 64 < 32 ? b & 15 : b >> 4;
     }
 
+    /**
+     * Sub-block j's 32 levels from a copy of the block's bytes, as 16 bytes: value e's level in the low nibble of
+     * {@code pairs[e]}, value e + 16's in its high nibble ({@link #level}'s layout, a byte at a time: repacking at load).
+     */
+    public static void nibblePairs(byte[] block, int j, byte[] pairs) {
+        int q = 16 + 32 * (j / 2), shift = 4 * (j % 2);
+        for (int e = 0; e < 16; e++) pairs[e] = (byte) (block[q + e] >> shift & 15 | (block[q + e + 16] >> shift & 15) << 4);
+    }
+
     public boolean encodes() { return true; }
 
     /** quantize_row_q4_K_ref: per 32 values a min-and-scale fit (make_qkx2_quants), scales and mins to 6 bits. */

@@ -14,7 +14,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
-import java.util.Arrays;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import static jdk.incubator.vector.VectorOperators.ASHR;
@@ -62,23 +61,22 @@ final class Q4KInterleavedKernel extends InterleavedKernel {
         int sub = w.type().blockSize / Activations.BLOCK;
         int blocks = w.cols() / Activations.BLOCK, meta = blocks * 8 * P;
         long rowBytes = w.rowBytes(), groupBytes = ROWS * GgmlType.Q4_K_INTERLEAVED.bytes(w.cols());
-        byte[] to = new byte[(int) groupBytes];
+        byte[] to = new byte[(int) groupBytes], block = new byte[w.type().blockBytes], pairs = new byte[16];
         MemorySegment out = MemorySegment.ofArray(to);
         for (int g = 0; g < w.rows() / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
                 for (int blk = 0; blk < blocks; blk++) {
                     long in = (g * ROWS + r) * rowBytes + blk / sub * (long) w.type().blockBytes;
                     int j = blk % sub;
-                    for (int e = 0; e < Activations.BLOCK; e++) {
-                        int level = k ? Q4_K.level(src, in, Activations.BLOCK * j + e) : Q4_1.level(src, in, e);
-                        to[(blk * 8 + (e % 16) / 2) * P + 2 * r + e % 2] |= (byte) (e < 16 ? level : level << 4);
-                    }
+                    if (j == 0) MemorySegment.copy(src, BYTE, in, block, 0, block.length); // a heap copy: byte reads at int offsets
+                    if (k) Q4_K.nibblePairs(block, j, pairs);
+                    else Q4_1.nibblePairs(block, pairs);
+                    for (int e = 0; e < 16; e++) to[(blk * 8 + e / 2) * P + 2 * r + e % 2] = pairs[e];
                     out.set(Kernels.F32, meta + blk * 4L * P + 4L * r, k ? Q4_K.step(src, in, j) : Q4_1.d(src, in));
                     out.set(Kernels.F32, meta + blk * 4L * P + 2L * P + 4L * r, k ? -Q4_K.min(src, in, j) : Q4_1.m(src, in));
                 }
             }
             MemorySegment.copy(to, 0, dst, BYTE, g * groupBytes, to.length);
-            Arrays.fill(to, (byte) 0);
         }
         return new Tensor(w.name(), k ? GgmlType.Q4_K_INTERLEAVED : GgmlType.Q4_1_INTERLEAVED, w.rows(), w.cols(), dst);
     }
