@@ -166,7 +166,7 @@ public final class Kernels {
     public static Tensor prepare(Tensor w, Arena arena) {
         GgmlType larger = largerLayout(w.type());
         if (larger != null && w.rows() % InterleavedKernel.ROWS == 0) {
-            MemorySegment dst = arena.allocate(larger.bytes(w.size()), 64);
+            MemorySegment dst = Pages.allocate(arena, larger.bytes(w.size()));
             Tensor copy = switch (w.type()) {
                 case Q6_K -> Q6InterleavedKernel.repack(w, dst);
                 case Q4_K, Q4_1 -> Q4KInterleavedKernel.repack(w, dst);
@@ -184,7 +184,7 @@ public final class Kernels {
         };
         if (to == null || w.rows() % InterleavedKernel.ROWS != 0) return w;
         if (!w.data().isReadOnly()) return InterleavedKernel.repack(w, w.data(), to);
-        Tensor copy = InterleavedKernel.repack(w, arena.allocate(w.data().byteSize(), 64), to);
+        Tensor copy = InterleavedKernel.repack(w, Pages.allocate(arena, w.data().byteSize()), to);
         Pages.release(w.data());
         return copy;
     }
