@@ -21,7 +21,19 @@ public final class Q6_K implements Codec {
     /** Value i's level q - 32 (-32..31) in the block at {@code at}: value l + 32k of half h (i = 128h + 32k + l). */
     public static int level(MemorySegment src, long at, int i) {
         int half = i / 128, k = i % 128 / 32, l = i % 32;
-        int ql = Bits.u8(src, at + 64 * half + l + 32 * (k % 2)), qh = Bits.u8(src, at + 128 + 32 * half + l);
+        return level(Bits.u8(src, at + 64 * half + l + 32 * (k % 2)), Bits.u8(src, at + 128 + 32 * half + l), k);
+    }
+
+    /** The block's 256 levels, as {@link #level} gives them, from a copy of its bytes (repacking at load). */
+    public static void levels(byte[] block, byte[] levels) {
+        for (int i = 0; i < 256; i++) {
+            int half = i / 128, k = i % 128 / 32, l = i % 32;
+            levels[i] = (byte) level(block[64 * half + l + 32 * (k % 2)] & 0xFF, block[128 + 32 * half + l] & 0xFF, k);
+        }
+    }
+
+    /** A level from its low-bits byte ql and high-bits byte qh, for the k-th run of 32 values in its half. */
+    private static int level(int ql, int qh, int k) {
         return ((k < 2 ? ql & 15 : ql >>> 4) | (qh >>> 2 * k & 3) << 4) - 32;
     }
 

@@ -60,14 +60,16 @@ final class Q6InterleavedKernel extends InterleavedKernel {
     static Tensor repack(Tensor w, MemorySegment dst) {
         int blocks = w.cols() / Activations.BLOCK, supers = w.cols() / SUPER;
         long rowBytes = w.rowBytes(), groupBytes = ROWS * GgmlType.Q6_K_INTERLEAVED.bytes(w.cols());
-        byte[] to = new byte[(int) groupBytes];
+        byte[] to = new byte[(int) groupBytes], block = new byte[GgmlType.Q6_K.blockBytes], levels = new byte[SUPER];
         for (int g = 0; g < w.rows() / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
                 for (int s = 0; s < supers; s++) {
                     long in = (g * ROWS + r) * rowBytes + s * 210L;
+                    MemorySegment.copy(w.data(), BYTE, in, block, 0, block.length); // a heap copy: byte reads at int offsets
+                    Q6_K.levels(block, levels);
                     for (int i = 0; i < SUPER; i++) {
                         int blk = s * BLOCKS + i / 32, e = i % 32;
-                        to[(blk * PIECES + e / 2) * P + 2 * r + e % 2] = (byte) Q6_K.level(w.data(), in, i);
+                        to[(blk * PIECES + e / 2) * P + 2 * r + e % 2] = levels[i];
                     }
                     // Scale j is sub-block j's: in block j / 2.
                     for (int j = 0; j < 16; j++) to[(blocks * PIECES + s * BLOCKS + j / 2) * P + 2 * r + j % 2] = (byte) Q6_K.scale(w.data(), in, j);
