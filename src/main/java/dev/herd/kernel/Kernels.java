@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiFunction;
+import java.util.stream.IntStream;
 
 /** The kernel for each supported weight type, and the parallel matmul that splits rows across a pool. */
 public final class Kernels {
@@ -168,10 +170,10 @@ public final class Kernels {
         if (larger != null && w.rows() % InterleavedKernel.ROWS == 0) {
             MemorySegment dst = Pages.allocate(arena, larger.bytes(w.size()));
             Tensor copy = switch (w.type()) {
-                case Q6_K -> Q6InterleavedKernel.repack(w, dst);
-                case Q4_K, Q4_1 -> Q4KInterleavedKernel.repack(w, dst);
-                case Q5_K, Q5_1, IQ4_XS -> Q5KInterleavedKernel.repack(w, dst);
-                case Q3_K, Q2_K -> Q3KInterleavedKernel.repack(w, dst);
+                case Q6_K -> inChunks(w, dst, larger, Q6InterleavedKernel::repack);
+                case Q4_K, Q4_1 -> inChunks(w, dst, larger, Q4KInterleavedKernel::repack);
+                case Q5_K, Q5_1, IQ4_XS -> inChunks(w, dst, larger, Q5KInterleavedKernel::repack);
+                case Q3_K, Q2_K -> inChunks(w, dst, larger, Q3KInterleavedKernel::repack);
                 default -> InterleavedKernel.repack(asQ8_0(w, dst), dst, larger);
             };
             if (w.data().isReadOnly()) Pages.release(w.data());
@@ -187,6 +189,21 @@ public final class Kernels {
         Tensor copy = InterleavedKernel.repack(w, Pages.allocate(arena, w.data().byteSize()), to);
         Pages.release(w.data());
         return copy;
+    }
+
+    /**
+     * {@code repack} of {@code w} into {@code dst} ({@code to}'s layout, {@link #largerLayout}), in chunks of whole groups on the common pool:
+     * groups are independent, and one tensor can be large (a Q4_K_M file's Q6_K output matrix of 128,256 rows took one
+     * thread seconds to repack).
+     */
+    private static Tensor inChunks(Tensor w, MemorySegment dst, GgmlType to, BiFunction<Tensor, MemorySegment, Tensor> repack) {
+        int groups = w.rows() / InterleavedKernel.ROWS, chunks = Math.min(groups, 64);
+        long rowBytes = to.bytes(w.cols());
+        IntStream.range(0, chunks).parallel().forEach(c -> {
+            int from = groups * c / chunks * InterleavedKernel.ROWS, until = groups * (c + 1) / chunks * InterleavedKernel.ROWS;
+            if (from < until) repack.apply(w.rows(from, until), dst.asSlice(from * rowBytes, (until - from) * rowBytes));
+        });
+        return new Tensor(w.name(), to, w.rows(), w.cols(), dst);
     }
 
     /**
