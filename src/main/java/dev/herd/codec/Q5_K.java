@@ -21,8 +21,20 @@ public final class Q5_K implements Codec {
 
     /** Value i's level (0..31): Q4_K's nibble, 32 bytes further, plus its fifth bit, bit i / 32 of byte i % 32. */
     public static int level(MemorySegment src, long at, int i) {
-        int b = Bits.u8(src, at + 48 + 32 * (i / 64) + i % 32), h = Bits.u8(src, at + 16 + i % 32) >> i / 32 & 1;
-        return (i % 64 < 32 ? b & 15 : b >> 4) | h << 4;
+        return level(Bits.u8(src, at + 48 + 32 * (i / 64) + i % 32), Bits.u8(src, at + 16 + i % 32), i);
+    }
+
+    /** Sub-block j's 32 levels, as {@link #level} gives them, from a copy of the block's bytes (repacking at load). */
+    public static void levels(byte[] block, int j, byte[] levels) {
+        for (int e = 0; e < 32; e++) {
+            int i = 32 * j + e;
+            levels[e] = (byte) level(block[48 + 32 * (i / 64) + i % 32] & 0xFF, block[16 + i % 32] & 0xFF, i);
+        }
+    }
+
+    /** Value i's level from its low-bits byte and its high-bits byte. */
+    private static int level(int low, int high, int i) {
+        return (i % 64 < 32 ? low & 15 : low >> 4) | (high >> i / 32 & 1) << 4;
     }
 
     public boolean encodes() { return true; }

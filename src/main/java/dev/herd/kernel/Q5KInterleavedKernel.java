@@ -58,21 +58,22 @@ final class Q5KInterleavedKernel extends InterleavedKernel {
         MemorySegment src = w.data();
         int blocks = w.cols() / Activations.BLOCK, meta = blocks * PIECES * P;
         long rowBytes = w.rowBytes(), groupBytes = ROWS * GgmlType.Q5_K_INTERLEAVED.bytes(w.cols());
-        byte[] to = new byte[(int) groupBytes];
+        byte[] to = new byte[(int) groupBytes], block = new byte[type.blockBytes], levels = new byte[Activations.BLOCK];
         MemorySegment out = MemorySegment.ofArray(to);
         for (int g = 0; g < w.rows() / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
                 for (int blk = 0; blk < blocks; blk++) {
                     long in = (g * ROWS + r) * rowBytes + blk / sub * (long) type.blockBytes;
                     int j = blk % sub;
-                    for (int e = 0; e < Activations.BLOCK; e++) {
-                        int i = Activations.BLOCK * j + e;
-                        to[(blk * PIECES + e / 2) * P + 2 * r + e % 2] = (byte) switch (type) {
-                            case Q5_K -> Q5_K.level(src, in, i);
-                            case Q5_1 -> Q5_1.level(src, in, e);
-                            default -> Iq4Xs.level(src, in, i);
-                        };
+                    if (type == GgmlType.Q5_K) { // the common type: from a heap copy of the block, byte reads at int offsets
+                        if (j == 0) MemorySegment.copy(src, BYTE, in, block, 0, block.length);
+                        Q5_K.levels(block, j, levels);
+                    } else {
+                        for (int e = 0; e < Activations.BLOCK; e++) {
+                            levels[e] = (byte) (type == GgmlType.Q5_1 ? Q5_1.level(src, in, e) : Iq4Xs.level(src, in, Activations.BLOCK * j + e));
+                        }
                     }
+                    for (int e = 0; e < Activations.BLOCK; e++) to[(blk * PIECES + e / 2) * P + 2 * r + e % 2] = levels[e];
                     float step = switch (type) {
                         case Q5_K -> Q4_K.step(src, in, j);
                         case Q5_1 -> Q5_1.d(src, in);
