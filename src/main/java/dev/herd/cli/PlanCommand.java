@@ -21,7 +21,6 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
@@ -116,10 +115,7 @@ final class PlanCommand implements Callable<Integer> {
                 return ClusterPlan.tokenizerBytes(g);
             }
         }
-        Map<String, Object> meta = TokenizerMetadata.read(file);
-        int tokens = meta.get("tokenizer.ggml.tokens") instanceof String[] t ? t.length : 0;
-        int merges = meta.get("tokenizer.ggml.merges") instanceof String[] m ? m.length : 0;
-        return ClusterPlan.tokenizerBytes(tokens, merges, TokenizerMetadata.isJson(file));
+        return ClusterPlan.tokenizerBytes(TokenizerMetadata.read(file), TokenizerMetadata.isJson(file));
     }
 
     /** The model's header: a file's own, or the one herd convert would write for a config.json or a shape. */

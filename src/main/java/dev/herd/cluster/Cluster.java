@@ -129,7 +129,8 @@ public final class Cluster implements AutoCloseable {
             long[] speeds = new long[addresses.size() + 1];
             speeds[0] = SpeedProbe.bytesPerSecond(rootThreads);
             for (int i = 0; i < readies.size(); i++) speeds[i + 1] = readies.get(i).speed();
-            List<Integer> shares = Balance.shares(speeds, weights -> plan(Weights.from(file.source(), c), c, weights), log);
+            Weights full = Weights.from(file.source(), c);
+            List<Integer> shares = Balance.shares(speeds, weights -> plan(full, c, weights), log);
             return new Cluster(wires, shares, readies.stream().map(Handshake.Ready::capacity).toList(), timeouts.workerMs());
         } catch (RuntimeException e) {
             wires.forEach(Wire::close);

@@ -14,6 +14,7 @@ import dev.herd.tensor.GgmlType;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.IntStream;
 
 /**
@@ -136,11 +137,19 @@ public final class ClusterPlan {
      * or, where the header has none, a tokenizer.json of the model's vocabulary with Llama 3's 2.2 merges per token.
      */
     public static long tokenizerBytes(GgufFile header) {
-        if (header.metadata().get("tokenizer.ggml.tokens") instanceof String[] tokens) {
-            return tokenizerBytes(tokens.length, header.metadata().get("tokenizer.ggml.merges") instanceof String[] m ? m.length : 0, false);
-        }
+        if (header.metadata().get("tokenizer.ggml.tokens") instanceof String[]) return tokenizerBytes(header.metadata(), false);
         long vocab = GgufConfig.read(header).vocab();
         return tokenizerBytes(vocab, vocab * 22 / 10, true);
+    }
+
+    /**
+     * {@link #tokenizerBytes(long, long, boolean)} of the tokenizer {@code meta} describes (tokenizer.ggml.tokens and
+     * merges, as a GGUF's metadata or TokenizerMetadata hold them); {@code json}: read from a tokenizer.json.
+     */
+    public static long tokenizerBytes(Map<String, Object> meta, boolean json) {
+        int tokens = meta.get("tokenizer.ggml.tokens") instanceof String[] t ? t.length : 0;
+        int merges = meta.get("tokenizer.ggml.merges") instanceof String[] m ? m.length : 0;
+        return tokenizerBytes(tokens, merges, json);
     }
 
     /**
