@@ -1,5 +1,6 @@
 package dev.herd.cluster;
 
+import dev.herd.ChildJvm;
 import dev.herd.format.GgufFile;
 import dev.herd.tokenizer.TokenizerMetadata;
 import dev.herd.tokenizer.Tokenizers;
@@ -10,8 +11,6 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,18 +31,9 @@ class TokenizerMemoryTest {
                 planned = ClusterPlan.tokenizerBytes(header);
             }
         } else {
-            Map<String, Object> meta = TokenizerMetadata.read(file);
-            planned = ClusterPlan.tokenizerBytes(((String[]) meta.get("tokenizer.ggml.tokens")).length,
-                    meta.get("tokenizer.ggml.merges") instanceof String[] m ? m.length : 0, TokenizerMetadata.isJson(file));
+            planned = ClusterPlan.tokenizerBytes(TokenizerMetadata.read(file), TokenizerMetadata.isJson(file));
         }
-        List<String> cmd = List.of(ProcessHandle.current().info().command().orElse("java"), "-XX:+UseParallelGC", "-Xmn64m",
-                "-cp", System.getProperty("java.class.path"), TokenizerMemoryTest.class.getName(), file.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out;
-        try (var in = p.getInputStream()) {
-            out = new String(in.readAllBytes());
-        }
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String out = ChildJvm.output(PlanMemoryTest.HERD_FLAGS, TokenizerMemoryTest.class, 60, file.toString());
         Matcher m = Pattern.compile("old generation grew by (\\d+)").matcher(out);
         assertThat(m.find()).as("the child JVM's report: %s", out).isTrue();
         long measured = Long.parseLong(m.group(1));

@@ -1,14 +1,12 @@
 package dev.herd.engine;
 
+import dev.herd.ChildJvm;
 import dev.herd.kernel.VectorWidth;
 import org.junit.jupiter.api.Test;
 
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -27,16 +25,8 @@ class MixedBatchAllocationTest {
 
     @Test
     void q4kmPromptPassesAloneInAJvmAllocateNextToNothing() throws Exception {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> !a.startsWith("-agentlib")).toList());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MixedBatchAllocationTest.class.getName()));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out;
-        try (var in = p.getInputStream()) {
-            out = new String(in.readAllBytes());
-        }
-        assertThat(p.waitFor(90, TimeUnit.SECONDS)).isTrue();
+        String out = ChildJvm.output(ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> !a.startsWith("-agentlib")).toList(),
+                MixedBatchAllocationTest.class, 90);
         Matcher m = Pattern.compile("bytes per pass: (\\d+)").matcher(out);
         assertThat(m.find()).as("the child JVM's report: %s", out).isTrue();
         assertThat(Long.parseLong(m.group(1))).as("bytes allocated per pass, %s", out).isLessThanOrEqualTo(LITTLE);
