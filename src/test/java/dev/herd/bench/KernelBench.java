@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Matrix times batch of vectors on Llama-3.2-1B shapes (rows x cols). Each call uses the next of several copies of
- * the matrix, together larger than the L3 cache, so weights stream from memory as they do while decoding a model.
+ * the matrix, together larger than the L3 cache, so weights stream from memory as they do while decoding a model
+ * ({@code streamedMiB=0} keeps one copy: a small one then stays in cache, which measures the kernel's instructions alone).
  * The "gigabytes" counter is weight bytes streamed per second (a batch reads its matrix once).
  */
 @State(Scope.Thread)
@@ -39,7 +40,6 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class KernelBench {
-    static final long STREAMED_BYTES = 192L << 20;
 
     @Param({"2048x2048", "8192x2048", "2048x8192"})
     public String shape;
@@ -49,6 +49,9 @@ public class KernelBench {
     public int batch;
     @Param({"1", "2"})
     public int threads;
+    /** MiB of copies streamed per round: 192 exceeds the caches; 0 keeps one copy, cache-resident for small shapes. */
+    @Param({"192"})
+    public int streamedMiB;
     /** Whether {@link Kernels#prepare} ran, as the engine does at load time (Q4_0: rows interleaved by eight). */
     @Param({"true"})
     public boolean prepared;
@@ -71,7 +74,7 @@ public class KernelBench {
         int rows = Integer.parseInt(shape.split("x")[0]), cols = Integer.parseInt(shape.split("x")[1]);
         long bytes = rows * type.bytes(cols);
         arena = Arena.ofShared();
-        copies = new Tensor[(int) Math.max(1, (STREAMED_BYTES + bytes - 1) / bytes)];
+        copies = new Tensor[(int) Math.max(1, (((long) streamedMiB << 20) + bytes - 1) / bytes)];
         SplittableRandom rnd = new SplittableRandom(1);
         short scale = Float.floatToFloat16(0.01f);
         for (int c = 0; c < copies.length; c++) {
@@ -84,7 +87,8 @@ public class KernelBench {
                 data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + scaleAt, scale);
                 if (dmin) data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + scaleAt + 2, scale);
             }
-            copies[c] = new Tensor("w" + c, type, rows, cols, data);
+            // read-only, as a mapped model file: prepare then copies it into memory of its own, as at load
+            copies[c] = new Tensor("w" + c, type, rows, cols, data.asReadOnly());
             if (prepared) copies[c] = Kernels.prepare(copies[c], arena);
         }
         x = new Activations(cols, batch);

@@ -56,7 +56,7 @@ public class MemoryBench {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
-        memory = arena.allocate(KernelBench.STREAMED_BYTES / SLICE * SLICE, 64);
+        memory = arena.allocate((192L << 20) / SLICE * SLICE, 64); // as KernelBench streams
         memory.fill((byte) 1);
         pool = new ComputePool(threads);
     }
