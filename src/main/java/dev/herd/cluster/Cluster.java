@@ -252,7 +252,7 @@ public final class Cluster implements AutoCloseable {
     /** The split of {@code full} by {@code shares} (HerdException if they cannot split it). */
     private static SplitPlan plan(Weights full, ModelConfig c, List<Integer> shares) {
         return SplitPlan.of(c, Arrays.stream(full.layers()).map(l -> l.get(ATTN_OUTPUT).type()).toList(),
-                Arrays.stream(full.layers()).map(l -> l.get(ModelTensor.ffnDown(c)).type()).toList(), shares);
+                Arrays.stream(full.layers()).flatMap(l -> ModelTensor.ffnDowns(c).stream().map(t -> l.get(t).type())).toList(), shares);
     }
 
     /** Refuses, before anything is sent, a context that a node cannot hold: names the node, its figures, what fits. */

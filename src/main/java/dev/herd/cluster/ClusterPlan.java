@@ -92,7 +92,7 @@ public final class ClusterPlan {
         List<GgmlType> wo = new ArrayList<>(), down = new ArrayList<>();
         for (int l = 0; l < config.layers(); l++) {
             wo.add(type(ModelTensor.ATTN_OUTPUT.name(l)));
-            down.add(type(ModelTensor.ffnDown(config).name(l)));
+            for (ModelTensor t : ModelTensor.ffnDowns(config)) down.add(type(t.name(l)));
         }
         this.split = SplitPlan.of(config, wo, down, shares);
         if (nodes > 1 && codec == SyncCodec.Q80 && config.dim() % 32 != 0) {

@@ -36,7 +36,7 @@ import java.security.SecureRandom;
  */
 public final class Handshake {
     public static final int MAGIC = 0x44524548; // "HERD"
-    public static final int PROTOCOL = 9; // 9: HELLO may ask for the worker's measured speed, READY carries it (--balance auto); 8: FORWARD places each row in the KV cache (slots, batched decoding); 7: the plan carries every node's weight (unequal splits) and the mixture of experts; 6: HAVE (the worker's cached slices); 5: ECHO (health probes); 4: the plan names the architecture and lists the tensors in ModelTensor's order (biases); 3: READY carries the worker's capacity
+    public static final int PROTOCOL = 10; // 10: the plan carries a mixture's shared expert; 9: HELLO may ask for the worker's measured speed, READY carries it (--balance auto); 8: FORWARD places each row in the KV cache (slots, batched decoding); 7: the plan carries every node's weight (unequal splits) and the mixture of experts; 6: HAVE (the worker's cached slices); 5: ECHO (health probes); 4: the plan names the architecture and lists the tensors in ModelTensor's order (biases); 3: READY carries the worker's capacity
     static final int NONCE = 32;
     static final int MAX_HELLO = 4096;
 

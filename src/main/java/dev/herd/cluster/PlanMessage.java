@@ -34,7 +34,7 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
         if (s != null) b.f32(s.factor()).f32(s.lowFreqFactor()).f32(s.highFreqFactor()).i32(s.originalContext());
         ModelConfig.Moe moe = c.moe();
         b.i32(moe == null ? 0 : moe.experts());
-        if (moe != null) b.i32(moe.used()).i32(moe.normalized() ? 1 : 0);
+        if (moe != null) b.i32(moe.used()).i32(moe.normalized() ? 1 : 0).i32(moe.shared());
         b.i32(node).i32(nodes);
         for (int share : shares) b.i32(share);
         b.i32(downBlock).i32(maxSeqLen).i32(codec.ordinal()).i32(embedding.id).i32(ropeFreqs ? 1 : 0).i32(kvOnDisk ? 1 : 0)
@@ -54,7 +54,7 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
     byte[] sliceKey(byte[] fingerprint) {
         ModelConfig c = config;
         Message.Builder b = new Message.Builder(Message.PLAN).i32(Handshake.PROTOCOL).bytes(fingerprint).string(c.arch().gguf)
-                .i32(c.dim()).i32(c.hidden()).i32(c.layers()).i32(c.heads()).i32(c.kvHeads()).i32(c.headDim()).i32(c.vocab())
+                .i32(c.dim()).i32(c.hidden()).i32(c.shared()).i32(c.layers()).i32(c.heads()).i32(c.kvHeads()).i32(c.headDim()).i32(c.vocab())
                 .i32(node).i32(nodes).i32(ropeFreqs ? 1 : 0);
         for (int share : shares) b.i32(share);
         b.i32(downBlock).i32(types.size());
@@ -82,7 +82,10 @@ record PlanMessage(ModelConfig config, int node, int nodes, List<Integer> shares
         if (experts != 0) {
             int used = r.i32();
             if (ModelConfig.Moe.invalidReason(experts, used) != null) throw bad("expert counts " + experts + ", " + used);
-            moe = new ModelConfig.Moe(experts, used, r.i32() == 1);
+            boolean normalized = r.i32() == 1;
+            int shared = r.i32();
+            if (shared != 0) bound(shared, MAX_HIDDEN, "shared expert width");
+            moe = new ModelConfig.Moe(experts, used, normalized, shared);
         }
         if (heads % kvHeads != 0 || !(eps > 0) || !(theta > 0) || ropeDim % 2 != 0 || moe == null && arch.moe) throw bad("model shape");
         ModelConfig c = new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, context, eps, theta,

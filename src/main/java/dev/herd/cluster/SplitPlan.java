@@ -21,7 +21,8 @@ import java.util.List;
  *   <li>Wo columns of its query heads: its partial output is a full dim vector, summed across nodes (sync 1).</li>
  *   <li>W1, W3 rows [hiddenFrom, hiddenTo); W2 the same columns: partial dim vector, summed (sync 2). A mixture of
  *       experts: the same of every expert (hidden is an expert's width), and the router whole, so that the experts
- *       a token chooses keep every node busy and their partial sums join the same sync.</li>
+ *       a token chooses keep every node busy and their partial sums join the same sync; a shared expert (k times an
+ *       expert's width) rows [k hiddenFrom, k hiddenTo), its gate whole.</li>
  *   <li>the output matrix rows [vocabFrom, vocabTo): its slice of the logits, gathered by the root.</li>
  *   <li>norms (also Qwen3's per-head q/k norms) replicated; the token embedding on the root only.</li>
  * </ul>
@@ -36,9 +37,10 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
 
     /**
      * The dimensions that decide a split. {@code woBlock} and {@code downBlock}: the block sizes of the column-split
-     * matrices (Wo, W2), the largest over the layers when a mixture gives them several types.
+     * matrices (Wo, W2), the largest over the layers when a mixture gives them several types. {@code shared}: the width
+     * of a mixture's shared expert, 0 for none.
      */
-    public record Shape(int dim, int hidden, int heads, int kvHeads, int headDim, int vocab, int woBlock, int downBlock) {}
+    public record Shape(int dim, int hidden, int heads, int kvHeads, int headDim, int vocab, int woBlock, int downBlock, int shared) {}
 
     /** Node i's share of one layer. */
     public record Slice(int node, int headFrom, int headTo, int kvHeadFrom, int kvHeadTo,
@@ -131,6 +133,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
         if (nodes > s.kvHeads) return "unequal weights need at most as many nodes as the model's " + s.kvHeads + " KV heads";
         int unit = hiddenUnit(s);
         if (s.hidden % unit != 0) return "the FFN size " + s.hidden + " is not in whole " + unit + "-value blocks";
+        if (s.shared % s.hidden != 0) return "the shared expert's width " + s.shared + " is not a whole multiple of the experts' " + s.hidden;
         for (int node = 0; node < nodes; node++) {
             Slice slice = weighted(s, shares, node);
             if (slice.kvHeads() == 0 || slice.hidden() == 0 || slice.vocab() == 0) {
@@ -167,7 +170,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
      * Q4_K_M file has Q4_K and Q6_K, or Q5_0 and Q4_K) is cut on the largest block of each matrix's types.
      */
     public static SplitPlan of(ModelConfig c, List<GgmlType> wo, List<GgmlType> down, List<Integer> shares) {
-        return new SplitPlan(shares.size(), new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), largestBlock(wo), largestBlock(down)), shares);
+        return new SplitPlan(shares.size(), new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), largestBlock(wo), largestBlock(down), c.shared()), shares);
     }
 
     /** {@link #of(ModelConfig, List, List, List)} with equal slices. */
@@ -186,7 +189,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
 
     /** The plan for a model whose Wo and W2 column slices must be multiples of {@code woBlock} and {@code downBlock}. */
     public static SplitPlan of(ModelConfig c, int woBlock, int downBlock, List<Integer> shares) {
-        return new SplitPlan(shares.size(), new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), woBlock, downBlock), shares);
+        return new SplitPlan(shares.size(), new Shape(c.dim(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), woBlock, downBlock, c.shared()), shares);
     }
 
     /**
@@ -195,7 +198,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
      */
     public List<Part> parts(ModelConfig c, int node, boolean ropeFreqs) {
         Slice s = slice(node);
-        return ModelTensor.specs(c, t -> held(t, c, ropeFreqs), Comparator.naturalOrder()).stream().map(t -> part(t, s, c.headDim())).toList();
+        return ModelTensor.specs(c, t -> held(t, c, ropeFreqs), Comparator.naturalOrder()).stream().map(t -> part(t, s, c)).toList();
     }
 
     /** The token embedding stays on the root; a tied output is sent as the embedding's rows; the rest as the model has them. */
@@ -212,13 +215,14 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
      * The node's part of a tensor: the node's range of the row's axis, on its rows or columns. A vector is one row,
      * so a vector cut by rows (a bias, following its matrix's rows) is cut along that row.
      */
-    private static Part part(ModelTensor.Spec t, Slice s, int headDim) {
+    private static Part part(ModelTensor.Spec t, Slice s, ModelConfig c) {
         Cut cut = t.tensor().cut == Cut.ROWS && t.tensor().vector() ? Cut.COLUMNS : t.tensor().cut;
-        int e = t.experts();
+        int e = t.experts(), headDim = c.headDim();
         return switch (t.tensor().axis) {
             case HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.headFrom * headDim, s.headTo * headDim, e);
             case KV_HEADS -> new Part(t.name(), cut, t.rows(), t.cols(), s.kvHeadFrom * headDim, s.kvHeadTo * headDim, e);
             case FFN -> new Part(t.name(), cut, t.rows(), t.cols(), s.hiddenFrom, s.hiddenTo, e); // each expert's slice
+            case SHARED -> new Part(t.name(), cut, t.rows(), t.cols(), c.sharedRows(s.hiddenFrom), c.sharedRows(s.hiddenTo), e);
             case VOCAB -> new Part(t.name(), cut, t.rows(), t.cols(), s.vocabFrom, s.vocabTo, e);
             case ALL -> new Part(t.name(), Cut.WHOLE, t.rows(), t.cols(), 0, 1, e);
         };
@@ -244,6 +248,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
             return "each node's " + woCols + " attention-output columns would cut " + s.woBlock + "-value quantization blocks";
         }
         if (s.hidden % nodes != 0) return "the FFN size " + s.hidden + " does not divide evenly into " + nodes;
+        if (nodes > 1 && s.shared % s.hidden != 0) return "the shared expert's width " + s.shared + " is not a whole multiple of the experts' " + s.hidden;
         if (s.hidden / nodes % s.downBlock != 0) {
             return "each node's " + s.hidden / nodes + " FFN-down columns would cut " + s.downBlock + "-value quantization blocks";
         }

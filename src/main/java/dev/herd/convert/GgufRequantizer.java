@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -78,10 +79,12 @@ public final class GgufRequantizer {
 
     /**
      * Matrices (and stacked experts) whose rows hold whole blocks of the type chosen for them take it; the rest keep
-     * theirs, as does a router (llama.cpp never quantizes one).
+     * theirs, as does a router or a shared expert's gate (llama.cpp never quantizes one).
      */
+    private static final List<ModelTensor> ROUTERS = ModelTensor.layerTensors().stream().filter(m -> m.kind == ModelTensor.Kind.ROUTER).toList();
+
     private static GgmlType typeOf(GgufFile.TensorInfo t, WeightTypes target, WeightTypes.Model model) {
-        if (t.dims().length < 2 || !t.name().endsWith(".weight") || t.name().endsWith("." + ModelTensor.FFN_GATE_INP.gguf)) return t.type();
+        if (t.dims().length < 2 || !t.name().endsWith(".weight") || ROUTERS.stream().anyMatch(r -> t.name().endsWith("." + r.gguf))) return t.type();
         GgmlType type = target.typeOf(t.name(), t.dims()[0], model);
         return t.dims()[0] % type.blockSize == 0 ? type : t.type();
     }

@@ -113,7 +113,8 @@ public final class HfConverter {
 
     /**
      * The mixture of experts of a config.json: Mixtral's num_local_experts (weights renormalized over the chosen), or
-     * Qwen3 MoE's num_experts with norm_topk_prob (false unless set, as transformers reads it); every layer sparse.
+     * Qwen3 MoE's and Qwen2 MoE's num_experts with norm_topk_prob (false unless set, as transformers reads it), and Qwen2
+     * MoE's shared_expert_intermediate_size; every layer sparse.
      */
     private static ModelConfig.Moe moe(JsonNode c, Path file, Arch arch) {
         String count = arch.moe ? "num_experts" : "num_local_experts";
@@ -124,7 +125,8 @@ public final class HfConverter {
         if (arch.moe && (integer(c, file, "decoder_sparse_step", 1, Limits.MAX_LAYERS) != 1 || !c.path("mlp_only_layers").isEmpty())) {
             throw new HerdException(file + ": decoder_sparse_step and mlp_only_layers give some layers a dense FFN, which Herd does not run (every layer a mixture)");
         }
-        return new ModelConfig.Moe(experts, used, !arch.moe || c.path("norm_topk_prob").asBoolean(false));
+        int shared = arch == Arch.QWEN2MOE ? integer(c, file, "shared_expert_intermediate_size", null, Limits.MAX_WIDTH) : 0;
+        return new ModelConfig.Moe(experts, used, !arch.moe || c.path("norm_topk_prob").asBoolean(false), shared);
     }
 
     private static ModelConfig.RopeScaling scaling(JsonNode s, Path file) {

@@ -11,12 +11,14 @@ import java.util.Arrays;
 import static dev.herd.model.ModelTensor.FFN_DOWN_EXPS;
 import static dev.herd.model.ModelTensor.FFN_GATE_EXPS;
 import static dev.herd.model.ModelTensor.FFN_GATE_INP;
+import static dev.herd.model.ModelTensor.FFN_GATE_INP_SHEXP;
 import static dev.herd.model.ModelTensor.FFN_UP_EXPS;
 
 /**
- * A mixture-of-experts FFN (Mixtral, Qwen3 MoE): a router scores every expert for each token, the {@code used}
+ * A mixture-of-experts FFN (Mixtral, Qwen3 MoE, Qwen2 MoE): a router scores every expert for each token, the {@code used}
  * best-scored run, each a SwiGLU of its own, and out is their sum weighted by the softmax of the router logits (over
- * all experts, or renormalized over the chosen ones: {@link ModelConfig.Moe#normalized}).
+ * all experts, or renormalized over the chosen ones: {@link ModelConfig.Moe#normalized}). A shared expert (Qwen2 MoE)
+ * runs for every token beside them, its output weighted by sigmoid(gate . xb) and added.
  *
  * <p>Split across nodes, every node holds its slice of every expert (rows of each expert's gate and up, the same
  * columns of its down, as for the dense FFN), so the chosen experts keep every node busy and out is a partial sum that
@@ -53,6 +55,10 @@ final class Mixture implements FeedForward {
     private final int[] tokens;
     private final float[] tokenWeights;
     private Activations quantizing;
+    /** The shared expert (null: none), its output, and per layer its gate (one row, F32). */
+    private final SwiGlu shared;
+    private final float[] sharedOut;
+    private final Tensor[] sharedGate;
 
     Mixture(ModelConfig c, Weights w, Pass pass) {
         this.pass = pass;
@@ -86,11 +92,15 @@ final class Mixture implements FeedForward {
             d[j] = new float[rows * dim];
         }
         gathered = Matmul.activations(dim, batch);
+        sharedOut = c.shared() > 0 ? new float[batch * dim] : null;
+        shared = c.shared() > 0 ? SwiGlu.shared(c, w, pass, sharedOut) : null;
+        sharedGate = new Tensor[n];
         tokens = new int[batch];
         tokenWeights = new float[batch];
         for (int l = 0; l < n; l++) {
             Weights.Layer wl = layers[l];
             router[l] = wl.get(FFN_GATE_INP);
+            if (shared != null) sharedGate[l] = wl.get(FFN_GATE_INP_SHEXP);
             gate[l] = split(wl.get(FFN_GATE_EXPS));
             up[l] = split(wl.get(FFN_UP_EXPS));
             down[l] = split(wl.get(FFN_DOWN_EXPS));
@@ -116,11 +126,33 @@ final class Mixture implements FeedForward {
     static long bufferBytes(ModelConfig c, int batchSize) {
         int k = c.moe().used(), slotRows = batchSize + k - 1;
         long floats = (long) batchSize * (c.moe().experts() + 2L * k + 2) + (long) slotRows * (2L * c.hidden() + c.dim());
-        return 4 * floats + 16L * slotRows * Matmul.padded(c.hidden()) + 16L * batchSize * Matmul.padded(c.dim());
+        long shared = c.shared() == 0 ? 0 : SwiGlu.bufferBytes(c.shared(), batchSize) + 4L * batchSize * c.dim();
+        return 4 * floats + 16L * slotRows * Matmul.padded(c.hidden()) + 16L * batchSize * Matmul.padded(c.dim()) + shared;
     }
 
     @Override
     public void run() {
+        if (shared != null) shared.run(); // into sharedOut, before the experts add to out
+        experts();
+        if (shared != null) addShared();
+    }
+
+    /**
+     * out += sigmoid(gate . xb) times the shared expert's output, per token: the gate's dot product in a fixed order
+     * and StrictMath, as the router's, so every node scales its partial sum by the same weight.
+     */
+    private void addShared() {
+        Tensor g = sharedGate[pass.layer];
+        float[] out = pass.out;
+        for (int b = 0; b < pass.batch; b++) {
+            float logit = VectorMath.fixedDot(pass.xb.all.values, b * pass.xb.n, g.data(), 0, dim);
+            float weight = (float) (1 / (1 + StrictMath.exp(-logit)));
+            for (int i = b * dim, end = i + dim; i < end; i++) out[i] += weight * sharedOut[i];
+        }
+    }
+
+    /** The chosen experts' weighted sum into out. */
+    private void experts() {
         int l = pass.layer;
         pass.run(routeStep);
         for (int b = 0; b < pass.batch; b++) choose(b);

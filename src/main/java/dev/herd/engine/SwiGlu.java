@@ -2,30 +2,40 @@ package dev.herd.engine;
 
 import dev.herd.kernel.ComputePool;
 import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.model.Weights;
 import dev.herd.tensor.Tensor;
 
 import static dev.herd.model.ModelTensor.FFN_DOWN;
+import static dev.herd.model.ModelTensor.FFN_DOWN_SHEXP;
 import static dev.herd.model.ModelTensor.FFN_GATE;
+import static dev.herd.model.ModelTensor.FFN_GATE_SHEXP;
 import static dev.herd.model.ModelTensor.FFN_UP;
+import static dev.herd.model.ModelTensor.FFN_UP_SHEXP;
 
 /**
- * The dense SwiGLU FFN: out = down (silu(gate xb) * (up xb)). Split across nodes, a node holds rows of gate and up
- * and the same columns of down, so its out is a partial sum.
+ * A SwiGLU FFN: out = down (silu(gate xb) * (up xb)). The dense FFN of a layer ({@link #dense}, into {@code pass.out}),
+ * or a mixture's shared expert ({@link #shared}, into a buffer of the mixture's). Split across nodes, a node holds rows
+ * of gate and up and the same columns of down, so its out is a partial sum.
  */
 final class SwiGlu implements FeedForward {
     private final Pass pass;
     private final Weights.Layer[] layers;
+    private final ModelTensor gateT, upT, downT;
     private final int hidden;
-    private final float[] gate, up;
+    private final float[] gate, up, out;
     private final Input hb;
     /** Per layer, whether the kernels reading xb (gate, up) or hb (down) need Q8_0 activations. */
     private final boolean[] gateUpQ8, downQ8;
 
-    SwiGlu(ModelConfig c, Weights w, Pass pass) {
+    private SwiGlu(ModelConfig c, Weights w, Pass pass, int hidden, ModelTensor gateT, ModelTensor upT, ModelTensor downT, float[] out) {
         this.pass = pass;
         this.layers = w.layers();
-        this.hidden = c.hidden();
+        this.hidden = hidden;
+        this.gateT = gateT;
+        this.upT = upT;
+        this.downT = downT;
+        this.out = out;
         int batch = pass.xb.all.capacity;
         gate = new float[batch * hidden];
         up = new float[batch * hidden];
@@ -34,16 +44,26 @@ final class SwiGlu implements FeedForward {
         downQ8 = new boolean[layers.length];
         for (int l = 0; l < layers.length; l++) {
             Weights.Layer wl = layers[l];
-            gateUpQ8[l] = Matmul.needsQ8(wl.get(FFN_GATE), c.dim()) || Matmul.needsQ8(wl.get(FFN_UP), c.dim());
-            downQ8[l] = Matmul.needsQ8(wl.get(FFN_DOWN), hidden);
-            pass.xb.readBy(wl.get(FFN_GATE));
-            pass.xb.readBy(wl.get(FFN_UP));
-            hb.readBy(wl.get(FFN_DOWN));
+            gateUpQ8[l] = Matmul.needsQ8(wl.get(gateT), c.dim()) || Matmul.needsQ8(wl.get(upT), c.dim());
+            downQ8[l] = Matmul.needsQ8(wl.get(downT), hidden);
+            pass.xb.readBy(wl.get(gateT));
+            pass.xb.readBy(wl.get(upT));
+            hb.readBy(wl.get(downT));
         }
     }
 
-    static long bufferBytes(ModelConfig c, int batchSize) {
-        return 4L * batchSize * 2 * c.hidden() + Input.bytes(Matmul.padded(c.hidden()), batchSize);
+    /** The layer's dense FFN, writing pass.out. */
+    static SwiGlu dense(ModelConfig c, Weights w, Pass pass) {
+        return new SwiGlu(c, w, pass, c.hidden(), FFN_GATE, FFN_UP, FFN_DOWN, pass.out);
+    }
+
+    /** A mixture's shared expert (of this node's width), writing {@code out} (batch x dim). */
+    static SwiGlu shared(ModelConfig c, Weights w, Pass pass, float[] out) {
+        return new SwiGlu(c, w, pass, c.shared(), FFN_GATE_SHEXP, FFN_UP_SHEXP, FFN_DOWN_SHEXP, out);
+    }
+
+    static long bufferBytes(int hidden, int batchSize) {
+        return 4L * batchSize * 2 * hidden + Input.bytes(Matmul.padded(hidden), batchSize);
     }
 
     @Override
@@ -72,10 +92,10 @@ final class SwiGlu implements FeedForward {
     /** hb = silu(gate xb) * (up xb), each piece combining the rows it computed. */
     private void gateUp(int index, int count) {
         Weights.Layer w = layers[pass.layer];
-        Tensor g = w.get(FFN_GATE);
+        Tensor g = w.get(gateT);
         int from = Matmul.from(g, index, count), to = Matmul.from(g, index + 1, count);
         Matmul.rows(g, pass.xb, gate, index, count);
-        Matmul.rows(w.get(FFN_UP), pass.xb, up, index, count);
+        Matmul.rows(w.get(upT), pass.xb, up, index, count);
         for (int b = 0; b < pass.batch; b++) {
             for (int r = from; r < to; r++) {
                 float x = gate[b * hidden + r];
@@ -85,6 +105,6 @@ final class SwiGlu implements FeedForward {
     }
 
     private void down(int index, int count) {
-        Matmul.rows(layers[pass.layer].get(FFN_DOWN), hb, pass.out, index, count);
+        Matmul.rows(layers[pass.layer].get(downT), hb, out, index, count);
     }
 }

@@ -58,7 +58,8 @@ public final class GgufConfig {
 
     /**
      * The mixture of experts: expert_count experts of which expert_used_count run per token, their weights
-     * renormalized unless expert_weights_norm is false (llama.cpp renormalizes for Mixtral and Qwen3 MoE). A model
+     * renormalized unless expert_weights_norm is false (llama.cpp renormalizes for Mixtral and Qwen3 MoE, never for Qwen2
+     * MoE, whose shared expert's width is expert_shared_feed_forward_length). A model
      * without expert_count (or with 0, which llama.cpp writes for dense models) has none, unless its architecture
      * requires one.
      */
@@ -69,9 +70,12 @@ public final class GgufConfig {
         long experts = f.integer(count), k = f.integer(used, 0);
         String why = ModelConfig.Moe.invalidReason(experts, k);
         if (why != null) throw new HerdException(f.path() + ": metadata keys '" + count + "' = " + experts + ", '" + used + "' = " + k + ": " + why);
-        Object normalized = f.metadata().getOrDefault(norm, true);
+        // llama.cpp never renormalizes Qwen2 MoE's weights (nor writes the key for it)
+        Object normalized = f.metadata().getOrDefault(norm, arch != Arch.QWEN2MOE);
         if (!(normalized instanceof Boolean b)) throw new HerdException(f.path() + ": metadata key '" + norm + "' is not a boolean");
-        return new ModelConfig.Moe((int) experts, (int) k, b);
+        String shared = p + "expert_shared_feed_forward_length";
+        int sharedWidth = arch == Arch.QWEN2MOE ? width(f, shared, f.integer(shared)) : 0;
+        return new ModelConfig.Moe((int) experts, (int) k, b, sharedWidth);
     }
 
     /** GGUF metadata with llama.cpp's keys (tokenizer entries are added by the caller). */
@@ -96,6 +100,7 @@ public final class GgufConfig {
             m.put(a + "expert_used_count", c.moe().used());
             m.put(a + "expert_feed_forward_length", c.hidden());
             m.put(a + "expert_weights_norm", c.moe().normalized());
+            if (c.shared() > 0) m.put(a + "expert_shared_feed_forward_length", c.shared());
         }
         RopeScaling s = c.scaling();
         if (s != null) {

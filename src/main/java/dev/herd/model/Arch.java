@@ -9,7 +9,8 @@ import java.util.stream.Collectors;
  * distributed-llama .m header, and the attention components each one turns on. Which tensors each has follows from
  * these ({@link ModelTensor}); adding a dense architecture is a constant here, plus table rows for tensors it alone has.
  * Experts come from the model's metadata ({@link ModelConfig.Moe}): Mixtral is {@code llama} with experts, Qwen3 MoE
- * is Qwen3 with experts (its own GGUF name, which requires them: {@link #moe}).
+ * is Qwen3 with experts (its own GGUF name, which requires them: {@link #moe}), Qwen2 MoE is Qwen2 with experts and a
+ * shared expert.
  *
  * @param neox    RoPE rotates halves (x[i], x[i + ropeDim/2]) instead of interleaved pairs; Hugging Face checkpoints
  *                of the others store Q/K rows in rotate-half order, which the converter permutes to pairs
@@ -22,7 +23,8 @@ public enum Arch {
     LLAMA("llama", false, false, false, false, 0xABCD00, "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM"),
     QWEN2("qwen2", true, true, false, false, 0, "Qwen2ForCausalLM"),
     QWEN3("qwen3", true, false, true, false, 0xABCD01, "Qwen3ForCausalLM"),
-    QWEN3MOE("qwen3moe", true, false, true, true, 0, "Qwen3MoeForCausalLM");
+    QWEN3MOE("qwen3moe", true, false, true, true, 0, "Qwen3MoeForCausalLM"),
+    QWEN2MOE("qwen2moe", true, true, false, true, 0, "Qwen2MoeForCausalLM");
 
     public final String gguf;
     public final boolean neox, qkvBias, qkNorm;

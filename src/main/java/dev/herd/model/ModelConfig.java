@@ -24,8 +24,14 @@ public record ModelConfig(Arch arch, int dim, int hidden, int layers, int heads,
      * A mixture-of-experts FFN: {@code experts} SwiGLU experts of width hidden, of which each token uses the
      * {@code used} whose router logits are highest, weighted by the softmax of all logits; {@code normalized}: those
      * weights are then divided by their sum (Mixtral, Qwen3 MoE's norm_topk_prob), i.e. a softmax over the chosen.
+     * {@code shared}: the width of a shared expert that every token runs beside the chosen ones, its output weighted
+     * by a sigmoid gate of its own (Qwen2 MoE), or 0 for none.
      */
-    public record Moe(int experts, int used, boolean normalized) {
+    public record Moe(int experts, int used, boolean normalized, int shared) {
+        public Moe(int experts, int used, boolean normalized) {
+            this(experts, used, normalized, 0);
+        }
+
         /** Why these counts cannot describe a model, or null. */
         public static String invalidReason(long experts, long used) {
             if (experts < 1 || experts > MAX_EXPERTS) return "expert count " + experts + " is outside 1.." + MAX_EXPERTS;
@@ -70,9 +76,26 @@ public record ModelConfig(Arch arch, int dim, int hidden, int layers, int heads,
         return kvHeads * headDim;
     }
 
-    /** The same model with fewer heads, FFN rows and vocabulary rows: one node's share of a split model. */
+    /**
+     * The same model with fewer heads, FFN rows and vocabulary rows: one node's share of a split model (a shared
+     * expert's rows in the same proportion as the experts', see {@link #sharedRows}).
+     */
     public ModelConfig slice(int heads, int kvHeads, int hidden, int vocab) {
-        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, moe);
+        Moe m = moe == null || moe.shared == 0 ? moe : new Moe(moe.experts, moe.used, moe.normalized, sharedRows(hidden));
+        return new ModelConfig(arch, dim, hidden, layers, heads, kvHeads, headDim, vocab, contextLength, eps, ropeTheta, ropeDim, scaling, tied, m);
+    }
+
+    /**
+     * The shared expert's rows that go with {@code hiddenRows} of each expert's: the same share of its width. A split
+     * needs the shared width to be a whole multiple of the experts' (Qwen2 MoE's are 4x and 8x), see cluster.SplitPlan.
+     */
+    public int sharedRows(int hiddenRows) {
+        return (int) ((long) moe.shared * hiddenRows / hidden);
+    }
+
+    /** The width of the shared expert, 0 without one. */
+    public int shared() {
+        return moe == null ? 0 : moe.shared;
     }
 
     public ModelConfig tied(boolean tied) {

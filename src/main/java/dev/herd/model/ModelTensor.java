@@ -50,6 +50,11 @@ public enum ModelTensor {
     FFN_GATE_EXPS(Stacked.EXPERTS, "ffn_gate_exps.weight", "mlp.experts.%d.gate_proj.weight|block_sparse_moe.experts.%d.w1.weight", ModelConfig::hidden, ModelConfig::dim, ROWS),
     FFN_UP_EXPS(Stacked.EXPERTS, "ffn_up_exps.weight", "mlp.experts.%d.up_proj.weight|block_sparse_moe.experts.%d.w3.weight", ModelConfig::hidden, ModelConfig::dim, ROWS),
     FFN_DOWN_EXPS(Stacked.EXPERTS, "ffn_down_exps.weight", "mlp.experts.%d.down_proj.weight|block_sparse_moe.experts.%d.w2.weight", ModelConfig::dim, ModelConfig::hidden, COLUMNS),
+    // A shared expert beside them (Qwen2 MoE): its sigmoid gate (one row, F32 as the router), then a SwiGLU of its own width.
+    FFN_GATE_INP_SHEXP(true, "ffn_gate_inp_shexp.weight", "mlp.shared_expert_gate.weight", ROUTER, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> c.shared() > 0, false, -1),
+    FFN_GATE_SHEXP(true, "ffn_gate_shexp.weight", "mlp.shared_expert.gate_proj.weight", MATRIX, ModelConfig::shared, ModelConfig::dim, ROWS, SHARED, c -> c.shared() > 0, false, -1),
+    FFN_UP_SHEXP(true, "ffn_up_shexp.weight", "mlp.shared_expert.up_proj.weight", MATRIX, ModelConfig::shared, ModelConfig::dim, ROWS, SHARED, c -> c.shared() > 0, false, -1),
+    FFN_DOWN_SHEXP(true, "ffn_down_shexp.weight", "mlp.shared_expert.down_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::shared, COLUMNS, SHARED, c -> c.shared() > 0, false, -1),
 
     OUTPUT_NORM(false, "output_norm.weight", "model.norm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 0),
     OUTPUT(false, "output.weight", "lm_head.weight", MATRIX, ModelConfig::vocab, ModelConfig::dim, ROWS, VOCAB, c -> !c.tied(), true, 1);
@@ -63,8 +68,11 @@ public enum ModelTensor {
     /** How the split cuts a tensor: by output rows, by input columns, every node whole, or the root alone. */
     public enum Cut { ROWS, COLUMNS, WHOLE, ROOT }
 
-    /** Which of a node's ranges a cut follows (see cluster.SplitPlan.Slice): its query heads, KV heads, FFN rows, vocabulary. */
-    public enum Axis { HEADS, KV_HEADS, FFN, VOCAB, ALL }
+    /**
+     * Which of a node's ranges a cut follows (see cluster.SplitPlan.Slice): its query heads, KV heads, FFN rows (of each
+     * expert), the shared expert's rows (the same share of its width), vocabulary.
+     */
+    public enum Axis { HEADS, KV_HEADS, FFN, SHARED, VOCAB, ALL }
 
     public final boolean perLayer;
     public final String gguf, hf;
@@ -141,9 +149,10 @@ public enum ModelTensor {
         return Arrays.stream(hf.split("\\|")).map(n -> (perLayer ? "model.layers." + layer + "." : "") + (stacked ? n.formatted(expert) : n)).toList();
     }
 
-    /** The FFN's column-split matrix, whose block size decides how the split may cut the FFN: dense or experts. */
-    public static ModelTensor ffnDown(ModelConfig c) {
-        return c.moe() == null ? FFN_DOWN : FFN_DOWN_EXPS;
+    /** The FFN's column-split matrices, whose block sizes decide how the split may cut the FFN: dense, or experts (and a shared one). */
+    public static List<ModelTensor> ffnDowns(ModelConfig c) {
+        if (c.moe() == null) return List.of(FFN_DOWN);
+        return c.shared() > 0 ? List.of(FFN_DOWN_EXPS, FFN_DOWN_SHEXP) : List.of(FFN_DOWN_EXPS);
     }
 
     public static List<ModelTensor> layerTensors() {

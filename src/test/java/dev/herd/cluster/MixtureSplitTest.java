@@ -34,7 +34,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class MixtureSplitTest {
     @TempDir
     static Path dir;
-    static Path qwen3moe, mixtral, qwen3moeQ8;
+    static Path qwen3moe, mixtral, qwen3moeQ8, qwen2moe;
 
     @BeforeAll
     static void models() {
@@ -47,10 +47,14 @@ class MixtureSplitTest {
         RandomModel.write(new ModelConfig(Arch.LLAMA, 256, 384, 2, 24, 12, 32, 384, 256, 1e-5f, 10000, 32, null, false, moe),
                 GgmlType.F32, mixtral, 8, Map.of(), Progress.NONE);
         GgufRequantizer.convert(qwen3moe, qwen3moeQ8, GgmlType.Q8_0, Map.of(), Progress.NONE);
+        qwen2moe = dir.resolve("qwen2moe.gguf"); // a shared expert twice an expert's width: each node holds twice its expert rows of it
+        RandomModel.write(new ModelConfig(Arch.QWEN2MOE, 256, 384, 2, 24, 12, 32, 384, 256, 1e-6f, 1000000, 32, null, false,
+                new ModelConfig.Moe(8, 2, false, 768)), GgmlType.F32, qwen2moe, 9, Map.of(), Progress.NONE);
     }
 
     static Stream<Arguments> cases() {
-        return Stream.of(2, 3, 4).flatMap(n -> Stream.of(Arguments.of("qwen3moe", n), Arguments.of("mixtral", n), Arguments.of("qwen3moe-q8", n)));
+        return Stream.of(2, 3, 4).flatMap(n -> Stream.of(Arguments.of("qwen3moe", n), Arguments.of("mixtral", n), Arguments.of("qwen3moe-q8", n),
+                Arguments.of("qwen2moe", n)));
     }
 
     @ParameterizedTest(name = "{0} on {1} nodes")
@@ -59,6 +63,7 @@ class MixtureSplitTest {
         Path model = switch (name) {
             case "qwen3moe" -> qwen3moe;
             case "mixtral" -> mixtral;
+            case "qwen2moe" -> qwen2moe;
             default -> qwen3moeQ8;
         };
         boolean f32 = !name.endsWith("q8");

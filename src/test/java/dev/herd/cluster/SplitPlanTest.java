@@ -3,6 +3,7 @@ package dev.herd.cluster;
 import dev.herd.HerdException;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.Test;
 
@@ -14,9 +15,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SplitPlanTest {
-    static final SplitPlan.Shape STORIES_F32 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 1, 1);
-    static final SplitPlan.Shape STORIES_Q8 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 32, 32);
-    static final SplitPlan.Shape LLAMA_1B = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 32, 32);
+    static final SplitPlan.Shape STORIES_F32 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 1, 1, 0);
+    static final SplitPlan.Shape STORIES_Q8 = new SplitPlan.Shape(288, 768, 6, 6, 48, 32000, 32, 32, 0);
+    static final SplitPlan.Shape LLAMA_1B = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 32, 32, 0);
 
     @Test
     void quantizedStoriesCannotSplitInTwoBecauseSlicesCutBlocks() {
@@ -73,10 +74,32 @@ class SplitPlanTest {
         }
     }
 
+    /**
+     * Qwen1.5-MoE-A2.7B's shape (60 experts of 1408, a shared expert of 5632 = 4 x 1408): each node holds the shared
+     * expert's rows in the experts' share; a shared width that is not a whole multiple cannot be cut that way.
+     */
+    @Test
+    void sharedExpertRowsFollowTheExpertsShare() {
+        ModelConfig c = new ModelConfig(Arch.QWEN2MOE, 2048, 1408, 24, 16, 16, 128, 151936, 8192, 1e-6f, 1000000, 128, null, false,
+                new ModelConfig.Moe(60, 4, false, 5632));
+        SplitPlan plan = SplitPlan.of(c, 32, 4);
+        List<SplitPlan.Part> parts = plan.parts(c, 3, false);
+        SplitPlan.Part gate = parts.stream().filter(p -> p.name().equals("blk.0.ffn_gate_shexp.weight")).findFirst().orElseThrow();
+        SplitPlan.Part down = parts.stream().filter(p -> p.name().equals("blk.0.ffn_down_shexp.weight")).findFirst().orElseThrow();
+        assertThat(new int[]{gate.from(), gate.to(), gate.localRows()}).containsExactly(4224, 5632, 1408);
+        assertThat(new int[]{down.from(), down.to(), down.localCols()}).containsExactly(4224, 5632, 1408);
+        assertThat(parts.stream().filter(p -> p.name().equals("blk.0.ffn_gate_inp_shexp.weight")).findFirst().orElseThrow().cut()).isEqualTo(ModelTensor.Cut.WHOLE);
+        assertThat(plan.local(c, 3).shared()).isEqualTo(1408);
+
+        SplitPlan.Shape odd = new SplitPlan.Shape(2048, 1408, 16, 16, 128, 151936, 32, 32, 5000);
+        assertThat(SplitPlan.invalidReason(odd, 1)).isNull();
+        assertThat(SplitPlan.invalidReason(odd, 2)).isEqualTo("the shared expert's width 5000 is not a whole multiple of the experts' 1408");
+    }
+
     /** Weights 2:1:1 on the 1B shape: half the KV heads, FFN rows and vocabulary on node 0, in whole units, covering all. */
     @Test
     void unequalWeightsGiveProportionalSlicesInWholeUnits() {
-        SplitPlan.Shape kQuant = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 256, 256);
+        SplitPlan.Shape kQuant = new SplitPlan.Shape(2048, 8192, 32, 8, 64, 128256, 256, 256, 0);
         SplitPlan plan = new SplitPlan(3, kQuant, List.of(2, 1, 1));
         int[][] expected = {{0, 4, 0, 4096, 0, 64128}, {4, 6, 4096, 6144, 64128, 96192}, {6, 8, 6144, 8192, 96192, 128256}};
         for (int i = 0; i < 3; i++) {

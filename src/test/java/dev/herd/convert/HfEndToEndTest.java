@@ -80,6 +80,13 @@ class HfEndToEndTest {
         return f;
     }
 
+    /** Qwen2 MoE: q/k/v biases, 8 experts of width 64, 2 per token, not renormalized, a shared expert of width 128. */
+    static HfFolder qwen2moe() {
+        HfFolder f = HfFolder.of("Qwen2MoeForCausalLM", 64, 128, 2, 4, 2, 0, 96, false, 18).experts(8, 2, 64, false, 19).sharedExpert(128, 20);
+        f.config.put("rope_theta", 10000.0);
+        return sharper(sharper(f)); // Q and K times 9: at 3x, the wrong RoPE pairing moved its logits by 0.55, under the 0.585 it must exceed
+    }
+
     /** Mixtral: llama (Q/K permuted) with 4 experts of width 128, 2 per token. */
     static HfFolder mixtral() {
         HfFolder f = HfFolder.of("MixtralForCausalLM", 64, 128, 2, 4, 2, 0, 96, false, 16).experts(4, 2, 128, true, 17);
@@ -89,7 +96,7 @@ class HfEndToEndTest {
 
     @ParameterizedTest(name = "{0} {1} in {2} shards")
     @CsvSource({"llama, F32, 1", "llama, BF16, 3", "qwen3, BF16, 1", "qwen3, F32, 2", "qwen2, F32, 1", "qwen2, BF16, 2",
-            "qwen3moe, F32, 2", "qwen3moe-unnormalized, BF16, 1", "mixtral, F32, 3"})
+            "qwen3moe, F32, 2", "qwen3moe-unnormalized, BF16, 1", "mixtral, F32, 3", "qwen2moe, F32, 2", "qwen2moe, BF16, 1"})
     void everyWeightTypeMatchesTheReference(String arch, String dtype, int shards) throws IOException {
         HfFolder folder = switch (arch) {
             case "llama" -> llama();
@@ -97,6 +104,7 @@ class HfEndToEndTest {
             case "qwen3moe" -> qwen3moe(true);
             case "qwen3moe-unnormalized" -> qwen3moe(false);
             case "mixtral" -> mixtral();
+            case "qwen2moe" -> qwen2moe();
             default -> qwen2();
         };
         Path in = folder.write(dir.resolve(arch), dtype, shards);

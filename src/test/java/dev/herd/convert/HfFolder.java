@@ -107,6 +107,24 @@ public final class HfFolder {
         return this;
     }
 
+    /**
+     * Adds to every layer's mixture a shared expert of width {@code hidden} and its sigmoid gate, named as transformers
+     * names Qwen2 MoE's (mlp.shared_expert.gate_proj ..., mlp.shared_expert_gate).
+     */
+    public HfFolder sharedExpert(int hidden, long seed) {
+        int dim = (int) config.get("hidden_size"), layers = (int) config.get("num_hidden_layers");
+        config.put("shared_expert_intermediate_size", hidden);
+        Random r = new Random(seed);
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".mlp.";
+            add(r, p + "shared_expert.gate_proj.weight", hidden, dim);
+            add(r, p + "shared_expert.up_proj.weight", hidden, dim);
+            add(r, p + "shared_expert.down_proj.weight", dim, hidden);
+            add(r, p + "shared_expert_gate.weight", 1, dim);
+        }
+        return this;
+    }
+
     private void add(Random r, String name, long... shape) {
         long n = 1;
         for (long d : shape) n *= d;

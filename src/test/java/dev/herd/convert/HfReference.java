@@ -113,8 +113,9 @@ final class HfReference {
     }
 
     /**
-     * transformers' Qwen3MoeSparseMoeBlock / MixtralSparseMoeBlock: softmax of the router logits, top-k, the top-k
-     * weights divided by their sum if normTopK (Mixtral always), then the weighted experts' MLPs.
+     * transformers' Qwen3MoeSparseMoeBlock / MixtralSparseMoeBlock / Qwen2MoeSparseMoeBlock: softmax of the router
+     * logits, top-k, the top-k weights divided by their sum if normTopK (Mixtral always), then the weighted experts'
+     * MLPs, and Qwen2 MoE's shared expert weighted by the sigmoid of its gate.
      */
     private float[] sparse(String prefix, String gate, String up, String down, boolean normTopK, float[] xn) {
         float[] logits = matmul(prefix + "gate.weight", xn);
@@ -132,6 +133,11 @@ final class HfReference {
             double weight = p[order[j]] / (normTopK ? chosen : sum);
             float[] y = mlp(prefix + "experts." + order[j] + ".", gate, up, down, xn);
             for (int i = 0; i < dim; i++) out[i] += (float) (weight * y[i]);
+        }
+        if (w.containsKey(prefix + "shared_expert_gate.weight")) { // Qwen2MoeSparseMoeBlock: + sigmoid(gate x) * shared_expert(x)
+            double gateOf = 1 / (1 + Math.exp(-matmul(prefix + "shared_expert_gate.weight", xn)[0]));
+            float[] y = mlp(prefix + "shared_expert.", gate, up, down, xn);
+            for (int i = 0; i < dim; i++) out[i] += (float) (gateOf * y[i]);
         }
         return out;
     }

@@ -52,6 +52,12 @@ class MixtureTest {
                 new ModelConfig.Moe(8, 2, normalized));
     }
 
+    /** Qwen2 MoE: Q/K/V biases, 8 experts of 32, 2 used (not renormalized, as llama.cpp runs it), a shared expert of 64. */
+    static ModelConfig qwen2moe() {
+        return new ModelConfig(Arch.QWEN2MOE, 64, 32, 2, 4, 2, 16, 96, 64, SyntheticModel.EPS, 1000000, 16, null, false,
+                new ModelConfig.Moe(8, 2, false, 64));
+    }
+
     static ModelConfig mixtral() {
         return new ModelConfig(Arch.LLAMA, 64, 64, 2, 4, 2, 16, 96, 64, SyntheticModel.EPS, 10000, 16, null, false,
                 new ModelConfig.Moe(4, 2, true));
@@ -61,6 +67,7 @@ class MixtureTest {
         Object[][] cases = {
                 {qwen3moe(true), GgmlType.F32}, {qwen3moe(false), GgmlType.F32}, {qwen3moe(true), GgmlType.Q8_0},
                 {qwen3moe(true), GgmlType.Q4_0}, {mixtral(), GgmlType.F32}, {mixtral(), GgmlType.Q4_0},
+                {qwen2moe(), GgmlType.F32}, {qwen2moe(), GgmlType.Q8_0},
         };
         return Arrays.stream(cases).flatMap(c -> Stream.of(1, 3).map(t -> Arguments.of(c[0], c[1], t)));
     }

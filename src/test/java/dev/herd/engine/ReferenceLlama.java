@@ -5,7 +5,7 @@ import java.util.Map;
 
 /**
  * A slow, obviously correct forward pass (Llama, Qwen2 with Q/K/V biases, Qwen3 with q/k norms, and a mixture of
- * experts in place of the FFN for Mixtral and Qwen3 MoE): one token at a time, plain float loops with double sums, no threads,
+ * experts in place of the FFN for Mixtral, Qwen3 MoE and Qwen2 MoE, whose shared expert is added with its sigmoid gate): one token at a time, plain float loops with double sums, no threads,
  * weights already dequantized to floats. If the engine's kernel quantizes activations to Q8_0 (as ggml does for
  * quantized weights), {@code q8Activations} makes this reference round the matmul inputs the same way, so the
  * two compute the same arithmetic and can be compared tightly.
@@ -63,7 +63,7 @@ final class ReferenceLlama {
             add(x, matmul(b + "attn_output.weight", att, dim));
             xn = rmsnorm(x, w.get(b + "ffn_norm.weight"));
             if (s.experts() == 0) {
-                add(x, swiGlu(b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight", 0, xn));
+                add(x, swiGlu(b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight", 0, s.hidden(), xn));
                 continue;
             }
             add(x, mixture(b, xn));
@@ -94,15 +94,24 @@ final class ReferenceLlama {
         }
         float[] out = new float[dim];
         for (int j = 0; j < s.used(); j++) {
-            float[] y = swiGlu(b + "ffn_gate_exps.weight", b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", order[j], xn);
+            float[] y = swiGlu(b + "ffn_gate_exps.weight", b + "ffn_up_exps.weight", b + "ffn_down_exps.weight", order[j], s.hidden(), xn);
             for (int i = 0; i < dim; i++) out[i] += (float) (weight[j] / sum * y[i]);
+        }
+        float[] sharedGate = w.get(b + "ffn_gate_inp_shexp.weight");
+        if (sharedGate != null) {
+            double logit = 0;
+            for (int i = 0; i < dim; i++) logit += (double) sharedGate[i] * xn[i];
+            double gate = 1 / (1 + Math.exp(-logit));
+            int width = w.get(b + "ffn_up_shexp.weight").length / dim;
+            float[] y = swiGlu(b + "ffn_gate_shexp.weight", b + "ffn_up_shexp.weight", b + "ffn_down_shexp.weight", 0, width, xn);
+            for (int i = 0; i < dim; i++) out[i] += (float) (gate * y[i]);
         }
         return out;
     }
 
-    /** down (silu(gate x) * up x) with the matrices of expert {@code e} of stacked tensors (0 for a dense FFN). */
-    private float[] swiGlu(String gate, String up, String down, int e, float[] xn) {
-        int h = s.hidden(), dim = s.dim();
+    /** down (silu(gate x) * up x) with the matrices (of width h) of expert {@code e} of stacked tensors (0 for a single FFN). */
+    private float[] swiGlu(String gate, String up, String down, int e, int h, float[] xn) {
+        int dim = s.dim();
         float[] g = matmul(gate, e * h, xn, h);
         float[] u = matmul(up, e * h, xn, h);
         for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);

@@ -51,7 +51,7 @@ final class SyntheticModel {
         }
 
         boolean qkvBias() {
-            return arch.equals("qwen2");
+            return arch.startsWith("qwen2");
         }
 
         @Override
