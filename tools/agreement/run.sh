@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Herd's next-token distributions against llama.cpp's (node-llama-cpp, from npm) on the same GGUF files, per weight
-# type: stories15M (a real model, from ../shared/models) in the legacy types and Q6_K, and a random model with the
-# Llama-3.2-1B layer shape (2 layers, 32000 tokens, tied embeddings) in the K-quant and IQ4 types. Files are made here with llama.cpp's
+# type: stories15M (a real model, from ../shared/models) in the legacy types and Q6_K, a random model with the
+# Llama-3.2-1B layer shape (2 layers, 32000 tokens, tied embeddings) in the K-quant and IQ4 types, and small random
+# models of the other architectures (Qwen2, Qwen3 MoE, Mixtral, Qwen2 MoE). Files are made here with llama.cpp's
 # own quantizer (../shared/tools/llamacpp_quantize.py); `herd convert` writes the same bytes for q4_k_m and q6_k
 # (KQuantConvertTest).
 # Prints a table (mean KL divergence of Herd from llama.cpp's distribution, top-1 agreement) and fails when a file's
@@ -23,9 +24,9 @@ text=src/test/resources/text/tinystory.txt
 herd() { ./herd "$@" 2>&1 | grep -v '^WARNING: Using incubator modules' || true; }
 quantize() { python3 "$shared/tools/llamacpp_quantize.py" "$1" "$2" "$3" >"$work/quantize.log" 2>&1 || { cat "$work/quantize.log" >&2; exit 1; }; }
 
-# tokens NAME FILE: the text's token windows as FILE's model cuts them (its tokenizer and context), in $work/NAME.lp;
+# tokens NAME FILE [TEXT]: the text's token windows as FILE's model cuts them (its tokenizer and context), in $work/NAME.lp;
 # every file made from FILE has the same, so llama.cpp scores those
-tokens() { herd perplexity --model "$2" --file "$text" --nthreads 2 --kl-divergence-base "$work/$1.lp" >/dev/null; }
+tokens() { herd perplexity --model "$2" --file "${3:-$text}" --nthreads 2 --kl-divergence-base "$work/$1.lp" >/dev/null; }
 
 # compare NAME FILE MAX_KL TOKENS
 failed=0
@@ -64,5 +65,25 @@ for t in q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs; do
   quantize "$work/r-f32.gguf" "$work/r-$t.gguf" "$t"
   compare "random 1B-layer $t (llama.cpp)" "$work/r-$t.gguf" 0.001 r
 done
+
+# The other architectures, random and small (dim 256, 2 layers, the Llama 2 vocabulary): Qwen2 (Q/K/V biases), and the
+# mixtures of experts Qwen3 MoE (renormalized), Mixtral (llama with experts) and Qwen2 MoE (not renormalized, a shared
+# expert): in F32 the same function as llama.cpp's, quantized by llama.cpp's quantizer the random-model bound. On the
+# text's first half: llama.cpp's full distributions take node-llama-cpp ~10 s per file of the whole text.
+head -c 900 "$text" >"$work/half.txt"
+arch() {
+  local name="$1" json="$2"
+  echo "$json" >"$work/$name.json"
+  herd convert --random --config "$work/$name.json" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --seed 7 --output "$work/$name-f32.gguf" >/dev/null
+  tokens "$name" "$work/$name-f32.gguf" "$work/half.txt"
+  compare "random $name F32" "$work/$name-f32.gguf" 0.0001 "$name"
+  quantize "$work/$name-f32.gguf" "$work/$name-q4_0.gguf" q4_0
+  compare "random $name q4_0 (llama.cpp)" "$work/$name-q4_0.gguf" 0.001 "$name"
+}
+shape='"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 4, "max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "vocab_size": 32000'
+arch qwen2 "{\"architectures\": [\"Qwen2ForCausalLM\"], \"intermediate_size\": 1024, \"tie_word_embeddings\": true, $shape}"
+arch qwen3moe "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"head_dim\": 32, \"moe_intermediate_size\": 128, \"num_experts\": 8, \"num_experts_per_tok\": 2, \"norm_topk_prob\": true, $shape}"
+arch mixtral "{\"architectures\": [\"MixtralForCausalLM\"], \"intermediate_size\": 512, \"num_local_experts\": 4, \"num_experts_per_tok\": 2, $shape}"
+arch qwen2moe "{\"architectures\": [\"Qwen2MoeForCausalLM\"], \"moe_intermediate_size\": 128, \"shared_expert_intermediate_size\": 512, \"num_experts\": 8, \"num_experts_per_tok\": 2, $shape}"
 [[ -n "${1:-}" ]] || rm -rf "$work"
 exit $failed
