@@ -66,7 +66,8 @@ public final class HfConverter {
                         tracker.add(4L * s.cols());
                     }
                     : o -> {
-                        for (int e = 0; e < s.experts(); e++) copyRows(entry(st, s, e), s, type, permuteHeads(model, s), o, tracker);
+                        float plus = model.arch().hfNormPlusOne && s.kind() == Kind.NORM ? 1 : 0; // Gemma's norms: 1 + w
+                        for (int e = 0; e < s.experts(); e++) copyRows(entry(st, s, e), s, type, permuteHeads(model, s), plus, o, tracker);
                     };
             w.tensor(s.name(), type, s.dims(), o -> {
                 source.write(o);
@@ -95,8 +96,13 @@ public final class HfConverter {
         String archName = c.path("architectures").path(0).asText(c.path("model_type").asText("?"));
         Arch arch = Arch.ofHf(archName);
         if (arch == null) throw new HerdException(file + ": architecture " + FileText.quote(archName) + " is not supported (supported: " + Arch.supported() + ")");
-        String act = c.path("hidden_act").asText("silu");
-        if (!act.equals("silu")) throw new HerdException(file + ": hidden_act " + FileText.quote(act) + " is not supported (only silu)");
+        // Gemma's configs say "gelu" in hidden_act, which transformers runs as its tanh approximation, as llama.cpp does
+        String actKey = c.has("hidden_activation") ? "hidden_activation" : "hidden_act", act = c.path(actKey).asText(arch.gelu ? "gelu_pytorch_tanh" : "silu");
+        boolean supported = arch.gelu ? act.equals("gelu") || act.equals("gelu_pytorch_tanh") : act.equals("silu");
+        if (!supported) {
+            throw new HerdException(file + ": " + actKey + " " + FileText.quote(act) + " is not supported (" + arch.hf.getFirst() + ": "
+                    + (arch.gelu ? "gelu_pytorch_tanh" : "silu") + ")");
+        }
         int dim = integer(c, file, "hidden_size", null, Limits.MAX_WIDTH), heads = integer(c, file, "num_attention_heads", null, Limits.MAX_WIDTH);
         int kvHeads = integer(c, file, "num_key_value_heads", heads, Limits.MAX_WIDTH);
         if (heads % kvHeads != 0) throw new HerdException(file + ": num_key_value_heads " + kvHeads + " does not divide num_attention_heads " + heads);
@@ -208,9 +214,10 @@ public final class HfConverter {
 
     /**
      * Streams rows through mapped windows of about 64 MiB, unmapped as soon as they are done, so resident memory
-     * stays near one window. Windows hold whole heads because the permutation moves rows only within a head.
+     * stays near one window. Windows hold whole heads because the permutation moves rows only within a head. {@code
+     * plus} is added to every value (1 for the norms of a checkpoint that stores them as w for 1 + w).
      */
-    private static void copyRows(Safetensors.Entry e, Spec s, GgmlType type, int heads, OutputStream out,
+    private static void copyRows(Safetensors.Entry e, Spec s, GgmlType type, int heads, float plus, OutputStream out,
                                  Progress.Tracker tracker) throws IOException {
         int cols = s.cols(), rows = s.rows();
         long srcRowBytes = e.bytes() / rows;
@@ -225,6 +232,7 @@ public final class HfConverter {
                 for (int r = 0; r < n; r++) {
                     int src = heads > 0 ? permutedRow(first + r, rows, heads) - first : r;
                     Safetensors.read(e, data, (long) src * cols, row, 0, cols);
+                    if (plus != 0) for (int i = 0; i < cols; i++) row[i] += plus;
                     Quantizer.encode(type, row, 0, cols, bytes, 0);
                     out.write(bytes);
                     tracker.add(bytes.length);

@@ -56,7 +56,7 @@ final class Mixture implements FeedForward {
     private final float[] tokenWeights;
     private Activations quantizing;
     /** The shared expert (null: none), its output, and per layer its gate (one row, F32). */
-    private final SwiGlu shared;
+    private final Glu shared;
     private final float[] sharedOut;
     private final Tensor[] sharedGate;
 
@@ -93,7 +93,7 @@ final class Mixture implements FeedForward {
         }
         gathered = Matmul.activations(dim, batch);
         sharedOut = c.shared() > 0 ? new float[batch * dim] : null;
-        shared = c.shared() > 0 ? SwiGlu.shared(c, w, pass, sharedOut) : null;
+        shared = c.shared() > 0 ? Glu.shared(c, w, pass, sharedOut) : null;
         sharedGate = new Tensor[n];
         tokens = new int[batch];
         tokenWeights = new float[batch];
@@ -126,7 +126,7 @@ final class Mixture implements FeedForward {
     static long bufferBytes(ModelConfig c, int batchSize) {
         int k = c.moe().used(), slotRows = batchSize + k - 1;
         long floats = (long) batchSize * (c.moe().experts() + 2L * k + 2) + (long) slotRows * (2L * c.hidden() + c.dim());
-        long shared = c.shared() == 0 ? 0 : SwiGlu.bufferBytes(c.shared(), batchSize) + 4L * batchSize * c.dim();
+        long shared = c.shared() == 0 ? 0 : Glu.bufferBytes(c.shared(), batchSize) + 4L * batchSize * c.dim();
         return 4 * floats + 16L * slotRows * Matmul.padded(c.hidden()) + 16L * batchSize * Matmul.padded(c.dim()) + shared;
     }
 

@@ -10,7 +10,7 @@ import java.util.stream.Collectors;
  * these ({@link ModelTensor}); adding a dense architecture is a constant here, plus table rows for tensors it alone has.
  * Experts come from the model's metadata ({@link ModelConfig.Moe}): Mixtral is {@code llama} with experts, Qwen3 MoE
  * is Qwen3 with experts (its own GGUF name, which requires them: {@link #moe}), Qwen2 MoE is Qwen2 with experts and a
- * shared expert.
+ * shared expert. Gemma (the first) is Llama with NeoX RoPE, a GeGLU FFN and a scaled embedding.
  *
  * @param neox    RoPE rotates halves (x[i], x[i + ropeDim/2]) instead of interleaved pairs; Hugging Face checkpoints
  *                of the others store Q/K rows in rotate-half order, which the converter permutes to pairs
@@ -18,21 +18,33 @@ import java.util.stream.Collectors;
  * @param qkNorm  per-head RMSNorm of q and k before RoPE
  * @param moe     every model of it has a mixture of experts (others may have one: Mixtral is llama)
  * @param dllama  the .m header's arch_type, or 0 when distributed-llama has none
+ * @param gelu    the FFN's gate goes through GELU (tanh approximation: GeGLU) instead of SiLU (SwiGLU)
+ * @param scaledEmbedding the token embedding is multiplied by sqrt(dim) before the first layer
+ * @param hfNormPlusOne a Hugging Face checkpoint's RMSNorm weights w mean 1 + w (GGUF holds 1 + w, as llama.cpp's converter writes it)
  */
 public enum Arch {
     LLAMA("llama", false, false, false, false, 0xABCD00, "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM"),
     QWEN2("qwen2", true, true, false, false, 0, "Qwen2ForCausalLM"),
     QWEN3("qwen3", true, false, true, false, 0xABCD01, "Qwen3ForCausalLM"),
     QWEN3MOE("qwen3moe", true, false, true, true, 0, "Qwen3MoeForCausalLM"),
-    QWEN2MOE("qwen2moe", true, true, false, true, 0, "Qwen2MoeForCausalLM");
+    QWEN2MOE("qwen2moe", true, true, false, true, 0, "Qwen2MoeForCausalLM"),
+    GEMMA("gemma", true, false, false, false, 0, true, true, true, "GemmaForCausalLM");
 
     public final String gguf;
     public final boolean neox, qkvBias, qkNorm;
     public final int dllama;
     public final List<String> hf;
-    public final boolean moe;
+    public final boolean moe, gelu, scaledEmbedding, hfNormPlusOne;
 
     Arch(String gguf, boolean neox, boolean qkvBias, boolean qkNorm, boolean moe, int dllama, String... hf) {
+        this(gguf, neox, qkvBias, qkNorm, moe, dllama, false, false, false, hf);
+    }
+
+    Arch(String gguf, boolean neox, boolean qkvBias, boolean qkNorm, boolean moe, int dllama, boolean gelu, boolean scaledEmbedding,
+         boolean hfNormPlusOne, String... hf) {
+        this.gelu = gelu;
+        this.scaledEmbedding = scaledEmbedding;
+        this.hfNormPlusOne = hfNormPlusOne;
         this.gguf = gguf;
         this.neox = neox;
         this.qkvBias = qkvBias;

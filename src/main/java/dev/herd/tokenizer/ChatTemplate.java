@@ -10,7 +10,7 @@ import java.util.List;
  */
 public record ChatTemplate(Format format, String bos, String eos) {
 
-    public enum Format { LLAMA2, LLAMA3, CHATML, MISTRAL }
+    public enum Format { LLAMA2, LLAMA3, CHATML, MISTRAL, GEMMA }
 
     public record Message(String role, String content) {}
 
@@ -28,6 +28,7 @@ public record ChatTemplate(Format format, String bos, String eos) {
         if (jinja.contains("<|im_start|>")) return Format.CHATML;
         if (jinja.contains("<<SYS>>")) return Format.LLAMA2;
         if (jinja.contains("[INST]")) return Format.MISTRAL;
+        if (jinja.contains("<start_of_turn>")) return Format.GEMMA;
         return null;
     }
 
@@ -35,6 +36,7 @@ public record ChatTemplate(Format format, String bos, String eos) {
         if (t.id("<|start_header_id|>") >= 0) return Format.LLAMA3;
         if (t.id("<|im_start|>") >= 0) return Format.CHATML;
         if (t.id("[INST]") >= 0) return Format.MISTRAL;
+        if (t.id("<start_of_turn>") >= 0) return Format.GEMMA;
         return t.id("<s>") >= 0 ? Format.LLAMA2 : Format.CHATML;
     }
 
@@ -67,6 +69,18 @@ public record ChatTemplate(Format format, String bos, String eos) {
                     if (m.role().equals("user")) out.append(bos).append("[INST] ").append(content.strip()).append(" [/INST]");
                     else out.append(' ').append(content.strip()).append(' ').append(eos);
                 }
+            }
+            case GEMMA -> {
+                // Gemma's template: roles user and model, no system role (its later templates put it before the first user text)
+                String system = systemPrompt(messages);
+                out.append(bos);
+                for (Message m : turns(messages)) {
+                    String content = system != null && m.role().equals("user") ? system + "\n\n" + m.content() : m.content();
+                    if (m.role().equals("user")) system = null;
+                    out.append("<start_of_turn>").append(m.role().equals("assistant") ? "model" : m.role()).append('\n')
+                            .append(content.strip()).append("<end_of_turn>\n");
+                }
+                if (addGenerationPrompt) out.append("<start_of_turn>model\n");
             }
             case MISTRAL -> {
                 // Mistral's templates have no system role; like its later templates, put it before the first user text

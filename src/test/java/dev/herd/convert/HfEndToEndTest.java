@@ -53,8 +53,12 @@ class HfEndToEndTest {
 
     /** Q and K times 3 (with their biases): sharper attention, so positions and RoPE pairs show in the logits. */
     static HfFolder sharper(HfFolder f) {
+        return sharper(f, 3);
+    }
+
+    static HfFolder sharper(HfFolder f, float factor) {
         for (HfFolder.Tensor t : f.tensors.values()) {
-            if (t.name().contains("q_proj") || t.name().contains("k_proj")) for (int i = 0; i < t.values().length; i++) t.values()[i] *= 3;
+            if (t.name().contains("q_proj") || t.name().contains("k_proj")) for (int i = 0; i < t.values().length; i++) t.values()[i] *= factor;
         }
         return f;
     }
@@ -80,6 +84,14 @@ class HfEndToEndTest {
         return f;
     }
 
+    /** Gemma: GeGLU, embedding times sqrt(dim), norms stored as w for 1 + w, one KV head, head_dim 32 != 64 / 4, tied. */
+    static HfFolder gemma() {
+        HfFolder f = HfFolder.of("GemmaForCausalLM", 64, 128, 2, 4, 1, 32, 96, true, 21);
+        f.config.put("rope_theta", 10000.0);
+        f.config.put("hidden_act", "gelu_pytorch_tanh");
+        return sharper(f, 6); // at 3x the wrong RoPE pairing moved its logits by 0.31, under the 0.585 it must exceed; at 9x BF16 rounding moved them by 0.035
+    }
+
     /** Qwen2 MoE: q/k/v biases, 8 experts of width 64, 2 per token, not renormalized, a shared expert of width 128. */
     static HfFolder qwen2moe() {
         HfFolder f = HfFolder.of("Qwen2MoeForCausalLM", 64, 128, 2, 4, 2, 0, 96, false, 18).experts(8, 2, 64, false, 19).sharedExpert(128, 20);
@@ -96,7 +108,8 @@ class HfEndToEndTest {
 
     @ParameterizedTest(name = "{0} {1} in {2} shards")
     @CsvSource({"llama, F32, 1", "llama, BF16, 3", "qwen3, BF16, 1", "qwen3, F32, 2", "qwen2, F32, 1", "qwen2, BF16, 2",
-            "qwen3moe, F32, 2", "qwen3moe-unnormalized, BF16, 1", "mixtral, F32, 3", "qwen2moe, F32, 2", "qwen2moe, BF16, 1"})
+            "qwen3moe, F32, 2", "qwen3moe-unnormalized, BF16, 1", "mixtral, F32, 3", "qwen2moe, F32, 2", "qwen2moe, BF16, 1",
+            "gemma, F32, 1", "gemma, BF16, 2"})
     void everyWeightTypeMatchesTheReference(String arch, String dtype, int shards) throws IOException {
         HfFolder folder = switch (arch) {
             case "llama" -> llama();
@@ -105,6 +118,7 @@ class HfEndToEndTest {
             case "qwen3moe-unnormalized" -> qwen3moe(false);
             case "mixtral" -> mixtral();
             case "qwen2moe" -> qwen2moe();
+            case "gemma" -> gemma();
             default -> qwen2();
         };
         Path in = folder.write(dir.resolve(arch), dtype, shards);

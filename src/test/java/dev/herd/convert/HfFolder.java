@@ -73,6 +73,9 @@ public final class HfFolder {
         }
         f.add(r, "model.norm.weight", dim);
         if (!tied) f.add(r, "lm_head.weight", vocab, dim);
+        if (architecture.startsWith("Gemma")) { // Gemma's RMSNorm multiplies by 1 + w: its checkpoints hold w near 0
+            for (Tensor t : f.tensors.values()) if (t.name().endsWith("norm.weight")) for (int i = 0; i < t.values().length; i++) t.values()[i] -= 1;
+        }
         return f;
     }
 

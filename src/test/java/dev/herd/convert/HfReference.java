@@ -11,7 +11,8 @@ import java.util.Map;
 /**
  * A slow scalar forward pass with transformers' semantics, reading config.json and the safetensors of a Hugging Face
  * folder directly: Q/K rows in HF order with rotate-half RoPE (no permutation), llama3 inv_freq scaling as
- * transformers computes it, Qwen2's q/k/v biases, Qwen3's per-head q/k RMSNorm before RoPE. Double sums, one token at a time.
+ * transformers computes it, Qwen2's q/k/v biases, Qwen3's per-head q/k RMSNorm before RoPE, Gemma's scaled embedding,
+ * 1 + w norms and GELU. Double sums, one token at a time.
  */
 final class HfReference {
     private final Map<String, float[]> w = new HashMap<>();
@@ -20,6 +21,8 @@ final class HfReference {
     /** Experts per token, and Qwen3 MoE's norm_topk_prob, of a mixture of experts. */
     private final int used;
     private final boolean normTopK;
+    /** Gemma: the embedding times sqrt(dim), RMSNorm by 1 + w, GELU (tanh) in the MLP. */
+    private final boolean gemma;
     private final double[] invFreq;
     private final float[][][] keys, values; // [layer][pos][kvDim]
     /** Pairs rope as (2i, 2i+1) instead of (i, i+half): what the engine would compute from unpermuted llama weights. */
@@ -36,6 +39,7 @@ final class HfReference {
         eps = c.get("rms_norm_eps").asDouble();
         used = c.path("num_experts_per_tok").asInt(0);
         normTopK = c.path("norm_topk_prob").asBoolean(false);
+        gemma = c.path("architectures").path(0).asText().startsWith("Gemma");
         invFreq = invFreq(c.get("rope_theta").asDouble(), hd, c.path("rope_scaling"));
         Safetensors st = Safetensors.open(dir);
         try (Arena arena = Arena.ofConfined()) {
@@ -70,6 +74,7 @@ final class HfReference {
     float[] forward(int token, int pos) {
         float[] x = new float[dim];
         System.arraycopy(w.get("model.embed_tokens.weight"), token * dim, x, 0, dim);
+        if (gemma) for (int i = 0; i < dim; i++) x[i] *= (float) Math.sqrt(dim); // normalizer = tensor(hidden_size ** 0.5)
         int group = heads / kvHeads;
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
@@ -108,7 +113,7 @@ final class HfReference {
     /** down(silu(gate x) * up x), the matrices named prefix + name + ".weight". */
     private float[] mlp(String prefix, String gate, String up, String down, float[] xn) {
         float[] g = matmul(prefix + gate + ".weight", xn), u = matmul(prefix + up + ".weight", xn);
-        for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+        for (int i = 0; i < g.length; i++) g[i] = (float) ((gemma ? geluTanh(g[i]) : g[i] / (1 + Math.exp(-g[i]))) * u[i]);
         return matmul(prefix + down + ".weight", g);
     }
 
@@ -142,6 +147,11 @@ final class HfReference {
         return out;
     }
 
+    /** transformers' gelu_pytorch_tanh. */
+    private static double geluTanh(double x) {
+        return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * Math.pow(x, 3))));
+    }
+
     /** q = q * cos + rotate_half(q) * sin, with rotate_half(x) = cat(-x[half:], x[:half]). */
     private void normAndRope(float[] x, int off, float[] norm, int pos) {
         if (norm != null) System.arraycopy(rmsnorm(x, off, hd, norm), 0, x, off, hd);
@@ -160,7 +170,7 @@ final class HfReference {
         for (int i = 0; i < n; i++) ss += (double) x[off + i] * x[off + i];
         double inv = 1 / Math.sqrt(ss / n + eps);
         float[] out = new float[n];
-        for (int i = 0; i < n; i++) out[i] = (float) (x[off + i] * inv * weight[i]);
+        for (int i = 0; i < n; i++) out[i] = (float) (x[off + i] * inv * (gemma ? 1 + weight[i] : weight[i]));
         return out;
     }
 

@@ -54,6 +54,9 @@ class LlamaTest {
                 Spec.qwen2(GgmlType.F32, true),
                 Spec.qwen2(GgmlType.Q8_0, false),
                 Spec.qwen2(GgmlType.Q4_0, true),
+                Spec.gemma(GgmlType.F32),
+                Spec.gemma(GgmlType.Q8_0),
+                Spec.gemma(GgmlType.Q4_0),
         };
         return Arrays.stream(specs).flatMap(s -> Stream.of(1, 2, 3).map(t -> Arguments.of(s, t)));
     }

@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * A slow, obviously correct forward pass (Llama, Qwen2 with Q/K/V biases, Qwen3 with q/k norms, and a mixture of
- * experts in place of the FFN for Mixtral, Qwen3 MoE and Qwen2 MoE, whose shared expert is added with its sigmoid gate): one token at a time, plain float loops with double sums, no threads,
+ * experts in place of the FFN for Mixtral, Qwen3 MoE and Qwen2 MoE, whose shared expert is added with its sigmoid gate;
+ * Gemma with GeGLU and its embedding times sqrt(dim)): one token at a time, plain float loops with double sums, no threads,
  * weights already dequantized to floats. If the engine's kernel quantizes activations to Q8_0 (as ggml does for
  * quantized weights), {@code q8Activations} makes this reference round the matmul inputs the same way, so the
  * two compute the same arithmetic and can be compared tightly.
@@ -31,6 +32,7 @@ final class ReferenceLlama {
         int dim = s.dim(), hd = s.headDim(), qDim = s.heads() * hd, group = s.heads() / s.kvHeads();
         float[] x = new float[dim];
         System.arraycopy(w.get("token_embd.weight"), token * dim, x, 0, dim);
+        if (s.gemma()) for (int i = 0; i < dim; i++) x[i] *= (float) Math.sqrt(dim);
         for (int l = 0; l < s.layers(); l++) {
             String b = "blk." + l + ".";
             float[] xn = rmsnorm(x, w.get(b + "attn_norm.weight"));
@@ -114,8 +116,13 @@ final class ReferenceLlama {
         int dim = s.dim();
         float[] g = matmul(gate, e * h, xn, h);
         float[] u = matmul(up, e * h, xn, h);
-        for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+        for (int i = 0; i < g.length; i++) g[i] = (float) ((s.gemma() ? gelu(g[i]) : g[i] / (1 + Math.exp(-g[i]))) * u[i]);
         return matmul(down, e * dim, g, dim);
+    }
+
+    /** GELU, tanh approximation (Gemma's gelu_pytorch_tanh), in double. */
+    private static double gelu(double x) {
+        return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
     }
 
     private void headNormAndRope(float[] x, int off, float[] norm, int pos) {

@@ -42,6 +42,15 @@ final class SyntheticModel {
             return new Spec("qwen2", type, tied, Scaling.NONE, 128, 256, 2, 4, 2, 32, 300, 1000000);
         }
 
+        /** Gemma: GeGLU, the embedding times sqrt(dim), NeoX rope, one KV head, and heads (64) wider than dim / heads (32). */
+        static Spec gemma(GgmlType type) {
+            return new Spec("gemma", type, true, Scaling.NONE, 128, 256, 2, 4, 1, 64, 300, 10000);
+        }
+
+        boolean gemma() {
+            return arch.equals("gemma");
+        }
+
         boolean neox() {
             return !arch.equals("llama");
         }

@@ -28,6 +28,11 @@ class ChatTemplateTest {
     private static final String MISTRAL = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
             + "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
             + "{% endif %}{% endfor %}";
+    /** google/gemma-7b-it's template. */
+    private static final String GEMMA = "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+            + "{% for message in messages %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+            + "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}"
+            + "{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
     private static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
             + "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
@@ -66,6 +71,17 @@ class ChatTemplateTest {
         assertThat(template.format()).isEqualTo(Format.MISTRAL);
         assertThat(template.render(CHAT, true)).isEqualTo(
                 "<s>[INST] You are a helpful assistant.\n\nHello! [/INST]Hi. How can I help?</s>[INST] Tell me a joke. [/INST]");
+    }
+
+    /** Gemma: roles user and model; a system prompt (which its template refuses) goes before the first user text. */
+    @Test
+    void gemma() {
+        ChatTemplate template = ChatTemplate.detect(GEMMA, Resources.spm());
+        assertThat(template.format()).isEqualTo(Format.GEMMA);
+        String expected = "<s><start_of_turn>user\nYou are a helpful assistant.\n\nHello!<end_of_turn>\n<start_of_turn>model\nHi. How can I help?<end_of_turn>\n"
+                + "<start_of_turn>user\nTell me a joke.<end_of_turn>\n";
+        assertThat(template.render(CHAT, false)).isEqualTo(expected);
+        assertThat(template.render(CHAT, true)).isEqualTo(expected + "<start_of_turn>model\n");
     }
 
     @Test

@@ -14,22 +14,26 @@ import static dev.herd.model.ModelTensor.FFN_UP;
 import static dev.herd.model.ModelTensor.FFN_UP_SHEXP;
 
 /**
- * A SwiGLU FFN: out = down (silu(gate xb) * (up xb)). The dense FFN of a layer ({@link #dense}, into {@code pass.out}),
- * or a mixture's shared expert ({@link #shared}, into a buffer of the mixture's). Split across nodes, a node holds rows
- * of gate and up and the same columns of down, so its out is a partial sum.
+ * A gated FFN: out = down (act(gate xb) * (up xb)), act SiLU (SwiGLU) or, where the architecture says so, GELU in its
+ * tanh approximation (GeGLU: Gemma's, as transformers' gelu_pytorch_tanh and llama.cpp compute it). The dense FFN of a
+ * layer ({@link #dense}, into {@code pass.out}), or a mixture's shared expert ({@link #shared}, into a buffer of the
+ * mixture's). Split across nodes, a node holds rows of gate and up and the same columns of down, so its out is a
+ * partial sum.
  */
-final class SwiGlu implements FeedForward {
+final class Glu implements FeedForward {
     private final Pass pass;
     private final Weights.Layer[] layers;
     private final ModelTensor gateT, upT, downT;
     private final int hidden;
+    private final boolean gelu;
     private final float[] gate, up, out;
     private final Input hb;
     /** Per layer, whether the kernels reading xb (gate, up) or hb (down) need Q8_0 activations. */
     private final boolean[] gateUpQ8, downQ8;
 
-    private SwiGlu(ModelConfig c, Weights w, Pass pass, int hidden, ModelTensor gateT, ModelTensor upT, ModelTensor downT, float[] out) {
+    private Glu(ModelConfig c, Weights w, Pass pass, int hidden, ModelTensor gateT, ModelTensor upT, ModelTensor downT, float[] out) {
         this.pass = pass;
+        this.gelu = c.arch().gelu;
         this.layers = w.layers();
         this.hidden = hidden;
         this.gateT = gateT;
@@ -53,13 +57,13 @@ final class SwiGlu implements FeedForward {
     }
 
     /** The layer's dense FFN, writing pass.out. */
-    static SwiGlu dense(ModelConfig c, Weights w, Pass pass) {
-        return new SwiGlu(c, w, pass, c.hidden(), FFN_GATE, FFN_UP, FFN_DOWN, pass.out);
+    static Glu dense(ModelConfig c, Weights w, Pass pass) {
+        return new Glu(c, w, pass, c.hidden(), FFN_GATE, FFN_UP, FFN_DOWN, pass.out);
     }
 
     /** A mixture's shared expert (of this node's width), writing {@code out} (batch x dim). */
-    static SwiGlu shared(ModelConfig c, Weights w, Pass pass, float[] out) {
-        return new SwiGlu(c, w, pass, c.shared(), FFN_GATE_SHEXP, FFN_UP_SHEXP, FFN_DOWN_SHEXP, out);
+    static Glu shared(ModelConfig c, Weights w, Pass pass, float[] out) {
+        return new Glu(c, w, pass, c.shared(), FFN_GATE_SHEXP, FFN_UP_SHEXP, FFN_DOWN_SHEXP, out);
     }
 
     static long bufferBytes(int hidden, int batchSize) {
@@ -89,7 +93,7 @@ final class SwiGlu implements FeedForward {
         hb.all.quantize(index, count);
     }
 
-    /** hb = silu(gate xb) * (up xb), each piece combining the rows it computed. */
+    /** hb = act(gate xb) * (up xb), each piece combining the rows it computed. */
     private void gateUp(int index, int count) {
         Weights.Layer w = layers[pass.layer];
         Tensor g = w.get(gateT);
@@ -99,9 +103,14 @@ final class SwiGlu implements FeedForward {
         for (int b = 0; b < pass.batch; b++) {
             for (int r = from; r < to; r++) {
                 float x = gate[b * hidden + r];
-                hb.all.values[b * hb.n + r] = x / (1 + (float) Math.exp(-x)) * up[b * hidden + r];
+                hb.all.values[b * hb.n + r] = (gelu ? gelu(x) : x / (1 + (float) Math.exp(-x))) * up[b * hidden + r];
             }
         }
+    }
+
+    /** GELU's tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    static float gelu(float x) {
+        return (float) (0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
     }
 
     private void down(int index, int count) {
