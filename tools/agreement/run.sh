@@ -2,7 +2,7 @@
 # Herd's next-token distributions against llama.cpp's (node-llama-cpp, from npm) on the same GGUF files, per weight
 # type: stories15M (a real model, from ../shared/models) in the legacy types and Q6_K, a random model with the
 # Llama-3.2-1B layer shape (2 layers, 32000 tokens, tied embeddings) in the K-quant and IQ4 types, and small random
-# models of the other architectures (Qwen2, Qwen3 MoE, Mixtral, Qwen2 MoE). Files are made here with llama.cpp's
+# models of the other architectures (Qwen2, Qwen3 MoE, Mixtral, Qwen2 MoE, Gemma). Files are made here with llama.cpp's
 # own quantizer (../shared/tools/llamacpp_quantize.py); `herd convert` writes the same bytes for q4_k_m and q6_k
 # (KQuantConvertTest).
 # Prints a table (mean KL divergence of Herd from llama.cpp's distribution, top-1 agreement) and fails when a file's
@@ -66,9 +66,9 @@ for t in q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs; do
   compare "random 1B-layer $t (llama.cpp)" "$work/r-$t.gguf" 0.001 r
 done
 
-# The other architectures, random and small (dim 256, 2 layers, the Llama 2 vocabulary): Qwen2 (Q/K/V biases), and the
+# The other architectures, random and small (dim 256, 2 layers, the Llama 2 vocabulary): Qwen2 (Q/K/V biases), the
 # mixtures of experts Qwen3 MoE (renormalized), Mixtral (llama with experts) and Qwen2 MoE (not renormalized, a shared
-# expert): in F32 the same function as llama.cpp's, quantized by llama.cpp's quantizer the random-model bound. On the
+# expert), and Gemma (GeGLU, one KV head of 64): in F32 the same function as llama.cpp's, quantized by llama.cpp's quantizer the random-model bound. On the
 # text's first half: llama.cpp's full distributions take node-llama-cpp ~10 s per file of the whole text.
 head -c 900 "$text" >"$work/half.txt"
 arch() {
@@ -85,5 +85,6 @@ arch qwen2 "{\"architectures\": [\"Qwen2ForCausalLM\"], \"intermediate_size\": 1
 arch qwen3moe "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"head_dim\": 32, \"moe_intermediate_size\": 128, \"num_experts\": 8, \"num_experts_per_tok\": 2, \"norm_topk_prob\": true, $shape}"
 arch mixtral "{\"architectures\": [\"MixtralForCausalLM\"], \"intermediate_size\": 512, \"num_local_experts\": 4, \"num_experts_per_tok\": 2, $shape}"
 arch qwen2moe "{\"architectures\": [\"Qwen2MoeForCausalLM\"], \"moe_intermediate_size\": 128, \"shared_expert_intermediate_size\": 512, \"num_experts\": 8, \"num_experts_per_tok\": 2, $shape}"
+arch gemma "{\"architectures\": [\"GemmaForCausalLM\"], \"intermediate_size\": 1024, \"head_dim\": 64, \"hidden_act\": \"gelu\", ${shape/\"num_key_value_heads\": 4/\"num_key_value_heads\": 1}}"
 [[ -n "${1:-}" ]] || rm -rf "$work"
 exit $failed

@@ -114,7 +114,7 @@ public final class HfConverter {
                 layers, heads, kvHeads, headDim,
                 integer(c, file, "vocab_size", null, Limits.MAX_VOCAB), integer(c, file, "max_position_embeddings", 4096, Integer.MAX_VALUE),
                 (float) positive(c, file, "rms_norm_eps", 1e-5), (float) positive(c, file, "rope_theta", 10000), headDim,
-                scaling(c.path("rope_scaling"), file), c.path("tie_word_embeddings").asBoolean(false), moe);
+                scaling(c.path("rope_scaling"), file), c.path("tie_word_embeddings").asBoolean(arch == Arch.GEMMA), moe); // GemmaConfig's default: tied (llama.cpp's gemma has no output matrix)
     }
 
     /**

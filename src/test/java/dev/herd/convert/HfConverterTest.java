@@ -226,10 +226,23 @@ class HfConverterTest {
     @Test
     void unsupportedArchitectureIsNamed() throws IOException {
         HfFolder hf = llama(false);
-        hf.config.put("architectures", List.of("GemmaForCausalLM"));
+        hf.config.put("architectures", List.of("Gemma2ForCausalLM"));
         Path in = hf.write(dir.resolve("g"), "F32", 1);
         assertThatThrownBy(() -> HfConverter.convert(in, dir.resolve("x.gguf"), GgmlType.F32, Map.of(), Progress.NONE))
-                .isInstanceOf(HerdException.class).hasMessageContaining("GemmaForCausalLM").hasMessageContaining("config.json");
+                .isInstanceOf(HerdException.class).hasMessageContaining("Gemma2ForCausalLM").hasMessageContaining("config.json");
+    }
+
+    /** Gemma's configs omit tie_word_embeddings (GemmaConfig's default: tied) and name gelu; silu would be another model. */
+    @Test
+    void gemmaIsTiedByDefaultAndTakesGeluOnly() throws IOException {
+        HfFolder hf = HfFolder.of("GemmaForCausalLM", 64, 128, 1, 4, 1, 16, 32, true, 3);
+        hf.config.remove("tie_word_embeddings");
+        hf.config.put("hidden_act", "gelu");
+        assertThat(HfConverter.config(hf.write(dir.resolve("gemma"), "F32", 1)).tied()).isTrue();
+        hf.config.put("hidden_activation", "silu");
+        Path silu = hf.write(dir.resolve("gemma-silu"), "F32", 1);
+        assertThatThrownBy(() -> HfConverter.config(silu)).isInstanceOf(HerdException.class)
+                .hasMessageEndingWith("hidden_activation 'silu' is not supported (GemmaForCausalLM: gelu_pytorch_tanh)");
     }
 
     @Test
