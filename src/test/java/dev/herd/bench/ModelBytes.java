@@ -11,7 +11,8 @@ import java.nio.file.Path;
  * What {@code bench/compare.sh} needs to know about a GGUF file before running it:
  * <ul>
  * <li>the bytes one decoded token reads: every tensor once, except that the token embedding table only gives one row
- * when the model has its own {@code output.weight} (when it has none, the table is read whole as the output matrix);
+ * when the model has its own {@code output.weight} (when it has none, the table is read whole as the output matrix),
+ * and of a mixture's stacked experts only the {@code expert_used_count} a token runs;
  * the KV cache is left out (a few MB at the lengths benchmarked);</li>
  * <li>the prompt's token count with the file's own tokenizer and BOS, so Herd's {@code --steps} decodes exactly the
  * number of tokens llama.cpp is asked for;</li>
@@ -26,8 +27,11 @@ public final class ModelBytes {
     public static void main(String[] args) throws Exception {
         Path path = Path.of(args[0]);
         try (GgufFile file = GgufFile.open(path)) {
-            long total = 0;
-            for (GgufFile.TensorInfo t : file.tensors().values()) total += t.bytes();
+            long total = 0, used = file.integer(file.string("general.architecture", "") + ".expert_used_count", 0);
+            for (GgufFile.TensorInfo t : file.tensors().values()) {
+                long[] d = t.dims();
+                total += d.length == 3 && used > 0 ? t.bytes() / d[2] * used : t.bytes(); // stacked experts: those a token uses
+            }
             GgufFile.TensorInfo embedding = file.tensors().get("token_embd.weight");
             if (embedding != null && file.hasTensor("output.weight")) total -= embedding.bytes();
             Tokenizer tokenizer = Tokenizers.fromGguf(file);
