@@ -8,7 +8,7 @@
 # Prints a table (mean KL divergence of Herd from llama.cpp's distribution, top-1 agreement) and fails when a file's
 # KL divergence exceeds its bound: far above what the two engines' different rounding gives (0.0002-0.0014 measured,
 # docs/formats.md), far below a wrong kernel (stories15M Q4_0 against Q8_0: 0.1).
-# usage: tools/agreement/run.sh [WORK_DIR]
+# usage: [STORIES_ARCHS=1] tools/agreement/run.sh [WORK_DIR]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -86,5 +86,21 @@ arch qwen3moe "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"head_dim\": 32, 
 arch mixtral "{\"architectures\": [\"MixtralForCausalLM\"], \"intermediate_size\": 512, \"num_local_experts\": 4, \"num_experts_per_tok\": 2, $shape}"
 arch qwen2moe "{\"architectures\": [\"Qwen2MoeForCausalLM\"], \"moe_intermediate_size\": 128, \"shared_expert_intermediate_size\": 512, \"num_experts\": 8, \"num_experts_per_tok\": 2, $shape}"
 arch gemma "{\"architectures\": [\"GemmaForCausalLM\"], \"intermediate_size\": 1024, \"head_dim\": 64, \"hidden_act\": \"gelu\", ${shape/\"num_key_value_heads\": 4/\"num_key_value_heads\": 1}}"
+
+# With STORIES_ARCHS=1 (by hand: 3 more minutes), the same architectures made of stories15M's trained weights
+# (stories_arch.py: the same function as stories15M, or nearly), on whole text, F32 and llama.cpp's Q8_0 and Q4_0:
+# top-1 agreement on distributions a model is sure of, where on random weights it measures rounding.
+if [[ "${STORIES_ARCHS:-}" == 1 ]]; then
+  for a in qwen2 mixtral qwen3moe qwen2moe; do
+    python3 "$here/stories_arch.py" "$shared/models/stories15M.bin" "$a" "$work/s15-$a"
+    herd convert --model "$work/s15-$a" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --output "$work/s15-$a-f32.gguf" >/dev/null
+    tokens "s15-$a" "$work/s15-$a-f32.gguf"
+    compare "stories15M as $a F32" "$work/s15-$a-f32.gguf" 0.0001 "s15-$a"
+    for t in q8_0 q4_0; do
+      quantize "$work/s15-$a-f32.gguf" "$work/s15-$a-$t.gguf" "$t"
+      compare "stories15M as $a $t (llama.cpp)" "$work/s15-$a-$t.gguf" 0.005 "s15-$a"
+    done
+  done
+fi
 [[ -n "${1:-}" ]] || rm -rf "$work"
 exit $failed
