@@ -80,9 +80,9 @@ class ModelFileTest {
             assertThatThrownBy(() -> GgufConfig.read(f)).isInstanceOf(HerdException.class)
                     .hasMessageContaining("head_count_kv' = 3 does not divide");
         }
-        Path r = model(w -> w.put("general.architecture", "gemma"), false);
+        Path r = model(w -> w.put("general.architecture", "gemma2"), false);
         try (GgufFile f = GgufFile.open(r)) {
-            assertThatThrownBy(() -> GgufConfig.read(f)).isInstanceOf(HerdException.class).hasMessageContaining("'gemma'");
+            assertThatThrownBy(() -> GgufConfig.read(f)).isInstanceOf(HerdException.class).hasMessageContaining("'gemma2'");
         }
     }
 
