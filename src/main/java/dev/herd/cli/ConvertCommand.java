@@ -47,7 +47,8 @@ final class ConvertCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32: every matrix in that type; q4_k_m or q6_k: llama.cpp's mixtures, "
-                    + "each tensor's type chosen as its quantizer does (rows not a multiple of 256 fall back to Q5_0 or Q8_0) (default: ${DEFAULT-VALUE}).")
+                    + "each tensor's type chosen as its quantizer does (rows not a multiple of 256 fall back to Q5_0 or Q8_0); keep: a GGUF's "
+                    + "own types (to stack a mixture's experts written one tensor each) (default: ${DEFAULT-VALUE}).")
     String weightsFloatType;
 
     @Option(names = "--config", paramLabel = "FILE", description = "With --random: a Hugging Face config.json giving the shape.")
@@ -61,7 +62,9 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        WeightTypes type = WeightTypes.parse(weightsFloatType);
+        boolean keep = weightsFloatType.equalsIgnoreCase("keep");
+        if (keep && (input.random != null || Files.isDirectory(input.model) || Files.isRegularFile(input.model) && !GgufFile.isGguf(input.model))) throw new HerdException("--weights-float-type keep rewrites a GGUF file, which this input is not");
+        WeightTypes type = keep ? WeightTypes.KEEP : WeightTypes.parse(weightsFloatType);
         // checked first: a Hugging Face folder would otherwise silently fall back to its own tokenizer
         if (tokenizer != null && !Files.isRegularFile(tokenizer)) throw new HerdException(tokenizer + ": no such tokenizer file");
         Path folder = output.toAbsolutePath().getParent();

@@ -14,13 +14,20 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * GGUF to GGUF with another weight type: every matrix ({@code .weight} with two dimensions) is decoded and encoded
  * row by row; vectors (norms), matrices already of the target type and everything else are copied byte for byte.
- * Metadata is kept, {@code general.file_type} updated.
+ * Metadata is kept, {@code general.file_type} updated. A mixture whose experts are tensors of their own (llama.cpp's
+ * layout before April 2024) is written stacked, as llama.cpp writes it today and Herd reads it.
  */
 public final class GgufRequantizer {
     private GgufRequantizer() {}
@@ -35,38 +42,41 @@ public final class GgufRequantizer {
         try (GgufFile f = GgufFile.open(in)) {
             GgufWriter w = new GgufWriter();
             f.metadata().forEach(w::put);
-            w.put("general.file_type", target.fileType());
+            if (target != WeightTypes.KEEP) w.put("general.file_type", target.fileType());
             WeightTypes.Model model = model(f);
             extra.forEach(w::put);
-            var infos = f.tensors().values();
+            List<Output> outputs = outputs(f);
             long total = 0;
-            for (GgufFile.TensorInfo t : infos) {
+            for (Output o : outputs) {
+                GgufFile.TensorInfo t = o.parts.getFirst();
                 if (t.type() == null) throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " has unknown type id " + t.typeId());
                 GgmlType type = typeOf(t, target, model);
                 if (type != t.type() && !Codecs.reads(t.type())) {
                     throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " is " + t.type()
                             + ", which Herd cannot requantize (it reads " + Codecs.names() + ")");
                 }
-                total += type.bytes(t.elements());
+                total += type.bytes(t.elements()) * o.parts.size();
             }
-            Progress.Tracker tracker = progress.tracker(infos.size(), total);
-            for (GgufFile.TensorInfo t : infos) {
-                GgmlType type = typeOf(t, target, model);
-                w.tensor(t.name(), type, t.dims(), o -> {
-                    int cols = (int) t.dims()[0];
-                    long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
-                    var src = f.bytes(t.name());
-                    float[] row = new float[cols];
-                    byte[] buf = new byte[(int) type.bytes(cols)];
-                    for (long r = 0; r < rows; r++) {
-                        if (type == t.type()) { // kept: copied byte for byte, whatever the type
-                            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r * rowBytes, buf, 0, buf.length);
-                        } else {
-                            Codecs.of(t.type()).decode(src, r * rowBytes, row, 0, cols);
-                            Quantizer.encode(type, row, 0, cols, buf, 0);
+            Progress.Tracker tracker = progress.tracker(outputs.size(), total);
+            for (Output tensor : outputs) {
+                GgmlType type = typeOf(tensor.parts.getFirst(), target, model);
+                w.tensor(tensor.name, type, tensor.dims, o -> {
+                    for (GgufFile.TensorInfo t : tensor.parts) {
+                        int cols = (int) t.dims()[0];
+                        long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
+                        var src = f.bytes(t.name());
+                        float[] row = new float[cols];
+                        byte[] buf = new byte[(int) type.bytes(cols)];
+                        for (long r = 0; r < rows; r++) {
+                            if (type == t.type()) { // kept: copied byte for byte, whatever the type
+                                MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r * rowBytes, buf, 0, buf.length);
+                            } else {
+                                Codecs.of(t.type()).decode(src, r * rowBytes, row, 0, cols);
+                                Quantizer.encode(type, row, 0, cols, buf, 0);
+                            }
+                            o.write(buf);
+                            tracker.add(buf.length);
                         }
-                        o.write(buf);
-                        tracker.add(buf.length);
                     }
                     tracker.tensorDone();
                 });
@@ -77,6 +87,56 @@ public final class GgufRequantizer {
         }
     }
 
+    /** A tensor to write: the file's own, or a mixture's experts stacked from tensors of their own (parts in expert order). */
+    private record Output(String name, long[] dims, List<GgufFile.TensorInfo> parts) {}
+
+    private static final Pattern PER_EXPERT = Pattern.compile("(blk\\.\\d+\\.ffn_(?:gate|up|down))\\.(\\d+)\\.weight");
+
+    /**
+     * The tensors to write, in the file's order; llama.cpp's old layout of a mixture (before April 2024: {@code
+     * blk.N.ffn_gate.E.weight}, one tensor per expert) becomes today's stacked one ({@code blk.N.ffn_gate_exps.weight},
+     * dims {cols, rows, experts}) where the first expert's tensor was. The experts of one tensor must share shape and type.
+     */
+    private static List<Output> outputs(GgufFile f) {
+        List<Output> outputs = new ArrayList<>();
+        Map<String, List<GgufFile.TensorInfo>> experts = new LinkedHashMap<>();
+        for (GgufFile.TensorInfo t : f.tensors().values()) {
+            Matcher m = PER_EXPERT.matcher(t.name());
+            if (!m.matches()) {
+                outputs.add(new Output(t.name(), t.dims(), List.of(t)));
+                continue;
+            }
+            String stacked = m.group(1) + "_exps.weight";
+            List<GgufFile.TensorInfo> parts = experts.computeIfAbsent(stacked, k -> new ArrayList<>());
+            if (parts.isEmpty()) outputs.add(new Output(stacked, null, parts)); // placed where its first expert was
+            parts.add(t);
+        }
+        List<Output> written = new ArrayList<>();
+        for (Output o : outputs) {
+            if (o.dims != null) {
+                written.add(o);
+                continue;
+            }
+            List<GgufFile.TensorInfo> parts = o.parts;
+            parts.sort(Comparator.comparingInt(t -> expert(t.name())));
+            GgufFile.TensorInfo first = parts.getFirst();
+            for (int e = 0; e < parts.size(); e++) {
+                GgufFile.TensorInfo t = parts.get(e);
+                if (expert(t.name()) != e) throw new HerdException(f.path() + ": expert " + e + " of '" + o.name + "' is missing");
+                if (t.type() != first.type() || t.dims().length != 2 || !Arrays.equals(t.dims(), first.dims())) {
+                    throw new HerdException(f.path() + ": the experts of '" + o.name + "' differ in shape or type ('" + t.name() + "')");
+                }
+            }
+            written.add(new Output(o.name, new long[]{first.dims()[0], first.dims()[1], parts.size()}, parts));
+        }
+        return written;
+    }
+
+    private static int expert(String name) {
+        Matcher m = PER_EXPERT.matcher(name);
+        return m.matches() ? Integer.parseInt(m.group(2)) : -1;
+    }
+
     /**
      * Matrices (and stacked experts) whose rows hold whole blocks of the type chosen for them take it; the rest keep
      * theirs, as does a router or a shared expert's gate (llama.cpp never quantizes one).
@@ -84,6 +144,7 @@ public final class GgufRequantizer {
     private static final List<ModelTensor> ROUTERS = ModelTensor.layerTensors().stream().filter(m -> m.kind == ModelTensor.Kind.ROUTER).toList();
 
     private static GgmlType typeOf(GgufFile.TensorInfo t, WeightTypes target, WeightTypes.Model model) {
+        if (target == WeightTypes.KEEP) return t.type();
         if (t.dims().length < 2 || !t.name().endsWith(".weight") || ROUTERS.stream().anyMatch(r -> t.name().endsWith("." + r.gguf))) return t.type();
         GgmlType type = target.typeOf(t.name(), t.dims()[0], model);
         return t.dims()[0] % type.blockSize == 0 ? type : t.type();

@@ -51,6 +51,9 @@ public record WeightTypes(String name, GgmlType base, int fileType, boolean llam
         };
     }
 
+    /** A GGUF's tensors in the types they have (and its file_type): a rewrite that only changes the layout (herd convert's {@code keep}). */
+    public static final WeightTypes KEEP = new WeightTypes("keep", null, -1, false);
+
     /** Every matrix in {@code type} (one of Q4_0, Q8_0, F16, BF16, F32). */
     public static WeightTypes of(GgmlType type) {
         return new WeightTypes(type.name().toLowerCase(), type, HfConverter.fileType(type), false);

@@ -191,6 +191,8 @@ class ConvertCliTest {
                 {"nope/x.gguf: cannot write, folder", "--random", "tiny", "--output", missing + "/x.gguf"},
                 {"--layers goes with --random", "--model", hf.toString(), "--layers", "2"},
                 {"--layers -1 is outside 1..", "--random", "tiny", "--layers", "-1"},
+                {"--weights-float-type keep rewrites a GGUF file, which this input is not", "--random", "tiny", "--weights-float-type", "keep"},
+                {"--weights-float-type keep rewrites a GGUF file, which this input is not", "--model", hf.toString(), "--weights-float-type", "keep"},
         };
         for (String[] c : cases) {
             List<String> args = new ArrayList<>(List.of(c).subList(1, c.length));

@@ -2,6 +2,7 @@ package dev.herd.engine;
 
 import dev.herd.HerdException;
 import dev.herd.convert.GgufRequantizer;
+import dev.herd.convert.WeightTypes;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.engine.SyntheticModel.Scaling;
@@ -11,6 +12,7 @@ import dev.herd.format.GgufWriter;
 import dev.herd.kernel.Kernels;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
+import dev.herd.model.Weights;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -139,6 +141,57 @@ class MixtureTest {
         rewrite(good, dense, "qwen3moe.expert_count", null);
         assertThatThrownBy(() -> Llama.load(dense, 16, 1, 4)).isInstanceOf(HerdException.class)
                 .hasMessageContaining("metadata key 'qwen3moe.expert_count' is missing (qwen3moe is a mixture of experts)");
+    }
+
+    /**
+     * llama.cpp's layout of a mixture before April 2024, one tensor per expert ({@code blk.N.ffn_gate.E.weight}, the
+     * experts of a layer interleaved: gate, down, up of expert 0, then of expert 1...): refused at load in one line
+     * that says how to stack them, then stacked by {@code herd convert} (the requantizer) byte for byte into the file
+     * llama.cpp writes today, whose logits are the original's exactly.
+     */
+    @org.junit.jupiter.api.Test
+    void perExpertTensorsAreStackedByTheConverter() throws IOException {
+        Path stacked = write(mixtral(), GgmlType.Q8_0, dir), old = dir.resolve("per-expert.gguf"), restacked = dir.resolve("restacked.gguf");
+        int experts = mixtral().moe().experts();
+        try (GgufFile f = GgufFile.open(stacked)) {
+            GgufWriter w = new GgufWriter();
+            f.metadata().forEach(w::put);
+            Map<String, GgufFile.TensorInfo> perLayer = new java.util.LinkedHashMap<>();
+            for (GgufFile.TensorInfo t : f.tensors().values()) {
+                if (!t.name().endsWith("_exps.weight")) {
+                    byte[] bytes = f.bytes(t.name()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                    w.tensor(t.name(), t.type(), t.dims(), o -> o.write(bytes));
+                    continue;
+                }
+                perLayer.put(t.name(), t);
+                if (!t.name().contains("ffn_down_exps")) continue; // the last of the layer's three: write them expert by expert
+                for (int e = 0; e < experts; e++) {
+                    for (String kind : new String[]{"gate", "down", "up"}) {
+                        GgufFile.TensorInfo s = perLayer.get(t.name().replace("ffn_down_exps", "ffn_" + kind + "_exps"));
+                        long bytes = s.type().bytes(s.elements()) / experts;
+                        byte[] part = f.bytes(s.name()).asSlice(e * bytes, bytes).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                        w.tensor(Weights.perExpert(s.name(), e), s.type(), new long[]{s.dims()[0], s.dims()[1]}, o -> o.write(part));
+                    }
+                }
+            }
+            w.write(old);
+        }
+        assertThatThrownBy(() -> Llama.load(old, 16, 1, 4)).isInstanceOf(HerdException.class).message().doesNotContain("\n")
+                .contains("each expert is a tensor of its own ('blk.0.ffn_gate.0.weight', ...)", "herd convert --model OLD.gguf --output NEW.gguf --weights-float-type keep");
+        GgufRequantizer.convert(old, restacked, WeightTypes.KEEP, Map.of(), Progress.NONE);
+        try (GgufFile a = GgufFile.open(stacked); GgufFile b = GgufFile.open(restacked)) {
+            for (GgufFile.TensorInfo t : a.tensors().values()) {
+                GgufFile.TensorInfo r = b.tensors().get(t.name());
+                assertThat(r).as(t.name()).isNotNull();
+                assertThat(r.dims()).as(t.name()).containsExactly(t.dims());
+                assertThat(b.bytes(t.name()).mismatch(a.bytes(t.name()))).as(t.name()).isEqualTo(-1L);
+            }
+            assertThat(b.tensors()).hasSameSizeAs(a.tensors());
+        }
+        int[] tokens = new SplittableRandom(3).ints(12, 0, mixtral().vocab()).toArray();
+        try (Llama a = Llama.load(stacked, 16, 1, 4); Llama b = Llama.load(restacked, 16, 1, 4)) {
+            assertThat(b.forward(tokens, 0, false)).containsExactly(a.forward(tokens, 0, false));
+        }
     }
 
     /** {@code in} written to {@code out} with metadata {@code key} set to {@code value}, or without it (a tensor or a key) when value is null. */
