@@ -35,11 +35,14 @@ public final class RandomModel {
         SHAPES.put("llama3.1-70b", new ModelConfig(Arch.LLAMA, 8192, 28672, 80, 64, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
         SHAPES.put("llama3.1-405b", new ModelConfig(Arch.LLAMA, 16384, 53248, 126, 128, 8, 128, 128256, 131072, 1e-5f, 500000, LLAMA31, false));
         SHAPES.put("qwen3-8b", new ModelConfig(Arch.QWEN3, 4096, 12288, 36, 32, 8, 128, 151936, 40960, 1e-6f, 1000000, null, false));
+        SHAPES.put("gemma-7b", new ModelConfig(Arch.GEMMA, 3072, 24576, 28, 16, 16, 256, 256000, 8192, 1e-6f, 10000, null, true));
         // mixtures of experts: hidden is an expert's width
         SHAPES.put("qwen3-30b-a3b", new ModelConfig(Arch.QWEN3MOE, 2048, 768, 48, 32, 4, 128, 151936, 40960, 1e-6f, 1000000, 128, null, false,
                 new ModelConfig.Moe(128, 8, true)));
         SHAPES.put("mixtral-8x7b", new ModelConfig(Arch.LLAMA, 4096, 14336, 32, 32, 8, 128, 32000, 32768, 1e-5f, 1000000, 128, null, false,
                 new ModelConfig.Moe(8, 2, true)));
+        SHAPES.put("qwen1.5-moe-a2.7b", new ModelConfig(Arch.QWEN2MOE, 2048, 1408, 24, 16, 16, 128, 151936, 8192, 1e-6f, 1000000, 128, null, false,
+                new ModelConfig.Moe(60, 4, false, 5632)));
     }
 
     private RandomModel() {}

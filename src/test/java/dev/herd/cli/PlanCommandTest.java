@@ -27,6 +27,14 @@ class PlanCommandTest {
     @TempDir
     Path dir;
 
+    /** Gemma 7B's shape: heads of 256 (16 x 256 = 4096, wider than its dim of 3072), tied, one node count per KV-head divisor. */
+    @Test
+    void gemmaShapeIsPlanned() {
+        CliTest.Result r = CliTest.run("plan", "--model", "gemma-7b", "--nodes", "2");
+        assertThat(r.err()).isEmpty();
+        assertThat(r.out()).contains("GEMMA, dim 3072, 28 layers, 16 heads (16 KV), FFN 24576, vocab 256000", "valid node counts: 1, 2, 4, 8, 16");
+    }
+
     @Test
     void nodesShortOfMemoryAreFlagged() {
         CliTest.Result r = CliTest.run("plan", "--model", "llama3.1-8b", "--nodes", "2", "--memory", "2,8");

@@ -1,6 +1,7 @@
 package dev.herd.cluster;
 
 import dev.herd.HerdException;
+import dev.herd.convert.RandomModel;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
 import dev.herd.model.ModelTensor;
@@ -80,8 +81,8 @@ class SplitPlanTest {
      */
     @Test
     void sharedExpertRowsFollowTheExpertsShare() {
-        ModelConfig c = new ModelConfig(Arch.QWEN2MOE, 2048, 1408, 24, 16, 16, 128, 151936, 8192, 1e-6f, 1000000, 128, null, false,
-                new ModelConfig.Moe(60, 4, false, 5632));
+        ModelConfig c = RandomModel.shapeOf("qwen1.5-moe-a2.7b");
+        assertThat(c.moe()).isEqualTo(new ModelConfig.Moe(60, 4, false, 5632));
         SplitPlan plan = SplitPlan.of(c, 32, 4);
         List<SplitPlan.Part> parts = plan.parts(c, 3, false);
         SplitPlan.Part gate = parts.stream().filter(p -> p.name().equals("blk.0.ffn_gate_shexp.weight")).findFirst().orElseThrow();
