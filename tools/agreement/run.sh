@@ -21,7 +21,8 @@ export LLAMACPP_BENCH_DIR="$here" # llamacpp_quantize.py loads libllama from thi
 work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
 text=src/test/resources/text/tinystory.txt
-herd() { ./herd "$@" 2>&1 | grep -v '^WARNING: Using incubator modules' || true; }
+# no warm-up at load (-Dherd.warmup=false): each of the ~45 runs is short, and the warm-up changes no result
+herd() { HERD_JAVA_OPTS="${HERD_JAVA_OPTS:-} -Dherd.warmup=false" ./herd "$@" 2>&1 | grep -v '^WARNING: Using incubator modules' || true; }
 quantize() { python3 "$shared/tools/llamacpp_quantize.py" "$1" "$2" "$3" >"$work/quantize.log" 2>&1 || { cat "$work/quantize.log" >&2; exit 1; }; }
 
 # tokens NAME FILE [TEXT]: the text's token windows as FILE's model cuts them (its tokenizer and context), in $work/NAME.lp;
