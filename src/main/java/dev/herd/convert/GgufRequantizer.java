@@ -16,12 +16,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * GGUF to GGUF with another weight type: every matrix ({@code .weight} with two dimensions) is decoded and encoded
@@ -90,59 +89,49 @@ public final class GgufRequantizer {
     /** A tensor to write: the file's own, or a mixture's experts stacked from tensors of their own (parts in expert order). */
     private record Output(String name, long[] dims, List<GgufFile.TensorInfo> parts) {}
 
-    private static final Pattern PER_EXPERT = Pattern.compile("(blk\\.\\d+\\.ffn_(?:gate|up|down))\\.(\\d+)\\.weight");
-
     /**
-     * The tensors to write, in the file's order; llama.cpp's old layout of a mixture (before April 2024: {@code
-     * blk.N.ffn_gate.E.weight}, one tensor per expert) becomes today's stacked one ({@code blk.N.ffn_gate_exps.weight},
-     * dims {cols, rows, experts}) where the first expert's tensor was. The experts of one tensor must share shape and type.
+     * The tensors to write, in the file's order; llama.cpp's old layout of a mixture ({@link ModelTensor.ExpertTensor},
+     * one tensor per expert) becomes today's stacked one (dims {cols, rows, experts}) where the first expert's tensor
+     * was. The experts of one tensor must share shape and type.
      */
     private static List<Output> outputs(GgufFile f) {
         List<Output> outputs = new ArrayList<>();
-        Map<String, List<GgufFile.TensorInfo>> experts = new LinkedHashMap<>();
+        Map<String, SortedMap<Integer, GgufFile.TensorInfo>> experts = new LinkedHashMap<>();
         for (GgufFile.TensorInfo t : f.tensors().values()) {
-            Matcher m = PER_EXPERT.matcher(t.name());
-            if (!m.matches()) {
+            ModelTensor.ExpertTensor e = ModelTensor.ExpertTensor.of(t.name());
+            if (e == null) {
                 outputs.add(new Output(t.name(), t.dims(), List.of(t)));
                 continue;
             }
-            String stacked = m.group(1) + "_exps.weight";
-            List<GgufFile.TensorInfo> parts = experts.computeIfAbsent(stacked, k -> new ArrayList<>());
-            if (parts.isEmpty()) outputs.add(new Output(stacked, null, parts)); // placed where its first expert was
-            parts.add(t);
-        }
-        List<Output> written = new ArrayList<>();
-        for (Output o : outputs) {
-            if (o.dims != null) {
-                written.add(o);
-                continue;
+            if (!experts.containsKey(e.stacked())) {
+                experts.put(e.stacked(), new TreeMap<>());
+                outputs.add(new Output(e.stacked(), null, null)); // placed where its first expert was, stacked below
             }
-            List<GgufFile.TensorInfo> parts = o.parts;
-            parts.sort(Comparator.comparingInt(t -> expert(t.name())));
-            GgufFile.TensorInfo first = parts.getFirst();
-            for (int e = 0; e < parts.size(); e++) {
-                GgufFile.TensorInfo t = parts.get(e);
-                if (expert(t.name()) != e) throw new HerdException(f.path() + ": expert " + e + " of '" + o.name + "' is missing");
-                if (t.type() != first.type() || t.dims().length != 2 || !Arrays.equals(t.dims(), first.dims())) {
-                    throw new HerdException(f.path() + ": the experts of '" + o.name + "' differ in shape or type ('" + t.name() + "')");
-                }
-            }
-            written.add(new Output(o.name, new long[]{first.dims()[0], first.dims()[1], parts.size()}, parts));
+            experts.get(e.stacked()).put(e.expert(), t);
         }
-        return written;
+        return outputs.stream().map(o -> o.parts != null ? o : stacked(f, o.name, experts.get(o.name))).toList();
     }
 
-    private static int expert(String name) {
-        Matcher m = PER_EXPERT.matcher(name);
-        return m.matches() ? Integer.parseInt(m.group(2)) : -1;
+    /** The experts of {@code name}, by number, as one stacked tensor. */
+    private static Output stacked(GgufFile f, String name, SortedMap<Integer, GgufFile.TensorInfo> experts) {
+        List<GgufFile.TensorInfo> parts = List.copyOf(experts.values());
+        GgufFile.TensorInfo first = parts.getFirst();
+        for (int e = 0; e < parts.size(); e++) {
+            if (!experts.containsKey(e)) throw new HerdException(f.path() + ": expert " + e + " of '" + name + "' is missing");
+            GgufFile.TensorInfo t = parts.get(e);
+            if (t.type() != first.type() || t.dims().length != 2 || !Arrays.equals(t.dims(), first.dims())) {
+                throw new HerdException(f.path() + ": the experts of '" + name + "' differ in shape or type ('" + t.name() + "')");
+            }
+        }
+        return new Output(name, new long[]{first.dims()[0], first.dims()[1], parts.size()}, parts);
     }
+
+    private static final List<ModelTensor> ROUTERS = ModelTensor.layerTensors().stream().filter(m -> m.kind == ModelTensor.Kind.ROUTER).toList();
 
     /**
      * Matrices (and stacked experts) whose rows hold whole blocks of the type chosen for them take it; the rest keep
      * theirs, as does a router or a shared expert's gate (llama.cpp never quantizes one).
      */
-    private static final List<ModelTensor> ROUTERS = ModelTensor.layerTensors().stream().filter(m -> m.kind == ModelTensor.Kind.ROUTER).toList();
-
     private static GgmlType typeOf(GgufFile.TensorInfo t, WeightTypes target, WeightTypes.Model model) {
         if (target == WeightTypes.KEEP) return t.type();
         if (t.dims().length < 2 || !t.name().endsWith(".weight") || ROUTERS.stream().anyMatch(r -> t.name().endsWith("." + r.gguf))) return t.type();

@@ -8,6 +8,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static dev.herd.model.ModelTensor.Axis.*;
 import static dev.herd.model.ModelTensor.Cut.*;
@@ -153,6 +155,26 @@ public enum ModelTensor {
     public static List<ModelTensor> ffnDowns(ModelConfig c) {
         if (c.moe() == null) return List.of(FFN_DOWN);
         return c.shared() > 0 ? List.of(FFN_DOWN_EXPS, FFN_DOWN_SHEXP) : List.of(FFN_DOWN_EXPS);
+    }
+
+    /**
+     * An expert's own tensor in llama.cpp's layout of a mixture before April 2024: {@code blk.N.ffn_gate.E.weight} for
+     * expert E of what is now the stacked {@code blk.N.ffn_gate_exps.weight} (also up and down).
+     */
+    public record ExpertTensor(String stacked, int expert) {
+        private static final Pattern NAME = Pattern.compile("(blk\\.\\d+\\.ffn_(?:gate|up|down))\\.(\\d+)\\.weight");
+        private static final String STACKED = "_exps.weight";
+
+        /** Expert {@code e}'s own tensor name for the stacked tensor {@code stacked}, or null if that name stacks no experts. */
+        public static String name(String stacked, int e) {
+            return stacked.endsWith(STACKED) ? stacked.substring(0, stacked.length() - STACKED.length()) + "." + e + ".weight" : null;
+        }
+
+        /** What {@code name} is in the old layout, or null for any other tensor. */
+        public static ExpertTensor of(String name) {
+            Matcher m = NAME.matcher(name);
+            return m.matches() ? new ExpertTensor(m.group(1) + STACKED, Integer.parseInt(m.group(2))) : null;
+        }
     }
 
     public static List<ModelTensor> layerTensors() {

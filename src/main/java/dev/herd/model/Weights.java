@@ -136,7 +136,7 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
 
     /** Experts stacked in one tensor: a matrix of experts x rows rows. */
     private static Tensor stacked(Source f, String name, int experts, int rows, int cols) {
-        String first = perExpert(name, 0);
+        String first = ModelTensor.ExpertTensor.name(name, 0);
         if (!f.has().test(name) && first != null && f.has().test(first)) {
             throw new HerdException(f.where() + ": each expert is a tensor of its own ('" + first + "', ...), as llama.cpp wrote "
                     + "mixtures before April 2024; herd convert --model OLD.gguf --output NEW.gguf --weights-float-type keep stacks them");
@@ -147,14 +147,6 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
                     + " values, expected " + experts + " experts x " + rows + " rows of " + cols + " values");
         }
         return t;
-    }
-
-    /**
-     * The name of expert {@code e}'s own tensor in llama.cpp's old layout of a stacked one
-     * ({@code blk.N.ffn_gate_exps.weight}: {@code blk.N.ffn_gate.E.weight}), or null for another name.
-     */
-    public static String perExpert(String stacked, int e) {
-        return stacked.endsWith("_exps.weight") ? stacked.substring(0, stacked.length() - "_exps.weight".length()) + "." + e + ".weight" : null;
     }
 
     /** A vector of F32 values (norm weights, biases, rope divisors). */

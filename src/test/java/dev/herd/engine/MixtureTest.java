@@ -12,7 +12,7 @@ import dev.herd.format.GgufWriter;
 import dev.herd.kernel.Kernels;
 import dev.herd.model.Arch;
 import dev.herd.model.ModelConfig;
-import dev.herd.model.Weights;
+import dev.herd.model.ModelTensor;
 import dev.herd.tensor.GgmlType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -170,7 +170,7 @@ class MixtureTest {
                         GgufFile.TensorInfo s = perLayer.get(t.name().replace("ffn_down_exps", "ffn_" + kind + "_exps"));
                         long bytes = s.type().bytes(s.elements()) / experts;
                         byte[] part = f.bytes(s.name()).asSlice(e * bytes, bytes).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-                        w.tensor(Weights.perExpert(s.name(), e), s.type(), new long[]{s.dims()[0], s.dims()[1]}, o -> o.write(part));
+                        w.tensor(ModelTensor.ExpertTensor.name(s.name(), e), s.type(), new long[]{s.dims()[0], s.dims()[1]}, o -> o.write(part));
                     }
                 }
             }
