@@ -133,7 +133,7 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
         if (nodes > s.kvHeads) return "unequal weights need at most as many nodes as the model's " + s.kvHeads + " KV heads";
         int unit = hiddenUnit(s);
         if (s.hidden % unit != 0) return "the FFN size " + s.hidden + " is not in whole " + unit + "-value blocks";
-        if (s.shared % s.hidden != 0) return "the shared expert's width " + s.shared + " is not a whole multiple of the experts' " + s.hidden;
+        if (sharedReason(s) != null) return sharedReason(s);
         for (int node = 0; node < nodes; node++) {
             Slice slice = weighted(s, shares, node);
             if (slice.kvHeads() == 0 || slice.hidden() == 0 || slice.vocab() == 0) {
@@ -248,12 +248,17 @@ public record SplitPlan(int nodes, Shape shape, List<Integer> shares) {
             return "each node's " + woCols + " attention-output columns would cut " + s.woBlock + "-value quantization blocks";
         }
         if (s.hidden % nodes != 0) return "the FFN size " + s.hidden + " does not divide evenly into " + nodes;
-        if (nodes > 1 && s.shared % s.hidden != 0) return "the shared expert's width " + s.shared + " is not a whole multiple of the experts' " + s.hidden;
+        if (nodes > 1 && sharedReason(s) != null) return sharedReason(s);
         if (s.hidden / nodes % s.downBlock != 0) {
             return "each node's " + s.hidden / nodes + " FFN-down columns would cut " + s.downBlock + "-value quantization blocks";
         }
         if (s.vocab < nodes) return "the vocabulary is smaller than the node count";
         return null;
+    }
+
+    /** Why a split cannot give each node a shared expert's rows in its share of the experts' rows, or null if it can. */
+    private static String sharedReason(Shape s) {
+        return s.shared % s.hidden == 0 ? null : "the shared expert's width " + s.shared + " is not a whole multiple of the experts' " + s.hidden;
     }
 
     /** The node counts from 1 to {@code max} that can split this shape. */
