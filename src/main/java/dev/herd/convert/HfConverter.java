@@ -97,11 +97,10 @@ public final class HfConverter {
         Arch arch = Arch.ofHf(archName);
         if (arch == null) throw new HerdException(file + ": architecture " + FileText.quote(archName) + " is not supported (supported: " + Arch.supported() + ")");
         // Gemma's configs say "gelu" in hidden_act, which transformers runs as its tanh approximation, as llama.cpp does
-        String actKey = c.has("hidden_activation") ? "hidden_activation" : "hidden_act", act = c.path(actKey).asText(arch.gelu ? "gelu_pytorch_tanh" : "silu");
-        boolean supported = arch.gelu ? act.equals("gelu") || act.equals("gelu_pytorch_tanh") : act.equals("silu");
-        if (!supported) {
-            throw new HerdException(file + ": " + actKey + " " + FileText.quote(act) + " is not supported (" + arch.hf.getFirst() + ": "
-                    + (arch.gelu ? "gelu_pytorch_tanh" : "silu") + ")");
+        String expected = arch.gelu ? "gelu_pytorch_tanh" : "silu";
+        String actKey = c.has("hidden_activation") ? "hidden_activation" : "hidden_act", act = c.path(actKey).asText(expected);
+        if (!act.equals(expected) && !(arch.gelu && act.equals("gelu"))) {
+            throw new HerdException(file + ": " + actKey + " " + FileText.quote(act) + " is not supported (" + arch.hf.getFirst() + ": " + expected + ")");
         }
         int dim = integer(c, file, "hidden_size", null, Limits.MAX_WIDTH), heads = integer(c, file, "num_attention_heads", null, Limits.MAX_WIDTH);
         int kvHeads = integer(c, file, "num_key_value_heads", heads, Limits.MAX_WIDTH);

@@ -103,9 +103,13 @@ final class Glu implements FeedForward {
         for (int b = 0; b < pass.batch; b++) {
             for (int r = from; r < to; r++) {
                 float x = gate[b * hidden + r];
-                hb.all.values[b * hb.n + r] = (gelu ? gelu(x) : x / (1 + (float) Math.exp(-x))) * up[b * hidden + r];
+                hb.all.values[b * hb.n + r] = (gelu ? gelu(x) : silu(x)) * up[b * hidden + r];
             }
         }
+    }
+
+    static float silu(float x) {
+        return x / (1 + (float) Math.exp(-x));
     }
 
     /** GELU's tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */

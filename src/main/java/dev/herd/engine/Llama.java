@@ -306,14 +306,12 @@ public final class Llama implements Forward, AutoCloseable {
 
     private void embed(int[] tokens, int from, int n) {
         int dim = config.dim(), rows = weights.tokenEmbd().rows();
+        float scale = (float) Math.sqrt(dim); // Gemma's, rounded to float as llama.cpp and transformers do
         for (int b = 0; b < n; b++) {
             int t = tokens[from + b];
             if (t < 0 || t >= rows) throw new HerdException("token id " + t + " outside the vocabulary 0.." + (rows - 1));
             Dequant.row(weights.tokenEmbd(), t, x, b * dim);
-            if (config.arch().scaledEmbedding) { // Gemma: times sqrt(dim), rounded to float as llama.cpp and transformers do
-                float scale = (float) Math.sqrt(dim);
-                for (int i = b * dim; i < (b + 1) * dim; i++) x[i] *= scale;
-            }
+            if (config.arch().scaledEmbedding) for (int i = b * dim; i < (b + 1) * dim; i++) x[i] *= scale;
         }
     }
 

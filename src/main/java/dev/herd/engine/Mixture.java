@@ -268,7 +268,7 @@ final class Mixture implements FeedForward {
             for (int b = 0; b < in[j].batch(); b++) {
                 for (int r = from; r < to; r++) {
                     float x = gj[b * hidden + r];
-                    h[b * hb[j].n + r] = x / (1 + (float) Math.exp(-x)) * uj[b * hidden + r];
+                    h[b * hb[j].n + r] = Glu.silu(x) * uj[b * hidden + r];
                 }
             }
         }
