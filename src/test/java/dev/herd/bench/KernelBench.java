@@ -49,8 +49,11 @@ public class KernelBench {
     public int batch;
     @Param({"1", "2"})
     public int threads;
-    /** MiB of copies streamed per round: 192 exceeds the caches; 0 keeps one copy, cache-resident for small shapes. */
-    @Param({"192"})
+    /** MiB of copies streamed per round by default: more than the caches hold. */
+    static final String STREAMED_MIB = "192";
+
+    /** MiB of copies streamed per round; 0 keeps one copy, cache-resident for small shapes. */
+    @Param({STREAMED_MIB})
     public int streamedMiB;
     /** Whether {@link Kernels#prepare} ran, as the engine does at load time (Q4_0: rows interleaved by eight). */
     @Param({"true"})

@@ -56,7 +56,7 @@ public class MemoryBench {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
-        memory = arena.allocate((192L << 20) / SLICE * SLICE, 64); // as KernelBench streams
+        memory = arena.allocate((Long.parseLong(KernelBench.STREAMED_MIB) << 20) / SLICE * SLICE, 64); // as much as KernelBench streams
         memory.fill((byte) 1);
         pool = new ComputePool(threads);
     }
