@@ -17,6 +17,7 @@ Every variant computes stories15M's function, or nearly:
   scaled by 1.5 behind a gate near zero (sigmoid ~0.5; a gate of zeros made llama.cpp's output NaN): with a router
   near zero the chosen two weigh ~1/4, so the sum is ~the FFN.
 """
+import importlib.util
 import json
 import struct
 import sys
@@ -26,37 +27,12 @@ import numpy as np
 
 
 def read_llama2c(path):
-    data = Path(path).read_bytes()
-    dim, hidden, layers, heads, kv_heads, vocab, seq = struct.unpack("<7i", data[:28])
-    shared = vocab > 0
-    vocab = abs(vocab)
-    w = np.frombuffer(data, dtype="<f4", offset=28)
-    at = 0
-
-    def take(*shape):
-        nonlocal at
-        n = int(np.prod(shape))
-        out = w[at:at + n].reshape(shape)
-        at += n
-        return out
-
-    hd = dim // heads
-    m = {"dim": dim, "hidden": hidden, "layers": layers, "heads": heads, "kv_heads": kv_heads, "vocab": vocab, "seq": seq}
-    m["embed"] = take(vocab, dim)
-    m["att_norm"] = take(layers, dim)
-    m["wq"] = take(layers, dim, dim)
-    m["wk"] = take(layers, kv_heads * hd, dim)
-    m["wv"] = take(layers, kv_heads * hd, dim)
-    m["wo"] = take(layers, dim, dim)
-    m["ffn_norm"] = take(layers, dim)
-    m["w1"] = take(layers, hidden, dim)
-    m["w2"] = take(layers, dim, hidden)
-    m["w3"] = take(layers, hidden, dim)
-    m["final_norm"] = take(dim)
-    take(seq, hd // 2)  # freq_cis_real
-    take(seq, hd // 2)  # freq_cis_imag
-    m["lm_head"] = None if shared else take(vocab, dim)
-    return m
+    """The checkpoint as scripts/llama2c-golden.py reads it (its one llama2.c reader)."""
+    golden = Path(__file__).resolve().parents[2] / "scripts" / "llama2c-golden.py"
+    spec = importlib.util.spec_from_file_location("llama2c_golden", golden)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load(path)
 
 
 def rotate_half_order(w, heads):
@@ -85,19 +61,20 @@ def main():
     src, arch, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     m = read_llama2c(src)
     rng = np.random.default_rng(7)
-    dim, hidden, layers, heads, kv_heads = m["dim"], m["hidden"], m["layers"], m["heads"], m["kv_heads"]
-    hd = dim // heads
+    dim, layers, heads, kv_heads, hd = m["dim"], m["layers"], m["heads"], m["kv_heads"], m["hs"]
+    hidden, vocab = m["w1"].shape[1], m["embd"].shape[0]
+    tied = m["cls"] is m["embd"]
     experts, used = 4, 2
     moe = arch in ("mixtral", "qwen3moe", "qwen2moe")
-    t = {"model.embed_tokens.weight": m["embed"], "model.norm.weight": m["final_norm"]}
-    if m["lm_head"] is None and arch == "qwen2moe":  # llama.cpp's qwen2moe has no tied embeddings: give it its output matrix
-        m["lm_head"] = m["embed"]
-    if m["lm_head"] is not None:
-        t["lm_head.weight"] = m["lm_head"]
+    t = {"model.embed_tokens.weight": m["embd"], "model.norm.weight": m["rms_final"]}
+    if tied and arch == "qwen2moe":  # llama.cpp's qwen2moe has no tied embeddings: give it its output matrix
+        tied = False
+    if not tied:
+        t["lm_head.weight"] = m["cls"]
     for l in range(layers):
         p = f"model.layers.{l}."
-        t[p + "input_layernorm.weight"] = m["att_norm"][l]
-        t[p + "post_attention_layernorm.weight"] = m["ffn_norm"][l]
+        t[p + "input_layernorm.weight"] = m["rms_att"][l]
+        t[p + "post_attention_layernorm.weight"] = m["rms_ffn"][l]
         t[p + "self_attn.q_proj.weight"] = rotate_half_order(m["wq"][l], heads)
         t[p + "self_attn.k_proj.weight"] = rotate_half_order(m["wk"][l], kv_heads)
         t[p + "self_attn.v_proj.weight"] = m["wv"][l]
@@ -129,8 +106,8 @@ def main():
             t[p + "mlp.shared_expert.down_proj.weight"] = 1.5 * w2[:, perm]
             t[p + "mlp.shared_expert_gate.weight"] = (rng.standard_normal((1, dim)) * 0.01).astype(np.float32)
     config = {"hidden_size": dim, "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
-              "head_dim": hd, "vocab_size": m["vocab"], "max_position_embeddings": m["seq"], "rms_norm_eps": 1e-5,
-              "rope_theta": 10000.0, "tie_word_embeddings": m["lm_head"] is None, "hidden_act": "silu",
+              "head_dim": hd, "vocab_size": vocab, "max_position_embeddings": m["seq"], "rms_norm_eps": 1e-5,
+              "rope_theta": 10000.0, "tie_word_embeddings": tied, "hidden_act": "silu",
               "bos_token_id": 1, "eos_token_id": 2}
     config.update({
         "qwen2": {"architectures": ["Qwen2ForCausalLM"], "intermediate_size": hidden},
