@@ -30,7 +30,7 @@ final class Completions {
      * sent, and the status is the 200 that the stream or {@link ClientWatch} had committed.
      */
     int handle(Exchange ex, boolean chat, JsonNode body) throws IOException {
-        Request req = chat ? Requests.chat(body, engine.chatFamily()) : Requests.text(body);
+        Request req = chat ? Requests.chat(body, engine.toolFormat()) : Requests.text(body);
         Shape shape = new Shape(chat, (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000, engine.modelName(), req.logprobs() >= 0, chat ? 0 : req.prompt().length());
         Cancellation cancel = new Cancellation();

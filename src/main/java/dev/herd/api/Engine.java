@@ -8,7 +8,6 @@ import dev.herd.engine.Model;
 import dev.herd.engine.Sampler;
 import dev.herd.engine.Scheduler;
 import dev.herd.engine.Sequence;
-import dev.herd.tokenizer.ChatTemplate;
 
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -89,9 +88,9 @@ final class Engine implements AutoCloseable {
         return slots;
     }
 
-    /** The model's chat template family (how prompts, tools and calls are written). */
-    ChatTemplate.Format chatFamily() {
-        return prompts.family();
+    /** How the model's chat template family writes tools and calls. */
+    ToolFormat toolFormat() {
+        return prompts.toolFormat();
     }
 
     int queued() {

@@ -16,6 +16,7 @@ final class Prompts {
     private final Model model;
     private final Generation generation;
     private final ChatTemplate template;
+    private final ToolFormat toolFormat;
     private final int context;
     private final long maxChars;
 
@@ -23,6 +24,7 @@ final class Prompts {
         this.model = model;
         this.generation = new Generation(model);
         this.template = model.chatTemplate();
+        this.toolFormat = ToolFormat.of(template.format(), model.tokenizer);
         this.context = model.llama.maxSeqLen();
         Tokenizer t = model.tokenizer;
         int longest = 1;
@@ -30,14 +32,14 @@ final class Prompts {
         this.maxChars = (long) context * longest;
     }
 
-    ChatTemplate.Format family() {
-        return template.format();
+    ToolFormat toolFormat() {
+        return toolFormat;
     }
 
     /** The prompt's token ids (for chat, as the conversation renders alone: the session may splice a reply in). */
     int[] tokens(Request req) {
         String param = req.chat() ? "messages" : "prompt";
-        String text = req.chat() ? template.render(req.messages(), true) : req.prompt();
+        String text = req.chat() ? template.render(req.messages(), true) + opening(req) : req.prompt();
         if (text.length() > maxChars) {
             throw tooLong(param, "the prompt has " + text.length() + " characters, more than the " + context + " tokens the context holds can spell");
         }
@@ -49,6 +51,11 @@ final class Prompts {
             throw tooLong(param, e.getMessage());
         }
         return ids;
+    }
+
+    /** What a forced tool call's reply begins with in the prompt (Mistral's control token). */
+    private static String opening(Request req) {
+        return req.tools() != null && req.tools().forced() ? req.tools().format().opening() : "";
     }
 
     /**

@@ -20,21 +20,16 @@ final class Requests {
 
     private Requests() {}
 
-    /** @param family the model's chat template family, which decides how tools and calls are written */
-    static Request chat(JsonNode body, ChatTemplate.Format family) {
+    /** @param format how the model's chat template family writes tools and calls */
+    static Request chat(JsonNode body, ToolFormat format) {
         object(body);
         JsonNode list = body.get("messages");
         if (list == null || !list.isArray()) throw ApiError.invalid("messages", "'messages' must be an array of messages");
         if (list.isEmpty()) throw ApiError.invalid("messages", "'messages' must hold at least one message");
-        ToolFormat format = new ToolFormat(family);
         Tools tools = Tools.read(body, format);
         List<ChatTemplate.Message> messages = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) messages.add(message(list.get(i), "messages[" + i + "]", format));
-        if (tools != null) {
-            String offer = format.describe(tools.offered());
-            if (messages.getFirst().role().equals("system")) messages.set(0, new ChatTemplate.Message("system", messages.getFirst().content() + "\n\n" + offer));
-            else messages.addFirst(new ChatTemplate.Message("system", offer));
-        }
+        if (tools != null) messages = format.offer(messages, tools.offered());
         Integer max = integer(body, "max_completion_tokens");
         Integer top = integer(body, "top_logprobs");
         if (top != null && (top < 0 || top > Logprob.MAX_TOP)) throw ApiError.invalid("top_logprobs", "'top_logprobs' must be between 0 and " + Logprob.MAX_TOP);
@@ -84,9 +79,8 @@ final class Requests {
         if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
             if (!role.equals("assistant")) throw ApiError.invalid(at + ".tool_calls", "only assistant messages have tool_calls");
             String text = m.hasNonNull("content") ? content(m.get("content"), at + ".content").strip() : "";
-            StringBuilder out = new StringBuilder(text);
-            for (ToolFormat.Call c : calls(calls, at + ".tool_calls")) out.append(out.isEmpty() ? "" : "\n").append(format.write(c));
-            return new ChatTemplate.Message("assistant", out.toString());
+            String written = format.write(calls(calls, at + ".tool_calls"));
+            return new ChatTemplate.Message("assistant", text.isEmpty() ? written : text + "\n" + written);
         }
         String content = content(m.get("content"), at + ".content");
         if (role.equals("tool")) return format.result(content);

@@ -48,6 +48,8 @@ public final class Grammar {
     public static Grammar tagged(List<String> prefixes, List<Grammar> values, String suffix) {
         List<String> p = prefixes.stream().map(Grammar::latin1).toList();
         for (String a : p) {
+            // white space before a value is the parser's, which then expects the prefix's first other byte
+            if (a.isEmpty() || Character.isWhitespace(a.charAt(0))) throw new IllegalArgumentException("a prefix is empty or begins with white space: '" + a + "'");
             for (String b : p) if (a != b && b.startsWith(a)) throw new IllegalArgumentException("a prefix begins another: " + a);
         }
         return new Grammar(new Node.Tagged(p, values.stream().map(g -> g.root).toList(), latin1(suffix)));

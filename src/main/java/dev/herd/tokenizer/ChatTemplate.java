@@ -14,6 +14,9 @@ public record ChatTemplate(Format format, String bos, String eos) {
 
     public record Message(String role, String content) {}
 
+    /** The role of the functions a Mistral prompt offers (a JSON array), written before the last user turn. */
+    public static final String TOOLS_ROLE = "available_tools";
+
     /** The family of a Jinja template, else (no template, or one not recognised) guessed from the tokens present. */
     public static ChatTemplate detect(String jinja, Tokenizer tokenizer) {
         Format format = jinja == null ? null : fromMarkers(jinja);
@@ -87,12 +90,16 @@ public record ChatTemplate(Format format, String bos, String eos) {
                 String system = systemPrompt(messages);
                 out.append(bos);
                 for (Message m : turns(messages)) {
-                    if (m.role().equals("user")) {
-                        String content = system != null ? system + "\n\n" + m.content() : m.content();
-                        system = null;
-                        out.append("[INST] ").append(content).append(" [/INST]");
-                    } else {
-                        out.append(m.content()).append(eos);
+                    switch (m.role()) {
+                        case "user" -> {
+                            String content = system != null ? system + "\n\n" + m.content() : m.content();
+                            system = null;
+                            out.append("[INST] ").append(content).append(" [/INST]");
+                        }
+                        // tokenizers from v3 on: these markers are control tokens
+                        case TOOLS_ROLE -> out.append("[AVAILABLE_TOOLS] ").append(m.content()).append("[/AVAILABLE_TOOLS]");
+                        case "tool" -> out.append("[TOOL_RESULTS] ").append(m.content()).append("[/TOOL_RESULTS]");
+                        default -> out.append(m.content()).append(eos);
                     }
                 }
             }

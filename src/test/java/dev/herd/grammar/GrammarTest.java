@@ -112,6 +112,10 @@ class GrammarTest {
         assertThat(accepts(g, "<a>{\"name\": \"x\", \"arguments\": {}}")).as("no suffix").isFalse();
         assertThatThrownBy(() -> Grammar.tagged(List.of("a", "ab"), List.of(Grammar.jsonObject(), Grammar.jsonObject()), ""))
                 .isInstanceOf(IllegalArgumentException.class);
+        assertThat(accepts(g, " <a>{\"name\": \"x\", \"arguments\": {}}</a>")).as("one space before, the parser's").isTrue();
+        // the parser takes a leading space as the one allowed before a value, and the prefix could then never begin
+        assertThatThrownBy(() -> Grammar.tagged(List.of(" [a"), List.of(Grammar.jsonObject()), "]"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("white space");
     }
 
     @Test
