@@ -109,16 +109,20 @@ public final class GgufRequantizer {
             }
             experts.get(e.stacked()).put(e.expert(), t);
         }
-        return outputs.stream().map(o -> o.parts != null ? o : stacked(f, o.name, experts.get(o.name))).toList();
+        int count = (int) f.integer(f.string("general.architecture", "") + ".expert_count", 0);
+        return outputs.stream().map(o -> o.parts != null ? o : stacked(f, o.name, experts.get(o.name), count)).toList();
     }
 
-    /** The experts of {@code name}, by number, as one stacked tensor. */
-    private static Output stacked(GgufFile f, String name, SortedMap<Integer, GgufFile.TensorInfo> experts) {
+    /** The experts of {@code name}, by number, as one stacked tensor: count of them (when the metadata gives it, else as many as numbered). */
+    private static Output stacked(GgufFile f, String name, SortedMap<Integer, GgufFile.TensorInfo> experts, int count) {
+        int n = count > 0 ? count : experts.lastKey() + 1;
+        if (experts.lastKey() >= n) throw new HerdException(f.path() + ": '" + name + "' has an expert " + experts.lastKey() + " but the file declares " + n + " experts");
+        for (int e = 0; e < n; e++) {
+            if (!experts.containsKey(e)) throw new HerdException(f.path() + ": expert " + e + " of '" + name + "' is missing");
+        }
         List<GgufFile.TensorInfo> parts = List.copyOf(experts.values());
         GgufFile.TensorInfo first = parts.getFirst();
-        for (int e = 0; e < parts.size(); e++) {
-            if (!experts.containsKey(e)) throw new HerdException(f.path() + ": expert " + e + " of '" + name + "' is missing");
-            GgufFile.TensorInfo t = parts.get(e);
+        for (GgufFile.TensorInfo t : parts) {
             if (t.type() != first.type() || t.dims().length != 2 || !Arrays.equals(t.dims(), first.dims())) {
                 throw new HerdException(f.path() + ": the experts of '" + name + "' differ in shape or type ('" + t.name() + "')");
             }

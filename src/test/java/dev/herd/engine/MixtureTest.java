@@ -192,6 +192,31 @@ class MixtureTest {
         try (Llama a = Llama.load(stacked, 16, 1, 4); Llama b = Llama.load(restacked, 16, 1, 4)) {
             assertThat(b.forward(tokens, 0, false)).containsExactly(a.forward(tokens, 0, false));
         }
+
+        // an expert left out, the middle one or the last, or one of another shape: refused in one line naming it
+        String gate = "blk.0.ffn_gate_exps.weight";
+        for (int e : new int[]{1, experts - 1}) {
+            Path missing = dir.resolve("missing-" + e + ".gguf");
+            rewrite(old, missing, ModelTensor.ExpertTensor.name(gate, e), null);
+            assertThatThrownBy(() -> GgufRequantizer.convert(missing, dir.resolve("out.gguf"), WeightTypes.KEEP, Map.of(), Progress.NONE))
+                    .isInstanceOf(HerdException.class).hasMessageEndingWith(": expert " + e + " of '" + gate + "' is missing");
+        }
+        Path differ = dir.resolve("differ.gguf");
+        try (GgufFile f = GgufFile.open(old)) {
+            GgufWriter w = new GgufWriter();
+            f.metadata().forEach(w::put);
+            String halved = ModelTensor.ExpertTensor.name(gate, 1);
+            for (GgufFile.TensorInfo t : f.tensors().values()) {
+                byte[] bytes = f.bytes(t.name()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                boolean cut = t.name().equals(halved);
+                byte[] kept = cut ? java.util.Arrays.copyOf(bytes, bytes.length / 2) : bytes;
+                w.tensor(t.name(), t.type(), cut ? new long[]{t.dims()[0], t.dims()[1] / 2} : t.dims(), o -> o.write(kept));
+            }
+            w.write(differ);
+        }
+        assertThatThrownBy(() -> GgufRequantizer.convert(differ, dir.resolve("out.gguf"), WeightTypes.KEEP, Map.of(), Progress.NONE))
+                .isInstanceOf(HerdException.class).hasMessageEndingWith(": the experts of '" + gate + "' differ in shape or type ('blk.0.ffn_gate.1.weight')");
+        assertThat(dir.resolve("out.gguf")).as("nothing written").doesNotExist();
     }
 
     /** {@code in} written to {@code out} with metadata {@code key} set to {@code value}, or without it (a tensor or a key) when value is null. */
