@@ -5,7 +5,7 @@ import java.util.SplittableRandom;
 
 /**
  * Picks the next token from logits: greedy (argmax) at temperature 0; otherwise softmax at the temperature, then
- * top-k, then top-p over the remaining (renormalized) probabilities, then a draw from a {@link SplittableRandom}
+ * top-k, then top-p over the remaining (renormalized) probabilities (neither: a draw over all tokens, unsorted), then a draw from a {@link SplittableRandom}
  * seeded by the caller, so the same seed gives the same tokens. Buffers are reused; nothing is boxed. A
  * {@link TokenConstraint} (a grammar), when set, masks the logits before each draw and is told the token drawn.
  */
@@ -65,6 +65,7 @@ public final class Sampler {
             sum += probs[i];
         }
         for (int i = 0; i < n; i++) probs[i] /= sum;
+        if (topK == 0 && topP >= 1) return drawAll(n);
         int count = candidates(n);
         Arrays.sort(keys, 0, count); // ascending: best last
         int lo = 0; // a masked token in the top k must never be the fallback below
@@ -81,6 +82,24 @@ public final class Sampler {
             if (r < 0) return token(keys[i]);
         }
         return token(keys[first]);
+    }
+
+    /**
+     * A draw over every token in id order: with no top-k or top-p cut there is nothing to sort (sorting the 128,256
+     * tokens of a Llama 3 vocabulary took ~1.5 ms a token, the API's default). A token of probability 0 (masked) is
+     * never drawn.
+     */
+    private int drawAll(int n) {
+        double mass = 0;
+        for (int i = 0; i < n; i++) mass += probs[i];
+        double r = random.nextDouble() * mass;
+        int last = -1;
+        for (int i = 0; i < n; i++) {
+            if (probs[i] == 0) continue;
+            last = i;
+            if ((r -= probs[i]) < 0) return i;
+        }
+        return last; // r left over by rounding: the last token that could be drawn
     }
 
     /** Fills keys[0 .. count) with the tokens that may be picked and returns count. */

@@ -98,4 +98,25 @@ class SamplerTest {
         assertThat(hits[1] / (double) n).isCloseTo(0.3, within(0.02));
         assertThat(hits[2] / (double) n).isCloseTo(0.1, within(0.02));
     }
+
+    /** With no top-k or top-p cut (the API's default) a masked token, of probability 0, is never drawn, and the rest follow the softmax. */
+    @Test
+    void withoutCutsMaskedTokensAreNeverDrawn() {
+        float[] l = logitsFor(0.5, 0.3, 0.2);
+        TokenConstraint onlyOneAndTwo = new TokenConstraint() {
+            @Override
+            public void mask(float[] logits) {
+                for (int i = 0; i < VOCAB; i++) if (i != 1 && i != 2) logits[i] = Float.NEGATIVE_INFINITY;
+            }
+
+            @Override
+            public void accept(int token) {}
+        };
+        Sampler s = new Sampler(VOCAB, 1f, 0, 1f, 5).constrain(onlyOneAndTwo);
+        int[] hits = new int[VOCAB];
+        int n = 20000;
+        for (int i = 0; i < n; i++) hits[s.sample(l.clone())]++;
+        assertThat(hits[1] + hits[2]).isEqualTo(n);
+        assertThat(hits[1] / (double) n).isCloseTo(0.6, within(0.02));
+    }
 }
