@@ -39,47 +39,55 @@ public final class GgufRequantizer {
     /** As above, each matrix in the type {@code target} chooses for it. */
     public static void convert(Path in, Path out, WeightTypes target, Map<String, Object> extra, Progress progress) {
         try (GgufFile f = GgufFile.open(in)) {
-            GgufWriter w = new GgufWriter();
-            f.metadata().forEach(w::put);
-            if (target != WeightTypes.KEEP) w.put("general.file_type", target.fileType());
-            WeightTypes.Model model = model(f);
-            extra.forEach(w::put);
-            List<Output> outputs = outputs(f);
-            long total = 0;
-            for (Output o : outputs) {
-                GgufFile.TensorInfo t = o.parts.getFirst();
-                if (t.type() == null) throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " has unknown type id " + t.typeId());
-                GgmlType type = typeOf(t, target, model);
-                if (type != t.type() && !Codecs.reads(t.type())) {
-                    throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " is " + t.type()
-                            + ", which Herd cannot requantize (it reads " + Codecs.names() + ")");
-                }
-                total += type.bytes(t.elements()) * o.parts.size();
+            convert(f, out, target, extra, progress);
+        }
+    }
+
+    /** An open file (a GGUF, or a .m seen as one) to the GGUF {@code out}. */
+    public static void convert(GgufFile f, Path out, WeightTypes target, Map<String, Object> extra, Progress progress) {
+        Path in = f.path();
+        GgufWriter w = new GgufWriter();
+        f.metadata().forEach(w::put);
+        if (target != WeightTypes.KEEP) w.put("general.file_type", target.fileType());
+        WeightTypes.Model model = model(f);
+        extra.forEach(w::put);
+        List<Output> outputs = outputs(f);
+        long total = 0;
+        for (Output o : outputs) {
+            GgufFile.TensorInfo t = o.parts.getFirst();
+            if (t.type() == null) throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " has unknown type id " + t.typeId());
+            GgmlType type = typeOf(t, target, model);
+            if (type != t.type() && !Codecs.reads(t.type())) {
+                throw new HerdException(in + ": tensor " + FileText.quote(t.name()) + " is " + t.type()
+                        + ", which Herd cannot requantize (it reads " + Codecs.names() + ")");
             }
-            Progress.Tracker tracker = progress.tracker(outputs.size(), total);
-            for (Output tensor : outputs) {
-                GgmlType type = typeOf(tensor.parts.getFirst(), target, model);
-                w.tensor(tensor.name, type, tensor.dims, o -> {
-                    for (GgufFile.TensorInfo t : tensor.parts) {
-                        int cols = (int) t.dims()[0];
-                        long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
-                        var src = f.bytes(t.name());
-                        float[] row = new float[cols];
-                        byte[] buf = new byte[(int) type.bytes(cols)];
-                        for (long r = 0; r < rows; r++) {
-                            if (type == t.type()) { // kept: copied byte for byte, whatever the type
-                                MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r * rowBytes, buf, 0, buf.length);
-                            } else {
-                                Codecs.of(t.type()).decode(src, r * rowBytes, row, 0, cols);
-                                Quantizer.encode(type, row, 0, cols, buf, 0);
-                            }
-                            o.write(buf);
-                            tracker.add(buf.length);
+            total += type.bytes(t.elements()) * o.parts.size();
+        }
+        Progress.Tracker tracker = progress.tracker(outputs.size(), total);
+        for (Output tensor : outputs) {
+            GgmlType type = typeOf(tensor.parts.getFirst(), target, model);
+            w.tensor(tensor.name, type, tensor.dims, o -> {
+                for (GgufFile.TensorInfo t : tensor.parts) {
+                    int cols = (int) t.dims()[0];
+                    long rows = t.elements() / cols, rowBytes = t.type().bytes(cols);
+                    var src = f.bytes(t.name());
+                    float[] row = new float[cols];
+                    byte[] buf = new byte[(int) type.bytes(cols)];
+                    for (long r = 0; r < rows; r++) {
+                        if (type == t.type()) { // kept: copied byte for byte, whatever the type
+                            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r * rowBytes, buf, 0, buf.length);
+                        } else {
+                            Codecs.of(t.type()).decode(src, r * rowBytes, row, 0, cols);
+                            Quantizer.encode(type, row, 0, cols, buf, 0);
                         }
+                        o.write(buf);
+                        tracker.add(buf.length);
                     }
-                    tracker.tensorDone();
-                });
-            }
+                }
+                tracker.tensorDone();
+            });
+        }
+        try {
             w.write(out);
         } catch (IOException e) {
             throw new HerdException(out + ": cannot write (" + e.getMessage() + ")", e);

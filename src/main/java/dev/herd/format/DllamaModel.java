@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -29,7 +30,7 @@ public final class DllamaModel {
             "n_experts", "n_active_experts", "vocab_size", "max_seq_len", "hidden_act", "rope_theta", "weights_float_type",
             "rope_scaling_factor", "rope_scaling_low_freq_factor", "rope_scaling_high_freq_factory",
             "rope_scaling_orig_max_seq_len", "rope_type", "head_dim", "norm_epsilon", "moe_hidden_dim"};
-    private static final int QWEN3_MOE = 0xABCD02, ROPE_FALCON = 1, ROPE_LLAMA3_1 = 2;
+    private static final int ROPE_FALCON = 1, ROPE_LLAMA3_1 = 2;
 
     private DllamaModel() {}
 
@@ -74,11 +75,13 @@ public final class DllamaModel {
 
         Map<String, GgufFile.TensorInfo> dir = GgufFile.newDirectory();
         long offset = headerSize;
-        for (ModelTensor.Spec s : order(cfg)) {
-            GgmlType type = s.kind() == ModelTensor.Kind.MATRIX ? wt : GgmlType.F32; // the .m embedding is always F32
-            if (s.cols() % type.blockSize != 0) throw error(path, s.name() + " rows of " + s.cols() + " values are not a multiple of the " + type + " block");
-            long bytes = type.bytes(s.elements());
-            dir.put(s.name(), new GgufFile.TensorInfo(s.name(), s.dims(), type, type.id, offset, bytes));
+        for (Entry e : order(cfg)) {
+            GgmlType type = e.kind == ModelTensor.Kind.MATRIX ? wt : GgmlType.F32; // the .m embedding and the router are always F32
+            if (e.dims[0] % type.blockSize != 0) throw error(path, e.name + " rows of " + e.dims[0] + " values are not a multiple of the " + type + " block");
+            long elements = 1;
+            for (long d : e.dims) elements *= d;
+            long bytes = type.bytes(elements);
+            dir.put(e.name, new GgufFile.TensorInfo(e.name, e.dims, type, type.id, offset, bytes));
             offset += bytes;
         }
         if (offset > size) throw error(path, "file is truncated: missing " + (offset - size) + " bytes");
@@ -100,9 +103,20 @@ public final class DllamaModel {
 
     private static ModelConfig config(Path path, Map<String, Integer> h) {
         int type = need(path, h, "arch_type");
-        if (type == QWEN3_MOE || h.getOrDefault("n_experts", 0) > 0) throw error(path, "Qwen3 MoE (mixture of experts) models are not supported");
         Arch arch = Arch.ofDllama(type);
         if (arch == null) throw error(path, "unknown arch_type 0x" + Integer.toHexString(type));
+        int experts = h.getOrDefault("n_experts", 0);
+        if (arch.moe != experts > 0) {
+            throw error(path, "arch_type 0x" + Integer.toHexString(type) + " (" + arch.gguf + ") with n_experts " + experts
+                    + ": in distributed-llama only Qwen3 MoE (0xabcd02) has experts, and it always has");
+        }
+        ModelConfig.Moe moe = null;
+        if (arch.moe) { // distributed-llama renormalizes the chosen experts' weights (normTopk), as Qwen3 MoE does
+            int k = h.getOrDefault("n_active_experts", 0);
+            String why = ModelConfig.Moe.invalidReason(experts, k);
+            if (why != null) throw error(path, "header n_experts = " + experts + ", n_active_experts = " + k + ": " + why);
+            moe = new ModelConfig.Moe(experts, k, true);
+        }
         int ropeType = arch.neox ? ROPE_FALCON : h.getOrDefault("rope_type", 0);
         if (!arch.neox && ropeType == ROPE_FALCON) throw error(path, "a Llama model with NeoX (falcon) rope is not supported");
         float eps = switch (h.getOrDefault("norm_epsilon", 5)) {
@@ -122,14 +136,37 @@ public final class DllamaModel {
                     need(path, h, "rope_scaling_high_freq_factory"), need(path, h, "rope_scaling_orig_max_seq_len"));
         }
         // hidden_act is ignored, as distributed-llama does: its graph always uses SiLU.
-        return new ModelConfig(arch, dim, bounded(path, h, "hidden_dim", Limits.MAX_WIDTH),
-                bounded(path, h, "n_layers", Limits.MAX_LAYERS), heads, kvHeads, headDim, bounded(path, h, "vocab_size", Limits.MAX_VOCAB),
-                bounded(path, h, "max_seq_len", Integer.MAX_VALUE), eps, h.getOrDefault("rope_theta", 10000), scaling, false);
+        // a mixture's FFN width is its experts' (the .m hidden_dim is the dense intermediate size, unused)
+        int hidden = bounded(path, h, moe != null ? "moe_hidden_dim" : "hidden_dim", Limits.MAX_WIDTH);
+        return new ModelConfig(arch, dim, hidden, bounded(path, h, "n_layers", Limits.MAX_LAYERS), heads, kvHeads, headDim,
+                bounded(path, h, "vocab_size", Limits.MAX_VOCAB), bounded(path, h, "max_seq_len", Integer.MAX_VALUE), eps,
+                h.getOrDefault("rope_theta", 10000), headDim, scaling, false, moe);
     }
 
-    /** Tensors in .m file order (distributed-llama's loadLlmNetWeight: FFN order gate, down, up; norms last). */
-    private static List<ModelTensor.Spec> order(ModelConfig c) {
-        return ModelTensor.specs(c, t -> t.dllama >= 0 && t.in(c), Comparator.comparingInt(t -> t.dllama));
+    /** A tensor as the .m file holds it. */
+    private record Entry(String name, long[] dims, ModelTensor.Kind kind) {}
+
+    /**
+     * Tensors in .m file order (distributed-llama's loadLlmNetWeight: FFN order gate, down, up; norms last). A
+     * mixture's experts follow its router one by one, each its gate, down and up: they are named as llama.cpp's old
+     * per-expert layout ({@link ModelTensor.ExpertTensor}), which the loader refuses and {@code herd convert} stacks.
+     */
+    private static List<Entry> order(ModelConfig c) {
+        List<Entry> out = new ArrayList<>();
+        List<ModelTensor.Spec> specs = ModelTensor.specs(c, t -> t.dllama >= 0 && t.in(c), Comparator.comparingInt(t -> t.dllama));
+        for (int i = 0; i < specs.size(); i++) {
+            ModelTensor.Spec s = specs.get(i);
+            if (!s.tensor().stacked) {
+                out.add(new Entry(s.name(), s.dims(), s.kind()));
+                continue;
+            }
+            List<ModelTensor.Spec> kinds = specs.subList(i, i + 3); // gate, down, up of this layer
+            for (int e = 0; e < s.experts(); e++) {
+                for (ModelTensor.Spec k : kinds) out.add(new Entry(ModelTensor.ExpertTensor.name(k.name(), e), new long[]{k.cols(), k.rows()}, k.kind()));
+            }
+            i += 2;
+        }
+        return out;
     }
 
     private static int need(Path path, Map<String, Integer> h, String key) {

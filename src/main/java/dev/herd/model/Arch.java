@@ -26,7 +26,7 @@ public enum Arch {
     LLAMA("llama", false, false, false, false, 0xABCD00, "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM"),
     QWEN2("qwen2", true, true, false, false, 0, "Qwen2ForCausalLM"),
     QWEN3("qwen3", true, false, true, false, 0xABCD01, "Qwen3ForCausalLM"),
-    QWEN3MOE("qwen3moe", true, false, true, true, 0, "Qwen3MoeForCausalLM"),
+    QWEN3MOE("qwen3moe", true, false, true, true, 0xABCD02, "Qwen3MoeForCausalLM"),
     QWEN2MOE("qwen2moe", true, true, false, true, 0, "Qwen2MoeForCausalLM"),
     GEMMA("gemma", true, false, false, false, 0, true, true, true, "GemmaForCausalLM");
 

@@ -33,7 +33,7 @@ public enum ModelTensor {
     TOKEN_EMBD(false, "token_embd.weight", "model.embed_tokens.weight", EMBEDDING, ModelConfig::vocab, ModelConfig::dim, ROOT, ALL, c -> true, false, 0),
     ROPE_FREQS(false, "rope_freqs.weight", null, ROPE, c -> 1, c -> c.ropeDim() / 2, WHOLE, ALL, c -> c.scaling() != null, true, -1),
 
-    ATTN_NORM(true, "attn_norm.weight", "input_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 9),
+    ATTN_NORM(true, "attn_norm.weight", "input_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 10),
     ATTN_Q(true, "attn_q.weight", "self_attn.q_proj.weight", MATRIX, ModelConfig::qDim, ModelConfig::dim, ROWS, HEADS, c -> true, false, 0),
     ATTN_Q_BIAS(true, "attn_q.bias", "self_attn.q_proj.bias", BIAS, c -> 1, ModelConfig::qDim, ROWS, HEADS, c -> c.arch().qkvBias, false, -1),
     ATTN_K(true, "attn_k.weight", "self_attn.k_proj.weight", MATRIX, ModelConfig::kvDim, ModelConfig::dim, ROWS, KV_HEADS, c -> true, false, 1),
@@ -41,17 +41,17 @@ public enum ModelTensor {
     ATTN_V(true, "attn_v.weight", "self_attn.v_proj.weight", MATRIX, ModelConfig::kvDim, ModelConfig::dim, ROWS, KV_HEADS, c -> true, false, 2),
     ATTN_V_BIAS(true, "attn_v.bias", "self_attn.v_proj.bias", BIAS, c -> 1, ModelConfig::kvDim, ROWS, KV_HEADS, c -> c.arch().qkvBias, false, -1),
     ATTN_OUTPUT(true, "attn_output.weight", "self_attn.o_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::qDim, COLUMNS, HEADS, c -> true, false, 3),
-    ATTN_Q_NORM(true, "attn_q_norm.weight", "self_attn.q_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 7),
-    ATTN_K_NORM(true, "attn_k_norm.weight", "self_attn.k_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 8),
-    FFN_NORM(true, "ffn_norm.weight", "post_attention_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 10),
+    ATTN_Q_NORM(true, "attn_q_norm.weight", "self_attn.q_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 8),
+    ATTN_K_NORM(true, "attn_k_norm.weight", "self_attn.k_norm.weight", NORM, c -> 1, ModelConfig::headDim, WHOLE, ALL, c -> c.arch().qkNorm, false, 9),
+    FFN_NORM(true, "ffn_norm.weight", "post_attention_layernorm.weight", NORM, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> true, false, 11),
     FFN_GATE(true, "ffn_gate.weight", "mlp.gate_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> c.moe() == null, false, 4),
     FFN_UP(true, "ffn_up.weight", "mlp.up_proj.weight", MATRIX, ModelConfig::hidden, ModelConfig::dim, ROWS, FFN, c -> c.moe() == null, false, 6),
     FFN_DOWN(true, "ffn_down.weight", "mlp.down_proj.weight", MATRIX, ModelConfig::dim, ModelConfig::hidden, COLUMNS, FFN, c -> c.moe() == null, false, 5),
     // A mixture of experts instead: the router (F32, as llama.cpp keeps it, on every node), then the stacked experts.
-    FFN_GATE_INP(true, "ffn_gate_inp.weight", "mlp.gate.weight|block_sparse_moe.gate.weight", ROUTER, c -> c.moe().experts(), ModelConfig::dim, WHOLE, ALL, c -> c.moe() != null, false, -1),
-    FFN_GATE_EXPS(Stacked.EXPERTS, "ffn_gate_exps.weight", "mlp.experts.%d.gate_proj.weight|block_sparse_moe.experts.%d.w1.weight", ModelConfig::hidden, ModelConfig::dim, ROWS),
-    FFN_UP_EXPS(Stacked.EXPERTS, "ffn_up_exps.weight", "mlp.experts.%d.up_proj.weight|block_sparse_moe.experts.%d.w3.weight", ModelConfig::hidden, ModelConfig::dim, ROWS),
-    FFN_DOWN_EXPS(Stacked.EXPERTS, "ffn_down_exps.weight", "mlp.experts.%d.down_proj.weight|block_sparse_moe.experts.%d.w2.weight", ModelConfig::dim, ModelConfig::hidden, COLUMNS),
+    FFN_GATE_INP(true, "ffn_gate_inp.weight", "mlp.gate.weight|block_sparse_moe.gate.weight", ROUTER, c -> c.moe().experts(), ModelConfig::dim, WHOLE, ALL, c -> c.moe() != null, false, 4),
+    FFN_GATE_EXPS(Stacked.EXPERTS, "ffn_gate_exps.weight", "mlp.experts.%d.gate_proj.weight|block_sparse_moe.experts.%d.w1.weight", ModelConfig::hidden, ModelConfig::dim, ROWS, 5),
+    FFN_UP_EXPS(Stacked.EXPERTS, "ffn_up_exps.weight", "mlp.experts.%d.up_proj.weight|block_sparse_moe.experts.%d.w3.weight", ModelConfig::hidden, ModelConfig::dim, ROWS, 7),
+    FFN_DOWN_EXPS(Stacked.EXPERTS, "ffn_down_exps.weight", "mlp.experts.%d.down_proj.weight|block_sparse_moe.experts.%d.w2.weight", ModelConfig::dim, ModelConfig::hidden, COLUMNS, 6),
     // A shared expert beside them (Qwen2 MoE): its sigmoid gate (one row, F32 as the router), then a SwiGLU of its own width.
     FFN_GATE_INP_SHEXP(true, "ffn_gate_inp_shexp.weight", "mlp.shared_expert_gate.weight", ROUTER, c -> 1, ModelConfig::dim, WHOLE, ALL, c -> c.shared() > 0, false, -1),
     FFN_GATE_SHEXP(true, "ffn_gate_shexp.weight", "mlp.shared_expert.gate_proj.weight", MATRIX, ModelConfig::shared, ModelConfig::dim, ROWS, SHARED, c -> c.shared() > 0, false, -1),
@@ -64,7 +64,7 @@ public enum ModelTensor {
     /** EMBEDDING and MATRIX take the file's weight type; ROUTER matrices and the vectors (NORM, BIAS, ROPE: computed factors) are F32. */
     public enum Kind { EMBEDDING, MATRIX, ROUTER, NORM, BIAS, ROPE }
 
-    /** Marks the rows of a mixture's stacked experts: per layer, matrices along the FFN axis, in MoE models, not in .m files. */
+    /** Marks the rows of a mixture's stacked experts: per layer, matrices along the FFN axis, in MoE models (a .m file interleaves them per expert). */
     private enum Stacked { EXPERTS }
 
     /** How the split cuts a tensor: by output rows, by input columns, every node whole, or the root alone. */
@@ -90,8 +90,8 @@ public enum ModelTensor {
     private final ToIntFunction<ModelConfig> rows, cols;
     private final Predicate<ModelConfig> in;
 
-    ModelTensor(Stacked experts, String gguf, String hf, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols, Cut cut) {
-        this(true, gguf, hf, MATRIX, rows, cols, cut, FFN, c -> c.moe() != null, false, -1, true);
+    ModelTensor(Stacked experts, String gguf, String hf, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols, Cut cut, int dllama) {
+        this(true, gguf, hf, MATRIX, rows, cols, cut, FFN, c -> c.moe() != null, false, dllama, true);
     }
 
     ModelTensor(boolean perLayer, String gguf, String hf, Kind kind, ToIntFunction<ModelConfig> rows, ToIntFunction<ModelConfig> cols,

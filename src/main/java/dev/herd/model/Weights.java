@@ -138,8 +138,9 @@ public record Weights(Tensor tokenEmbd, Layer[] layers, Tensor outputNorm, Tenso
     private static Tensor stacked(Source f, String name, int experts, int rows, int cols) {
         String first = ModelTensor.ExpertTensor.name(name, 0);
         if (!f.has().test(name) && first != null && f.has().test(first)) {
-            throw new HerdException(f.where() + ": each expert is a tensor of its own ('" + first + "', ...), as llama.cpp wrote "
-                    + "mixtures before April 2024; herd convert --model OLD.gguf --output NEW.gguf --weights-float-type keep stacks them");
+            throw new HerdException(f.where() + ": each expert is a tensor of its own ('" + first + "', ...), as distributed-llama's .m "
+                    + "files and llama.cpp's GGUF files before April 2024 hold them; herd convert --model FILE --output NEW.gguf "
+                    + "--weights-float-type keep stacks them into a file Herd runs (once)");
         }
         Tensor t = get(f, name);
         if ((long) t.rows() != (long) experts * rows || t.cols() != cols) {

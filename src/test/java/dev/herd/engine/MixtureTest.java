@@ -1,6 +1,7 @@
 package dev.herd.engine;
 
 import dev.herd.HerdException;
+import dev.herd.Shared;
 import dev.herd.convert.GgufRequantizer;
 import dev.herd.convert.WeightTypes;
 import dev.herd.convert.Progress;
@@ -177,7 +178,7 @@ class MixtureTest {
             w.write(old);
         }
         assertThatThrownBy(() -> Llama.load(old, 16, 1, 4)).isInstanceOf(HerdException.class).message().doesNotContain("\n")
-                .contains("each expert is a tensor of its own ('blk.0.ffn_gate.0.weight', ...)", "herd convert --model OLD.gguf --output NEW.gguf --weights-float-type keep");
+                .contains("each expert is a tensor of its own ('blk.0.ffn_gate.0.weight', ...)", "herd convert --model FILE --output NEW.gguf --weights-float-type keep");
         GgufRequantizer.convert(old, restacked, WeightTypes.KEEP, Map.of(), Progress.NONE);
         try (GgufFile a = GgufFile.open(stacked); GgufFile b = GgufFile.open(restacked)) {
             for (GgufFile.TensorInfo t : a.tensors().values()) {
@@ -217,6 +218,69 @@ class MixtureTest {
         assertThatThrownBy(() -> GgufRequantizer.convert(differ, dir.resolve("out.gguf"), WeightTypes.KEEP, Map.of(), Progress.NONE))
                 .isInstanceOf(HerdException.class).hasMessageEndingWith(": the experts of '" + gate + "' differ in shape or type ('blk.0.ffn_gate.1.weight')");
         assertThat(dir.resolve("out.gguf")).as("nothing written").doesNotExist();
+    }
+
+    /**
+     * distributed-llama's Qwen3 MoE .m file (its experts one by one after the router, each its gate, down and up;
+     * the embedding in F32): refused at load in one line that says how to convert it, and converted by {@code herd
+     * convert} into a GGUF whose logits are those of the file it was written from.
+     */
+    @org.junit.jupiter.api.Test
+    void aDistributedLlamaMixtureConvertsToTheSameModel() throws IOException {
+        // qwen3moe(true) with the vocabulary of the committed distributed-llama tokenizer tiny.t
+        ModelConfig c = new ModelConfig(Arch.QWEN3MOE, 64, 32, 2, 4, 2, 32, 384, 64, SyntheticModel.EPS, 1000000, 32, null, false,
+                new ModelConfig.Moe(8, 2, true));
+        Path gguf = write(c, GgmlType.Q8_0, dir), m = dir.resolve("moe.m"), converted = dir.resolve("from-m.gguf"), t = Shared.model("tiny.t");
+        try (GgufFile f = GgufFile.open(gguf)) {
+            java.nio.file.Files.write(m, dllama(f, c));
+        }
+        assertThatThrownBy(() -> Model.open(m, t, 0, 1)).isInstanceOf(HerdException.class).message().doesNotContain("\n")
+                .contains("moe.m: each expert is a tensor of its own ('blk.0.ffn_gate.0.weight', ...)", "herd convert --model FILE --output NEW.gguf");
+        dev.herd.convert.DllamaConverter.convert(m, t, converted, Progress.NONE);
+        try (GgufFile a = GgufFile.open(gguf); GgufFile b = GgufFile.open(converted)) {
+            for (String name : new String[]{"blk.1.ffn_gate_exps.weight", "blk.1.ffn_down_exps.weight", "blk.1.ffn_up_exps.weight", "blk.1.ffn_gate_inp.weight"}) {
+                assertThat(b.tensors().get(name).dims()).as(name).containsExactly(a.tensors().get(name).dims());
+                assertThat(b.bytes(name).mismatch(a.bytes(name))).as(name).isEqualTo(-1L);
+            }
+        }
+        int[] tokens = new SplittableRandom(5).ints(12, 0, c.vocab()).toArray();
+        try (Llama a = Llama.load(gguf, 16, 1, 4); Llama b = Llama.load(converted, 16, 1, 4)) {
+            assertThat(b.forward(tokens, 0, false)).containsExactly(a.forward(tokens, 0, false));
+        }
+    }
+
+    /** The model of an open Qwen3 MoE GGUF as distributed-llama's converter writes it (Q80 weights, F32 embedding). */
+    private static byte[] dllama(GgufFile f, ModelConfig c) throws IOException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        int[][] header = {{0, 0}, {1, 0xABCD02}, {2, c.dim()}, {3, 3 * c.dim()}, {4, c.layers()}, {5, c.heads()}, {6, c.kvHeads()},
+                {7, c.moe().experts()}, {8, c.moe().used()}, {9, c.vocab()}, {10, c.contextLength()}, {11, 1}, {12, (int) c.ropeTheta()},
+                {13, 3}, {19, c.headDim()}, {20, 5}, {21, c.hidden()}};
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(8 + 8 * header.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        h.putInt(0x0A00ABCD).putInt(8 + 8 * header.length);
+        for (int[] kv : header) h.putInt(kv[0]).putInt(kv[1]);
+        out.write(h.array());
+        float[] embd = new float[c.vocab() * c.dim()];
+        dev.herd.codec.Codecs.of(f.tensors().get("token_embd.weight").type()).decode(f.bytes("token_embd.weight"), 0, embd, 0, embd.length);
+        java.nio.ByteBuffer e = java.nio.ByteBuffer.allocate(4 * embd.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float v : embd) e.putFloat(v);
+        out.write(e.array());
+        java.util.function.Consumer<String> raw = name -> out.writeBytes(f.bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        for (int l = 0; l < c.layers(); l++) {
+            String b = "blk." + l + ".";
+            for (String t : new String[]{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate_inp"}) raw.accept(b + t + ".weight");
+            int experts = c.moe().experts();
+            for (int x = 0; x < experts; x++) {
+                for (String t : new String[]{"ffn_gate_exps", "ffn_down_exps", "ffn_up_exps"}) {
+                    var all = f.bytes(b + t + ".weight");
+                    long each = all.byteSize() / experts;
+                    out.writeBytes(all.asSlice(x * each, each).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                }
+            }
+            for (String t : new String[]{"attn_q_norm", "attn_k_norm", "attn_norm", "ffn_norm"}) raw.accept(b + t + ".weight");
+        }
+        raw.accept("output_norm.weight");
+        raw.accept("output.weight");
+        return out.toByteArray();
     }
 
     /** {@code in} written to {@code out} with metadata {@code key} set to {@code value}, or without it (a tensor or a key) when value is null. */

@@ -214,8 +214,15 @@ class DllamaModelTest {
         assertThatThrownBy(() -> DllamaModel.open(write("x.m", bb.array()))).hasMessageContaining("not a distributed-llama model");
         ByteBuffer k = ByteBuffer.wrap(b.clone()).order(ByteOrder.LITTLE_ENDIAN).putInt(8, 99);
         assertThatThrownBy(() -> DllamaModel.open(write("k.m", k.array()))).hasMessageContaining("k.m").hasMessageContaining("unknown header key 99");
-        MFile moe = new MFile(0xABCD02, 64, 96, 1, 4, 2, 32);
-        assertThatThrownBy(() -> DllamaModel.open(write("moe.m", moe.bytes()))).hasMessageContaining("MoE");
+        MFile moe = new MFile(0xABCD02, 64, 96, 1, 4, 2, 32); // Qwen3 MoE without experts, and Llama with them
+        assertThatThrownBy(() -> DllamaModel.open(write("moe.m", moe.bytes()))).hasMessageContaining("moe.m: arch_type 0xabcd02 (qwen3moe) with n_experts 0");
+        MFile llama = new MFile(0xABCD00, 64, 96, 1, 4, 2, 32);
+        llama.header.put(7, 8);
+        assertThatThrownBy(() -> DllamaModel.open(write("ex.m", llama.bytes()))).hasMessageContaining("ex.m: arch_type 0xabcd00 (llama) with n_experts 8");
+        MFile many = new MFile(0xABCD02, 64, 96, 1, 4, 2, 32);
+        many.header.put(7, 4);
+        many.header.put(8, 5);
+        assertThatThrownBy(() -> DllamaModel.open(write("k.m", many.bytes()))).hasMessageContaining("k.m: header n_experts = 4, n_active_experts = 5: experts used per token 5 is outside 1..4");
         assertThatThrownBy(() -> DllamaModel.open(dir.resolve("none.m"))).hasMessageContaining("none.m").hasMessageContaining("no such file");
     }
 
