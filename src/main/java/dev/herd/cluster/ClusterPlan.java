@@ -210,10 +210,18 @@ public final class ClusterPlan {
         return tensor(name).type();
     }
 
-    /** A tensor of the header; the output is the token embedding when the model ties them. */
+    /**
+     * A tensor of the header; the output is the token embedding when the model ties them, and a mixture's experts held
+     * one by one (a .m file, an old GGUF) count as the stacked tensor that {@code herd convert} makes of them.
+     */
     private GgufFile.TensorInfo tensor(String name) {
         GgufFile.TensorInfo t = header.tensors().get(name);
         if (t == null && name.equals(ModelTensor.OUTPUT.gguf)) t = header.tensors().get(ModelTensor.TOKEN_EMBD.gguf);
+        String first = ModelTensor.ExpertTensor.name(name, 0);
+        if (t == null && first != null && header.tensors().get(first) instanceof GgufFile.TensorInfo e && config.moe() != null) {
+            int n = config.moe().experts();
+            t = new GgufFile.TensorInfo(name, new long[]{e.dims()[0], e.dims()[1], n}, e.type(), e.typeId(), e.offset(), e.bytes() * n);
+        }
         if (t == null) throw new HerdException(header.path() + ": tensor " + FileText.quote(name) + " is missing");
         if (t.type() == null || !Codecs.reads(t.type())) {
             String type = t.type() == null ? "type id " + t.typeId() : t.type().name();

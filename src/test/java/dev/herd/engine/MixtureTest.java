@@ -237,6 +237,13 @@ class MixtureTest {
         assertThatThrownBy(() -> Model.open(m, t, 0, 1)).isInstanceOf(HerdException.class).message().doesNotContain("\n")
                 .contains("moe.m: each expert is a tensor of its own ('blk.0.ffn_gate.0.weight', ...)", "herd convert --model FILE --output NEW.gguf");
         dev.herd.convert.DllamaConverter.convert(m, t, converted, Progress.NONE);
+        // herd plan sizes the .m's weights as those of the model it converts to (its buffers also count the tokenizer, which a .m lacks)
+        try (GgufFile a = GgufFile.header(converted); GgufFile b = dev.herd.format.DllamaModel.header(m)) {
+            var node = new dev.herd.cluster.ClusterPlan(a, 1, 64, dev.herd.cluster.SyncCodec.Q80, 1).nodes().getFirst();
+            var fromM = new dev.herd.cluster.ClusterPlan(b, 1, 64, dev.herd.cluster.SyncCodec.Q80, 1).nodes().getFirst();
+            assertThat(fromM.weights()).isEqualTo(node.weights());
+            assertThat(fromM.readPerToken()).isEqualTo(node.readPerToken());
+        }
         try (GgufFile a = GgufFile.open(gguf); GgufFile b = GgufFile.open(converted)) {
             for (String name : new String[]{"blk.1.ffn_gate_exps.weight", "blk.1.ffn_down_exps.weight", "blk.1.ffn_up_exps.weight", "blk.1.ffn_gate_inp.weight"}) {
                 assertThat(b.tensors().get(name).dims()).as(name).containsExactly(a.tensors().get(name).dims());
