@@ -48,7 +48,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Option(names = "--weights-float-type", defaultValue = "q40", paramLabel = "TYPE", description = "q40, q80, f16, bf16 or f32: every matrix in that type; q4_k_m or q6_k: llama.cpp's mixtures, "
                     + "each tensor's type chosen as its quantizer does (rows not a multiple of 256 fall back to Q5_0 or Q8_0); keep: a GGUF's "
-                    + "own types (to stack a mixture's experts written one tensor each) (default: ${DEFAULT-VALUE}).")
+                    + "own types (to stack a mixture's experts written one tensor each; a .m always keeps its own) (default: ${DEFAULT-VALUE}).")
     String weightsFloatType;
 
     @Option(names = "--config", paramLabel = "FILE", description = "With --random: a Hugging Face config.json giving the shape.")
@@ -63,7 +63,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         boolean keep = weightsFloatType.equalsIgnoreCase("keep");
-        if (keep && (input.random != null || Files.isDirectory(input.model) || Files.isRegularFile(input.model) && !GgufFile.isGguf(input.model))) throw new HerdException("--weights-float-type keep rewrites a GGUF file, which this input is not");
+        if (keep && (input.random != null || Files.isDirectory(input.model) || Files.isRegularFile(input.model) && !GgufFile.isGguf(input.model) && !dllama(input.model))) {
+            throw new HerdException("--weights-float-type keep rewrites a GGUF or .m file, which this input is not");
+        }
         WeightTypes type = keep ? WeightTypes.KEEP : WeightTypes.parse(weightsFloatType);
         // checked first: a Hugging Face folder would otherwise silently fall back to its own tokenizer
         if (tokenizer != null && !Files.isRegularFile(tokenizer)) throw new HerdException(tokenizer + ": no such tokenizer file");
@@ -92,7 +94,7 @@ final class ConvertCommand implements Callable<Integer> {
             Path tok = tokenizer != null ? tokenizer : in.resolve("tokenizer.json");
             if (!Files.exists(tok)) tok = in.resolve("tokenizer.model");
             HfConverter.convert(in, output, type, tokenizerMetadata(Files.exists(tok) ? tok : null), bar);
-        } else if (in.getFileName().toString().endsWith(".m")) {
+        } else if (dllama(in)) {
             DllamaConverter.convert(in, tokenizer, output, bar);
         } else if (GgufFile.isGguf(in)) {
             GgufRequantizer.convert(in, output, type, tokenizerMetadata(tokenizer), bar);
@@ -111,6 +113,11 @@ final class ConvertCommand implements Callable<Integer> {
                 Files.deleteIfExists(f32);
             }
         }
+    }
+
+    /** A distributed-llama .m: its own types are always kept. */
+    private static boolean dllama(Path in) {
+        return in.getFileName().toString().endsWith(".m");
     }
 
     private Path temp() throws IOException {

@@ -54,6 +54,12 @@ class ConvertCliTest {
         int[] direct = greedy(m, t);
         assertThat(direct).hasSize(24); // no EOS cuts the comparison short
         assertThat(greedy(out, null)).containsExactly(direct);
+        // keep, as the loader's message for a .m mixture asks: a .m always keeps its types
+        Path kept = dir.resolve("kept.gguf");
+        ok("convert", "--model", m.toString(), "--tokenizer", t.toString(), "--output", kept.toString(), "--weights-float-type", "keep");
+        try (GgufFile a = GgufFile.open(out); GgufFile b = GgufFile.open(kept)) {
+            assertThat(b.bytes("blk.3.ffn_down.weight").mismatch(a.bytes("blk.3.ffn_down.weight"))).isEqualTo(-1);
+        }
         // without a tokenizer, then GGUF to GGUF adding it (Q4_0 blocks copied as they are)
         ok("convert", "--model", m.toString(), "--output", bare.toString());
         ok("convert", "--model", bare.toString(), "--tokenizer", t.toString(), "--output", retokenized.toString());
@@ -191,8 +197,8 @@ class ConvertCliTest {
                 {"nope/x.gguf: cannot write, folder", "--random", "tiny", "--output", missing + "/x.gguf"},
                 {"--layers goes with --random", "--model", hf.toString(), "--layers", "2"},
                 {"--layers -1 is outside 1..", "--random", "tiny", "--layers", "-1"},
-                {"--weights-float-type keep rewrites a GGUF file, which this input is not", "--random", "tiny", "--weights-float-type", "keep"},
-                {"--weights-float-type keep rewrites a GGUF file, which this input is not", "--model", hf.toString(), "--weights-float-type", "keep"},
+                {"--weights-float-type keep rewrites a GGUF or .m file, which this input is not", "--random", "tiny", "--weights-float-type", "keep"},
+                {"--weights-float-type keep rewrites a GGUF or .m file, which this input is not", "--model", hf.toString(), "--weights-float-type", "keep"},
         };
         for (String[] c : cases) {
             List<String> args = new ArrayList<>(List.of(c).subList(1, c.length));
