@@ -23,34 +23,50 @@ mkdir -p "$work"
 text=src/test/resources/text/tinystory.txt
 # no warm-up at load (-Dherd.warmup=false): each of the ~45 runs is short, and the warm-up changes no result
 herd() { HERD_JAVA_OPTS="${HERD_JAVA_OPTS:-} -Dherd.warmup=false" ./herd "$@" 2>&1 | grep -v '^WARNING: Using incubator modules' || true; }
-quantize() { python3 "$shared/tools/llamacpp_quantize.py" "$1" "$2" "$3" >"$work/quantize.log" 2>&1 || { cat "$work/quantize.log" >&2; exit 1; }; }
+quantize() { python3 "$shared/tools/llamacpp_quantize.py" "$1" "$2" "$3" >"$2.log" 2>&1 || { cat "$2.log" >&2; exit 1; }; }
 
 # tokens NAME FILE [TEXT]: the text's token windows as FILE's model cuts them (its tokenizer and context), in $work/NAME.lp;
 # every file made from FILE has the same, so llama.cpp scores those
 tokens() { herd perplexity --model "$2" --file "${3:-$text}" --nthreads 2 --kl-divergence-base "$work/$1.lp" >/dev/null; }
 
-# compare NAME FILE MAX_KL TOKENS
-failed=0
+# compare NAME FILE MAX_KL TOKENS: one row of the table
 compare() {
   local name="$1" model="$2" max="$3"
-  node "$here/llama-logprobs.mjs" "$model" "$work/$4.lp" "$work/llama.lp" 2
-  local out; out="$(herd perplexity --model "$model" --nthreads 2 --kl-divergence "$work/llama.lp")"
+  node "$here/llama-logprobs.mjs" "$model" "$work/$4.lp" "$model.llama.lp" 2
+  local out; out="$(herd perplexity --model "$model" --nthreads 2 --kl-divergence "$model.llama.lp")"
   local kl agree; kl="$(sed -n 's/.*: mean \([0-9.]*\),.*/\1/p' <<<"$out")"; agree="$(sed -n 's/.*top-1 agreement \([0-9.]*\) %.*/\1/p' <<<"$out")"
   [[ -n "$kl" && -n "$agree" ]] || { echo "$out" >&2; exit 1; }
   local verdict=ok
-  if awk -v k="$kl" -v x="$max" 'BEGIN { exit !(k > x) }'; then verdict="FAIL (bound: KL <= $max)"; failed=1; fi
+  if awk -v k="$kl" -v x="$max" 'BEGIN { exit !(k > x) }'; then verdict="FAIL (bound: KL <= $max)"; fi
   printf '| %s | %s | %s | %s |\n' "$name" "$kl" "$agree %" "$verdict"
+}
+
+# job COMMAND...: runs it in the background, two at a time: most of a comparison is one thread (node-llama-cpp's loop
+# over each distribution, a JVM starting), so two run side by side on two cores in little more than the time of one.
+# Its rows go to a file of its own; rows prints them in the order the jobs were started.
+started=0 printed=0 failed=0
+job() {
+  while (( $(jobs -rp | wc -l) >= 2 )); do wait -n || true; done
+  local n=$((started++))
+  ( set +e; ( set -e; "$@" ) >"$work/rows.$n" 2>"$work/err.$n"; echo $? >"$work/status.$n" ) &
+}
+rows() {
+  wait
+  for (( ; printed < started; printed++ )); do
+    cat "$work/rows.$printed"
+    [[ "$(cat "$work/status.$printed")" == 0 ]] || { cat "$work/err.$printed" >&2; exit 1; }
+    if grep -q '| FAIL' "$work/rows.$printed"; then failed=1; fi
+  done
 }
 
 echo "| file | mean KL divergence from llama.cpp | top-1 agreement | verdict |"
 echo "|---|---|---|---|"
 herd convert --model "$shared/models/stories15M.bin" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --output "$work/s15-f32.gguf" >/dev/null
 tokens s15 "$work/s15-f32.gguf"
-compare "stories15M F32" "$work/s15-f32.gguf" 0.0001 s15
-for t in q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_m; do
-  quantize "$work/s15-f32.gguf" "$work/s15-$t.gguf" "$t"
-  compare "stories15M $t (llama.cpp)" "$work/s15-$t.gguf" 0.005 s15
-done
+job compare "stories15M F32" "$work/s15-f32.gguf" 0.0001 s15
+s15() { quantize "$work/s15-f32.gguf" "$work/s15-$1.gguf" "$1"; compare "stories15M $1 (llama.cpp)" "$work/s15-$1.gguf" 0.005 s15; }
+for t in q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_m; do job s15 "$t"; done
+rows
 
 # Random weights: nearly uniform distributions (the top token ~2.5e-4 likely), on which top-1 agreement measures
 # rounding (a 0.5 % difference in a logit reorders the top); two random models of one shape (seeds 1 and 99) are 0.31 apart
@@ -62,10 +78,9 @@ cat >"$work/r-config.json" <<'JSON'
 JSON
 herd convert --random --config "$work/r-config.json" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --seed 7 --output "$work/r-f32.gguf" >/dev/null
 tokens r "$work/r-f32.gguf"
-for t in q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs; do
-  quantize "$work/r-f32.gguf" "$work/r-$t.gguf" "$t"
-  compare "random 1B-layer $t (llama.cpp)" "$work/r-$t.gguf" 0.001 r
-done
+random1b() { quantize "$work/r-f32.gguf" "$work/r-$1.gguf" "$1"; compare "random 1B-layer $1 (llama.cpp)" "$work/r-$1.gguf" 0.001 r; }
+for t in q2_k q3_k_m q4_k_m q5_k_m q6_k iq4_nl iq4_xs; do job random1b "$t"; done
+rows
 
 # The other architectures, random and small (dim 256, 2 layers, the Llama 2 vocabulary): Qwen2 (Q/K/V biases), the
 # mixtures of experts Qwen3 MoE (renormalized), Mixtral (llama with experts) and Qwen2 MoE (not renormalized, a shared
@@ -82,17 +97,19 @@ arch() {
   compare "random $name q4_0 (llama.cpp)" "$work/$name-q4_0.gguf" 0.001 "$name"
 }
 shape='"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 4, "max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "vocab_size": 32000'
-arch qwen2 "{\"architectures\": [\"Qwen2ForCausalLM\"], \"intermediate_size\": 1024, \"tie_word_embeddings\": true, $shape}"
-arch qwen3moe "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"head_dim\": 32, \"moe_intermediate_size\": 128, \"num_experts\": 8, \"num_experts_per_tok\": 2, \"norm_topk_prob\": true, $shape}"
-arch mixtral "{\"architectures\": [\"MixtralForCausalLM\"], \"intermediate_size\": 512, \"num_local_experts\": 4, \"num_experts_per_tok\": 2, $shape}"
-arch qwen2moe "{\"architectures\": [\"Qwen2MoeForCausalLM\"], \"moe_intermediate_size\": 128, \"shared_expert_intermediate_size\": 512, \"num_experts\": 8, \"num_experts_per_tok\": 2, $shape}"
-arch gemma "{\"architectures\": [\"GemmaForCausalLM\"], \"intermediate_size\": 1024, \"head_dim\": 64, \"hidden_act\": \"gelu\", ${shape/\"num_key_value_heads\": 4/\"num_key_value_heads\": 1}}"
+job arch qwen2 "{\"architectures\": [\"Qwen2ForCausalLM\"], \"intermediate_size\": 1024, \"tie_word_embeddings\": true, $shape}"
+job arch qwen3moe "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"head_dim\": 32, \"moe_intermediate_size\": 128, \"num_experts\": 8, \"num_experts_per_tok\": 2, \"norm_topk_prob\": true, $shape}"
+job arch mixtral "{\"architectures\": [\"MixtralForCausalLM\"], \"intermediate_size\": 512, \"num_local_experts\": 4, \"num_experts_per_tok\": 2, $shape}"
+job arch qwen2moe "{\"architectures\": [\"Qwen2MoeForCausalLM\"], \"moe_intermediate_size\": 128, \"shared_expert_intermediate_size\": 512, \"num_experts\": 8, \"num_experts_per_tok\": 2, $shape}"
+job arch gemma "{\"architectures\": [\"GemmaForCausalLM\"], \"intermediate_size\": 1024, \"head_dim\": 64, \"hidden_act\": \"gelu\", ${shape/\"num_key_value_heads\": 4/\"num_key_value_heads\": 1}}"
+rows
 
 # With STORIES_ARCHS=1 (by hand: 3 more minutes), the same architectures made of stories15M's trained weights
 # (stories_arch.py: the same function as stories15M, or nearly), on whole text, F32 and llama.cpp's Q8_0 and Q4_0:
 # top-1 agreement on distributions a model is sure of, where on random weights it measures rounding.
 if [[ "${STORIES_ARCHS:-}" == 1 ]]; then
-  for a in qwen2 mixtral qwen3moe qwen2moe; do
+  s15arch() {
+    local a="$1"
     python3 "$here/stories_arch.py" "$shared/models/stories15M.bin" "$a" "$work/s15-$a"
     herd convert --model "$work/s15-$a" --tokenizer "$shared/models/llama2-tokenizer.model" --weights-float-type f32 --output "$work/s15-$a-f32.gguf" >/dev/null
     tokens "s15-$a" "$work/s15-$a-f32.gguf"
@@ -101,7 +118,9 @@ if [[ "${STORIES_ARCHS:-}" == 1 ]]; then
       quantize "$work/s15-$a-f32.gguf" "$work/s15-$a-$t.gguf" "$t"
       compare "stories15M as $a $t (llama.cpp)" "$work/s15-$a-$t.gguf" 0.005 "s15-$a"
     done
-  done
+  }
+  for a in qwen2 mixtral qwen3moe qwen2moe; do job s15arch "$a"; done
+  rows
 fi
 [[ -n "${1:-}" ]] || rm -rf "$work"
 exit $failed
