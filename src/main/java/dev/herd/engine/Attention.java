@@ -80,27 +80,17 @@ final class Attention {
     void run() {
         int l = pass.layer;
         att.batch(pass.batch, pass.rows.each);
-        pass.quantize(qkvQ8[l], pass.xb, quantizeXb);
+        pass.quantize(qkvQ8[l], pass.xb);
         pass.run(qkvStep);
         normRopeAndStore();
         pass.run(attendStep);
-        pass.quantize(oQ8[l], att, quantizeAtt);
+        pass.quantize(oQ8[l], att);
         pass.run(outputStep);
     }
 
-    private final ComputePool.Op quantizeXb = this::quantizeXb;
-    private final ComputePool.Op quantizeAtt = this::quantizeAtt;
     private final ComputePool.Op qkvStep = this::qkv;
     private final ComputePool.Op attendStep = this::attend;
     private final ComputePool.Op outputStep = this::output;
-
-    private void quantizeXb(int index, int count) {
-        pass.xb.all.quantize(index, count);
-    }
-
-    private void quantizeAtt(int index, int count) {
-        att.all.quantize(index, count);
-    }
 
     private void qkv(int index, int count) {
         Weights.Layer w = layers[pass.layer];

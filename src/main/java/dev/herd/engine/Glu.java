@@ -74,24 +74,14 @@ final class Glu implements FeedForward {
     public void run() {
         int l = pass.layer;
         hb.batch(pass.batch, pass.rows.each);
-        pass.quantize(gateUpQ8[l], pass.xb, quantizeXb);
+        pass.quantize(gateUpQ8[l], pass.xb);
         pass.run(gateUpStep);
-        pass.quantize(downQ8[l], hb, quantizeHb);
+        pass.quantize(downQ8[l], hb);
         pass.run(downStep);
     }
 
-    private final ComputePool.Op quantizeXb = this::quantizeXb;
-    private final ComputePool.Op quantizeHb = this::quantizeHb;
     private final ComputePool.Op gateUpStep = this::gateUp;
     private final ComputePool.Op downStep = this::down;
-
-    private void quantizeXb(int index, int count) {
-        pass.xb.all.quantize(index, count);
-    }
-
-    private void quantizeHb(int index, int count) {
-        hb.all.quantize(index, count);
-    }
 
     /** hb = act(gate xb) * (up xb), each piece combining the rows it computed. */
     private void gateUp(int index, int count) {

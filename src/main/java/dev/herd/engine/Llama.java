@@ -62,7 +62,6 @@ public final class Llama implements Forward, AutoCloseable {
     private final int[] one = new int[1];
     private final Sync sync;
 
-    private final ComputePool.Op quantizeXb = this::quantizeXb;
     private final ComputePool.Op logitsStep = this::classify;
 
     /**
@@ -299,7 +298,7 @@ public final class Llama implements Forward, AutoCloseable {
             xb.batch(1, false);
         }
         normRows(outputNorm);
-        pass.quantize(outputQ8, xb, quantizeXb);
+        pass.quantize(outputQ8, xb);
         pass.run(logitsStep);
         return sync.gather(logitsOut, pass.batch);
     }
@@ -347,10 +346,6 @@ public final class Llama implements Forward, AutoCloseable {
             if (config.moe() != null) VectorMath.rmsNormFixed(x, b * dim, weight, xb.all.values, b * xb.n, dim, config.eps());
             else VectorMath.rmsNorm(x, b * dim, weight, xb.all.values, b * xb.n, dim, config.eps());
         }
-    }
-
-    private void quantizeXb(int index, int count) {
-        xb.all.quantize(index, count);
     }
 
     private void classify(int index, int count) {

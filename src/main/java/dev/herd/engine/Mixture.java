@@ -54,7 +54,6 @@ final class Mixture implements FeedForward {
     private final Activations gathered;
     private final int[] tokens;
     private final float[] tokenWeights;
-    private Activations quantizing;
     /** The shared expert (null: none), its output, and per layer its gate (one row, F32). */
     private final Glu shared;
     private final float[] sharedOut;
@@ -163,7 +162,7 @@ final class Mixture implements FeedForward {
                 in[j] = pass.xb.all;
                 hb[j].batch(1);
             }
-            quantize(gateUpQ8[l], pass.xb.all, pass.batch);
+            pass.quantize(gateUpQ8[l], pass.xb.all, pass.batch);
             runSlots(l);
             return;
         }
@@ -176,7 +175,7 @@ final class Mixture implements FeedForward {
             expertOf[0] = e;
             gathered.batch(n);
             hb[0].batch(n);
-            quantize(gateUpQ8[l], gathered, n);
+            pass.quantize(gateUpQ8[l], gathered, n);
             runSlots(l);
         }
     }
@@ -184,7 +183,7 @@ final class Mixture implements FeedForward {
     /** The slots' gate and up rows, then their down rows added to out. */
     private void runSlots(int l) {
         pass.run(gateUpStep);
-        for (int j = 0; j < slots; j++) quantize(downQ8[l], hb[j], hb[j].batch());
+        for (int j = 0; j < slots; j++) pass.quantize(downQ8[l], hb[j], hb[j].batch());
         pass.run(downStep);
     }
 
@@ -202,18 +201,7 @@ final class Mixture implements FeedForward {
         return n;
     }
 
-    private void quantize(boolean needed, Activations a, int rows) {
-        if (!needed) return;
-        if (rows == 1) {
-            a.quantize();
-            return;
-        }
-        quantizing = a;
-        pass.run(quantizeStep);
-    }
-
     private final ComputePool.Op routeStep = this::route;
-    private final ComputePool.Op quantizeStep = (index, count) -> quantizing.quantize(index, count);
     private final ComputePool.Op gateUpStep = this::gateUp;
     private final ComputePool.Op downStep = this::down;
 

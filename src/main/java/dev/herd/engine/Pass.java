@@ -1,5 +1,6 @@
 package dev.herd.engine;
 
+import dev.herd.kernel.Activations;
 import dev.herd.kernel.ComputePool;
 
 /**
@@ -17,6 +18,9 @@ final class Pass {
     final Rows rows;
     /** The layer being run, the tokens in the batch. */
     int layer, batch;
+    /** The activations {@link #quantizeStep} quantizes: the pool's one op for every component's inputs. */
+    private Activations quantizing;
+    private final ComputePool.Op quantizeStep = (index, count) -> quantizing.quantize(index, count);
 
     Pass(ComputePool pool, int pieces, Input xb, float[] out, Rows rows) {
         this.pool = pool;
@@ -36,11 +40,20 @@ final class Pass {
      * barrier costs more than the work; rows of separate sequences also each on their own, for the kernels whose
      * batches round otherwise ({@link dev.herd.kernel.Kernel#rowsExact}).
      */
-    void quantize(boolean needed, Input a, ComputePool.Op onPool) {
+    void quantize(boolean needed, Input a) {
         if (a.each()) a.split(needed);
+        quantize(needed, a.all, batch);
+    }
+
+    /** Quantizes {@code rows} rows of {@code a} if needed: on the pool, or on this thread for a single row. */
+    void quantize(boolean needed, Activations a, int rows) {
         if (!needed) return;
-        if (batch == 1) a.all.quantize();
-        else run(onPool);
+        if (rows == 1) {
+            a.quantize();
+            return;
+        }
+        quantizing = a;
+        run(quantizeStep);
     }
 
     /** {@code v[b * n + r] += bias[r]} for rows [from, to) of every batch row. */
