@@ -7,6 +7,7 @@ import dev.herd.convert.HfConverter;
 import dev.herd.convert.Progress;
 import dev.herd.convert.RandomModel;
 import dev.herd.convert.WeightTypes;
+import dev.herd.format.DllamaModel;
 import dev.herd.format.DllamaTokenizerFile;
 import dev.herd.format.GgufFile;
 import dev.herd.format.Llama2cCheckpoint;
@@ -63,7 +64,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         boolean keep = weightsFloatType.equalsIgnoreCase("keep");
-        if (keep && (input.random != null || Files.isDirectory(input.model) || Files.isRegularFile(input.model) && !GgufFile.isGguf(input.model) && !dllama(input.model))) {
+        if (keep && (input.random != null || Files.isDirectory(input.model) || Files.isRegularFile(input.model) && !GgufFile.isGguf(input.model) && !DllamaModel.isDllama(input.model))) {
             throw new HerdException("--weights-float-type keep rewrites a GGUF or .m file, which this input is not");
         }
         WeightTypes type = keep ? WeightTypes.KEEP : WeightTypes.parse(weightsFloatType);
@@ -94,7 +95,7 @@ final class ConvertCommand implements Callable<Integer> {
             Path tok = tokenizer != null ? tokenizer : in.resolve("tokenizer.json");
             if (!Files.exists(tok)) tok = in.resolve("tokenizer.model");
             HfConverter.convert(in, output, type, tokenizerMetadata(Files.exists(tok) ? tok : null), bar);
-        } else if (dllama(in)) {
+        } else if (DllamaModel.isDllama(in)) { // a .m always keeps its own types
             DllamaConverter.convert(in, tokenizer, output, bar);
         } else if (GgufFile.isGguf(in)) {
             GgufRequantizer.convert(in, output, type, tokenizerMetadata(tokenizer), bar);
@@ -113,11 +114,6 @@ final class ConvertCommand implements Callable<Integer> {
                 Files.deleteIfExists(f32);
             }
         }
-    }
-
-    /** A distributed-llama .m: its own types are always kept. */
-    private static boolean dllama(Path in) {
-        return in.getFileName().toString().endsWith(".m");
     }
 
     private Path temp() throws IOException {

@@ -137,7 +137,7 @@ final class PlanCommand implements Callable<Integer> {
         }
         if (!Files.isRegularFile(path) || !Files.isReadable(path)) throw new HerdException(model + ": cannot read this file");
         if (GgufFile.isGguf(path)) return GgufFile.header(path);
-        if (model.endsWith(".m")) return DllamaModel.header(path);
+        if (DllamaModel.isDllama(path)) return DllamaModel.header(path);
         throw new HerdException(model + ": not a GGUF or distributed-llama .m model (for a Hugging Face model, give its config.json)");
     }
 

@@ -20,7 +20,7 @@ final class WeightsCheck {
     static void check(Path model, String name) {
         GgmlType want = WeightTypes.parse(name).base();
         if (!Files.isRegularFile(model)) return; // the open that follows names the missing file
-        try (GgufFile f = model.getFileName().toString().endsWith(".m") ? DllamaModel.open(model) : GgufFile.open(model)) {
+        try (GgufFile f = DllamaModel.isDllama(model) ? DllamaModel.open(model) : GgufFile.open(model)) {
             GgufFile.TensorInfo q = f.tensors().get("blk.0.attn_q.weight");
             if (q == null) throw new HerdException(model + ": no blk.0.attn_q.weight to check --weights-float-type against");
             if (q.type() != want) {

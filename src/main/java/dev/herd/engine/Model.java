@@ -67,13 +67,13 @@ public final class Model implements AutoCloseable {
      */
     public static Model open(Path modelPath, Path tokenizerPath, int maxSeqLen, int parallel, int threads, Runner runner, PrintStream log) {
         if (!Files.isRegularFile(modelPath)) throw new HerdException(modelPath + ": no such file");
-        if (!isDllama(modelPath) && !GgufFile.isGguf(modelPath)) {
+        if (!DllamaModel.isDllama(modelPath) && !GgufFile.isGguf(modelPath)) {
             throw new HerdException(modelPath + ": not a GGUF file (nor a distributed-llama .m): convert it first, e.g. a llama2.c .bin with"
                     + " `herd convert --model " + modelPath + " --tokenizer tokenizer.model --output model.gguf` (see herd convert --help)");
         }
-        GgufFile file = isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
+        GgufFile file = DllamaModel.isDllama(modelPath) ? DllamaModel.open(modelPath, dllamaTokenizer(tokenizerPath)) : GgufFile.open(modelPath);
         try {
-            Tokenizer tokenizer = tokenizerPath != null && !isDllama(modelPath) ? Tokenizers.fromFile(tokenizerPath) : tokenizerOf(file);
+            Tokenizer tokenizer = tokenizerPath != null && !DllamaModel.isDllama(modelPath) ? Tokenizers.fromFile(tokenizerPath) : tokenizerOf(file);
             ModelConfig config = GgufConfig.read(file);
             if (tokenizer.vocabSize() > config.vocab()) {
                 throw new HerdException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only " + config.vocab());
@@ -94,10 +94,6 @@ public final class Model implements AutoCloseable {
             file.close();
             throw e;
         }
-    }
-
-    private static boolean isDllama(Path p) {
-        return p.getFileName().toString().endsWith(".m");
     }
 
     private static Map<String, Object> dllamaTokenizer(Path t) {

@@ -34,6 +34,11 @@ public final class DllamaModel {
 
     private DllamaModel() {}
 
+    /** Whether {@code path} names a distributed-llama model: a {@code .m} file, as its tools name them. */
+    public static boolean isDllama(Path path) {
+        return path.getFileName().toString().endsWith(".m");
+    }
+
     public static GgufFile open(Path path) {
         return open(path, Map.of());
     }
