@@ -55,9 +55,9 @@ final class ToolFormat {
         if (form == Form.MISTRAL) {
             ArrayNode defs = JSON.createArrayNode();
             functions.forEach(f -> defs.add(definition(f)));
-            int lastUser = out.size();
-            while (lastUser > 0 && !out.get(lastUser - 1).role().equals("user")) lastUser--;
-            out.add(Math.max(lastUser - 1, firstTurn(out)), new ChatTemplate.Message(ChatTemplate.TOOLS_ROLE, defs.toString()));
+            int lastUser = out.size() - 1;
+            while (lastUser >= 0 && !out.get(lastUser).role().equals("user")) lastUser--;
+            out.add(lastUser >= 0 ? lastUser : firstTurn(out), new ChatTemplate.Message(ChatTemplate.TOOLS_ROLE, defs.toString()));
             return out;
         }
         String offer = describe(functions);

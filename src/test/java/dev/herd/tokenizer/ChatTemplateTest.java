@@ -76,22 +76,22 @@ class ChatTemplateTest {
     /** Gemma: roles user and model; a system prompt (which its template refuses) goes before the first user text. */
     @Test
     void gemma() {
-        ChatTemplate template = ChatTemplate.detect(GEMMA, Resources.spm());
-        assertThat(template.format()).isEqualTo(Format.GEMMA);
-        String expected = "<s><start_of_turn>user\nYou are a helpful assistant.\n\nHello!<end_of_turn>\n<start_of_turn>model\nHi. How can I help?<end_of_turn>\n"
-                + "<start_of_turn>user\nTell me a joke.<end_of_turn>\n";
-        assertThat(template.render(CHAT, false)).isEqualTo(expected);
-        assertThat(template.render(CHAT, true)).isEqualTo(expected + "<start_of_turn>model\n");
+        rendersChat(GEMMA, Format.GEMMA, "<s><start_of_turn>user\nYou are a helpful assistant.\n\nHello!<end_of_turn>\n"
+                + "<start_of_turn>model\nHi. How can I help?<end_of_turn>\n<start_of_turn>user\nTell me a joke.<end_of_turn>\n", "<start_of_turn>model\n");
     }
 
     @Test
     void chatMlAddsGenerationPromptOnceAtTheEnd() {
-        ChatTemplate template = ChatTemplate.detect(CHATML, Resources.spm());
-        assertThat(template.format()).isEqualTo(Format.CHATML);
-        String expected = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n"
-                + "<|im_start|>assistant\nHi. How can I help?<|im_end|>\n<|im_start|>user\nTell me a joke.<|im_end|>\n";
+        rendersChat(CHATML, Format.CHATML, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n"
+                + "<|im_start|>assistant\nHi. How can I help?<|im_end|>\n<|im_start|>user\nTell me a joke.<|im_end|>\n", "<|im_start|>assistant\n");
+    }
+
+    /** The template is detected as {@code format} and renders CHAT as {@code expected}, then {@code prompt} where the reply begins. */
+    private static void rendersChat(String jinja, Format format, String expected, String prompt) {
+        ChatTemplate template = ChatTemplate.detect(jinja, Resources.spm());
+        assertThat(template.format()).isEqualTo(format);
         assertThat(template.render(CHAT, false)).isEqualTo(expected);
-        assertThat(template.render(CHAT, true)).isEqualTo(expected + "<|im_start|>assistant\n");
+        assertThat(template.render(CHAT, true)).isEqualTo(expected + prompt);
     }
 
     @Test
