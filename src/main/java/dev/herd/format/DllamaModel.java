@@ -80,7 +80,7 @@ public final class DllamaModel {
 
         Map<String, GgufFile.TensorInfo> dir = GgufFile.newDirectory();
         long offset = headerSize;
-        for (Entry e : order(cfg)) {
+        for (Entry e : order(path, cfg)) {
             GgmlType type = e.kind == ModelTensor.Kind.MATRIX ? wt : GgmlType.F32; // the .m embedding and the router are always F32
             if (e.dims[0] % type.blockSize != 0) throw error(path, e.name + " rows of " + e.dims[0] + " values are not a multiple of the " + type + " block");
             long elements = 1;
@@ -156,9 +156,12 @@ public final class DllamaModel {
      * mixture's experts follow its router one by one, each its gate, down and up: they are named as llama.cpp's old
      * per-expert layout ({@link ModelTensor.ExpertTensor}), which the loader refuses and {@code herd convert} stacks.
      */
-    private static List<Entry> order(ModelConfig c) {
-        List<Entry> out = new ArrayList<>();
+    private static List<Entry> order(Path path, ModelConfig c) {
         List<ModelTensor.Spec> specs = ModelTensor.specs(c, t -> t.dllama >= 0 && t.in(c), Comparator.comparingInt(t -> t.dllama));
+        // counted before the experts are listed: a header of a few bytes may claim 1024 layers of 1024 experts
+        long count = specs.stream().mapToLong(ModelTensor.Spec::experts).sum();
+        if (count > Limits.MAX_TENSORS) throw error(path, "the header implies " + count + " tensors, more than " + Limits.MAX_TENSORS);
+        List<Entry> out = new ArrayList<>();
         for (int i = 0; i < specs.size(); i++) {
             ModelTensor.Spec s = specs.get(i);
             if (!s.tensor().stacked) {

@@ -226,6 +226,16 @@ class DllamaModelTest {
         assertThatThrownBy(() -> DllamaModel.open(dir.resolve("none.m"))).hasMessageContaining("none.m").hasMessageContaining("no such file");
     }
 
+    /** A header of a few bytes that claims 1024 layers of 1024 experts (1 + 1024 x (9 + 3 x 1024) + 2 tensors) is refused before they are listed. */
+    @Test
+    void aMixtureHeaderClaimingMillionsOfTensorsIsRefusedBeforeListingThem() throws IOException {
+        int[][] keys = {{0, 0}, {1, 0xABCD02}, {2, 64}, {3, 96}, {4, 1024}, {5, 4}, {6, 2}, {7, 1024}, {8, 2}, {9, 32}, {10, 256}, {13, 0}, {21, 32}};
+        ByteBuffer h = ByteBuffer.allocate(8 + 8 * keys.length + 100).order(ByteOrder.LITTLE_ENDIAN).putInt(DllamaModel.MAGIC).putInt(8 + 8 * keys.length);
+        for (int[] kv : keys) h.putInt(kv[0]).putInt(kv[1]);
+        assertThatThrownBy(() -> DllamaModel.open(write("many.m", h.array())))
+                .hasMessage(dir.resolve("many.m") + ": the header implies 3154947 tensors, more than 65536");
+    }
+
     @Test
     void tokenizerErrorsAreNamed() throws IOException {
         ByteBuffer old = ByteBuffer.allocate(28).order(ByteOrder.LITTLE_ENDIAN).putInt(0x567123);
